@@ -1,0 +1,108 @@
+// Command gather runs the gather project's tools: the tutorial's slow
+// server (serve), the tutorial replayed (demo), an HTTP load generator
+// (bench, report) and a concurrent fetcher (fetch).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gather-dev/gather"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run executes the command line args and returns the process exit status:
+// 0 on success, 2 for a usage error, the status a command chose with
+// [exitStatus], and 1 for any other error.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	root := newRootCmd()
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := gather.Run(func(ctx context.Context) error {
+		return root.ExecuteContext(ctx)
+	})
+	var status exitStatus
+	var usage *usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &status):
+		return int(status)
+	case errors.As(err, &usage):
+		fmt.Fprintf(stderr, "gather: %v\n", err)
+		return 2
+	default:
+		fmt.Fprintf(stderr, "gather: %v\n", err)
+		return 1
+	}
+}
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "gather",
+		Short: "Run many things at once: a slow demo server, the asyncio tutorial in Go, an HTTP load generator, a concurrent fetcher",
+		Long: `gather is Python's asyncio task model in Go, and the tools built on it.
+
+Start with "gather demo": it replays the asyncio tutorial with real timings,
+against a slow server it starts by itself.`,
+		Version:       version(),
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usagef("unknown command %q (see 'gather help')", args[0])
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return cmd.Help()
+		},
+	}
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return &usageError{err: fmt.Errorf("%s: %w", cmd.CommandPath(), err)}
+	})
+	root.AddCommand(
+		newServeCmd(),
+		newDemoCmd(),
+		newBenchCmd(),
+		newReportCmd(),
+		newFetchCmd(),
+	)
+	return root
+}
+
+func version() string {
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" {
+		return info.Main.Version
+	}
+	return "(devel)"
+}
+
+// usageError is an error in how gather was called: a bad flag, argument or
+// value. It makes gather exit with status 2.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+// usagef returns a usage error; the message names what was wrong.
+func usagef(format string, args ...any) error {
+	return &usageError{err: fmt.Errorf(format, args...)}
+}
+
+// exitStatus is returned by a command that has reported its outcome itself
+// and only wants gather to exit with this status.
+type exitStatus int
+
+func (s exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(s)) }

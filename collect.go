@@ -1,0 +1,186 @@
+package gather
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+)
+
+// All waits for every task and returns their values in the order of the
+// arguments, whatever order they finished in, like asyncio.gather.
+//
+// If a task fails, All cancels the others with a cause that wraps the
+// error, waits until every one of them has returned, and returns that first
+// error. If ctx ends first, All cancels the tasks the same way and returns
+// ctx's cause. Either way, no task is left running when All returns.
+//
+// This differs from Python's gather, which returns the first exception but
+// leaves the other awaitables running. The errors of the other tasks are
+// not lost: those caused by the cancellation are taken as read, and any
+// other one is left for the task's owner, or for the unretrieved-error
+// handler (see [SetUnretrievedHandler]). To get every outcome instead,
+// use [Settle].
+func All[T any](ctx context.Context, tasks ...*Task[T]) ([]T, error) {
+	values := make([]T, len(tasks))
+	ch, left := watchAll(tasks)
+	for left > 0 {
+		select {
+		case i := <-ch:
+			left--
+			v, err := tasks[i].take()
+			if err != nil {
+				cancelAll(tasks, fmt.Errorf("gather: another task failed: %w", err))
+				return nil, err
+			}
+			values[i] = v
+		case <-ctx.Done():
+			cause := context.Cause(ctx)
+			cancelAll(tasks, cause)
+			return nil, cause
+		}
+	}
+	return values, nil
+}
+
+// watchAll arranges for the index of each task to be sent on the returned
+// channel once it finishes, and returns how many indexes will come.
+func watchAll[T any](tasks []*Task[T]) (<-chan int, int) {
+	ch := make(chan int, len(tasks))
+	ws := make([]watcher, len(tasks))
+	for i, t := range tasks {
+		ws[i] = watcher{ch: ch, i: i}
+		if !t.watch(&ws[i]) {
+			ch <- i
+		}
+	}
+	return ch, len(tasks)
+}
+
+// cancelAll cancels every task with cause and waits until all have
+// returned. An error that the cancellation caused is marked as read: the
+// caller reported the cause already.
+func cancelAll[T any](tasks []*Task[T], cause error) {
+	for _, t := range tasks {
+		t.Cancel(cause)
+	}
+	for _, t := range tasks {
+		<-t.done
+		if st := t.state; st != nil && causedBy(st.err, cause) {
+			st.retrieved.Store(true)
+		}
+	}
+}
+
+// causedBy reports whether err is what a function returns when its context
+// is cancelled with cause.
+func causedBy(err, cause error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, cause)
+}
+
+// Settle waits for every task and returns all their outcomes in the order
+// of the arguments, like asyncio.gather(..., return_exceptions=True). A
+// failed task does not stop the others.
+//
+// If ctx ends first, Settle cancels the unfinished tasks with ctx's cause
+// and waits for them, so every Result holds what its task really returned.
+func Settle[T any](ctx context.Context, tasks ...*Task[T]) []Result[T] {
+	results := make([]Result[T], len(tasks))
+	stopped := false
+	for i, t := range tasks {
+		if !stopped {
+			select {
+			case <-t.done:
+			case <-ctx.Done():
+				stopped = true
+				cancelAll(tasks[i:], context.Cause(ctx))
+			}
+		}
+		v, err := t.take()
+		results[i] = Result[T]{Value: v, Err: err}
+	}
+	return results
+}
+
+// Until says when [Wait] returns.
+type Until int
+
+const (
+	// AllCompleted waits until every task has finished.
+	AllCompleted Until = iota
+	// FirstCompleted waits until any task has finished.
+	FirstCompleted
+	// FirstError waits until any task has failed, or every task has
+	// finished.
+	FirstError
+)
+
+// Wait waits for tasks until the condition until is met or ctx ends, like
+// asyncio.wait, and returns the tasks that have finished, in the order they
+// finished, and those still running, in the order given. A deadline on ctx
+// is the timeout. Wait cancels nothing, and it reads no errors: call
+// [Task.Result] on the done tasks.
+func Wait[T any](ctx context.Context, tasks []*Task[T], until Until) (done, pending []*Task[T]) {
+	ch, left := watchAll(tasks)
+	finished := make([]bool, len(tasks))
+	add := func(i int) bool {
+		finished[i] = true
+		done = append(done, tasks[i])
+		left--
+		switch until {
+		case FirstCompleted:
+			return true
+		case FirstError:
+			return tasks[i].err != nil || left == 0
+		}
+		return left == 0
+	}
+loop:
+	for left > 0 {
+		select {
+		case i := <-ch:
+			if add(i) {
+				break loop
+			}
+		case <-ctx.Done():
+			break loop
+		}
+	}
+	// Count in those that finished while we were deciding, so that done and
+	// pending agree with the tasks' own state as far as possible.
+	for {
+		select {
+		case i := <-ch:
+			add(i)
+			continue
+		default:
+		}
+		break
+	}
+	for i, t := range tasks {
+		if !finished[i] {
+			pending = append(pending, t)
+		}
+	}
+	return done, pending
+}
+
+// AsCompleted returns an iterator over tasks in the order they finish, like
+// asyncio.as_completed. It stops early when ctx ends; check ctx.Err() after
+// the loop to tell a timeout from the end of the tasks. AsCompleted reads
+// no errors: call [Task.Result] or [Task.Await] on each task it yields.
+func AsCompleted[T any](ctx context.Context, tasks ...*Task[T]) iter.Seq[*Task[T]] {
+	return func(yield func(*Task[T]) bool) {
+		ch, left := watchAll(tasks)
+		for ; left > 0; left-- {
+			select {
+			case i := <-ch:
+				if !yield(tasks[i]) {
+					return
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+}

@@ -1,0 +1,346 @@
+package gather
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// A Task is a function running in its own goroutine whose result can be
+// awaited, like an asyncio.Task. Create one with [Go].
+//
+// A Task's methods may be called from any goroutine. The result of a task
+// is set exactly once, when its function returns.
+//
+// An error that a task returns must be read by someone: by [Task.Await],
+// [Task.Result], [All], [Settle] or [WaitFor]. A failed task
+// that is garbage-collected with its error unread, or that is still unread
+// when [Run] ends, is reported to the handler set with
+// [SetUnretrievedHandler], as Python reports "Task exception was never
+// retrieved".
+type Task[T any] struct {
+	done     chan struct{}
+	cancel   context.CancelCauseFunc
+	value    T
+	err      error
+	state    *taskState              // set, before done closes, only if err != nil
+	watchers atomic.Pointer[watcher] // who to tell when done closes
+}
+
+// A watcher asks a finished task to send i on ch, so that one goroutine can
+// wait for many tasks without a goroutine per task. ch must have room: a
+// finishing task never blocks on it.
+type watcher struct {
+	ch   chan<- int
+	i    int
+	next *watcher
+}
+
+// finished is the watcher list of a task that has finished.
+var finished = &watcher{}
+
+// watch adds w to the task's watchers and reports whether it will be told;
+// false means the task has finished already.
+func (t *Task[T]) watch(w *watcher) bool {
+	for {
+		head := t.watchers.Load()
+		if head == finished {
+			return false
+		}
+		w.next = head
+		if t.watchers.CompareAndSwap(head, w) {
+			return true
+		}
+	}
+}
+
+// taskState is the part of a task that outlives it: the garbage-collection
+// cleanup must not refer to the Task itself, or the Task would never be
+// collected.
+type taskState struct {
+	retrieved atomic.Bool
+	err       error
+}
+
+// Go starts fn in a new goroutine and returns its task, like
+// asyncio.create_task. fn receives a child of ctx that is cancelled when ctx
+// is, when the task is cancelled with [Task.Cancel], and after fn returns.
+//
+// A panic in fn does not crash the program: it is recovered and becomes the
+// task's error, a [*PanicError].
+//
+// Go costs one goroutine and a few small allocations, about 0.5 µs on a
+// current machine.
+func Go[T any](ctx context.Context, fn func(context.Context) (T, error)) *Task[T] {
+	child, cancel := context.WithCancelCause(ctx)
+	t := &Task[T]{done: make(chan struct{}), cancel: cancel}
+	tr := trackerFrom(ctx)
+	if tr != nil {
+		tr.wg.Add(1)
+	}
+	go t.run(child, fn, tr)
+	return t
+}
+
+func (t *Task[T]) run(ctx context.Context, fn func(context.Context) (T, error), tr *tracker) {
+	defer t.finish(tr)
+	t.err = errGoexit // stays if fn calls runtime.Goexit, so that finish still runs
+	t.value, t.err = call(ctx, fn)
+}
+
+// errGoexit is the error of a task whose function called runtime.Goexit,
+// as t.FailNow does in a test.
+var errGoexit = errors.New("gather: task function called runtime.Goexit")
+
+func (t *Task[T]) finish(tr *tracker) {
+	t.cancel(errTaskDone)
+	if t.err != nil {
+		st := &taskState{err: t.err}
+		t.state = st
+		// Only failed tasks pay for a cleanup: a success has nothing to lose.
+		runtime.AddCleanup(t, reportIfUnretrieved, st)
+		if tr != nil {
+			tr.addFailed(st)
+		}
+	}
+	close(t.done)
+	for w := t.watchers.Swap(finished); w != nil; w = w.next {
+		w.ch <- w.i
+	}
+	if tr != nil {
+		tr.wg.Done()
+	}
+}
+
+// call runs fn, turning a panic into a *PanicError.
+func call[T any](ctx context.Context, fn func(context.Context) (T, error)) (v T, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = newPanicError(r)
+		}
+	}()
+	return fn(ctx)
+}
+
+// errTaskDone is the cause of a task context cancelled because its function
+// returned; a task function never sees it.
+var errTaskDone = errors.New("gather: task returned")
+
+// Done returns a channel that is closed when the task's function has
+// returned.
+func (t *Task[T]) Done() <-chan struct{} { return t.done }
+
+// Await waits for the task to finish and returns its value and error. If ctx
+// ends first, Await returns ctx's error (its cause, if it has one) and the
+// task goes on running: awaiting is not owning. To stop the task as well,
+// use [WaitFor] or call [Task.Cancel].
+func (t *Task[T]) Await(ctx context.Context) (T, error) {
+	select {
+	case <-t.done:
+		return t.take()
+	default:
+	}
+	select {
+	case <-t.done:
+		return t.take()
+	case <-ctx.Done():
+		var zero T
+		return zero, context.Cause(ctx)
+	}
+}
+
+// take returns the result of a finished task and marks its error as read.
+func (t *Task[T]) take() (T, error) {
+	if t.state != nil {
+		t.state.retrieved.Store(true)
+	}
+	return t.value, t.err
+}
+
+// Result returns the task's result without waiting. ok is false, and r the
+// zero Result, while the task is still running.
+func (t *Task[T]) Result() (r Result[T], ok bool) {
+	select {
+	case <-t.done:
+		v, err := t.take()
+		return Result[T]{Value: v, Err: err}, true
+	default:
+		return Result[T]{}, false
+	}
+}
+
+// Cancel asks the task to stop by cancelling its context with the given
+// cause, which the task function can read with [context.Cause]. A nil cause
+// means [context.Canceled]. Cancel does not wait: await the task to know
+// when it has returned. Cancelling a finished task does nothing.
+//
+// Unlike asyncio, cancellation is cooperative: a function that never looks
+// at its context runs to its end.
+func (t *Task[T]) Cancel(cause error) {
+	t.cancel(cause)
+}
+
+// Result is the outcome of one task: its value, or the error it returned.
+type Result[T any] struct {
+	Value T
+	Err   error
+}
+
+// PanicError is the error of a task whose function panicked. It carries
+// the value passed to panic and the stack of the goroutine at that moment.
+type PanicError struct {
+	Value any
+	Stack []byte
+}
+
+func newPanicError(v any) *PanicError {
+	return &PanicError{Value: v, Stack: debug.Stack()}
+}
+
+// Error reports the panic value on one line; the stack is in the Stack
+// field.
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("gather: task panicked: %v", e.Value)
+}
+
+// Unwrap returns the panic value if it is an error, so that errors.Is and
+// errors.As see through a panic(err).
+func (e *PanicError) Unwrap() error {
+	err, _ := e.Value.(error)
+	return err
+}
+
+// ErrTimeout is the error of [WaitFor] when the time runs out. It matches
+// [context.DeadlineExceeded] with [errors.Is], so code that checks for
+// either works.
+var ErrTimeout error = timeoutError{}
+
+type timeoutError struct{}
+
+func (timeoutError) Error() string { return "gather: timed out" }
+
+func (timeoutError) Is(target error) bool { return target == context.DeadlineExceeded }
+
+// WaitFor waits at most d for the task to finish, like asyncio.wait_for. If
+// the time runs out, it cancels the task with cause [ErrTimeout], waits until
+// the task function has returned, and returns an error that wraps
+// ErrTimeout. If ctx ends first, the task is cancelled the same way and
+// ctx's error is returned. Either way, no goroutine is left running.
+func WaitFor[T any](ctx context.Context, t *Task[T], d time.Duration) (T, error) {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	var cause error
+	select {
+	case <-t.done:
+		return t.take()
+	case <-timer.C:
+		cause = ErrTimeout
+	case <-ctx.Done():
+		cause = context.Cause(ctx)
+	}
+	t.Cancel(cause)
+	<-t.done
+	if t.state != nil {
+		t.state.retrieved.Store(true)
+	}
+	var zero T
+	if cause == ErrTimeout {
+		return zero, fmt.Errorf("gather: task did not finish within %v: %w", d, ErrTimeout)
+	}
+	return zero, cause
+}
+
+// Sleep pauses the calling goroutine for d, like asyncio.sleep, and returns
+// nil; it returns early, with ctx's cause, if ctx ends first.
+func Sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return context.Cause(ctx)
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// unretrievedHandler holds the func(error) that reports errors nobody read.
+var unretrievedHandler atomic.Pointer[func(error)]
+
+// SetUnretrievedHandler sets the function that is called with the error of
+// every failed task whose error was never read, and returns the previous
+// one. A nil h restores the default, which writes one line to standard
+// error:
+//
+//	gather: task error was never retrieved: <error>
+//
+// The handler is called from the garbage collector's cleanup goroutine or
+// from [Run]; it must not block for long.
+func SetUnretrievedHandler(h func(err error)) (previous func(err error)) {
+	var p *func(error)
+	if h != nil {
+		p = &h
+	}
+	old := unretrievedHandler.Swap(p)
+	if old == nil {
+		return defaultUnretrieved
+	}
+	return *old
+}
+
+func defaultUnretrieved(err error) {
+	fmt.Fprintf(stderr, "gather: task error was never retrieved: %v\n", err)
+}
+
+// report calls the current handler once for st, if its error was never read.
+// Swapping retrieved makes the report happen at most once, whether Run or the
+// garbage collector gets there first.
+func reportIfUnretrieved(st *taskState) {
+	if st.retrieved.Swap(true) {
+		return
+	}
+	h := defaultUnretrieved
+	if p := unretrievedHandler.Load(); p != nil {
+		h = *p
+	}
+	h(&UnretrievedError{Err: st.err})
+}
+
+// UnretrievedError is what the unretrieved-error handler receives: the error
+// of a task that nobody read.
+type UnretrievedError struct {
+	Err error
+}
+
+func (e *UnretrievedError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the task's error.
+func (e *UnretrievedError) Unwrap() error { return e.Err }
+
+// tracker counts the tasks started under [Run], so that Run can wait for them
+// and report the failures nobody read.
+type tracker struct {
+	wg     sync.WaitGroup
+	mu          sync.Mutex
+	failedTasks []*taskState
+}
+
+type trackerKey struct{}
+
+func trackerFrom(ctx context.Context) *tracker {
+	tr, _ := ctx.Value(trackerKey{}).(*tracker)
+	return tr
+}
+
+func (tr *tracker) addFailed(st *taskState) {
+	tr.mu.Lock()
+	tr.failedTasks = append(tr.failedTasks, st)
+	tr.mu.Unlock()
+}
