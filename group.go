@@ -185,7 +185,7 @@ func (g *Group) Cancel() {
 
 // Wait waits until every child has returned, then cancels the group's
 // context and returns the children's errors joined with [errors.Join], or
-// nil if none failed. If the group's parent context ended and a child
+// nil if none failed; a single error is returned as it is. If the group's parent context ended and a child
 // returned because of it, the parent's cause is among the errors.
 func (g *Group) Wait() error {
 	g.wg.Wait()
@@ -195,6 +195,9 @@ func (g *Group) Wait() error {
 	errs := g.errs
 	if g.outside != nil {
 		errs = append(errs, g.outside)
+	}
+	if len(errs) == 1 {
+		return errs[0] // as it was returned, for == and type switches
 	}
 	return errors.Join(errs...)
 }

@@ -69,7 +69,8 @@ type taskState struct {
 
 // Go starts fn in a new goroutine and returns its task, like
 // asyncio.create_task. fn receives a child of ctx that is cancelled when ctx
-// is, when the task is cancelled with [Task.Cancel], and after fn returns.
+// is, when the task is cancelled with [Task.Cancel], and after fn returns
+// (with cause [ErrTaskReturned]).
 //
 // A panic in fn does not crash the program: it is recovered and becomes the
 // task's error, a [*PanicError].
@@ -98,7 +99,7 @@ func (t *Task[T]) run(ctx context.Context, fn func(context.Context) (T, error), 
 var errGoexit = errors.New("gather: task function called runtime.Goexit")
 
 func (t *Task[T]) finish(tr *tracker) {
-	t.cancel(errTaskDone)
+	t.cancel(ErrTaskReturned)
 	if t.err != nil {
 		st := &taskState{err: t.err}
 		t.state = st
@@ -127,9 +128,12 @@ func call[T any](ctx context.Context, fn func(context.Context) (T, error)) (v T,
 	return fn(ctx)
 }
 
-// errTaskDone is the cause of a task context cancelled because its function
-// returned; a task function never sees it.
-var errTaskDone = errors.New("gather: task returned")
+// ErrTaskReturned is the cause with which a task's context is cancelled when
+// its function returns. The function itself never sees it, but tasks it
+// started from that context and did not wait for do: they are cancelled with
+// it, so a task cannot leave work running behind it by accident. Start such
+// work from an outer context to let it outlive the task.
+var ErrTaskReturned = errors.New("gather: task returned")
 
 // Done returns a channel that is closed when the task's function has
 // returned.
@@ -327,7 +331,7 @@ func (e *UnretrievedError) Unwrap() error { return e.Err }
 // tracker counts the tasks started under [Run], so that Run can wait for them
 // and report the failures nobody read.
 type tracker struct {
-	wg     sync.WaitGroup
+	wg          sync.WaitGroup
 	mu          sync.Mutex
 	failedTasks []*taskState
 }

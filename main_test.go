@@ -1,0 +1,56 @@
+package gather
+
+import (
+	"errors"
+	"sync"
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	SetUnretrievedHandler(unretrieved.add)
+	goleak.VerifyTestMain(m)
+}
+
+// unretrieved collects what the unretrieved-error handler is given, so that
+// tests can look for the errors they left unread on purpose.
+var unretrieved reports
+
+type reports struct {
+	mu   sync.Mutex
+	errs []error
+	news chan struct{}
+}
+
+func (r *reports) add(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.errs = append(r.errs, err)
+	if r.news != nil {
+		close(r.news)
+		r.news = nil
+	}
+}
+
+// has reports whether an error matching target was reported.
+func (r *reports) has(target error) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, err := range r.errs {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	return false
+}
+
+// changed returns a channel closed at the next report.
+func (r *reports) changed() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.news == nil {
+		r.news = make(chan struct{})
+	}
+	return r.news
+}

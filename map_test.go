@@ -1,0 +1,219 @@
+package gather
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// peak tracks how many calls run at once.
+type peak struct{ now, most atomic.Int32 }
+
+func (p *peak) enter() {
+	n := p.now.Add(1)
+	for {
+		m := p.most.Load()
+		if n <= m || p.most.CompareAndSwap(m, n) {
+			return
+		}
+	}
+}
+
+func (p *peak) leave() { p.now.Add(-1) }
+
+func TestMap(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		items := []int{5, 1, 4, 2, 3, 1, 1, 2}
+		var p peak
+		start := time.Now()
+		got, err := Map(context.Background(), items, 3, func(ctx context.Context, n int) (string, error) {
+			p.enter()
+			defer p.leave()
+			time.Sleep(time.Duration(n) * time.Second)
+			return fmt.Sprint(n), nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"5", "1", "4", "2", "3", "1", "1", "2"}
+		if !slices.Equal(got, want) {
+			t.Fatalf("Map() = %v; want %v", got, want)
+		}
+		if p.most.Load() != 3 {
+			t.Fatalf("%d calls ran at once; want exactly the limit, 3", p.most.Load())
+		}
+		// Three workers, each taking the next item when free:
+		// t=0 takes 5, 1, 4; t=1 takes 2; t=3 takes 3; t=4 takes 1;
+		// t=5 takes 1 and 2; the last call ends at t=7.
+		if d := time.Since(start); d != 7*time.Second {
+			t.Fatalf("Map took %v; want 7s", d)
+		}
+	})
+}
+
+func TestMapFirstErrorStops(t *testing.T) {
+	t.Parallel()
+	items := make([]int, 10_000)
+	for i := range items {
+		items[i] = i
+	}
+	var calls atomic.Int32
+	_, err := Map(context.Background(), items, 4, func(ctx context.Context, i int) (int, error) {
+		calls.Add(1)
+		if i == 10 {
+			return 0, errBoom
+		}
+		return i, ctx.Err()
+	})
+	if err == nil || !errors.Is(err, errBoom) || errors.Is(err, context.Canceled) {
+		t.Fatalf("Map() error = %v; want boom alone", err)
+	}
+	if n := calls.Load(); n > 100 {
+		t.Fatalf("Map made %d calls after the failure at item 10; it must stop taking items", n)
+	}
+}
+
+func TestMapPanic(t *testing.T) {
+	t.Parallel()
+	_, err := Map(context.Background(), []int{1, 2, 3}, 0, func(ctx context.Context, i int) (int, error) {
+		if i == 2 {
+			panic("two")
+		}
+		return i, nil
+	})
+	var pe *PanicError
+	if !errors.As(err, &pe) {
+		t.Fatalf("Map() error = %v; want *PanicError", err)
+	}
+}
+
+func TestMapContextEnds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, err := Map(ctx, []int{1, 2, 3}, 1, func(ctx context.Context, i int) (int, error) {
+			return i, Sleep(ctx, time.Hour)
+		})
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Map() error = %v; want DeadlineExceeded", err)
+		}
+	})
+}
+
+// counted yields 0..n-1 and counts how many items were taken.
+func counted(n int, taken *atomic.Int32) iter.Seq[int] {
+	return func(yield func(int) bool) {
+		for i := range n {
+			taken.Add(1)
+			if !yield(i) {
+				return
+			}
+		}
+	}
+}
+
+func TestStream(t *testing.T) {
+	// Item i takes (i%4)+1 seconds, so completion order differs from input order.
+	work := func(p *peak) func(context.Context, int) (int, error) {
+		return func(ctx context.Context, i int) (int, error) {
+			p.enter()
+			defer p.leave()
+			time.Sleep(time.Duration(i%4+1) * time.Second)
+			if i == 5 {
+				return 0, errBoom
+			}
+			return i * 10, nil
+		}
+	}
+	for _, order := range []Order{InputOrder, CompletionOrder} {
+		t.Run(fmt.Sprint(order), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				const n, limit = 20, 3
+				var p peak
+				var taken atomic.Int32
+				var seen []int
+				for i, r := range Stream(context.Background(), counted(n, &taken), limit, order, work(&p)) {
+					if held := int(taken.Load()) - len(seen); held > limit {
+						t.Fatalf("%d items held at once; the limit is %d", held, limit)
+					}
+					seen = append(seen, i)
+					if i == 5 {
+						if r.Err != errBoom {
+							t.Errorf("item 5: %v; want boom", r)
+						}
+					} else if r.Value != i*10 || r.Err != nil {
+						t.Errorf("item %d: %v; want {%d <nil>}", i, r, i*10)
+					}
+				}
+				if len(seen) != n {
+					t.Fatalf("Stream yielded %d results; want %d", len(seen), n)
+				}
+				if p.most.Load() > limit {
+					t.Fatalf("%d calls at once; the limit is %d", p.most.Load(), limit)
+				}
+				sorted := slices.IsSorted(seen)
+				if order == InputOrder && !sorted {
+					t.Fatalf("InputOrder yielded %v", seen)
+				}
+				if order == CompletionOrder && sorted {
+					t.Fatalf("CompletionOrder yielded the input order %v; item durations differ, so it cannot", seen)
+				}
+				slices.Sort(seen)
+				for i, v := range seen {
+					if i != v {
+						t.Fatalf("an index is missing or repeated: %v", seen)
+					}
+				}
+			})
+		})
+	}
+}
+
+func TestStreamBreakStopsEverything(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var taken atomic.Int32
+		var stopped atomic.Int32
+		for range Stream(context.Background(), counted(1000, &taken), 4, CompletionOrder, func(ctx context.Context, i int) (int, error) {
+			if i == 0 {
+				return 0, nil
+			}
+			<-ctx.Done()
+			stopped.Add(1)
+			return 0, ctx.Err()
+		}) {
+			break
+		}
+		// Stream has returned: the 3 calls under way were cancelled and
+		// waited for, and no item beyond the first 4 was taken.
+		if stopped.Load() != 3 || taken.Load() != 4 {
+			t.Fatalf("after break: %d calls stopped, %d items taken; want 3, 4", stopped.Load(), taken.Load())
+		}
+	})
+}
+
+func TestStreamContextEnds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2500*time.Millisecond)
+		defer cancel()
+		var taken atomic.Int32
+		var results, cancelled int
+		for _, r := range Stream(ctx, counted(100, &taken), 2, InputOrder, func(ctx context.Context, i int) (int, error) {
+			return i, Sleep(ctx, time.Second)
+		}) {
+			results++
+			if r.Err != nil {
+				cancelled++
+			}
+		}
+		// 0,1 done at 1s; 2,3 at 2s; 4,5 cancelled at 2.5s and still yielded.
+		if results != 6 || cancelled != 2 || taken.Load() != 6 {
+			t.Fatalf("got %d results (%d cancelled), %d taken; want 6 (2), 6", results, cancelled, taken.Load())
+		}
+	})
+}

@@ -1,0 +1,148 @@
+package gather
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Run's tests are not parallel: Run owns the process's signals.
+
+func TestRunReturnsMainsError(t *testing.T) {
+	if err := Run(func(ctx context.Context) error { return errBoom }); err != errBoom {
+		t.Fatalf("Run() = %v; want main's error", err)
+	}
+	if err := Run(func(ctx context.Context) error { return nil }); err != nil {
+		t.Fatalf("Run() = %v; want nil", err)
+	}
+	var pe *PanicError
+	if err := Run(func(ctx context.Context) error { panic("in main") }); !errors.As(err, &pe) {
+		t.Fatalf("Run() = %v; want a *PanicError", err)
+	}
+}
+
+func TestRunWaitsForWhatMainStarted(t *testing.T) {
+	var sawCause error
+	var nested *Task[int]
+	var groupChildDone bool
+	err := Run(func(ctx context.Context) error {
+		Go(ctx, func(ctx context.Context) (int, error) {
+			// A task started by a task is waited for too.
+			nested = Go(ctx, func(ctx context.Context) (int, error) {
+				<-ctx.Done()
+				sawCause = context.Cause(ctx)
+				return 1, nil
+			})
+			<-ctx.Done()
+			return 0, nil
+		})
+		g := NewGroup(ctx)
+		g.Go(func(ctx context.Context) error {
+			<-ctx.Done()
+			groupChildDone = true
+			return nil
+		})
+		return nil // without awaiting anything
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nested == nil {
+		t.Fatal("the nested task never started")
+	}
+	if r, done := nested.Result(); !done || r.Value != 1 {
+		t.Fatalf("Run returned before the nested task did: %v, %v", r, done)
+	}
+	if sawCause != ErrMainReturned {
+		t.Fatalf("the leftover task saw cause %v; want ErrMainReturned", sawCause)
+	}
+	if !groupChildDone {
+		t.Fatal("Run returned before a group child did")
+	}
+}
+
+func TestRunReportsUnretrievedErrors(t *testing.T) {
+	unread := errors.New("request failed: nobody awaited me")
+	read := errors.New("request failed: somebody awaited me")
+	var mu sync.Mutex
+	var got []error
+	prev := SetUnretrievedHandler(func(err error) {
+		mu.Lock()
+		got = append(got, err)
+		mu.Unlock()
+	})
+	defer SetUnretrievedHandler(prev)
+	err := Run(func(ctx context.Context) error {
+		for range 5 {
+			Go(ctx, func(context.Context) (int, error) { return 0, unread })
+		}
+		task := Go(ctx, func(context.Context) (int, error) { return 0, read })
+		task.Await(ctx)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 5 {
+		t.Fatalf("Run reported %d unretrieved errors: %v; want 5", len(got), got)
+	}
+	for _, e := range got {
+		var ue *UnretrievedError
+		if !errors.As(e, &ue) || ue.Err != unread {
+			t.Fatalf("reported %v; want an *UnretrievedError wrapping the unread error", e)
+		}
+	}
+}
+
+func TestRunSignals(t *testing.T) {
+	exited := make(chan int, 1)
+	oldExit, oldStderr := exit, stderr
+	var said strings.Builder
+	exit = func(code int) { exited <- code }
+	stderr = &said
+	defer func() { exit, stderr = oldExit, oldStderr }()
+	var cause error
+	err := Run(func(ctx context.Context) error {
+		syscall.Kill(os.Getpid(), syscall.SIGINT)
+		select {
+		case <-ctx.Done():
+		case <-time.After(10 * time.Second):
+			return errors.New("the context was not cancelled by SIGINT")
+		}
+		cause = context.Cause(ctx)
+		// A second Ctrl-C while main is still cleaning up exits at once.
+		syscall.Kill(os.Getpid(), syscall.SIGINT)
+		select {
+		case code := <-exited:
+			if code != 130 {
+				return errors.New("second SIGINT exited with the wrong status")
+			}
+		case <-time.After(10 * time.Second):
+			return errors.New("a second SIGINT did not exit")
+		}
+		return ctx.Err()
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+	var se *SignalError
+	if !errors.As(cause, &se) || se.Signal != os.Interrupt {
+		t.Fatalf("cause = %v; want a *SignalError for interrupt", cause)
+	}
+	if !errors.Is(cause, context.Canceled) {
+		t.Fatal("a SignalError must match context.Canceled")
+	}
+	if got := said.String(); got != "gather: second interrupt, exiting now\n" {
+		t.Fatalf("on the second signal Run said %q", got)
+	}
+	if got := cause.Error(); got != "gather: received interrupt" {
+		t.Fatalf("cause.Error() = %q", got)
+	}
+}
