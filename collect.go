@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"sync/atomic"
 )
 
 // All waits for every task and returns their values in the order of the
@@ -22,39 +23,86 @@ import (
 // handler (see [SetUnretrievedHandler]). To get every outcome instead,
 // use [Settle].
 func All[T any](ctx context.Context, tasks ...*Task[T]) ([]T, error) {
+	w := watchCount(tasks)
+	select {
+	case <-w.all:
+	case i := <-w.failed:
+		err := tasks[i].err
+		cancelAll(tasks, fmt.Errorf("gather: another task failed: %w", err))
+		tasks[i].take()
+		return nil, err
+	case <-ctx.Done():
+		cause := context.Cause(ctx)
+		cancelAll(tasks, cause)
+		return nil, cause
+	}
+	// A failure may have come with the last task: check before the values.
+	select {
+	case i := <-w.failed:
+		err := tasks[i].err
+		cancelAll(tasks, fmt.Errorf("gather: another task failed: %w", err))
+		tasks[i].take()
+		return nil, err
+	default:
+	}
 	values := make([]T, len(tasks))
-	ch, left := watchAll(tasks)
-	for left > 0 {
-		select {
-		case i := <-ch:
-			left--
-			v, err := tasks[i].take()
-			if err != nil {
-				cancelAll(tasks, fmt.Errorf("gather: another task failed: %w", err))
-				return nil, err
-			}
-			values[i] = v
-		case <-ctx.Done():
-			cause := context.Cause(ctx)
-			cancelAll(tasks, cause)
-			return nil, cause
-		}
+	for i, t := range tasks {
+		values[i], _ = t.take()
 	}
 	return values, nil
 }
 
-// watchAll arranges for the index of each task to be sent on the returned
-// channel once it finishes, and returns how many indexes will come.
-func watchAll[T any](tasks []*Task[T]) (<-chan int, int) {
-	ch := make(chan int, len(tasks))
-	ws := make([]watcher, len(tasks))
-	for i, t := range tasks {
-		ws[i] = watcher{ch: ch, i: i}
-		if !t.watch(&ws[i]) {
-			ch <- i
+// countWaiter counts tasks down to zero, and keeps the index of the first
+// one that failed. It wakes its goroutine at most twice, however many tasks
+// it waits for.
+type countWaiter struct {
+	left   atomic.Int64
+	all    chan struct{} // closed when left reaches zero
+	failed chan int      // the first failure, if any
+}
+
+func (c *countWaiter) finished(i int, failed bool) {
+	if failed {
+		select {
+		case c.failed <- i:
+		default:
 		}
 	}
-	return ch, len(tasks)
+	if c.left.Add(-1) == 0 {
+		close(c.all)
+	}
+}
+
+func watchCount[T any](tasks []*Task[T]) *countWaiter {
+	c := &countWaiter{all: make(chan struct{}), failed: make(chan int, 1)}
+	c.left.Store(int64(len(tasks)) + 1)
+	watchEach(tasks, c)
+	c.finished(-1, false) // the +1 above kept c.all open while watching
+	return c
+}
+
+// chanWaiter receives the index of each task as it finishes; it must have
+// room for all of them.
+type chanWaiter chan int
+
+func (c chanWaiter) finished(i int, _ bool) { c <- i }
+
+func watchChan[T any](tasks []*Task[T]) chanWaiter {
+	c := make(chanWaiter, len(tasks))
+	watchEach(tasks, c)
+	return c
+}
+
+// watchEach makes w watch every task, telling it at once of those that
+// have finished already.
+func watchEach[T any](tasks []*Task[T], w waiter) {
+	nodes := make([]watcher, len(tasks))
+	for i, t := range tasks {
+		nodes[i] = watcher{w: w, i: i}
+		if !t.watch(&nodes[i]) {
+			w.finished(i, t.err != nil)
+		}
+	}
 }
 
 // cancelAll cancels every task with cause and waits until all have
@@ -65,7 +113,7 @@ func cancelAll[T any](tasks []*Task[T], cause error) {
 		t.Cancel(cause)
 	}
 	for _, t := range tasks {
-		<-t.done
+		<-t.Done()
 		if st := t.state; st != nil && causedBy(st.err, cause) {
 			st.retrieved.Store(true)
 		}
@@ -85,17 +133,13 @@ func causedBy(err, cause error) bool {
 // If ctx ends first, Settle cancels the unfinished tasks with ctx's cause
 // and waits for them, so every Result holds what its task really returned.
 func Settle[T any](ctx context.Context, tasks ...*Task[T]) []Result[T] {
+	select {
+	case <-watchCount(tasks).all:
+	case <-ctx.Done():
+		cancelAll(tasks, context.Cause(ctx))
+	}
 	results := make([]Result[T], len(tasks))
-	stopped := false
 	for i, t := range tasks {
-		if !stopped {
-			select {
-			case <-t.done:
-			case <-ctx.Done():
-				stopped = true
-				cancelAll(tasks[i:], context.Cause(ctx))
-			}
-		}
 		v, err := t.take()
 		results[i] = Result[T]{Value: v, Err: err}
 	}
@@ -121,7 +165,7 @@ const (
 // is the timeout. Wait cancels nothing, and it reads no errors: call
 // [Task.Result] on the done tasks.
 func Wait[T any](ctx context.Context, tasks []*Task[T], until Until) (done, pending []*Task[T]) {
-	ch, left := watchAll(tasks)
+	ch, left := watchChan(tasks), len(tasks)
 	finished := make([]bool, len(tasks))
 	add := func(i int) bool {
 		finished[i] = true
@@ -171,8 +215,8 @@ loop:
 // no errors: call [Task.Result] or [Task.Await] on each task it yields.
 func AsCompleted[T any](ctx context.Context, tasks ...*Task[T]) iter.Seq[*Task[T]] {
 	return func(yield func(*Task[T]) bool) {
-		ch, left := watchAll(tasks)
-		for ; left > 0; left-- {
+		ch := watchChan(tasks)
+		for left := len(tasks); left > 0; left-- {
 			select {
 			case i := <-ch:
 				if !yield(tasks[i]) {

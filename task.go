@@ -24,39 +24,43 @@ import (
 // [SetUnretrievedHandler], as Python reports "Task exception was never
 // retrieved".
 type Task[T any] struct {
-	done     chan struct{}
 	cancel   context.CancelCauseFunc
 	value    T
 	err      error
-	state    *taskState              // set, before done closes, only if err != nil
-	watchers atomic.Pointer[watcher] // who to tell when done closes
+	state    *taskState  // set only if err != nil, before finished
+	finished atomic.Bool // value, err and state are final once it is true
+
+	mu       sync.Mutex
+	done     chan struct{} // made by the first Done that needs it
+	watchers *watcher      // told when the task finishes
 }
 
-// A watcher asks a finished task to send i on ch, so that one goroutine can
-// wait for many tasks without a goroutine per task. ch must have room: a
-// finishing task never blocks on it.
+// A waiter is told, by the goroutine that finished it, when each task it
+// watches finishes: that is how one goroutine waits for many tasks without
+// a goroutine, or a channel, per task. finished must not block.
+type waiter interface {
+	finished(i int, failed bool)
+}
+
+// A watcher links a waiter into a task's list, with the index that the
+// waiter knows the task by.
 type watcher struct {
-	ch   chan<- int
+	w    waiter
 	i    int
 	next *watcher
 }
 
-// finished is the watcher list of a task that has finished.
-var finished = &watcher{}
-
 // watch adds w to the task's watchers and reports whether it will be told;
 // false means the task has finished already.
 func (t *Task[T]) watch(w *watcher) bool {
-	for {
-		head := t.watchers.Load()
-		if head == finished {
-			return false
-		}
-		w.next = head
-		if t.watchers.CompareAndSwap(head, w) {
-			return true
-		}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.finished.Load() {
+		return false
 	}
+	w.next = t.watchers
+	t.watchers = w
+	return true
 }
 
 // taskState is the part of a task that outlives it: the garbage-collection
@@ -79,7 +83,7 @@ type taskState struct {
 // current machine.
 func Go[T any](ctx context.Context, fn func(context.Context) (T, error)) *Task[T] {
 	child, cancel := context.WithCancelCause(ctx)
-	t := &Task[T]{done: make(chan struct{}), cancel: cancel}
+	t := &Task[T]{cancel: cancel}
 	tr := trackerFrom(ctx)
 	if tr != nil {
 		tr.wg.Add(1)
@@ -109,9 +113,16 @@ func (t *Task[T]) finish(tr *tracker) {
 			tr.addFailed(st)
 		}
 	}
-	close(t.done)
-	for w := t.watchers.Swap(finished); w != nil; w = w.next {
-		w.ch <- w.i
+	t.mu.Lock()
+	t.finished.Store(true)
+	done, watchers := t.done, t.watchers
+	t.watchers = nil
+	t.mu.Unlock()
+	if done != nil {
+		close(done)
+	}
+	for w := watchers; w != nil; w = w.next {
+		w.w.finished(w.i, t.err != nil)
 	}
 	if tr != nil {
 		tr.wg.Done()
@@ -137,20 +148,38 @@ var ErrTaskReturned = errors.New("gather: task returned")
 
 // Done returns a channel that is closed when the task's function has
 // returned.
-func (t *Task[T]) Done() <-chan struct{} { return t.done }
+func (t *Task[T]) Done() <-chan struct{} {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.done == nil {
+		if t.finished.Load() {
+			return closed
+		}
+		// Made on demand: most tasks are waited for by All or a Group,
+		// which need no channel per task.
+		t.done = make(chan struct{})
+	}
+	return t.done
+}
+
+// closed is a closed channel, the Done of every task that finished before
+// anyone asked.
+var closed = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
 
 // Await waits for the task to finish and returns its value and error. If ctx
 // ends first, Await returns ctx's error (its cause, if it has one) and the
 // task goes on running: awaiting is not owning. To stop the task as well,
 // use [WaitFor] or call [Task.Cancel].
 func (t *Task[T]) Await(ctx context.Context) (T, error) {
-	select {
-	case <-t.done:
+	if t.finished.Load() {
 		return t.take()
-	default:
 	}
 	select {
-	case <-t.done:
+	case <-t.Done():
 		return t.take()
 	case <-ctx.Done():
 		var zero T
@@ -169,13 +198,11 @@ func (t *Task[T]) take() (T, error) {
 // Result returns the task's result without waiting. ok is false, and r the
 // zero Result, while the task is still running.
 func (t *Task[T]) Result() (r Result[T], ok bool) {
-	select {
-	case <-t.done:
-		v, err := t.take()
-		return Result[T]{Value: v, Err: err}, true
-	default:
+	if !t.finished.Load() {
 		return Result[T]{}, false
 	}
+	v, err := t.take()
+	return Result[T]{Value: v, Err: err}, true
 }
 
 // Cancel asks the task to stop by cancelling its context with the given
@@ -238,9 +265,12 @@ func (timeoutError) Is(target error) bool { return target == context.DeadlineExc
 func WaitFor[T any](ctx context.Context, t *Task[T], d time.Duration) (T, error) {
 	timer := time.NewTimer(d)
 	defer timer.Stop()
+	if t.finished.Load() {
+		return t.take()
+	}
 	var cause error
 	select {
-	case <-t.done:
+	case <-t.Done():
 		return t.take()
 	case <-timer.C:
 		cause = ErrTimeout
@@ -248,7 +278,7 @@ func WaitFor[T any](ctx context.Context, t *Task[T], d time.Duration) (T, error)
 		cause = context.Cause(ctx)
 	}
 	t.Cancel(cause)
-	<-t.done
+	<-t.Done()
 	if t.state != nil {
 		t.state.retrieved.Store(true)
 	}

@@ -1,8 +1,105 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"fmt"
+	"io"
+	"os"
 
-// Placeholder until the report subcommand lands.
+	"github.com/spf13/cobra"
+
+	"github.com/gather-dev/gather/internal/report"
+)
+
 func newReportCmd() *cobra.Command {
-	return &cobra.Command{Use: "report", Short: "(not yet built)", Hidden: true}
+	var output, save string
+	cmd := &cobra.Command{
+		Use:   "report [flags] FILE...",
+		Short: "Merge runs saved by 'gather bench --save' into one report",
+		Long: `report reads the histograms and counters that 'gather bench --save FILE'
+wrote, merges them and prints one report, as bench would have printed it for
+one run holding every request: counts add up and the percentiles are those
+of one histogram holding every latency.
+
+Saved runs are taken to have run at the same time against one server (for
+example from several machines): the elapsed time is the longest run's, and
+requests/s and bytes/s are the sums of each run's own rate.
+
+A FILE of "-" is read from standard input. A file that cannot be read or is
+not a saved run is named in a one-line error, and nothing is printed.
+
+Examples:
+  gather bench -z 30s -c 50 --save a.json http://10.0.0.5:8080/   # machine A
+  gather bench -z 30s -c 50 --save b.json http://10.0.0.5:8080/   # machine B
+  gather report a.json b.json
+  gather report -o json a.json b.json
+  gather report --save ab.json a.json b.json    # merge once, report later`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usagef("report: missing FILE (write one with 'gather bench --save FILE')")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if output != "text" && output != "json" {
+				return usagef("report: -o must be text or json, got %q", output)
+			}
+			var total report.Summary
+			for _, name := range args {
+				s, err := loadSummary(name, cmd.InOrStdin())
+				if err != nil {
+					return err
+				}
+				if err := total.Add(s); err != nil {
+					return fmt.Errorf("report: %s: %w", name, err)
+				}
+			}
+			if save != "" {
+				if err := saveSummary(&total, save); err != nil {
+					return err
+				}
+			}
+			if output == "json" {
+				return total.WriteJSON(cmd.OutOrStdout())
+			}
+			return total.WriteText(cmd.OutOrStdout())
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&output, "output", "o", "text", "report format: text or json")
+	fl.StringVar(&save, "save", "", "also save the merged run to FILE, for a later 'gather report'")
+	return cmd
+}
+
+// loadSummary reads one saved run; "-" is stdin. Its errors name the file.
+func loadSummary(name string, stdin io.Reader) (*report.Summary, error) {
+	r := stdin
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, fmt.Errorf("report: %w", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	s, err := report.Load(r)
+	if err != nil {
+		return nil, fmt.Errorf("report: %s: %w", name, err)
+	}
+	return s, nil
+}
+
+// saveSummary writes s to the file name, replacing it.
+func saveSummary(s *report.Summary, name string) error {
+	f, err := os.Create(name)
+	if err != nil {
+		return fmt.Errorf("report: --save: %w", err)
+	}
+	if err := s.Save(f); err != nil {
+		f.Close()
+		return fmt.Errorf("report: --save: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("report: --save: %w", err)
+	}
+	return nil
 }

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/txtar"
+)
+
+// TestReportExitStatus checks what the scripts cannot: usage errors exit 2,
+// unreadable or corrupt files exit 1, and each prints one line.
+func TestReportExitStatus(t *testing.T) {
+	dir := t.TempDir()
+	ar, err := txtar.ParseFile("testdata/script/report_errors.txtar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := txtar.Write(ar, dir); err != nil {
+		t.Fatal(err)
+	}
+	in := func(name string) string { return filepath.Join(dir, name) }
+	tests := []struct {
+		name   string
+		args   []string
+		status int
+	}{
+		{"ok", []string{"report", in("a.json")}, 0},
+		{"json", []string{"report", "-o", "json", in("a.json"), in("a.json")}, 0},
+		{"no file", []string{"report"}, 2},
+		{"bad output", []string{"report", "-o", "yaml", in("a.json")}, 2},
+		{"bad flag", []string{"report", "--frobnicate", in("a.json")}, 2},
+		{"missing", []string{"report", in("nope.json")}, 1},
+		{"not json", []string{"report", in("a.json"), in("notjson.txt")}, 1},
+		{"inconsistent", []string{"report", in("inconsistent.json")}, 1},
+		{"unwritable save", []string{"report", "--save", in("no/such/dir/x.json"), in("a.json")}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			got := run(tt.args, strings.NewReader(""), &stdout, &stderr)
+			if got != tt.status {
+				t.Errorf("exit status %d, want %d; stderr: %s", got, tt.status, stderr.String())
+			}
+			if tt.status == 0 {
+				if stdout.Len() == 0 || stderr.Len() != 0 {
+					t.Errorf("stdout %d bytes, stderr %q; want a report and no error", stdout.Len(), stderr.String())
+				}
+				return
+			}
+			if stdout.Len() != 0 {
+				t.Errorf("printed a report despite the error:\n%s", stdout.String())
+			}
+			if n := strings.Count(stderr.String(), "\n"); n != 1 || !strings.HasPrefix(stderr.String(), "gather: ") {
+				t.Errorf("stderr = %q, want one line starting with gather:", stderr.String())
+			}
+		})
+	}
+	if _, err := os.Stat(in("no/such/dir/x.json")); err == nil {
+		t.Error("--save created a file in a directory that does not exist")
+	}
+}

@@ -1,0 +1,182 @@
+package report
+
+import (
+	"encoding/json"
+	"io"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// jsonReport is the JSON report; WriteJSON documents its fields.
+type jsonReport struct {
+	Target       string             `json:"target"`
+	Method       string             `json:"method"`
+	Model        string             `json:"model"`
+	Connections  int                `json:"connections"`
+	Rate         float64            `json:"rate_per_s"`
+	Runs         int                `json:"runs"`
+	ElapsedS     float64            `json:"elapsed_s"`
+	Requests     int64              `json:"requests"`
+	RequestsPerS float64            `json:"requests_per_s"`
+	Bytes        int64              `json:"bytes"`
+	BytesPerS    float64            `json:"bytes_per_s"`
+	Errors       int64              `json:"errors"`
+	ErrorsByKind orderedCounts      `json:"errors_by_kind"`
+	Late         int64              `json:"late"`
+	Status       orderedCounts      `json:"status"`
+	Response     jsonLatency        `json:"response"`
+	Service      jsonLatency        `json:"service"`
+	Histogram    []jsonHistogramRow `json:"histogram"`
+	Generator    jsonGenerator      `json:"generator"`
+}
+
+type jsonLatency struct {
+	Count  int64   `json:"count"`
+	MinMS  float64 `json:"min_ms"`
+	MeanMS float64 `json:"mean_ms"`
+	P50MS  float64 `json:"p50_ms"`
+	P90MS  float64 `json:"p90_ms"`
+	P95MS  float64 `json:"p95_ms"`
+	P99MS  float64 `json:"p99_ms"`
+	P999MS float64 `json:"p99_9_ms"`
+	MaxMS  float64 `json:"max_ms"`
+}
+
+type jsonHistogramRow struct {
+	UpperMS float64 `json:"upper_ms"`
+	Count   int64   `json:"count"`
+}
+
+type jsonGenerator struct {
+	TargetRatePerS   float64  `json:"target_rate_per_s"`
+	AchievedRatePerS float64  `json:"achieved_rate_per_s"`
+	SendLagP99MS     float64  `json:"send_lag_p99_ms"`
+	SendLagMaxMS     float64  `json:"send_lag_max_ms"`
+	GCPauseMS        float64  `json:"gc_pause_ms"`
+	Bound            bool     `json:"bound"`
+	Warnings         []string `json:"warnings"`
+}
+
+// orderedCounts is a JSON object of counts whose keys keep their order, so
+// that the output is stable and reads in a sensible order (error kinds as
+// declared, status codes ascending).
+type orderedCounts []namedCount
+
+type namedCount struct {
+	name string
+	n    int64
+}
+
+func (c orderedCounts) MarshalJSON() ([]byte, error) {
+	b := []byte{'{'}
+	for i, nc := range c {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendQuote(b, nc.name)
+		b = append(b, ':')
+		b = strconv.AppendInt(b, nc.n, 10)
+	}
+	return append(b, '}'), nil
+}
+
+// msOf returns d in milliseconds, rounded to the microsecond so that the
+// JSON does not show float noise.
+func msOf(d time.Duration) float64 {
+	return float64(d.Round(time.Microsecond)/time.Microsecond) / 1000
+}
+
+func latencyJSON(l Latency) jsonLatency {
+	return jsonLatency{
+		Count: l.Count, MinMS: msOf(l.Min), MeanMS: msOf(l.Mean),
+		P50MS: msOf(l.P50), P90MS: msOf(l.P90), P95MS: msOf(l.P95),
+		P99MS: msOf(l.P99), P999MS: msOf(l.P999), MaxMS: msOf(l.Max),
+	}
+}
+
+// WriteJSON writes the report as one indented JSON object followed by a
+// newline. The fields mean what the text report's lines mean, and their
+// names and meaning are kept stable.
+//
+// Field names are snake_case and stable. A name ends in its unit: _ms for
+// milliseconds (floats, microsecond precision), _s for seconds, _per_s for
+// rates; names without a unit are counts. Fields are never omitted: a
+// closed-model run has "rate_per_s": 0, "late": 0 and a service section
+// equal to the response section. "response" and "service" cover the
+// answered requests (requests minus errors); "status" counts them by code,
+// with "0" for codes outside 100-599. The "histogram" rows split the
+// response times as the text report's bars do: each row counts the
+// responses above the previous row's upper_ms and at most its own.
+//
+//	{
+//	  "target": "http://127.0.0.1:5000/", "method": "GET",
+//	  "model": "closed" | "open", "connections": 50, "rate_per_s": 0,
+//	  "runs": 1, "elapsed_s": 10.002,
+//	  "requests": 123456, "requests_per_s": 12343.1,
+//	  "bytes": 1604928, "bytes_per_s": 160460.3,
+//	  "errors": 3, "errors_by_kind": {"timeout": 3, "refused": 0, "reset": 0,
+//	    "dns": 0, "tls": 0, "protocol": 0, "other": 0},
+//	  "late": 0,
+//	  "status": {"200": 123453},
+//	  "response": {"count": 123453, "min_ms": 0.1, "mean_ms": 1.2,
+//	    "p50_ms": 1.1, "p90_ms": 2.0, "p95_ms": 2.4, "p99_ms": 3.1,
+//	    "p99_9_ms": 7.9, "max_ms": 12.3},
+//	  "service": { same fields as response },
+//	  "histogram": [{"upper_ms": 0.2, "count": 10}, ...],
+//	  "generator": {"target_rate_per_s": 0, "achieved_rate_per_s": 12345.0,
+//	    "send_lag_p99_ms": 0, "send_lag_max_ms": 0, "gc_pause_ms": 1.5,
+//	    "bound": false, "warnings": []}
+//	}
+func (s *Summary) WriteJSON(w io.Writer) error {
+	r := jsonReport{
+		Target:       s.Target,
+		Method:       s.Method,
+		Model:        "closed",
+		Connections:  s.Connections,
+		Rate:         s.Rate,
+		Runs:         s.Runs,
+		ElapsedS:     s.Elapsed.Seconds(),
+		Requests:     s.Requests,
+		RequestsPerS: s.RequestsPerSecond(),
+		Bytes:        s.Bytes,
+		BytesPerS:    s.BytesPerSecond(),
+		Errors:       s.Errors,
+		Late:         s.Late,
+		Response:     latencyJSON(s.Response()),
+		Service:      latencyJSON(s.Service()),
+		Histogram:    []jsonHistogramRow{},
+		Generator: jsonGenerator{
+			TargetRatePerS:   s.Generator.TargetRate,
+			AchievedRatePerS: s.Generator.AchievedRate,
+			SendLagP99MS:     msOf(s.Generator.SendLagP99),
+			SendLagMaxMS:     msOf(s.Generator.SendLagMax),
+			GCPauseMS:        msOf(s.Generator.GCPause),
+			Bound:            s.Generator.Bound,
+			Warnings:         append([]string{}, s.Generator.Warnings...),
+		},
+	}
+	if s.Open() {
+		r.Model = "open"
+	}
+	for k := ErrNone + 1; k < numErrorKinds; k++ {
+		r.ErrorsByKind = append(r.ErrorsByKind, namedCount{k.String(), s.ErrorKinds[k]})
+	}
+	codes := make([]int, 0, len(s.Status))
+	for code, n := range s.Status {
+		if n != 0 {
+			codes = append(codes, code)
+		}
+	}
+	slices.Sort(codes)
+	r.Status = orderedCounts{}
+	for _, code := range codes {
+		r.Status = append(r.Status, namedCount{strconv.Itoa(code), s.Status[code]})
+	}
+	for _, row := range s.ResponseHistogram(histogramRows) {
+		r.Histogram = append(r.Histogram, jsonHistogramRow{msOf(row.Upper), row.Count})
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}

@@ -1,0 +1,254 @@
+package report
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// saveFormat and saveVersion identify a saved summary. A change that an
+// older Load would misread must increase saveVersion.
+const (
+	saveFormat  = "gather-bench-summary"
+	saveVersion = 1
+)
+
+// savedSummary is the saved form of a Summary: JSON, with durations in
+// integer nanoseconds so that a round trip is exact, and histograms in the
+// HdrHistogram V2 compressed encoding (base64), which every HdrHistogram
+// implementation reads.
+type savedSummary struct {
+	Format       string           `json:"format"`
+	Version      int              `json:"version"`
+	Target       string           `json:"target"`
+	Method       string           `json:"method"`
+	Connections  int              `json:"connections"`
+	Rate         float64          `json:"rate"`
+	ElapsedNS    int64            `json:"elapsed_ns"`
+	Runs         int              `json:"runs"`
+	RequestsPerS float64          `json:"requests_per_s"`
+	BytesPerS    float64          `json:"bytes_per_s"`
+	Requests     int64            `json:"requests"`
+	Errors       int64            `json:"errors"`
+	ErrorsByKind map[string]int64 `json:"errors_by_kind"`
+	Late         int64            `json:"late"`
+	Bytes        int64            `json:"bytes"`
+	Status       map[string]int64 `json:"status"`
+	Generator    savedGenerator   `json:"generator"`
+	Response     string           `json:"response_histogram"`
+	Service      string           `json:"service_histogram"`
+}
+
+type savedGenerator struct {
+	TargetRate   float64  `json:"target_rate"`
+	AchievedRate float64  `json:"achieved_rate"`
+	SendLagP99NS int64    `json:"send_lag_p99_ns"`
+	SendLagMaxNS int64    `json:"send_lag_max_ns"`
+	GCPauseNS    int64    `json:"gc_pause_ns"`
+	Bound        bool     `json:"bound"`
+	Warnings     []string `json:"warnings"`
+}
+
+// Save writes the summary in the versioned format that [Load] reads back:
+// one JSON object holding the metadata, the counters and the two
+// histograms in HdrHistogram's compressed encoding, not every request, so
+// a saved file is a few kilobytes for 10 or 10 million requests. Load(Save(s))
+// reports exactly what s reports.
+func (s *Summary) Save(w io.Writer) error {
+	if s.response == nil || s.service == nil {
+		return errors.New("report: Save of a Summary not made by Merge or Load")
+	}
+	resp, err := s.response.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
+	if err != nil {
+		return fmt.Errorf("report: encoding histogram: %w", err)
+	}
+	serv, err := s.service.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
+	if err != nil {
+		return fmt.Errorf("report: encoding histogram: %w", err)
+	}
+	v := savedSummary{
+		Format:       saveFormat,
+		Version:      saveVersion,
+		Target:       s.Target,
+		Method:       s.Method,
+		Connections:  s.Connections,
+		Rate:         s.Rate,
+		ElapsedNS:    int64(s.Elapsed),
+		Runs:         max(s.Runs, 1),
+		RequestsPerS: s.RequestsPerSecond(),
+		BytesPerS:    s.BytesPerSecond(),
+		Requests:     s.Requests,
+		Errors:       s.Errors,
+		ErrorsByKind: make(map[string]int64),
+		Late:         s.Late,
+		Bytes:        s.Bytes,
+		Status:       make(map[string]int64),
+		Generator: savedGenerator{
+			TargetRate:   s.Generator.TargetRate,
+			AchievedRate: s.Generator.AchievedRate,
+			SendLagP99NS: int64(s.Generator.SendLagP99),
+			SendLagMaxNS: int64(s.Generator.SendLagMax),
+			GCPauseNS:    int64(s.Generator.GCPause),
+			Bound:        s.Generator.Bound,
+			Warnings:     s.Generator.Warnings,
+		},
+		Response: string(resp),
+		Service:  string(serv),
+	}
+	for k := ErrNone + 1; k < numErrorKinds; k++ {
+		if n := s.ErrorKinds[k]; n != 0 {
+			v.ErrorsByKind[k.String()] = n
+		}
+	}
+	for code, n := range s.Status {
+		if n != 0 {
+			v.Status[strconv.Itoa(code)] = n
+		}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// ErrFormat is wrapped by the errors Load returns for input that is not a
+// valid saved summary (as opposed to an error reading it).
+var ErrFormat = errors.New("not a valid saved gather bench summary")
+
+// Load reads a summary written by [Summary.Save]. It checks the format,
+// the version and the consistency of the counters with the histograms, so
+// a truncated or edited file is reported rather than merged; such errors
+// wrap [ErrFormat]. Load reads r to the end of the first JSON value.
+func Load(r io.Reader) (*Summary, error) {
+	var v savedSummary
+	er := &readErr{r: r}
+	dec := json.NewDecoder(er)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&v); err != nil {
+		switch {
+		case er.err != nil:
+			return nil, er.err
+		case err == io.EOF:
+			return nil, fmt.Errorf("%w: empty input", ErrFormat)
+		case err == io.ErrUnexpectedEOF:
+			return nil, fmt.Errorf("%w: truncated input", ErrFormat)
+		}
+		return nil, fmt.Errorf("%w: %v", ErrFormat, err)
+	}
+	bad := func(format string, args ...any) (*Summary, error) {
+		return nil, fmt.Errorf("%w: %s", ErrFormat, fmt.Sprintf(format, args...))
+	}
+	if v.Format != saveFormat {
+		return bad("format is %q, want %q", v.Format, saveFormat)
+	}
+	if v.Version != saveVersion {
+		return bad("version %d is not supported (this gather reads version %d)", v.Version, saveVersion)
+	}
+	if v.Runs < 1 || v.Connections < 0 || v.Rate < 0 || v.ElapsedNS < 0 ||
+		v.Requests < 0 || v.Errors < 0 || v.Late < 0 || v.Bytes < 0 ||
+		v.RequestsPerS < 0 || v.BytesPerS < 0 {
+		return bad("negative count or duration")
+	}
+	s := &Summary{
+		Target:      v.Target,
+		Method:      v.Method,
+		Connections: v.Connections,
+		Rate:        v.Rate,
+		Elapsed:     time.Duration(v.ElapsedNS),
+		Runs:        v.Runs,
+		Generator: Generator{
+			TargetRate:   v.Generator.TargetRate,
+			AchievedRate: v.Generator.AchievedRate,
+			SendLagP99:   time.Duration(v.Generator.SendLagP99NS),
+			SendLagMax:   time.Duration(v.Generator.SendLagMaxNS),
+			GCPause:      time.Duration(v.Generator.GCPauseNS),
+			Bound:        v.Generator.Bound,
+			Warnings:     v.Generator.Warnings,
+		},
+		Requests:    v.Requests,
+		Errors:      v.Errors,
+		Late:        v.Late,
+		Bytes:       v.Bytes,
+		Status:      make(map[int]int64, len(v.Status)),
+		rateSum:     v.RequestsPerS,
+		byteRateSum: v.BytesPerS,
+	}
+	var kinds int64
+	for name, n := range v.ErrorsByKind {
+		k, ok := errorKindNamed(name)
+		if !ok || n < 0 {
+			return bad("error kind %q: %d", name, n)
+		}
+		s.ErrorKinds[k] += n
+		kinds += n
+	}
+	var answered int64
+	for name, n := range v.Status {
+		code, err := strconv.Atoi(name)
+		if err != nil || code < 0 || code >= statusSlots || (code > 0 && code < 100) || n < 0 {
+			return bad("status %q: %d", name, n)
+		}
+		s.Status[code] += n
+		answered += n
+	}
+	var err error
+	if s.response, err = decodeHistogram(v.Response); err != nil {
+		return bad("response histogram: %v", err)
+	}
+	if s.service, err = decodeHistogram(v.Service); err != nil {
+		return bad("service histogram: %v", err)
+	}
+	switch {
+	case kinds != v.Errors:
+		return bad("errors_by_kind adds up to %d, errors is %d", kinds, v.Errors)
+	case answered+v.Errors != v.Requests:
+		return bad("status counts (%d) plus errors (%d) are not requests (%d)", answered, v.Errors, v.Requests)
+	case s.response.TotalCount() != answered || s.service.TotalCount() != answered:
+		return bad("histograms hold %d and %d responses, status counts %d",
+			s.response.TotalCount(), s.service.TotalCount(), answered)
+	}
+	return s, nil
+}
+
+// readErr remembers the error of the underlying reader, so Load can tell
+// an unreadable input from a malformed one.
+type readErr struct {
+	r   io.Reader
+	err error
+}
+
+func (e *readErr) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF {
+		e.err = err
+	}
+	return n, err
+}
+
+// decodeHistogram decodes one saved histogram and insists on the geometry
+// every recorder uses, so that merging it loses nothing.
+func decodeHistogram(text string) (*hdrhistogram.Histogram, error) {
+	h, err := hdrhistogram.Decode([]byte(text))
+	if err != nil {
+		return nil, err
+	}
+	if h.LowestTrackableValue() != lowestMicros || h.HighestTrackableValue() != highestMicros || h.SignificantFigures() != sigFigs {
+		return nil, fmt.Errorf("range %d-%d µs at %d digits, want %d-%d at %d",
+			h.LowestTrackableValue(), h.HighestTrackableValue(), h.SignificantFigures(),
+			lowestMicros, highestMicros, sigFigs)
+	}
+	return h, nil
+}
+
+func errorKindNamed(name string) (ErrorKind, bool) {
+	for k := ErrNone + 1; k < numErrorKinds; k++ {
+		if errorKindNames[k] == name {
+			return k, true
+		}
+	}
+	return 0, false
+}

@@ -1,0 +1,300 @@
+package report
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// Summary is the merge of one or more recorders plus the run's metadata. It
+// can be rendered as text or JSON, saved, loaded and merged with other runs.
+//
+// The metadata fields are filled by the load generator after [Merge]; the
+// counters and histograms are filled by Merge, [Load] and [Summary.Add].
+// The zero Summary is an empty accumulator for Add; it renders as an empty
+// report but cannot be saved.
+type Summary struct {
+	// Target is the URL the run requested.
+	Target string
+	// Method is the HTTP method.
+	Method string
+	// Connections is the number of concurrent connections (workers).
+	Connections int
+	// Rate is the requested total rate in requests per second in the open
+	// model; 0 means the closed model.
+	Rate float64
+	// Elapsed is the wall-clock duration of the run.
+	Elapsed time.Duration
+	// Runs is the number of runs merged into this summary: 1 for a single
+	// run. See [Summary.Add] for how merged runs are timed.
+	Runs int
+	// Generator is the load generator's check on itself.
+	Generator Generator
+
+	// Requests is the number of requests finished or failed.
+	Requests int64
+	// Errors is the number of failed requests; ErrorKinds splits it.
+	Errors int64
+	// ErrorKinds counts failed requests by kind, indexed by ErrorKind.
+	ErrorKinds [numErrorKinds]int64
+	// Late is the number of requests sent after their intended start
+	// (open model only): coordinated omission, counted instead of hidden.
+	Late int64
+	// Bytes is the number of response bytes read.
+	Bytes int64
+	// Status counts responses by HTTP status code. Codes outside 100-599 are
+	// counted under 0.
+	Status map[int]int64
+
+	response *hdrhistogram.Histogram
+	service  *hdrhistogram.Histogram
+	// rateSum and byteRateSum hold the summed per-run throughputs once two
+	// runs are merged (Runs > 1); a single run computes them from Elapsed.
+	rateSum     float64
+	byteRateSum float64
+}
+
+// Generator is the load generator's check on itself: whether it, rather than
+// the server, limited the run. The load generator fills it; report only
+// renders and merges it.
+type Generator struct {
+	// TargetRate is the total rate asked for, in requests per second; 0 in
+	// the closed model.
+	TargetRate float64
+	// AchievedRate is the rate at which requests were actually sent.
+	AchievedRate float64
+	// SendLagP99 and SendLagMax describe how late requests were sent
+	// relative to their schedule.
+	SendLagP99 time.Duration
+	SendLagMax time.Duration
+	// GCPause is the total stop-the-world GC pause during the run.
+	GCPause time.Duration
+	// Bound reports that the generator, not the server, was the bottleneck.
+	Bound bool
+	// Warnings explains each problem the generator found, one line each.
+	Warnings []string
+}
+
+// Latency is a latency distribution's summary as the report prints it.
+type Latency struct {
+	P50, P90, P95, P99, P999, Max, Min time.Duration
+	Mean                               time.Duration
+	Count                              int64
+}
+
+// newSummary returns an empty summary of one run.
+func newSummary() *Summary {
+	return &Summary{
+		Runs:     1,
+		Status:   make(map[int]int64),
+		response: newHistogram(),
+		service:  newHistogram(),
+	}
+}
+
+// Merge returns the summary of the given recorders with Runs set to 1. Call
+// it only after every worker has stopped recording: it reads the recorders
+// without synchronization. Its cost grows with the number of recorders
+// (tens of microseconds each for the histogram merge), not with the number
+// of requests; recorders that recorded nothing cost nothing.
+func Merge(recs ...*Recorder) *Summary {
+	s := newSummary()
+	for _, r := range recs {
+		if r == nil || r.requests.Load() == 0 {
+			continue
+		}
+		s.Requests += r.requests.Load()
+		s.Errors += r.errors.Load()
+		for k, n := range r.errKinds {
+			s.ErrorKinds[k] += n
+		}
+		for code, n := range r.status {
+			if n != 0 {
+				s.Status[code] += n
+			}
+		}
+		s.Late += r.late
+		s.Bytes += r.bytes
+		// Both histograms share one geometry and the recorder clamped every
+		// value into it, so nothing can be dropped here. Walking a histogram
+		// costs up to a few hundred microseconds, which adds up to seconds
+		// over ten thousand recorders; replaying a few samples costs
+		// nanoseconds.
+		if r.answered <= firstSamples {
+			for _, f := range r.first[:r.answered] {
+				_ = s.response.RecordValue(f.response)
+				_ = s.service.RecordValue(f.service)
+			}
+			continue
+		}
+		s.response.Merge(r.response)
+		s.service.Merge(r.service)
+	}
+	return s
+}
+
+// Add merges other into s: counters add, histograms merge, so the result's
+// counts and percentiles equal those of one histogram that recorded both
+// runs. Adding to a zero Summary copies other. other is not modified.
+//
+// Merged runs are taken to have run at the same time against the same
+// server (several machines driving one target), so: Elapsed becomes the
+// longest run's; requests/s and bytes/s become the sums of the runs' own
+// rates, so that a short run's throughput is not diluted by a longer run's
+// duration (for runs of equal length this equals total/elapsed);
+// Connections, Rate and the generator's target and achieved rates add up;
+// send lags take the maximum, GC pauses add, and the generator counts as
+// the bottleneck if it was in any run.
+func (s *Summary) Add(other *Summary) error {
+	if other == nil {
+		return errors.New("report: Add of a nil Summary")
+	}
+	if other.response == nil || other.service == nil {
+		return errors.New("report: Add of a Summary not made by Merge or Load")
+	}
+	if s.response == nil || s.Runs == 0 {
+		*s = *other.clone()
+		return nil
+	}
+	reqRate := s.RequestsPerSecond() + other.RequestsPerSecond()
+	byteRate := s.BytesPerSecond() + other.BytesPerSecond()
+
+	s.Target = joinDistinct(s.Target, other.Target)
+	s.Method = joinDistinct(s.Method, other.Method)
+	s.Connections += other.Connections
+	s.Rate += other.Rate
+	s.Elapsed = max(s.Elapsed, other.Elapsed)
+	s.Runs += max(other.Runs, 1)
+
+	g, og := &s.Generator, &other.Generator
+	g.TargetRate += og.TargetRate
+	g.AchievedRate += og.AchievedRate
+	g.SendLagP99 = max(g.SendLagP99, og.SendLagP99)
+	g.SendLagMax = max(g.SendLagMax, og.SendLagMax)
+	g.GCPause += og.GCPause
+	g.Bound = g.Bound || og.Bound
+	for _, w := range og.Warnings {
+		if !slices.Contains(g.Warnings, w) {
+			g.Warnings = append(g.Warnings, w)
+		}
+	}
+
+	s.Requests += other.Requests
+	s.Errors += other.Errors
+	for k, n := range other.ErrorKinds {
+		s.ErrorKinds[k] += n
+	}
+	s.Late += other.Late
+	s.Bytes += other.Bytes
+	if s.Status == nil {
+		s.Status = make(map[int]int64)
+	}
+	for code, n := range other.Status {
+		s.Status[code] += n
+	}
+	if s.response.Merge(other.response) != 0 || s.service.Merge(other.service) != 0 {
+		return errors.New("report: histograms of different ranges cannot be merged exactly")
+	}
+	s.rateSum, s.byteRateSum = reqRate, byteRate
+	return nil
+}
+
+// joinDistinct returns a, or "a, b" when b is not already among a's
+// comma-separated items.
+func joinDistinct(a, b string) string {
+	switch {
+	case b == "":
+		return a
+	case a == "":
+		return b
+	case slices.Contains(strings.Split(a, ", "), b):
+		return a
+	}
+	return a + ", " + b
+}
+
+// clone returns a deep copy of s.
+func (s *Summary) clone() *Summary {
+	c := *s
+	c.Generator.Warnings = slices.Clone(s.Generator.Warnings)
+	c.Status = make(map[int]int64, len(s.Status))
+	for code, n := range s.Status {
+		c.Status[code] = n
+	}
+	c.response = s.response.Clone()
+	c.service = s.service.Clone()
+	if c.Runs == 0 {
+		c.Runs = 1
+	}
+	return &c
+}
+
+// Open reports whether the run used the open model (a fixed request rate).
+func (s *Summary) Open() bool { return s.Rate > 0 }
+
+// Response returns the response-time distribution (end minus intended
+// start): what a user of the server would have seen. Failed requests are
+// not part of it.
+func (s *Summary) Response() Latency { return latencyOf(s.response) }
+
+// Service returns the service-time distribution (end minus actual send).
+// It equals Response in the closed model.
+func (s *Summary) Service() Latency { return latencyOf(s.service) }
+
+// quantiles are the percentiles every report shows, in Latency's order.
+var quantiles = []float64{50, 90, 95, 99, 99.9}
+
+func latencyOf(h *hdrhistogram.Histogram) Latency {
+	if h == nil || h.TotalCount() == 0 {
+		return Latency{}
+	}
+	v := h.ValueAtPercentilesSlice(quantiles)
+	us := func(n int64) time.Duration { return time.Duration(n) * time.Microsecond }
+	return Latency{
+		Count: h.TotalCount(),
+		Min:   us(h.Min()),
+		Mean:  time.Duration(h.Mean() * float64(time.Microsecond)),
+		P50:   us(v[0]),
+		P90:   us(v[1]),
+		P95:   us(v[2]),
+		P99:   us(v[3]),
+		P999:  us(v[4]),
+		Max:   us(h.Max()),
+	}
+}
+
+// RequestsPerSecond returns the throughput: Requests/Elapsed for one run,
+// the sum of the runs' own rates for merged runs (see [Summary.Add]). It is
+// 0 when Elapsed is not positive.
+func (s *Summary) RequestsPerSecond() float64 {
+	if s.Runs > 1 {
+		return s.rateSum
+	}
+	return perSecond(s.Requests, s.Elapsed)
+}
+
+// BytesPerSecond returns the response bytes read per second, computed as
+// [Summary.RequestsPerSecond] is.
+func (s *Summary) BytesPerSecond() float64 {
+	if s.Runs > 1 {
+		return s.byteRateSum
+	}
+	return perSecond(s.Bytes, s.Elapsed)
+}
+
+func perSecond(n int64, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(n) / d.Seconds()
+}
+
+// errorf returns a report error; the package's errors say where they come
+// from because the CLI prints them as they are.
+func errorf(format string, args ...any) error {
+	return fmt.Errorf("report: "+format, args...)
+}

@@ -1,0 +1,222 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata and the saved runs in the report_*.txtar scripts")
+
+// closedSamples returns n closed-model samples: response equals service.
+func closedSamples(seed uint64, n int) []Sample {
+	out := randomSamples(seed, n)
+	for i := range out {
+		out[i].Response = out[i].Service
+		out[i].Late = false
+	}
+	return out
+}
+
+// goldenSummaries are the reports whose text and JSON renderings are
+// compared with testdata/<name>.txt and .json.
+func goldenSummaries(t *testing.T) map[string]*Summary {
+	closed := summaryOf(closedSamples(1, 3000), 3*time.Second)
+	closed.Generator = Generator{AchievedRate: 1000, GCPause: 2500 * time.Microsecond}
+
+	open := summaryOf(randomSamples(2, 2000), 2*time.Second)
+	open.Rate = 1000
+	open.Generator = Generator{
+		TargetRate: 1000, AchievedRate: 740.5, SendLagP99: 120 * time.Millisecond,
+		SendLagMax: 900 * time.Millisecond, GCPause: 3 * time.Millisecond, Bound: true,
+		Warnings: []string{"achieved 740.5 req/s of the 1000.0 asked for: the generator could not keep up"},
+	}
+
+	merged := summaryOf(closedSamples(3, 1000), time.Second)
+	if err := merged.Add(summaryOf(closedSamples(4, 1500), 2*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+
+	failed := summaryOf([]Sample{{Err: ErrRefused}, {Err: ErrRefused}, {Err: ErrTimeout}}, time.Second)
+
+	return map[string]*Summary{"closed": closed, "open": open, "merged": merged, "failed": failed, "empty": Merge()}
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file (go test -update rewrites it):\n%s", name, got)
+	}
+}
+
+func TestWriteTextGolden(t *testing.T) {
+	for name, s := range goldenSummaries(t) {
+		t.Run(name, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := s.WriteText(&buf); err != nil {
+				t.Fatal(err)
+			}
+			golden(t, name+".txt", buf.Bytes())
+			for i, line := range strings.Split(buf.String(), "\n") {
+				if n := utf8.RuneCountInString(line); n > 80 {
+					t.Errorf("line %d is %d columns wide: %q", i+1, n, line)
+				}
+				if strings.TrimRight(line, " ") != line {
+					t.Errorf("line %d has trailing spaces: %q", i+1, line)
+				}
+			}
+		})
+	}
+}
+
+func TestWriteTextSections(t *testing.T) {
+	t.Parallel()
+	sections := func(s *Summary) string {
+		var buf bytes.Buffer
+		if err := s.WriteText(&buf); err != nil {
+			t.Fatal(err)
+		}
+		var titles []string
+		for _, line := range strings.Split(buf.String(), "\n") {
+			if line != "" && line[0] != ' ' {
+				titles = append(titles, strings.Fields(line)[0])
+			}
+		}
+		return strings.Join(titles, ",")
+	}
+	g := goldenSummaries(t)
+	tests := []struct {
+		name, want string
+	}{
+		{"closed", "Target,Model,Elapsed,Requests,Transferred,Errors,Response,Status,Errors,Response,Generator"},
+		{"open", "Target,Model,Elapsed,Requests,Transferred,Errors,Late,Response,Service,Status,Errors,Response,Generator,WARNING:"},
+		{"merged", "Target,Model,Runs,Elapsed,Requests,Transferred,Errors,Response,Status,Errors,Response,Generator"},
+		{"empty", "Target,Model,Elapsed,Requests,Transferred,Errors,Response,Status,Response,Generator"},
+	}
+	for _, tt := range tests {
+		if got := sections(g[tt.name]); got != tt.want {
+			t.Errorf("%s: sections\n %s\nwant\n %s", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestWriteJSON(t *testing.T) {
+	for name, s := range goldenSummaries(t) {
+		t.Run(name, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := s.WriteJSON(&buf); err != nil {
+				t.Fatal(err)
+			}
+			golden(t, name+".json", buf.Bytes())
+
+			var m map[string]any
+			if err := json.Unmarshal(buf.Bytes(), &m); err != nil {
+				t.Fatalf("not JSON: %v", err)
+			}
+			for _, key := range []string{
+				"target", "method", "model", "connections", "rate_per_s", "runs", "elapsed_s",
+				"requests", "requests_per_s", "bytes", "bytes_per_s", "errors", "errors_by_kind",
+				"late", "status", "response", "service", "histogram", "generator",
+			} {
+				if _, ok := m[key]; !ok {
+					t.Errorf("field %q missing", key)
+				}
+			}
+			if len(m) != 19 {
+				t.Errorf("%d fields, want 19: a new field needs documenting in json.go and here", len(m))
+			}
+			resp := m["response"].(map[string]any)
+			l := s.Response()
+			if resp["p99_ms"] != msOf(l.P99) || resp["count"] != float64(l.Count) || resp["max_ms"] != msOf(l.Max) {
+				t.Errorf("response = %v, want p99 %v, count %d", resp, l.P99, l.Count)
+			}
+			if m["requests"] != float64(s.Requests) || m["errors"] != float64(s.Errors) {
+				t.Errorf("requests, errors = %v, %v; want %d, %d", m["requests"], m["errors"], s.Requests, s.Errors)
+			}
+			var hist int64
+			for _, row := range m["histogram"].([]any) {
+				hist += int64(row.(map[string]any)["count"].(float64))
+			}
+			if hist != l.Count {
+				t.Errorf("histogram rows add up to %d, want %d responses", hist, l.Count)
+			}
+		})
+	}
+}
+
+func TestResponseHistogram(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		samples  []Sample
+		rows     int
+		maxUpper time.Duration
+	}{
+		{"spread", closedSamples(9, 5000), 10, 0},
+		{"one value", []Sample{{Response: 5 * time.Millisecond, Status: 200}}, 1, 5 * time.Millisecond},
+		{"sub-microsecond", []Sample{{Response: 10, Status: 200}, {Response: 900, Status: 200}}, 1, time.Microsecond},
+		{"two values", []Sample{{Response: time.Millisecond, Status: 200}, {Response: time.Second, Status: 200}}, 10, time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := summaryOf(tt.samples, time.Second)
+			rows := s.ResponseHistogram(10)
+			if len(rows) != tt.rows {
+				t.Errorf("%d rows, want %d: %v", len(rows), tt.rows, rows)
+			}
+			var total int64
+			for i, r := range rows {
+				total += r.Count
+				if i > 0 && r.Upper <= rows[i-1].Upper {
+					t.Errorf("row %d upper %v not above %v", i, r.Upper, rows[i-1].Upper)
+				}
+			}
+			if total != s.Response().Count {
+				t.Errorf("rows hold %d responses, want %d", total, s.Response().Count)
+			}
+			if last := rows[len(rows)-1].Upper; last != s.Response().Max && !(tt.maxUpper != 0 && near(last, tt.maxUpper)) {
+				t.Errorf("last row ends at %v, want the max %v", last, s.Response().Max)
+			}
+		})
+	}
+}
+
+func TestWrap(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		text  string
+		width int
+		want  []string
+	}{
+		{"short line", 80, []string{"short line"}},
+		{"aaa bbb ccc", 7, []string{"aaa bbb", "  ccc"}},
+		{"aaaaaaaaaa b", 5, []string{"aaaaaaaaaa", "  b"}},
+		{"", 5, []string{""}},
+	}
+	for _, tt := range tests {
+		if got := wrap(tt.text, tt.width, "  "); strings.Join(got, "|") != strings.Join(tt.want, "|") {
+			t.Errorf("wrap(%q, %d) = %q, want %q", tt.text, tt.width, got, tt.want)
+		}
+	}
+}
