@@ -94,6 +94,20 @@ func BenchmarkGather(b *testing.B) {
 			}
 			return out
 		})
+		run("gather.Group", func(n int) []int {
+			out := make([]int, n)
+			g := gather.NewGroup(ctx)
+			for i := range n {
+				g.Go(func(ctx context.Context) (err error) {
+					out[i], err = trivial(ctx)
+					return err
+				})
+			}
+			if err := g.Wait(); err != nil {
+				b.Fatal(err)
+			}
+			return out
+		})
 		run("waitgroup", func(n int) []int {
 			out := make([]int, n)
 			var wg sync.WaitGroup

@@ -37,6 +37,9 @@ func main() {
 		})
 	}
 	spawned := time.Since(start)
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms) // while every task sleeps
+	goroutines := runtime.NumGoroutine()
 	values, err := gather.All(ctx, tasks...)
 	wall := time.Since(start)
 	if err != nil || len(values) != *n || values[*n-1] != *n-1 {
@@ -49,6 +52,8 @@ func main() {
 	fmt.Printf("wall time        %v (overhead %v over the sleep)\n", wall.Round(time.Millisecond), (wall - *sleep).Round(time.Millisecond))
 	fmt.Printf("peak RSS         %.1f MiB (%.1f MiB before the tasks)\n", float64(peak)/(1<<20), float64(before)/(1<<20))
 	fmt.Printf("RSS per task     %.0f bytes\n", float64(peak-before)/float64(*n))
+	fmt.Printf("while sleeping   heap in use %.0f B/task, goroutine stacks %.0f B/task, %d goroutines\n",
+		float64(ms.HeapInuse)/float64(*n), float64(ms.StackInuse)/float64(*n), goroutines)
 }
 
 // peakRSS returns the process's peak resident set size in bytes.
