@@ -1,0 +1,176 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/gather-dev/gather"
+	"github.com/gather-dev/gather/internal/slowserver"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// testUnit is short, for a fast test, but long enough that timer and
+// scheduling noise on a loaded 2-core machine stays well under a unit.
+const testUnit = 25 * time.Millisecond
+
+func units(n float64) time.Duration { return time.Duration(n * float64(testUnit)) }
+
+func TestRun(t *testing.T) {
+	var out bytes.Buffer
+	rows, err := Run(t.Context(), Options{Unit: testUnit, Requests: 200, Out: &out})
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, out.String())
+	}
+	t.Logf("output:\n%s", out.String())
+	// Concurrently a scenario takes about its longest task, one after
+	// another about the sum: the margins allow for a loaded machine, and
+	// still tell the two apart.
+	want := []struct {
+		scenario       string
+		longest, total float64 // in units
+		slack          float64 // concurrently may take up to longest*slack+1
+	}{
+		{"3 tasks of 1, 2, 4 units (Wait)", 4, 7, 1.5},
+		{"nested tasks, Wait done/pending", 4, 7, 1.5},
+		{"All, results in order", 4, 7, 1.5},
+		{"main returns results (1, 2, 2 units)", 2, 5, 1.5},
+		{"5 HTTP requests", 5, 25, 1.5},
+		// Opening 200 connections at once, with the race detector on,
+		// costs some units; it is still far from the 1000 of a
+		// sequential run.
+		{"200 HTTP requests", 5, 1000, 4},
+	}
+	if len(rows) != len(want) {
+		t.Fatalf("got %d rows, want %d: %+v", len(rows), len(want), rows)
+	}
+	for i, w := range want {
+		r := rows[i]
+		if r.Scenario != w.scenario {
+			t.Errorf("row %d is %q, want %q", i, r.Scenario, w.scenario)
+		}
+		if r.Concurrent < units(w.longest) || r.Concurrent > units(w.longest*w.slack+1) {
+			t.Errorf("%s: concurrently %v, want about %v units", w.scenario, r.Concurrent, w.longest)
+		}
+		if r.Sequential < units(w.total) || r.Sequential > units(w.total*1.5+1) {
+			t.Errorf("%s: one after another %v, want about %v units", w.scenario, r.Sequential, w.total)
+		}
+	}
+	text := out.String()
+	for _, s := range []string{
+		"Task ret: Done after 1 unit\n    Task ret: Done after 2 units\n    Task ret: Done after 4 units\n",
+		"Wait(FirstCompleted) after 1.",
+		"done [1], pending [2 4]",
+		"Wait(AllCompleted)   after 4.",
+		"result is: hello!",
+		"200 responses were: hello!",
+		"scenario                                  one after another     concurrently   speed-up\n",
+	} {
+		if !strings.Contains(text, s) {
+			t.Errorf("output lacks %q", s)
+		}
+	}
+	if n := strings.Count(text, "gather: task error was never retrieved: GET http://127.0.0.1:"); n != 5 {
+		t.Errorf("output reports %d unretrieved errors, want 5", n)
+	}
+}
+
+func TestRunAgainstAnotherServer(t *testing.T) {
+	s, err := slowserver.Start("127.0.0.1:0", slowserver.Config{Delay: units(2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var out bytes.Buffer
+	rows, err := Run(t.Context(), Options{Unit: testUnit, URL: s.URL() + "/", Requests: 20, Out: &out})
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "HTTP cells use "+s.URL()+", with its own delay") {
+		t.Errorf("output does not name the server:\n%s", out.String())
+	}
+	// 5 + 5 + 20 requests for the cells, 5 failures on purpose.
+	if st := s.Handler().Stats(); st.ByStatus[200] != 30 || st.ByStatus[500] != 5 {
+		t.Errorf("server stats %v, want 30 answered 200 and 5 answered 500", st)
+	}
+	r := rows[4] // the 5 requests, with this server's delay of 2 units
+	if r.Sequential < units(10) || r.Concurrent > units(4) {
+		t.Errorf("5 requests with a 2-unit delay: %v one after another, %v concurrently; want 10 and 2 units", r.Sequential, r.Concurrent)
+	}
+}
+
+func TestRunStopsWhenCancelled(t *testing.T) {
+	stop := errors.New("stop")
+	var err error
+	var out bytes.Buffer
+	begin := time.Now()
+	// Under gather.Run, as in the CLI, a task whose error the demo left
+	// unread when it stopped would be reported.
+	var (
+		mu     sync.Mutex
+		unread []error
+	)
+	prev := gather.SetUnretrievedHandler(func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		unread = append(unread, err)
+	})
+	defer gather.SetUnretrievedHandler(prev)
+	var rows []Row
+	gather.Run(func(ctx context.Context) error {
+		ctx, cancel := context.WithCancelCause(ctx)
+		time.AfterFunc(units(6), func() { cancel(stop) }) // in the third cell
+		rows, err = Run(ctx, Options{Unit: testUnit, Out: &out})
+		return nil
+	})
+	mu.Lock()
+	if len(unread) > 0 {
+		t.Errorf("the stopped demo left errors unread: %v", unread)
+	}
+	mu.Unlock()
+	if !errors.Is(err, stop) {
+		t.Errorf("Run = %v, want the cause of the cancellation", err)
+	}
+	if took := time.Since(begin); took > units(12) {
+		t.Errorf("Run took %v after a cancellation at 6 units", took)
+	}
+	if len(rows) != 1 || !strings.Contains(out.String(), "[3] nested") || strings.Contains(out.String(), "\n[4] ") {
+		t.Errorf("want the demo stopped in cell 3 with one row, got %d rows:\n%s", len(rows), out.String())
+	}
+	if !strings.Contains(out.String(), "stopped after") {
+		t.Errorf("output does not say the demo stopped:\n%s", out.String())
+	}
+}
+
+func TestWaitForServer(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	if err := waitForServer(t.Context(), "http://"+addr, time.Second); err != nil {
+		t.Errorf("a listening server: %v", err)
+	}
+	ln.Close()
+	begin := time.Now()
+	if err := waitForServer(t.Context(), "http://"+addr, 200*time.Millisecond); err == nil || !strings.Contains(err.Error(), "no server at") {
+		t.Errorf("no server: %v, want an error saying so", err)
+	}
+	if took := time.Since(begin); took < 200*time.Millisecond || took > 5*time.Second {
+		t.Errorf("gave up after %v, want 200ms", took)
+	}
+	for _, bad := range []string{"127.0.0.1:5000", "ftp://x", "http://"} {
+		if err := waitForServer(t.Context(), bad, time.Second); err == nil {
+			t.Errorf("waitForServer(%q) = nil, want a bad URL error", bad)
+		}
+	}
+}

@@ -1,0 +1,168 @@
+package slowserver
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Limits of the [http.Server] that [Start] runs. There is deliberately no
+// limit on concurrent connections and no write timeout: holding many slow
+// answers open is the server's purpose.
+const (
+	ReadHeaderTimeout = 10 * time.Second // a client has this long to send its request headers
+	MaxHeaderBytes    = 64 << 10         // request line and headers, at most
+	IdleTimeout       = 2 * time.Minute  // a keep-alive connection with no request is closed after this
+)
+
+// A Server serves a [Handler] on a TCP listener. Create one with [Start]
+// and stop it with [Server.Shutdown] or [Server.Close].
+type Server struct {
+	handler *Handler
+	srv     *http.Server
+	ln      net.Listener
+	cut     context.CancelCauseFunc
+	done    chan struct{} // closed when Serve has returned
+	err     error         // what Serve returned, if not http.ErrServerClosed; set before done closes
+
+	shutdownOnce sync.Once
+
+	// fresh holds the connections that have not started a request yet.
+	// net/http's Shutdown waits up to 5 s for them, in case a request
+	// comes; a client that opened spare connections (Go's does, under
+	// load) would make every shutdown last that long, so Shutdown closes
+	// them at once instead.
+	mu       sync.Mutex
+	fresh    map[net.Conn]bool
+	stopping bool
+}
+
+// Start listens on addr, a host:port such as "127.0.0.1:5000", and serves
+// New(cfg) there in a new goroutine until [Server.Shutdown] or
+// [Server.Close]. An addr of "127.0.0.1:0" picks a free loopback port,
+// which [Server.URL] tells. The error of a failed listen wraps the
+// net package's error, so errors.Is(err, syscall.EADDRINUSE) tells a port
+// already in use.
+func Start(addr string, cfg Config) (*Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return Serve(ln, cfg), nil
+}
+
+// Serve serves New(cfg) on ln in a new goroutine, like [Start] with a
+// listener of the caller's. The server owns ln from then on and closes it
+// when it shuts down.
+func Serve(ln net.Listener, cfg Config) *Server {
+	h := New(cfg)
+	base, cut := context.WithCancelCause(context.Background())
+	s := &Server{
+		handler: h,
+		ln:      ln,
+		cut:     cut,
+		done:    make(chan struct{}),
+		srv: &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: ReadHeaderTimeout,
+			MaxHeaderBytes:    MaxHeaderBytes,
+			IdleTimeout:       IdleTimeout,
+			// Every request's context derives from base, so that cutting
+			// base stops every delay at once, with ErrCut as the cause.
+			BaseContext: func(net.Listener) context.Context { return base },
+		},
+		fresh: map[net.Conn]bool{},
+	}
+	s.srv.ConnState = s.track
+	go func() {
+		defer close(s.done)
+		if err := s.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			s.err = err
+		}
+	}()
+	return s
+}
+
+// Addr returns the address the server listens on.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// URL returns the server's base URL, such as "http://127.0.0.1:5000",
+// with no trailing slash.
+func (s *Server) URL() string { return "http://" + s.ln.Addr().String() }
+
+// Handler returns the handler the server serves.
+func (s *Server) Handler() *Handler { return s.handler }
+
+// Done returns a channel that is closed when the server has stopped
+// serving: after a shutdown, or on its own if accepting connections
+// failed, in which case [Server.Shutdown] returns the error.
+func (s *Server) Done() <-chan struct{} { return s.done }
+
+// Shutdown stops the server gracefully: it stops accepting connections at
+// once, lets the requests in flight finish for up to grace, then cuts
+// those still running (their contexts end with cause [ErrCut] and their
+// connections are closed). It returns when every request has returned,
+// with the final stats, and the error that stopped the server if it was
+// not the shutdown. Only the first call shuts down; later calls wait for
+// it and return the same.
+func (s *Server) Shutdown(grace time.Duration) (Stats, error) {
+	s.shutdownOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), max(grace, 0))
+		s.closeFresh()
+		err := s.srv.Shutdown(ctx)
+		cancel()
+		if err != nil {
+			s.cut(ErrCut)
+			s.srv.Close()
+		}
+		<-s.done
+		// Hijacked connections, and handlers cut while http.Server.Close
+		// was closing their connections, are not waited for by net/http.
+		// Cut handlers return as soon as they see their context, but a
+		// bound keeps a stuck one from hanging the process.
+		select {
+		case <-s.handler.stats.idleCh():
+		case <-time.After(5 * time.Second):
+		}
+		s.cut(nil)
+	})
+	<-s.done
+	return s.handler.Stats(), s.err
+}
+
+// Close stops the server at once, cutting every request in flight; it is
+// Shutdown(0).
+func (s *Server) Close() error {
+	_, err := s.Shutdown(0)
+	return err
+}
+
+// track keeps the set of fresh connections up to date; net/http calls it
+// from the connection's goroutine on every change of state.
+func (s *Server) track(c net.Conn, state http.ConnState) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case state == http.StateNew && s.stopping:
+		c.Close() // accepted just as the listener closed
+	case state == http.StateNew:
+		s.fresh[c] = true
+	default:
+		delete(s.fresh, c)
+	}
+}
+
+// closeFresh closes the connections that have not started a request, and
+// those accepted from now on.
+func (s *Server) closeFresh() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stopping = true
+	for c := range s.fresh {
+		c.Close()
+		delete(s.fresh, c)
+	}
+}
