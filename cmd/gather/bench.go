@@ -1,8 +1,326 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"fmt"
+	"io"
+	"math"
+	"net/url"
+	"os"
+	"strings"
+	"syscall"
+	"time"
 
-// Placeholder until the bench subcommand lands.
+	"github.com/spf13/cobra"
+
+	"github.com/gather-dev/gather/internal/loadgen"
+)
+
+// benchFlags holds the bench command's flags as parsed.
+type benchFlags struct {
+	requests    int64
+	conns       int
+	duration    time.Duration
+	rate        float64
+	method      string
+	headers     []string
+	body        string
+	bodyFile    string
+	timeout     time.Duration
+	http2       bool
+	insecure    bool
+	noKeepAlive bool
+	host        string
+	output      string
+	save        string
+	netHTTP     bool
+}
+
+// benchSpareFiles is how many open files bench keeps for itself beyond one
+// per connection: standard streams, the poller, --save, -D.
+const benchSpareFiles = 32
+
+// defaultRequests is the request count when neither -n nor -z is given,
+// as in hey.
+const defaultRequests = 200
+
 func newBenchCmd() *cobra.Command {
-	return &cobra.Command{Use: "bench", Short: "(not yet built)", Hidden: true}
+	cmd, _ := newBenchCmdFlags()
+	return cmd
+}
+
+// newBenchCmdFlags returns the bench command and the flags it parses into.
+func newBenchCmdFlags() (*cobra.Command, *benchFlags) {
+	f := new(benchFlags)
+	cmd := &cobra.Command{
+		Use:   "bench [flags] URL",
+		Short: "Load-test an HTTP server and report throughput and latency percentiles",
+		Long: `bench sends HTTP requests to URL over many connections at once and reports
+requests/s, bytes/s, latency percentiles (p50 to p99.9, from HdrHistograms),
+status codes, errors by kind and a latency histogram.
+
+Closed model (default): -c connections each send their next request as soon
+as the previous one ends, until -n requests are done or -z has passed.
+
+Open model (-q RATE): requests are due at a fixed total RATE per second,
+whatever the server does. A request due while every connection was busy is
+sent late and counted as late, and its response time runs from when it was
+due (service time runs from when it was sent), so a stalling server shows
+in the percentiles instead of being hidden.
+
+Plain http:// uses gather's own HTTP/1.1 client (one keep-alive connection
+per worker, no allocation per request); https:// and --http2 use net/http.
+Ctrl-C stops the run and still prints the report of what was done (exit
+status 130). Failed requests are counted in the report, not in the exit
+status.
+
+Examples:
+  gather bench -n 5 -c 5 http://127.0.0.1:5000/
+  gather bench -z 10s -c 50 http://127.0.0.1:8080/index.html
+  gather bench -z 30s -q 1000 -c 100 -o json http://127.0.0.1:8080/api
+  gather bench -m POST -H 'Content-Type: application/json' -d '{"a":1}' http://127.0.0.1:8080/
+  gather bench -z 10s --save run1.json http://127.0.0.1:8080/ && gather report run1.json`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			switch len(args) {
+			case 0:
+				return usagef("bench: missing URL (see 'gather bench --help')")
+			case 1:
+				return nil
+			}
+			return usagef("bench: want one URL, got %d arguments", len(args))
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			plan, err := f.plan(args[0], cmd.Flags().Changed("requests"))
+			if err != nil {
+				return err
+			}
+			return runBench(cmd, f, plan)
+		},
+	}
+	fl := cmd.Flags()
+	fl.SortFlags = false
+	fl.Int64VarP(&f.requests, "requests", "n", 0, "number of requests (200 if neither -n nor -z is given)")
+	fl.IntVarP(&f.conns, "connections", "c", 50, "number of concurrent connections")
+	fl.DurationVarP(&f.duration, "duration", "z", 0, "run for this long (e.g. 10s); with -n, whichever ends first")
+	fl.Float64VarP(&f.rate, "rate", "q", 0, "open model: total requests per second (0: closed model)")
+	fl.StringVarP(&f.method, "method", "m", "GET", "HTTP method")
+	fl.StringArrayVarP(&f.headers, "header", "H", nil, `request header "Name: value" (repeatable)`)
+	fl.StringVarP(&f.body, "body", "d", "", "request body")
+	fl.StringVarP(&f.bodyFile, "body-file", "D", "", "read the request body from this file")
+	fl.DurationVarP(&f.timeout, "timeout", "t", 20*time.Second, "per-request timeout, connecting included (0: none)")
+	fl.BoolVar(&f.http2, "http2", false, "use HTTP/2 (TLS, or cleartext prior knowledge for http://)")
+	fl.BoolVar(&f.insecure, "insecure", false, "do not verify the server's TLS certificate")
+	fl.BoolVar(&f.noKeepAlive, "no-keepalive", false, "open a new connection for every request")
+	fl.StringVar(&f.host, "host", "", "Host header to send instead of the URL's host")
+	fl.StringVarP(&f.output, "output", "o", "text", "report format: text or json")
+	fl.StringVar(&f.save, "save", "", "also save the histograms and counters to `FILE`, for 'gather report'")
+	fl.BoolVar(&f.netHTTP, "nethttp", false, "use net/http even for plain HTTP/1.1 (for comparisons)")
+	fl.MarkHidden("nethttp")
+	return cmd, f
+}
+
+// plan validates the flags and the URL and returns the run they describe;
+// every error is a usage error.
+func (f *benchFlags) plan(rawURL string, nSet bool) (*loadgen.Plan, error) {
+	u, err := url.Parse(rawURL)
+	switch {
+	case !strings.Contains(rawURL, "://"):
+		return nil, usagef("bench: bad URL %q: want http://host[:port]/path or https://...", rawURL)
+	case err != nil:
+		return nil, usagef("bench: bad URL %q: %v", rawURL, err)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return nil, usagef("bench: bad URL %q: scheme must be http or https", rawURL)
+	case u.Host == "" || u.Hostname() == "":
+		return nil, usagef("bench: bad URL %q: no host", rawURL)
+	case u.User != nil:
+		return nil, usagef("bench: bad URL %q: credentials in URLs are not sent; use -H 'Authorization: ...'", rawURL)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := benchPort(p); err != nil || n == 0 {
+			return nil, usagef("bench: bad URL %q: bad port %q", rawURL, p)
+		}
+	}
+	switch {
+	case nSet && f.requests < 1:
+		return nil, usagef("bench: -n must be at least 1, got %d", f.requests)
+	case f.conns < 1:
+		return nil, usagef("bench: -c must be at least 1, got %d", f.conns)
+	case f.duration < 0:
+		return nil, usagef("bench: -z must not be negative, got %v", f.duration)
+	case f.rate < 0 || math.IsNaN(f.rate) || math.IsInf(f.rate, 0):
+		return nil, usagef("bench: -q must be a positive rate, got %v", f.rate)
+	case f.rate > 0 && f.rate < 1e-3:
+		return nil, usagef("bench: -q %v is below one request per 1000 s", f.rate)
+	case f.timeout < 0:
+		return nil, usagef("bench: -t must not be negative, got %v", f.timeout)
+	case f.output != "text" && f.output != "json":
+		return nil, usagef("bench: -o must be text or json, got %q", f.output)
+	case f.body != "" && f.bodyFile != "":
+		return nil, usagef("bench: -d and -D cannot be used together")
+	case !benchToken(f.method):
+		return nil, usagef("bench: bad method %q", f.method)
+	}
+	plan := &loadgen.Plan{
+		URL:         u,
+		Method:      f.method,
+		Connections: f.conns,
+		Requests:    f.requests,
+		Duration:    f.duration,
+		Rate:        f.rate,
+		Timeout:     f.timeout,
+		HTTP2:       f.http2,
+		Insecure:    f.insecure,
+		NoKeepAlive: f.noKeepAlive,
+		NetHTTP:     f.netHTTP,
+	}
+	if plan.Requests == 0 && plan.Duration == 0 {
+		plan.Requests = defaultRequests
+	}
+	conns := int64(plan.Connections)
+	if plan.Requests > 0 {
+		conns = min(conns, plan.Requests)
+	}
+	var lim syscall.Rlimit
+	// Go raises the soft limit to the hard one at start-up, so Cur is what
+	// the connections can have.
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) == nil && conns+benchSpareFiles > int64(lim.Cur) {
+		return nil, usagef("bench: -c %d needs %d open files, the limit is %d (raise it with ulimit -n)",
+			conns, conns+benchSpareFiles, lim.Cur)
+	}
+	host := f.host
+	for _, h := range f.headers {
+		name, value, ok := strings.Cut(h, ":")
+		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
+		switch {
+		case !ok || !benchToken(name):
+			return nil, usagef(`bench: bad header %q: want "Name: value"`, h)
+		case strings.ContainsAny(value, "\r\n\x00"):
+			return nil, usagef("bench: bad header %q: value holds a line break or NUL", h)
+		}
+		switch strings.ToLower(name) {
+		case "host":
+			if host != "" && host != value {
+				return nil, usagef("bench: two Host values: %q and %q", host, value)
+			}
+			host = value
+			continue
+		case "content-length", "transfer-encoding":
+			return nil, usagef("bench: header %s is set by gather from the body", name)
+		case "connection":
+			return nil, usagef("bench: header Connection is set by gather (see --no-keepalive)")
+		}
+		plan.Header = append(plan.Header, [2]string{name, value})
+	}
+	if strings.ContainsAny(host, " \t\r\n\x00") {
+		return nil, usagef("bench: bad --host %q", host)
+	}
+	plan.Host = host
+	switch {
+	case f.body != "":
+		plan.Body = []byte(f.body)
+	case f.bodyFile != "":
+		b, err := os.ReadFile(f.bodyFile)
+		if err != nil {
+			return nil, usagef("bench: -D: %v", err)
+		}
+		plan.Body = b
+	}
+	return plan, nil
+}
+
+func benchPort(s string) (int, error) {
+	n := 0
+	for _, c := range s {
+		if c < '0' || c > '9' || n > 65535 {
+			return 0, fmt.Errorf("bad port")
+		}
+		n = n*10 + int(c-'0')
+	}
+	if n > 65535 {
+		return 0, fmt.Errorf("bad port")
+	}
+	return n, nil
+}
+
+// benchToken reports whether s is a non-empty HTTP token (a method or a
+// header name).
+func benchToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// runBench runs the plan and writes its report; on Ctrl-C the report
+// covers what was done and the exit status is 130.
+func runBench(cmd *cobra.Command, f *benchFlags, plan *loadgen.Plan) error {
+	var save *os.File
+	if f.save != "" {
+		var err error
+		if save, err = os.Create(f.save); err != nil {
+			return usagef("bench: --save: %v", err)
+		}
+		defer save.Close()
+	}
+	ctx := cmd.Context()
+	stderr := cmd.ErrOrStderr()
+	live := benchTerminal(stderr)
+	if live {
+		var last loadgen.Progress
+		plan.Progress = func(p loadgen.Progress) {
+			// The rate over the last interval, which shows a stall at once.
+			rate := 0.0
+			if dt := p.Elapsed - last.Elapsed; dt > 0 {
+				rate = float64(p.Requests-last.Requests) / dt.Seconds()
+			}
+			last = p
+			fmt.Fprintf(stderr, "\r%10d requests  %9.0f req/s  %6d errors  %6.1f s ",
+				p.Requests, rate, p.Errors, p.Elapsed.Seconds())
+		}
+	}
+	sum, err := loadgen.Run(ctx, plan)
+	if live {
+		fmt.Fprintf(stderr, "\r%72s\r", "")
+	}
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	out := cmd.OutOrStdout()
+	if f.output == "json" {
+		err = sum.WriteJSON(out)
+	} else {
+		err = sum.WriteText(out)
+	}
+	if err != nil {
+		return fmt.Errorf("bench: writing the report: %w", err)
+	}
+	if save != nil {
+		if err := sum.Save(save); err != nil {
+			return fmt.Errorf("bench: --save: %w", err)
+		}
+		if err := save.Close(); err != nil {
+			return fmt.Errorf("bench: --save: %w", err)
+		}
+	}
+	if ctx.Err() != nil {
+		fmt.Fprintln(stderr, "gather: bench interrupted: the report covers the requests that finished")
+		return exitStatus(130)
+	}
+	return nil
+}
+
+// benchTerminal reports whether w is a terminal (a character device), where a
+// progress line that rewrites itself is welcome.
+func benchTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Every bad value is a usage error naming it, found before any request.
+func TestBenchFlags(t *testing.T) {
+	t.Parallel()
+	body := filepath.Join(t.TempDir(), "body")
+	if err := os.WriteFile(body, []byte("from a file"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const url = "http://127.0.0.1:9/x?y=1"
+	tests := []struct {
+		args []string
+		err  string // "" for a valid command line
+	}{
+		{args: []string{url}},
+		{args: []string{"-n", "5", "-c", "5", "-z", "1s", "-q", "10", "-m", "PUT", "-d", "x", "-t", "0", url}},
+		{args: []string{"-H", "X-A: 1", "-H", "x-b:2", "-H", "Host: example.com", "--host", "example.com", url}},
+		{args: []string{"-D", body, "--http2", "--insecure", "--no-keepalive", "-o", "json", "https://[::1]:8443/"}},
+		{args: []string{"-n", "0", url}, err: "bench: -n must be at least 1, got 0"},
+		{args: []string{"-n", "-3", url}, err: "bench: -n must be at least 1, got -3"},
+		{args: []string{"-c", "-1", url}, err: "bench: -c must be at least 1, got -1"},
+		{args: []string{"-z", "-1s", url}, err: "bench: -z must not be negative, got -1s"},
+		{args: []string{"-q", "-5", url}, err: "bench: -q must be a positive rate, got -5"},
+		{args: []string{"-q", "NaN", url}, err: "bench: -q must be a positive rate, got NaN"},
+		{args: []string{"-q", "+Inf", url}, err: "bench: -q must be a positive rate, got +Inf"},
+		{args: []string{"-q", "0.0001", url}, err: "bench: -q 0.0001 is below one request per 1000 s"},
+		{args: []string{"-t", "-1s", url}, err: "bench: -t must not be negative, got -1s"},
+		{args: []string{"-o", "xml", url}, err: `bench: -o must be text or json, got "xml"`},
+		{args: []string{"-d", "x", "-D", body, url}, err: "bench: -d and -D cannot be used together"},
+		{args: []string{"-D", body + ".missing", url}, err: "bench: -D: open " + body + ".missing: no such file or directory"},
+		{args: []string{"-m", "GE T", url}, err: `bench: bad method "GE T"`},
+		{args: []string{"-m", "", url}, err: `bench: bad method ""`},
+		{args: []string{"-H", "X-A 1", url}, err: `bench: bad header "X-A 1": want "Name: value"`},
+		{args: []string{"-H", ": 1", url}, err: `bench: bad header ": 1": want "Name: value"`},
+		{args: []string{"-H", "X A: 1", url}, err: `bench: bad header "X A: 1": want "Name: value"`},
+		{args: []string{"-H", "X-A: 1\r\nX-B: 2", url}, err: `bench: bad header "X-A: 1\r\nX-B: 2": value holds a line break or NUL`},
+		{args: []string{"-H", "Content-Length: 5", url}, err: "bench: header Content-Length is set by gather from the body"},
+		{args: []string{"-H", "transfer-encoding: chunked", url}, err: "bench: header transfer-encoding is set by gather from the body"},
+		{args: []string{"-H", "Connection: close", url}, err: "bench: header Connection is set by gather (see --no-keepalive)"},
+		{args: []string{"-H", "Host: a", "--host", "b", url}, err: `bench: two Host values: "b" and "a"`},
+		{args: []string{"--host", "a b", url}, err: `bench: bad --host "a b"`},
+		{args: []string{"ftp://127.0.0.1/"}, err: `bench: bad URL "ftp://127.0.0.1/": scheme must be http or https`},
+		{args: []string{"localhost:8080"}, err: `bench: bad URL "localhost:8080": want http://host[:port]/path or https://...`},
+		{args: []string{"http://"}, err: `bench: bad URL "http://": no host`},
+		{args: []string{"http://:80/"}, err: `bench: bad URL "http://:80/": no host`},
+		{args: []string{"http://h:99999/"}, err: `bench: bad URL "http://h:99999/": bad port "99999"`},
+		{args: []string{"http://h:0/"}, err: `bench: bad URL "http://h:0/": bad port "0"`},
+		{args: []string{"http://u:p@h/"}, err: `bench: bad URL "http://u:p@h/": credentials in URLs are not sent; use -H 'Authorization: ...'`},
+		{args: []string{"-c", "100000000", "-z", "1s", url}, err: "bench: -c 100000000 needs 100000032 open files, the limit is " + strconv.FormatUint(fileLimit(t), 10) + " (raise it with ulimit -n)"},
+		{args: []string{"-c", "100000000", "-n", "10", url}},
+		{args: []string{"http://h/%zz"}, err: `bench: bad URL "http://h/%zz": parse "http://h/%zz": invalid URL escape "%zz"`},
+	}
+	for _, tt := range tests {
+		// Parse with the command's own flag set, then validate as RunE does.
+		cmd, f := newBenchCmdFlags()
+		if err := cmd.ParseFlags(tt.args); err != nil {
+			t.Fatalf("%q: %v", tt.args, err)
+		}
+		args := cmd.Flags().Args()
+		if err := cmd.Args(cmd, args); err != nil {
+			t.Fatalf("%q: %v", tt.args, err)
+		}
+		_, err := f.plan(args[0], cmd.Flags().Changed("requests"))
+		var usage *usageError
+		switch {
+		case tt.err == "" && err != nil:
+			t.Errorf("%q: %v", tt.args, err)
+		case tt.err != "" && (err == nil || err.Error() != tt.err || !errors.As(err, &usage)):
+			t.Errorf("%q:\n got %v\nwant usage error %s", tt.args, err, tt.err)
+		}
+	}
+}
+
+func fileLimit(t *testing.T) uint64 {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	return lim.Cur
+}
+
+// Ctrl-C (the command's context cancelled) stops the run, prints the
+// report of the requests that finished, and exits with status 130.
+func TestBenchInterrupted(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var served atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if served.Add(1) > 10 {
+			cancel() // the eleventh request is in flight: press Ctrl-C
+			<-r.Context().Done()
+			return
+		}
+		w.Write([]byte("hello"))
+	}))
+	defer srv.Close()
+	var stdout, stderr bytes.Buffer
+	cmd := newBenchCmd()
+	cmd.SilenceErrors, cmd.SilenceUsage = true, true // as under the root command
+	cmd.SetArgs([]string{"-c", "1", "-n", "1000", "-t", "1m", srv.URL + "/"})
+	cmd.SetOut(&stdout)
+	cmd.SetErr(&stderr)
+	start := time.Now()
+	err := cmd.ExecuteContext(ctx)
+	var status exitStatus
+	if !errors.As(err, &status) || status != 130 {
+		t.Fatalf("err = %v, want exit status 130", err)
+	}
+	if time.Since(start) > 30*time.Second {
+		t.Errorf("the run took %v to stop", time.Since(start))
+	}
+	if !strings.Contains(stdout.String(), "\nRequests       10  (") {
+		t.Errorf("report does not show the 10 finished requests:\n%s", stdout.String())
+	}
+	if !strings.Contains(stdout.String(), "\nErrors         0  (") {
+		t.Errorf("the interrupted request counts as an error:\n%s", stdout.String())
+	}
+	if got := stderr.String(); got != "gather: bench interrupted: the report covers the requests that finished\n" {
+		t.Errorf("stderr = %q", got)
+	}
+}

@@ -1,0 +1,97 @@
+package loadgen
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"testing"
+	"time"
+)
+
+const helloResponse = "HTTP/1.1 200 OK\r\nContent-Length: 13\r\nContent-Type: text/plain\r\n\r\nHello, world\n"
+
+// The whole run, not only the client, allocates nothing per request: ten
+// times the requests cost the same number of allocations, give or take
+// the few of the runtime's own.
+func TestRunAllocsDoNotGrow(t *testing.T) {
+	srv := newRawServer(t, quiet(helloResponse))
+	u := mustURL(t, "http://"+srv.addr()+"/")
+	mallocs := func(n int64) uint64 {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		s, err := Run(t.Context(), &Plan{URL: u, Connections: 4, Requests: n, Timeout: 10 * time.Second})
+		runtime.ReadMemStats(&after)
+		if err != nil || s.Requests != n || s.Errors != 0 {
+			t.Fatalf("Run: %v, %d requests, %d errors", err, s.Requests, s.Errors)
+		}
+		return after.Mallocs - before.Mallocs
+	}
+	small, large := mallocs(1000), mallocs(10000)
+	t.Logf("allocations: %d for 1000 requests, %d for 10000", small, large)
+	if large > small+500 {
+		t.Errorf("allocations grow with the request count: %d for 1000 requests, %d for 10000", small, large)
+	}
+}
+
+// BenchmarkClient compares the cost per request of the fast HTTP/1.1
+// client and of net/http, against a loopback server that answers without
+// allocating (its CPU is part of the figure, the same for both) and
+// against net/http's own server.
+func BenchmarkClient(b *testing.B) {
+	raw := newRawServer(b, quiet(helloResponse))
+	std := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("Hello, world\n"))
+	}))
+	defer std.Close()
+	for _, server := range []struct{ name, url string }{
+		{"raw-server", "http://" + raw.addr() + "/"},
+		{"net-http-server", std.URL + "/"},
+	} {
+		for _, netHTTP := range []bool{false, true} {
+			name := server.name + map[bool]string{false: "/fast", true: "/net-http"}[netHTTP]
+			b.Run(name, func(b *testing.B) {
+				p := &Plan{URL: mustURL(b, server.url), Connections: 1, NetHTTP: netHTTP, Requests: 1}
+				newDoer, err := transport(p, 1)
+				if err != nil {
+					b.Fatal(err)
+				}
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				d, _ := newDoer(ctx, 0)
+				defer d.Close()
+				b.ReportAllocs()
+				cpu0 := cpuTime()
+				for b.Loop() {
+					if status, _, err := d.Do(ctx); err != nil || status != 200 {
+						b.Fatalf("status %d, err %v", status, err)
+					}
+				}
+				reportCPU(b, cpu0)
+			})
+		}
+	}
+}
+
+// BenchmarkRun measures a whole closed-model run, workers and recorders
+// included, per request.
+func BenchmarkRun(b *testing.B) {
+	raw := newRawServer(b, quiet(helloResponse))
+	u := mustURL(b, "http://"+raw.addr()+"/")
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	s, err := Run(context.Background(), &Plan{URL: u, Connections: 8, Requests: int64(b.N)})
+	if err != nil || s.Errors != 0 {
+		b.Fatalf("%v, %d errors", err, s.Errors)
+	}
+	reportCPU(b, cpu0)
+}
+
+// reportCPU adds the process's CPU time (user + system, the in-process
+// server's included) per operation since cpu0: on a loopback benchmark
+// the wall time per request is mostly waiting, and the CPU is the cost.
+func reportCPU(b *testing.B, cpu0 time.Duration) {
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+}

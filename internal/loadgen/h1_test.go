@@ -1,0 +1,326 @@
+package loadgen
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gather-dev/gather/internal/report"
+)
+
+// rawServer is a loopback TCP server whose every connection is served by
+// handle. Cleanup closes the listener and every connection and waits for
+// the handlers.
+type rawServer struct {
+	ln    net.Listener
+	conns atomic.Int64 // connections accepted
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	open  []net.Conn
+}
+
+func newRawServer(t testing.TB, handle func(c net.Conn)) *rawServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &rawServer{ln: ln}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s.conns.Add(1)
+			s.mu.Lock()
+			s.open = append(s.open, c)
+			s.mu.Unlock()
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				defer c.Close()
+				handle(c)
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		s.mu.Lock()
+		for _, c := range s.open {
+			c.Close()
+		}
+		s.mu.Unlock()
+		s.wg.Wait()
+	})
+	return s
+}
+
+func (s *rawServer) addr() string { return s.ln.Addr().String() }
+
+// readRequest reads one bodyless request's header block.
+func readRequest(br *bufio.Reader) (string, error) {
+	var b strings.Builder
+	for {
+		line, err := br.ReadString('\n')
+		b.WriteString(line)
+		if err != nil {
+			return b.String(), err
+		}
+		if line == "\r\n" {
+			return b.String(), nil
+		}
+	}
+}
+
+// canned answers every request on a connection with resp, written in one
+// piece or byte by byte, and closes the connection after it if close is set.
+func canned(resp string, byteByByte, close bool) func(net.Conn) {
+	return func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for {
+			if _, err := readRequest(br); err != nil {
+				return
+			}
+			if byteByByte {
+				for i := range len(resp) {
+					if _, err := c.Write([]byte{resp[i]}); err != nil {
+						return
+					}
+				}
+			} else if _, err := c.Write([]byte(resp)); err != nil {
+				return
+			}
+			if close {
+				return
+			}
+		}
+	}
+}
+
+func testDoer(t *testing.T, addr string) *h1Doer {
+	req := buildRequest("GET", "/", "example.test", nil, nil, false)
+	d := newH1Doer(t.Context(), addr, req, 5*time.Second, false, false)
+	t.Cleanup(func() { d.Close() })
+	return d
+}
+
+func TestH1Responses(t *testing.T) {
+	t.Parallel()
+	bigHeaders := "HTTP/1.1 200 OK\r\n" + strings.Repeat("X-Filler: 0123456789012345678901234567890123456789\r\n", 300) + "Content-Length: 2\r\n\r\nok"
+	bigBody := "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + strings.Repeat("x", 100000)
+	tests := []struct {
+		name   string
+		resp   string
+		close  bool // the server closes after each response
+		status int  // 0: want an error
+		kind   report.ErrorKind
+		conns  int64 // connections for two requests
+		// whole: the response must arrive in one write, because what
+		// the client sees depends on where the writes split it
+		whole bool
+	}{
+		{name: "content-length", resp: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", status: 200, conns: 1},
+		{name: "lower-case names, no reason", resp: "HTTP/1.1 404\r\ncontent-length: 2\r\n\r\nno", status: 404, conns: 1},
+		{name: "repeated equal lengths", resp: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok", status: 200, conns: 1},
+		{name: "chunked with extension and trailer", resp: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;x=1\r\n world\r\nA\r\n0123456789\r\n0\r\nTrailer: x\r\n\r\n", status: 200, conns: 1},
+		{name: "empty body", resp: "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", status: 200, conns: 1},
+		{name: "204 has no body", resp: "HTTP/1.1 204 No Content\r\n\r\n", status: 204, conns: 1},
+		{name: "304 has no body", resp: "HTTP/1.1 304 Not Modified\r\nContent-Length: 99\r\n\r\n", status: 304, conns: 1},
+		{name: "interim 100 skipped", resp: "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 1\r\n\r\nx", status: 201, conns: 1},
+		{name: "connection close", resp: "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok", close: true, status: 200, conns: 2},
+		{name: "HTTP/1.0 closes", resp: "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", close: true, status: 200, conns: 2},
+		{name: "HTTP/1.0 keep-alive", resp: "HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 2\r\n\r\nok", status: 200, conns: 1},
+		{name: "no length: body to EOF", resp: "HTTP/1.1 200 OK\r\n\r\nuntil the end", close: true, status: 200, conns: 2},
+		{name: "server closes idle connection", resp: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", close: true, status: 200, conns: 2},
+		{name: "large header block", resp: bigHeaders, status: 200, conns: 1},
+		{name: "large body", resp: bigBody, status: 200, conns: 1},
+		{name: "garbage", resp: "HELLO\r\n\r\n", kind: report.ErrProtocol, conns: 2},
+		{name: "bad status code", resp: "HTTP/1.1 2x0 OK\r\n\r\n", kind: report.ErrProtocol, conns: 2},
+		{name: "status below 100", resp: "HTTP/1.1 099 OK\r\n\r\n", kind: report.ErrProtocol, conns: 2},
+		{name: "HTTP/2 status line", resp: "HTTP/2 200 OK\r\n\r\n", kind: report.ErrProtocol, conns: 2},
+		{name: "bare LF", resp: "HTTP/1.1 200 OK\nContent-Length: 0\n\n", kind: report.ErrProtocol, conns: 2},
+		{name: "header without colon", resp: "HTTP/1.1 200 OK\r\nContent-Length 2\r\n\r\nok", kind: report.ErrProtocol, conns: 2},
+		{name: "space in header name", resp: "HTTP/1.1 200 OK\r\nContent Length: 2\r\n\r\nok", kind: report.ErrProtocol, conns: 2},
+		{name: "folded header", resp: "HTTP/1.1 200 OK\r\nX-A: 1\r\n  2\r\nContent-Length: 0\r\n\r\n", kind: report.ErrProtocol, conns: 2},
+		{name: "bad length", resp: "HTTP/1.1 200 OK\r\nContent-Length: 2a\r\n\r\nok", kind: report.ErrProtocol, conns: 2},
+		{name: "negative length", resp: "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", kind: report.ErrProtocol, conns: 2},
+		{name: "conflicting lengths", resp: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok", kind: report.ErrProtocol, conns: 2},
+		{name: "unsupported encoding", resp: "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", kind: report.ErrProtocol, conns: 2},
+		{name: "bad chunk size", resp: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", kind: report.ErrProtocol, conns: 2},
+		{name: "chunk without CRLF", resp: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nokX\r\n0\r\n\r\n", kind: report.ErrProtocol, conns: 2},
+		{name: "bytes after the body", resp: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA", kind: report.ErrProtocol, conns: 2, whole: true},
+		{name: "upgrade", resp: "HTTP/1.1 101 Switching Protocols\r\n\r\n", kind: report.ErrProtocol, conns: 2},
+		{name: "long header line", resp: "HTTP/1.1 200 OK\r\nX-Long: " + strings.Repeat("y", 5000) + "\r\nContent-Length: 0\r\n\r\n", status: 200, conns: 1},
+		{name: "header line too long", resp: "HTTP/1.1 200 OK\r\nX-Long: " + strings.Repeat("y", 70000) + "\r\n\r\n", kind: report.ErrProtocol, conns: 2},
+		{name: "truncated body", resp: "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", close: true, kind: report.ErrReset, conns: 2},
+		{name: "truncated header", resp: "HTTP/1.1 200 OK\r\nContent-Le", close: true, kind: report.ErrReset, conns: 2},
+		{name: "closed without a byte", resp: "", close: true, kind: report.ErrReset, conns: 2},
+	}
+	for _, tt := range tests {
+		splits := []bool{false, true}
+		if tt.whole {
+			splits = splits[:1]
+		}
+		for _, split := range splits {
+			name := tt.name
+			if split {
+				name += ", byte by byte"
+			}
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				srv := newRawServer(t, canned(tt.resp, split, tt.close))
+				d := testDoer(t, srv.addr())
+				for i := range 2 {
+					status, n, err := d.Do(t.Context())
+					if kind := Classify(err); status != tt.status && tt.status != 0 || kind != tt.kind {
+						t.Fatalf("request %d: status %d, error %v (%v); want %d, %v", i, status, err, kind, tt.status, tt.kind)
+					}
+					if err == nil && n != int64(len(tt.resp)) {
+						t.Errorf("request %d: %d bytes, want %d", i, n, len(tt.resp))
+					}
+				}
+				if got := srv.conns.Load(); got != tt.conns {
+					t.Errorf("%d connections for two requests, want %d", got, tt.conns)
+				}
+			})
+		}
+	}
+}
+
+// The request bytes carry the method, target, Host (the real one, or
+// --host's), the user's headers in order, and the body's length.
+func TestBuildRequest(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		plan   Plan
+		target string
+		want   string
+	}{
+		{
+			name:   "plain GET",
+			plan:   Plan{URL: mustURL(t, "http://127.0.0.1:8080")},
+			target: "/",
+			want:   "GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: " + UserAgent + "\r\n\r\n",
+		},
+		{
+			name: "POST with headers, body and a Host",
+			plan: Plan{URL: mustURL(t, "http://127.0.0.1/a/b?q=1&r=%20"), Method: "POST", Host: "example.com",
+				Header: [][2]string{{"X-One", "1"}, {"User-Agent", "me"}}, Body: []byte("hello")},
+			want: "POST /a/b?q=1&r=%20 HTTP/1.1\r\nHost: example.com\r\nX-One: 1\r\nUser-Agent: me\r\nContent-Length: 5\r\n\r\nhello",
+		},
+		{
+			name: "no keep-alive",
+			plan: Plan{URL: mustURL(t, "http://[::1]:81/x"), NoKeepAlive: true},
+			want: "GET /x HTTP/1.1\r\nHost: [::1]:81\r\nUser-Agent: " + UserAgent + "\r\nConnection: close\r\n\r\n",
+		},
+		{
+			name: "empty POST",
+			plan: Plan{URL: mustURL(t, "http://h/"), Method: "POST"},
+			want: "POST / HTTP/1.1\r\nHost: h\r\nUser-Agent: " + UserAgent + "\r\nContent-Length: 0\r\n\r\n",
+		},
+	}
+	for _, tt := range tests {
+		p := tt.plan
+		got := string(buildRequest(p.method(), requestTarget(p.URL), p.host(), p.Header, p.Body, p.NoKeepAlive))
+		if got != tt.want {
+			t.Errorf("%s:\n got %q\nwant %q", tt.name, got, tt.want)
+		}
+		// net/http must read it as the same request.
+		req, err := http.ReadRequest(bufio.NewReader(strings.NewReader(got)))
+		if err != nil {
+			t.Errorf("%s: net/http cannot read it: %v", tt.name, err)
+			continue
+		}
+		if req.Host != p.host() || req.Method != p.method() {
+			t.Errorf("%s: net/http reads host %q method %q", tt.name, req.Host, req.Method)
+		}
+	}
+}
+
+func mustURL(t testing.TB, s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// Cancelling the context aborts a request stuck on a silent server at once.
+func TestH1Abort(t *testing.T) {
+	t.Parallel()
+	srv := newRawServer(t, func(c net.Conn) { c.Read(make([]byte, 1<<10)); c.Read(make([]byte, 1)) })
+	ctx, cancel := context.WithCancel(t.Context())
+	req := buildRequest("GET", "/", "h", nil, nil, false)
+	d := newH1Doer(ctx, srv.addr(), req, time.Minute, false, false)
+	defer d.Close()
+	time.AfterFunc(50*time.Millisecond, cancel)
+	start := time.Now()
+	_, _, err := d.Do(ctx)
+	if err == nil || time.Since(start) > 20*time.Second {
+		t.Fatalf("Do returned %v after %v", err, time.Since(start))
+	}
+	if _, _, err := d.Do(ctx); err == nil {
+		t.Fatal("Do after cancel succeeded")
+	}
+}
+
+// quiet answers every request with resp, without allocating, so that
+// AllocsPerRun counts only the client's allocations. It takes each read
+// that ends a header block for one request.
+func quiet(resp string) func(net.Conn) {
+	return func(c net.Conn) {
+		buf := make([]byte, 4<<10)
+		out := []byte(resp)
+		for {
+			n, err := c.Read(buf)
+			if err != nil {
+				return
+			}
+			if bytes.HasSuffix(buf[:n], []byte("\r\n\r\n")) {
+				if _, err := c.Write(out); err != nil {
+					return
+				}
+			}
+		}
+	}
+}
+
+// The fast client must not allocate per request, whether the body comes
+// with a length or in chunks.
+func TestH1NoAllocs(t *testing.T) {
+	for _, resp := range []string{
+		"HTTP/1.1 200 OK\r\nContent-Length: 13\r\nContent-Type: text/plain\r\n\r\nHello, world\n",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nHello\r\n8\r\n, world\n\r\n0\r\n\r\n",
+	} {
+		srv := newRawServer(t, quiet(resp))
+		testAllocs(t, srv.addr())
+	}
+}
+
+func testAllocs(t *testing.T, addr string) {
+	d := testDoer(t, addr)
+	ctx := t.Context()
+	if _, _, err := d.Do(ctx); err != nil { // connect
+		t.Fatal(err)
+	}
+	allocs := testing.AllocsPerRun(200, func() {
+		if status, _, err := d.Do(ctx); err != nil || status != 200 {
+			t.Fatalf("status %d, err %v", status, err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per request, want 0", allocs)
+	}
+}

@@ -1,0 +1,338 @@
+package loadgen
+
+import (
+	"context"
+	"net/url"
+	"runtime"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/gather-dev/gather/internal/report"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// fakeDoer answers in fake time: each request takes service(now) to come
+// back, as a server would, or returns when ctx ends.
+type fakeDoer struct {
+	service func(now time.Time) time.Duration
+}
+
+func (d fakeDoer) Do(ctx context.Context) (int, int64, error) {
+	t := time.NewTimer(d.service(time.Now()))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return 200, 13, nil
+	case <-ctx.Done():
+		return 0, 0, ctx.Err()
+	}
+}
+
+func (fakeDoer) Close() error { return nil }
+
+func fakePlan(p Plan, service func(since time.Duration) time.Duration) *Plan {
+	t0 := time.Now()
+	p.URL = &url.URL{Scheme: "http", Host: "fake"}
+	p.newDoer = func(context.Context, int) (Doer, error) {
+		return fakeDoer{service: func(now time.Time) time.Duration { return service(now.Sub(t0)) }}, nil
+	}
+	return &p
+}
+
+func constant(d time.Duration) func(time.Duration) time.Duration {
+	return func(time.Duration) time.Duration { return d }
+}
+
+// A server that stalls for one second in the middle of an open-model run
+// at 100 req/s holds up about 100 requests: they must be counted as late,
+// and their response times (from their due time) must reach the p99, as
+// they would for a user, even though only the few requests that were in
+// flight saw a slow service time.
+func TestOpenModelCountsStall(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// Requests sent during [2 s, 3 s) are answered at 3 s; the rest
+		// in 1 ms.
+		stall := func(since time.Duration) time.Duration {
+			if since >= 2*time.Second && since < 3*time.Second {
+				return 3*time.Second - since
+			}
+			return time.Millisecond
+		}
+		p := fakePlan(Plan{Connections: 10, Rate: 100, Duration: 5 * time.Second}, stall)
+		s, err := Run(t.Context(), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Requests != 500 || s.Errors != 0 {
+			t.Errorf("requests %d, errors %d; want 500, 0", s.Requests, s.Errors)
+		}
+		// 100 requests fall due during the stall; the first 10 find a free
+		// connection, the other 90 wait, and the backlog drains within a
+		// few ms of the stall's end.
+		if s.Late < 85 || s.Late > 105 {
+			t.Errorf("late = %d, want about 90-100", s.Late)
+		}
+		resp := s.Response()
+		if resp.P99 < 900*time.Millisecond || resp.P99 > 1001*time.Millisecond {
+			t.Errorf("response p99 = %v, want near 1 s", resp.P99)
+		}
+		if resp.P50 > 2*time.Millisecond {
+			t.Errorf("response p50 = %v, want about 1 ms", resp.P50)
+		}
+		if resp.Max < 990*time.Millisecond {
+			t.Errorf("response max = %v, want about 1 s", resp.Max)
+		}
+		// Service time hides the stall for the late requests.
+		if serv := s.Service(); serv.P95 > 2*time.Millisecond {
+			t.Errorf("service p95 = %v, want about 1 ms", serv.P95)
+		}
+		if s.Generator.Bound {
+			t.Errorf("generator marked as the bottleneck in fake time: %q", s.Generator.Warnings)
+		}
+		if s.Generator.SendLagMax < 900*time.Millisecond {
+			t.Errorf("send lag max = %v, want near 1 s", s.Generator.SendLagMax)
+		}
+		t.Logf("late %d, response p50 %v p99 %v max %v, service p99 %v, send lag p99 %v",
+			s.Late, resp.P50, resp.P99, resp.Max, s.Service().P99, s.Generator.SendLagP99)
+		if s.Elapsed < 4990*time.Millisecond || s.Elapsed > 5*time.Second {
+			t.Errorf("elapsed %v, want the last due time (4.99 s) plus 1 ms", s.Elapsed)
+		}
+	})
+}
+
+func TestSchedules(t *testing.T) {
+	tests := []struct {
+		name    string
+		plan    Plan
+		service time.Duration
+		// want
+		requests int64
+		late     int64
+		elapsed  time.Duration
+		p50      time.Duration
+	}{
+		{
+			name:     "closed, count",
+			plan:     Plan{Connections: 4, Requests: 100},
+			service:  10 * time.Millisecond,
+			requests: 100, elapsed: 250 * time.Millisecond, p50: 10 * time.Millisecond,
+		},
+		{
+			name:     "closed, more connections than requests",
+			plan:     Plan{Connections: 50, Requests: 5},
+			service:  time.Second,
+			requests: 5, elapsed: time.Second, p50: time.Second,
+		},
+		{
+			name:     "closed, duration: no request starts after it",
+			plan:     Plan{Connections: 2, Duration: time.Second},
+			service:  100 * time.Millisecond,
+			requests: 20, elapsed: time.Second, p50: 100 * time.Millisecond,
+		},
+		{
+			name:     "closed, count before duration",
+			plan:     Plan{Connections: 2, Requests: 6, Duration: time.Hour},
+			service:  100 * time.Millisecond,
+			requests: 6, elapsed: 300 * time.Millisecond, p50: 100 * time.Millisecond,
+		},
+		{
+			name:     "open, on time",
+			plan:     Plan{Connections: 1, Rate: 10, Requests: 10},
+			service:  time.Millisecond,
+			requests: 10, elapsed: 901 * time.Millisecond, p50: time.Millisecond,
+		},
+		{
+			name:     "open, duration",
+			plan:     Plan{Connections: 3, Rate: 1000, Duration: time.Second},
+			service:  2 * time.Millisecond,
+			requests: 1000, elapsed: 1001 * time.Millisecond, p50: 2 * time.Millisecond,
+		},
+		{
+			// One connection, 100 ms per request, asked for 20 per second:
+			// request i is sent at 100i ms but due at 50i ms, so its response
+			// time is 100+50i ms.
+			name:     "open, too few connections",
+			plan:     Plan{Connections: 1, Rate: 20, Requests: 10},
+			service:  100 * time.Millisecond,
+			requests: 10, late: 9, elapsed: time.Second, p50: 300 * time.Millisecond,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				s, err := Run(t.Context(), fakePlan(tt.plan, constant(tt.service)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if s.Requests != tt.requests || s.Late != tt.late {
+					t.Errorf("requests %d, late %d; want %d, %d", s.Requests, s.Late, tt.requests, tt.late)
+				}
+				if s.Elapsed != tt.elapsed {
+					t.Errorf("elapsed %v, want %v", s.Elapsed, tt.elapsed)
+				}
+				// HdrHistogram keeps 3 significant digits.
+				if p50 := s.Response().P50; p50 < tt.p50*999/1000 || p50 > tt.p50*1001/1000 {
+					t.Errorf("response p50 %v, want %v", p50, tt.p50)
+				}
+				if s.Status[200] != tt.requests {
+					t.Errorf("status 200 counted %d times, want %d", s.Status[200], tt.requests)
+				}
+				if s.Bytes != 13*tt.requests {
+					t.Errorf("bytes %d, want %d", s.Bytes, 13*tt.requests)
+				}
+			})
+		})
+	}
+}
+
+// Cancelling the run stops it at once and keeps the requests that
+// finished; the ones cut off in flight are not counted as failures.
+func TestRunCancelled(t *testing.T) {
+	for _, rate := range []float64{0, 10} {
+		synctest.Test(t, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(t.Context())
+			time.AfterFunc(550*time.Millisecond, cancel)
+			p := fakePlan(Plan{Connections: 2, Requests: 1000, Rate: rate}, constant(100*time.Millisecond))
+			s, err := Run(ctx, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := int64(10) // closed: 2 connections × 5 finished
+			if rate > 0 {
+				want = 5 // due at 0, 100, ..., 400 ms and done 100 ms later
+			}
+			if s.Requests != want || s.Errors != 0 || s.Elapsed != 550*time.Millisecond {
+				t.Errorf("rate %v: requests %d, errors %d, elapsed %v; want %d, 0, 550ms",
+					rate, s.Requests, s.Errors, s.Elapsed, want)
+			}
+		})
+	}
+}
+
+func TestProgress(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var seen []Progress
+		p := fakePlan(Plan{Connections: 1, Requests: 35}, constant(100*time.Millisecond))
+		p.Progress = func(pr Progress) { seen = append(seen, pr) }
+		if _, err := Run(t.Context(), p); err != nil {
+			t.Fatal(err)
+		}
+		want := []Progress{
+			{Requests: 10, Elapsed: time.Second},
+			{Requests: 20, Elapsed: 2 * time.Second},
+			{Requests: 30, Elapsed: 3 * time.Second},
+		}
+		if len(seen) != len(want) {
+			t.Fatalf("progress %+v, want %+v", seen, want)
+		}
+		for i := range want {
+			// A request ending on the tick may or may not be counted.
+			if d := seen[i].Requests - want[i].Requests; d < -1 || d > 0 || seen[i].Elapsed != want[i].Elapsed {
+				t.Errorf("progress[%d] = %+v, want %+v", i, seen[i], want[i])
+			}
+		}
+	})
+}
+
+func TestPlanCheck(t *testing.T) {
+	u := &url.URL{Scheme: "http", Host: "127.0.0.1:1"}
+	tests := []Plan{
+		{Connections: 1, Requests: 1},
+		{URL: u, Connections: 0, Requests: 1},
+		{URL: u, Connections: 1},
+		{URL: u, Connections: 1, Requests: -1},
+		{URL: u, Connections: 1, Requests: 1, Rate: -1},
+		{URL: &url.URL{Scheme: "ftp", Host: "x"}, Connections: 1, Requests: 1},
+		{URL: u, Connections: 1, Requests: 1, Method: "GET / HTTP/1.1\r\n"},
+		{URL: u, Connections: 1, Requests: 1, Host: "a\r\nX: y"},
+		{URL: u, Connections: 1, Requests: 1, Header: [][2]string{{"X-A", "1\r\n\r\nGET /"}}},
+		{URL: u, Connections: 1, Requests: 1, Header: [][2]string{{"X A", "1"}}},
+		{URL: u, Connections: 1, Requests: 1, Header: [][2]string{{"", "1"}}},
+		{URL: u, Connections: 1, Requests: 1, Header: [][2]string{{"content-length", "1"}}},
+	}
+	for _, p := range tests {
+		if _, err := Run(t.Context(), &p); err == nil {
+			t.Errorf("Run(%+v) succeeded, want an error", p)
+		}
+	}
+}
+
+func TestLagHistogram(t *testing.T) {
+	var h lagHistogram
+	for i := 1; i <= 1000; i++ {
+		h.add(time.Duration(i) * time.Microsecond)
+	}
+	if h.max != time.Millisecond || h.count != 1000 {
+		t.Fatalf("max %v count %d", h.max, h.count)
+	}
+	for _, q := range []float64{0.5, 0.9, 0.99} {
+		want := time.Duration(q * float64(time.Millisecond))
+		got := h.quantile(q)
+		if got < want || got > want*5/4 {
+			t.Errorf("quantile(%v) = %v, want within 25%% above %v", q, got, want)
+		}
+	}
+	for i := range 200 {
+		d := time.Duration(i * i * 1000)
+		if top := lagBucketTop(lagBucket(d)); top < d || (d > 16 && top > d*5/4+1) {
+			t.Errorf("bucket of %v tops at %v", d, top)
+		}
+	}
+	var empty lagHistogram
+	if empty.quantile(0.99) != 0 {
+		t.Error("empty histogram has a quantile")
+	}
+}
+
+// The generator blames itself when it used its CPUs up or its timers woke
+// late, and blames the connections when requests waited for one.
+func TestJudge(t *testing.T) {
+	t.Parallel()
+	procs := time.Duration(runtime.GOMAXPROCS(0))
+	withOvershoot := func(d time.Duration) []workerStats {
+		st := make([]workerStats, 2)
+		for i := range st {
+			st[i].overshoot, st[i].wakeups = 100*d, 100
+			for range 100 {
+				st[i].lag.add(d)
+			}
+		}
+		return st
+	}
+	tests := []struct {
+		name    string
+		rate    float64
+		late    int64
+		stats   []workerStats
+		gc, cpu time.Duration
+		bound   bool
+		warn    string // a substring of the warnings; "" for none
+	}{
+		{name: "closed, idle generator", cpu: procs * 100 * time.Millisecond},
+		{name: "closed, CPUs used up", cpu: procs * 950 * time.Millisecond, bound: true, warn: "CPUs: it may have been the bottleneck"},
+		{name: "GC pauses", gc: 50 * time.Millisecond, warn: "GC paused the generator for 50ms (5.0% of the run)"},
+		{name: "open, on time", rate: 200, stats: withOvershoot(100 * time.Microsecond)},
+		{name: "open, timers late", rate: 200, stats: withOvershoot(5 * time.Millisecond), bound: true, warn: "timers woke 5ms late on average"},
+		{name: "open, connections busy", rate: 2000, late: 500, stats: withOvershoot(0), warn: "500 requests were sent late because all 10 connections were busy"},
+	}
+	for _, tt := range tests {
+		r := &run{plan: &Plan{Rate: tt.rate, Connections: 10}}
+		s := &report.Summary{Requests: 200, Late: tt.late, Connections: 10}
+		g := r.judge(s, tt.stats, tt.gc, tt.cpu, time.Second)
+		warnings := strings.Join(g.Warnings, "\n")
+		if g.Bound != tt.bound || (tt.warn == "") != (warnings == "") || !strings.Contains(warnings, tt.warn) {
+			t.Errorf("%s: bound %v, warnings %q; want %v, %q", tt.name, g.Bound, g.Warnings, tt.bound, tt.warn)
+		}
+		if g.AchievedRate != 200 || g.TargetRate != tt.rate || g.GCPause != tt.gc {
+			t.Errorf("%s: %+v", tt.name, g)
+		}
+		if tt.rate > 0 && g.SendLagMax != tt.stats[0].lag.max {
+			t.Errorf("%s: send lag max %v, want %v", tt.name, g.SendLagMax, tt.stats[0].lag.max)
+		}
+	}
+}

@@ -1,0 +1,69 @@
+package loadgen
+
+import (
+	"fmt"
+	"runtime"
+	"syscall"
+	"time"
+
+	"github.com/gather-dev/gather/internal/report"
+)
+
+// judge fills the generator's check on itself. The generator counts as the
+// bottleneck when it used nearly all the CPU it could, or, in the open
+// model, when its timers woke late on average (a busy connection makes a
+// request late; a busy generator makes a free worker wake late).
+func (r *run) judge(s *report.Summary, stats []workerStats, gcPause, cpu, elapsed time.Duration) report.Generator {
+	p := r.plan
+	g := report.Generator{GCPause: gcPause}
+	if elapsed > 0 {
+		g.AchievedRate = float64(s.Requests) / elapsed.Seconds()
+	}
+	procs := runtime.GOMAXPROCS(0)
+	if cpu > 0 && elapsed > 0 {
+		if use := cpu.Seconds() / elapsed.Seconds() / float64(procs); use > 0.9 {
+			g.Bound = true
+			g.Warnings = append(g.Warnings, fmt.Sprintf(
+				"the generator used %.0f%% of its %d CPUs: it may have been the bottleneck, not the server", use*100, procs))
+		}
+	}
+	if elapsed > 0 && gcPause > elapsed/100 {
+		g.Warnings = append(g.Warnings, fmt.Sprintf("GC paused the generator for %v (%.1f%% of the run)",
+			gcPause.Round(time.Microsecond), 100*gcPause.Seconds()/elapsed.Seconds()))
+	}
+	if p.Rate == 0 {
+		return g
+	}
+	g.TargetRate = p.Rate
+	var lag lagHistogram
+	var over time.Duration
+	var wakeups int64
+	for i := range stats {
+		lag.merge(&stats[i].lag)
+		over += stats[i].overshoot
+		wakeups += stats[i].wakeups
+	}
+	g.SendLagP99 = lag.quantile(0.99)
+	g.SendLagMax = lag.max
+	if wakeups > 0 && over/time.Duration(wakeups) > lateSlack {
+		g.Bound = true
+		g.Warnings = append(g.Warnings, fmt.Sprintf(
+			"the generator's timers woke %v late on average: it could not keep the schedule",
+			(over/time.Duration(wakeups)).Round(time.Microsecond)))
+	}
+	if g.AchievedRate < 0.9*p.Rate && s.Late > 0 {
+		g.Warnings = append(g.Warnings, fmt.Sprintf(
+			"%d requests were sent late because all %d connections were busy: add connections or lower the rate",
+			s.Late, s.Connections))
+	}
+	return g
+}
+
+// cpuTime returns the user plus system CPU time the process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

@@ -1,0 +1,170 @@
+package loadgen
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"syscall"
+
+	"github.com/gather-dev/gather/internal/report"
+)
+
+// FastPath reports whether Run sends p's requests with its own HTTP/1.1
+// client rather than net/http: for plain http:// without HTTP/2.
+func (p *Plan) FastPath() bool {
+	return p.URL != nil && p.URL.Scheme == "http" && !p.HTTP2 && !p.NetHTTP
+}
+
+// host returns the Host header to send.
+func (p *Plan) host() string {
+	if p.Host != "" {
+		return p.Host
+	}
+	return strings.TrimSuffix(p.URL.Host, ":") // as net/http does
+}
+
+// noProbes: the dialers turn TCP keep-alive probes off. A run's
+// connections are never idle long enough for a probe, and setting them up
+// costs four setsockopt calls per connection, which shows at -c 10000 and
+// with --no-keepalive.
+
+// transport returns the constructor of the plan's doers.
+func transport(p *Plan, conns int) (func(context.Context, int) (Doer, error), error) {
+	if p.FastPath() {
+		req := buildRequest(p.method(), requestTarget(p.URL), p.host(), p.Header, p.Body, p.NoKeepAlive)
+		addr := hostPort(p.URL)
+		noBody := p.method() == "HEAD"
+		return func(ctx context.Context, _ int) (Doer, error) {
+			return newH1Doer(ctx, addr, req, p.Timeout, p.NoKeepAlive, noBody), nil
+		}, nil
+	}
+	t := &http.Transport{
+		// A benchmark measures the target, not a proxy; see noProbes for
+		// KeepAlive.
+		Proxy:               nil,
+		DialContext:         (&net.Dialer{KeepAlive: -1}).DialContext,
+		MaxIdleConnsPerHost: conns,
+		MaxConnsPerHost:     conns,
+		DisableKeepAlives:   p.NoKeepAlive,
+		DisableCompression:  true,
+		TLSClientConfig:     &tls.Config{InsecureSkipVerify: p.Insecure},
+		ForceAttemptHTTP2:   p.HTTP2,
+		Protocols:           new(http.Protocols),
+	}
+	if p.HTTP2 {
+		t.Protocols.SetHTTP2(true)
+		t.Protocols.SetUnencryptedHTTP2(p.URL.Scheme == "http")
+		t.MaxConnsPerHost = 0 // one multiplexed connection serves them all
+	} else {
+		t.Protocols.SetHTTP1(true)
+	}
+	client := &http.Client{
+		Transport: t,
+		Timeout:   p.Timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse // measure this URL, not another
+		},
+	}
+	header := make(http.Header)
+	for _, h := range p.Header {
+		header.Add(h[0], h[1])
+	}
+	if header.Get("User-Agent") == "" {
+		header.Set("User-Agent", UserAgent)
+	}
+	url := p.URL.String()
+	host := p.host()
+	method := p.method()
+	body := p.Body
+	return func(ctx context.Context, worker int) (Doer, error) {
+		return &stdDoer{client: client, transport: t, worker: worker, method: method, url: url, host: host, header: header, body: body}, nil
+	}, nil
+}
+
+// stdDoer sends requests through net/http. The workers share one
+// Transport and its pool of connections; net/http allocates a few dozen
+// objects per request, so this path is kept for HTTPS, HTTP/2 and
+// comparisons.
+type stdDoer struct {
+	client    *http.Client
+	transport *http.Transport
+	worker    int
+	method    string
+	url       string
+	host      string
+	header    http.Header // shared, read-only
+	body      []byte
+}
+
+func (d *stdDoer) Do(ctx context.Context) (int, int64, error) {
+	var body io.Reader
+	if d.body != nil {
+		body = bytes.NewReader(d.body)
+	}
+	req, err := http.NewRequestWithContext(ctx, d.method, d.url, body)
+	if err != nil {
+		return 0, 0, err
+	}
+	req.Header = d.header
+	req.Host = d.host
+	resp, err := d.client.Do(req)
+	if err != nil {
+		return 0, 0, err
+	}
+	n, err := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, n, err
+}
+
+// Close closes the shared transport's idle connections once, from worker 0.
+func (d *stdDoer) Close() error {
+	if d.worker == 0 {
+		d.transport.CloseIdleConnections()
+	}
+	return nil
+}
+
+// Classify returns the kind of a request's error: nil is
+// [report.ErrNone]; a malformed response (from either client) is
+// [report.ErrProtocol]; a connection the server closed or reset before the
+// response was complete is [report.ErrReset].
+func Classify(err error) report.ErrorKind {
+	if err == nil {
+		return report.ErrNone
+	}
+	var dnsErr *net.DNSError
+	var recErr tls.RecordHeaderError
+	var alert tls.AlertError
+	var verify *tls.CertificateVerificationError
+	var unknownCA x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	switch {
+	case errors.Is(err, ErrProtocol):
+		return report.ErrProtocol
+	case errors.As(err, &dnsErr):
+		return report.ErrDNS
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded), isTimeout(err):
+		return report.ErrTimeout
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return report.ErrRefused
+	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNABORTED),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return report.ErrReset
+	case errors.As(err, &recErr), errors.As(err, &alert), errors.As(err, &verify),
+		errors.As(err, &unknownCA), errors.As(err, &hostErr), errors.As(err, &invalid):
+		return report.ErrTLS
+	}
+	// net/http reports a malformed response only in its message.
+	if msg := err.Error(); strings.Contains(msg, "malformed HTTP") || strings.Contains(msg, "malformed MIME") {
+		return report.ErrProtocol
+	}
+	return report.ErrOther
+}

@@ -1,0 +1,207 @@
+package loadgen
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gather-dev/gather/internal/report"
+)
+
+// hostEcho answers with the Host header it received.
+var hostEcho = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Host", r.Host)
+	w.Write([]byte(r.Host))
+})
+
+// Both clients send --host as the real Host header.
+func TestHostHeader(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	hosts := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hosts[r.Host]++
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	for _, netHTTP := range []bool{false, true} {
+		p := &Plan{URL: mustURL(t, srv.URL), Host: "example.com:1234", Connections: 2, Requests: 4, NetHTTP: netHTTP, Timeout: 5 * time.Second}
+		s, err := Run(t.Context(), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Status[200] != 4 {
+			t.Errorf("netHTTP=%v: statuses %v", netHTTP, s.Status)
+		}
+	}
+	srv.Close()
+	if hosts["example.com:1234"] != 8 || len(hosts) != 1 {
+		t.Errorf("hosts seen: %v", hosts)
+	}
+}
+
+// Each kind of failure is classified the same by both clients, against a
+// real server on loopback that fails that way.
+func TestErrorKinds(t *testing.T) {
+	t.Parallel()
+	closedPort := func(t *testing.T) string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		return "http://" + addr + "/"
+	}
+	raw := func(handle func(net.Conn)) func(t *testing.T) string {
+		return func(t *testing.T) string { return "http://" + newRawServer(t, handle).addr() + "/" }
+	}
+	reset := raw(func(c net.Conn) {
+		readRequest(bufio.NewReader(c))
+		c.(*net.TCPConn).SetLinger(0)
+	})
+	hang := raw(func(c net.Conn) {
+		readRequest(bufio.NewReader(c))
+		c.Read(make([]byte, 1)) // until the client or the cleanup closes it
+	})
+	status500 := func(t *testing.T) string {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "no", http.StatusInternalServerError)
+		}))
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+	tlsServer := func(t *testing.T) string {
+		srv := httptest.NewUnstartedServer(hostEcho)
+		srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the failed handshakes are the point
+		srv.StartTLS()
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+	tests := []struct {
+		name     string
+		target   func(t *testing.T) string
+		insecure bool
+		kind     report.ErrorKind
+		status   int
+	}{
+		{name: "closed port", target: closedPort, kind: report.ErrRefused},
+		{name: "reset", target: reset, kind: report.ErrReset},
+		{name: "hang past the timeout", target: hang, kind: report.ErrTimeout},
+		{name: "500 only", target: status500, status: 500},
+		{name: "malformed", target: raw(canned("HTTP/1.1 OK 200\r\n\r\n", false, false)), kind: report.ErrProtocol},
+		{name: "malformed header", target: raw(canned("HTTP/1.1 200 OK\r\nContent-Length\r\n\r\n", false, false)), kind: report.ErrProtocol},
+		{name: "untrusted certificate", target: tlsServer, kind: report.ErrTLS},
+		{name: "insecure", target: tlsServer, insecure: true, status: 200},
+	}
+	for _, tt := range tests {
+		for _, netHTTP := range []bool{false, true} {
+			name := tt.name + map[bool]string{false: ", fast", true: ", net/http"}[netHTTP]
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				p := &Plan{
+					URL:         mustURL(t, tt.target(t)),
+					Connections: 2,
+					Requests:    4,
+					Timeout:     300 * time.Millisecond,
+					NetHTTP:     netHTTP,
+					Insecure:    tt.insecure,
+				}
+				s, err := Run(t.Context(), p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if s.Requests != 4 {
+					t.Fatalf("requests %d, want 4", s.Requests)
+				}
+				if tt.status != 0 {
+					if s.Status[tt.status] != 4 || s.Errors != 0 {
+						t.Errorf("statuses %v, errors %v; want 4 × %d", s.Status, s.ErrorKinds, tt.status)
+					}
+					return
+				}
+				if s.ErrorKinds[tt.kind] != 4 {
+					t.Errorf("errors by kind %v, want 4 × %v", s.ErrorKinds, tt.kind)
+				}
+			})
+		}
+	}
+}
+
+func TestClassify(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		err  error
+		want report.ErrorKind
+	}{
+		{nil, report.ErrNone},
+		{&net.DNSError{Err: "no such host", Name: "x.invalid", IsNotFound: true}, report.ErrDNS},
+		{&net.OpError{Op: "dial", Err: &net.DNSError{Err: "timeout", IsTimeout: true}}, report.ErrDNS},
+		{context.DeadlineExceeded, report.ErrTimeout},
+		{errTooLarge, report.ErrProtocol},
+		{errors.New("net/http: HTTP/1.x transport connection broken: malformed HTTP response \"x\""), report.ErrProtocol},
+		{errors.New("something else"), report.ErrOther},
+	}
+	for _, tt := range tests {
+		if got := Classify(tt.err); got != tt.want {
+			t.Errorf("Classify(%v) = %v, want %v", tt.err, got, tt.want)
+		}
+	}
+}
+
+// --http2 speaks HTTP/2 over TLS, and over cleartext with prior knowledge
+// for http:// URLs; without it, net/http speaks HTTP/1.1 even to a server
+// that offers HTTP/2.
+func TestHTTP2(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	protos := map[string]int{}
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		protos[r.Proto]++
+		mu.Unlock()
+		w.Write([]byte("hi"))
+	})
+	tlsSrv := httptest.NewUnstartedServer(handler)
+	tlsSrv.Config.ErrorLog = log.New(io.Discard, "", 0) // net/http may drop a spare connection mid-handshake
+	tlsSrv.EnableHTTP2 = true
+	tlsSrv.StartTLS()
+	defer tlsSrv.Close()
+	h2c := httptest.NewUnstartedServer(handler)
+	h2c.Config.Protocols = new(http.Protocols)
+	h2c.Config.Protocols.SetHTTP1(true)
+	h2c.Config.Protocols.SetUnencryptedHTTP2(true)
+	h2c.Start()
+	defer h2c.Close()
+	for _, tt := range []struct {
+		url   string
+		http2 bool
+	}{
+		{tlsSrv.URL, true},
+		{h2c.URL, true},
+		{tlsSrv.URL, false},
+	} {
+		p := &Plan{URL: mustURL(t, tt.url), HTTP2: tt.http2, Insecure: true, Connections: 3, Requests: 6, Timeout: 10 * time.Second}
+		s, err := Run(t.Context(), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Status[200] != 6 {
+			t.Errorf("%s http2=%v: statuses %v, errors %v", tt.url, tt.http2, s.Status, s.ErrorKinds)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if protos["HTTP/2.0"] != 12 || protos["HTTP/1.1"] != 6 {
+		t.Errorf("protocols seen: %v", protos)
+	}
+}
