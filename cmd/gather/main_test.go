@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 	"go.uber.org/goleak"
@@ -37,6 +38,9 @@ func TestScript(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/script",
 		RequireExplicitExec: true,
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"waitport": waitPort,
+		},
 		Setup: func(env *testscript.Env) error {
 			// Each script gets a free loopback port in $PORT for a server it
 			// starts in the background.
@@ -48,6 +52,28 @@ func TestScript(t *testing.T) {
 			return nil
 		},
 	})
+}
+
+// waitPort is the script command "waitport PORT": it waits, up to 20 s,
+// until something accepts TCP connections on 127.0.0.1:PORT, so a script
+// can start a server in the background and use it without a sleep.
+func waitPort(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: waitport PORT")
+	}
+	addr := net.JoinHostPort("127.0.0.1", args[0])
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		conn, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			conn.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("nothing listens on %s after 20s: %v", addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // freePort returns a loopback TCP port that was free a moment ago. Another

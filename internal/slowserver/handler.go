@@ -219,8 +219,7 @@ func (h *Handler) bytes(w *recorder, r *http.Request) {
 	for n > 0 {
 		chunk := pattern[:min(n, int64(len(pattern)))]
 		if _, err := w.Write(chunk); err != nil {
-			w.broken = true
-			return
+			w.abort()
 		}
 		n -= int64(len(chunk))
 	}
@@ -264,16 +263,13 @@ func (h *Handler) stream(w *recorder, r *http.Request) {
 	}
 	for i := 1; i <= n; i++ {
 		if !sleep(r.Context(), every) {
-			w.broken = true
-			return
+			w.abort()
 		}
 		if _, err := fmt.Fprintf(w, "chunk %d of %d\n", i, n); err != nil {
-			w.broken = true
-			return
+			w.abort()
 		}
 		if err := rc.Flush(); err != nil {
-			w.broken = true
-			return
+			w.abort()
 		}
 	}
 }
@@ -342,6 +338,15 @@ type recorder struct {
 	status   int
 	hijacked bool // by /drop
 	broken   bool // the answer was started but not finished
+}
+
+// abort ends an answer that was started but cannot be finished. It panics
+// with http.ErrAbortHandler, which net/http takes as "close the connection
+// without ending the body", so that the client sees a cut answer as cut:
+// returning normally would let net/http end a chunked body cleanly.
+func (w *recorder) abort() {
+	w.broken = true
+	panic(http.ErrAbortHandler)
 }
 
 func (w *recorder) WriteHeader(code int) {

@@ -1,0 +1,165 @@
+package fetcher
+
+import (
+	"errors"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"testing/iotest"
+)
+
+func TestParseLine(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		line    string
+		want    string // URL, if valid
+		skip    bool
+		wantErr string // substring, if invalid
+	}{
+		{line: "", skip: true},
+		{line: "   \t\r", skip: true},
+		{line: "# a comment", skip: true},
+		{line: "   # indented comment", skip: true},
+		{line: "http://example.com/", want: "http://example.com/"},
+		{line: "  https://example.com/a?b=c&d=e#frag \r", want: "https://example.com/a?b=c&d=e#frag"},
+		{line: "http://127.0.0.1:8080/delay/50ms?i=1", want: "http://127.0.0.1:8080/delay/50ms?i=1"},
+		{line: "http://[::1]:80/", want: "http://[::1]:80/"},
+		{line: "HTTP://EXAMPLE.COM/", want: "http://EXAMPLE.COM/"},
+		{line: "example.com", wantErr: "no scheme"},
+		{line: "/just/a/path", wantErr: "no scheme"},
+		{line: "ftp://example.com/", wantErr: "unsupported scheme"},
+		{line: "javascript:alert(1)", wantErr: "unsupported scheme"},
+		{line: "http:example.com", wantErr: "no host"},
+		{line: "http:///path", wantErr: "no host"},
+		{line: "http://:80/", wantErr: "empty host"},
+		{line: "http://exa mple.com/", wantErr: "white space"},
+		{line: "http://example.com/\x00", wantErr: "control"},
+		{line: "http://example.com/%zz", wantErr: "malformed"},
+		{line: "http://[::1/", wantErr: "malformed"},
+	}
+	for _, tt := range tests {
+		u, skip, err := ParseLine(tt.line)
+		switch {
+		case skip != tt.skip:
+			t.Errorf("ParseLine(%q): skip = %v, want %v", tt.line, skip, tt.skip)
+		case tt.wantErr != "":
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("ParseLine(%q): err = %v, want one saying %q", tt.line, err, tt.wantErr)
+			}
+		case err != nil:
+			t.Errorf("ParseLine(%q): %v", tt.line, err)
+		case !tt.skip && u.String() != tt.want:
+			t.Errorf("ParseLine(%q) = %q, want %q", tt.line, u, tt.want)
+		}
+	}
+}
+
+// FuzzParseLine checks the parser's promises on any input: it never
+// panics, skips exactly the blank and comment lines, and whatever it
+// accepts is an absolute http(s) URL with a host, which survives being
+// printed and parsed again.
+func FuzzParseLine(f *testing.F) {
+	for _, s := range []string{
+		"", "# comment", "http://example.com/", "https://a.b:8443/p?q=1#f", "http://[::1]:80/",
+		"example.com", "http://%41/", "http://a b/", "\ufeffhttp://x/", "http://x/\r", "http://x/%zz",
+		"HTTP://X/..%2f..%2f", "http://user:pass@host/", "http://host:port/", "http://[fe80::1%25en0]/",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		u, skip, err := ParseLine(line)
+		trimmed := strings.TrimSpace(line)
+		if wantSkip := trimmed == "" || trimmed[0] == '#'; skip != wantSkip {
+			t.Fatalf("ParseLine(%q): skip = %v, want %v", line, skip, wantSkip)
+		}
+		if skip || err != nil {
+			if u != nil {
+				t.Fatalf("ParseLine(%q): URL %v with skip or error %v", line, u, err)
+			}
+			return
+		}
+		if u.Scheme != "http" && u.Scheme != "https" {
+			t.Fatalf("ParseLine(%q): scheme %q", line, u.Scheme)
+		}
+		if u.Hostname() == "" {
+			t.Fatalf("ParseLine(%q): no host name", line)
+		}
+		again, err := url.Parse(u.String())
+		if err != nil {
+			t.Fatalf("ParseLine(%q) gave %q, which does not parse: %v", line, u, err)
+		}
+		if again.Host != u.Host {
+			t.Fatalf("ParseLine(%q): host %q became %q", line, u.Host, again.Host)
+		}
+		if name := FileName(u); !safeName(name) {
+			t.Fatalf("FileName(%q) = %q, not a safe name", u, name)
+		}
+	})
+}
+
+func TestLines(t *testing.T) {
+	t.Parallel()
+	long := "http://example.com/" + strings.Repeat("a", MaxLineLength)
+	input := "\ufeffhttp://a.example/\r\n\n# comment\n  \nnot a url\n" + long + "\nhttp://b.example/ \nhttp://c.example/"
+	in := Lines(iotest.OneByteReader(strings.NewReader(input)))
+	var got []Line
+	for l := range in.All() {
+		got = append(got, l)
+	}
+	if err := in.Err(); err != nil {
+		t.Fatalf("Err() = %v", err)
+	}
+	type short struct {
+		n    int
+		text string
+		ok   bool
+	}
+	var gotShort []short
+	for _, l := range got {
+		text := l.Text
+		if len(text) > 30 {
+			text = text[:30]
+		}
+		gotShort = append(gotShort, short{l.Number, text, l.Err == nil})
+	}
+	want := []short{
+		{1, "http://a.example/", true},
+		{5, "not a url", false},
+		{6, "http://example.com/aaaaaaaaaaa", false},
+		{7, "http://b.example/", true},
+		{8, "http://c.example/", true},
+	}
+	if !slices.Equal(gotShort, want) {
+		t.Fatalf("lines:\n got %v\nwant %v", gotShort, want)
+	}
+	if !errors.Is(got[2].Err, ErrLineTooLong) || len(got[2].Text) > shownPrefix+3 {
+		t.Errorf("long line: err %v, text of %d bytes", got[2].Err, len(got[2].Text))
+	}
+	if n := in.BytesRead(); n != int64(len(input)) {
+		t.Errorf("BytesRead() = %d, want %d", n, len(input))
+	}
+}
+
+func TestLinesReadError(t *testing.T) {
+	t.Parallel()
+	in := Lines(iotest.TimeoutReader(strings.NewReader("http://a.example/\nhttp://b.example/\n")))
+	n := 0
+	for range in.All() {
+		n++
+	}
+	if in.Err() == nil {
+		t.Fatalf("Err() = nil after a read error, %d lines", n)
+	}
+}
+
+func TestArgs(t *testing.T) {
+	t.Parallel()
+	var got []int
+	for l := range Args([]string{"http://a.example/", "", "# c", "bad"}).All() {
+		got = append(got, l.Number)
+	}
+	if !slices.Equal(got, []int{1, 4}) {
+		t.Fatalf("line numbers %v, want [1 4]", got)
+	}
+}
