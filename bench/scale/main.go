@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"sync"
 	"syscall"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 
 func main() {
 	n := flag.Int("n", 100_000, "number of tasks")
+	bare := flag.Bool("bare", false, "baseline: plain goroutines, a sync.WaitGroup and a cancellable sleep, instead of gather")
 	sleep := flag.Duration("sleep", time.Second, "how long each task sleeps")
 	flag.Parse()
 	if *n <= 0 || *sleep < 0 {
@@ -30,24 +32,57 @@ func main() {
 	before := peakRSS()
 	ctx := context.Background()
 	start := time.Now()
-	tasks := make([]*gather.Task[int], *n)
-	for i := range tasks {
-		tasks[i] = gather.Go(ctx, func(ctx context.Context) (int, error) {
-			return i, gather.Sleep(ctx, *sleep)
-		})
+	var (
+		tasks    []*gather.Task[int]
+		baseline []int
+		wg       sync.WaitGroup
+	)
+	if *bare {
+		// The same work without gather: what a goroutine, a context and a
+		// timer cost by themselves.
+		baseline = make([]int, *n)
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		for i := range baseline {
+			wg.Go(func() {
+				timer := time.NewTimer(*sleep)
+				defer timer.Stop()
+				select {
+				case <-timer.C:
+					baseline[i] = i
+				case <-ctx.Done():
+				}
+			})
+		}
+	} else {
+		tasks = make([]*gather.Task[int], *n)
+		for i := range tasks {
+			tasks[i] = gather.Go(ctx, func(ctx context.Context) (int, error) {
+				return i, gather.Sleep(ctx, *sleep)
+			})
+		}
 	}
 	spawned := time.Since(start)
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms) // while every task sleeps
 	goroutines := runtime.NumGoroutine()
-	values, err := gather.All(ctx, tasks...)
+	values, err := baseline, error(nil)
+	if *bare {
+		wg.Wait()
+	} else {
+		values, err = gather.All(ctx, tasks...)
+	}
 	wall := time.Since(start)
 	if err != nil || len(values) != *n || values[*n-1] != *n-1 {
 		fmt.Fprintf(os.Stderr, "scale: gather failed: %v (%d values)\n", err, len(values))
 		os.Exit(1)
 	}
 	peak := peakRSS()
-	fmt.Printf("tasks            %d, each sleeping %v\n", *n, *sleep)
+	what := "gather tasks"
+	if *bare {
+		what = "bare goroutines (baseline)"
+	}
+	fmt.Printf("%-16s %d, each sleeping %v\n", what, *n, *sleep)
 	fmt.Printf("spawn time       %v (%.0f ns/task)\n", spawned.Round(time.Millisecond), float64(spawned.Nanoseconds())/float64(*n))
 	fmt.Printf("wall time        %v (overhead %v over the sleep)\n", wall.Round(time.Millisecond), (wall - *sleep).Round(time.Millisecond))
 	fmt.Printf("peak RSS         %.1f MiB (%.1f MiB before the tasks)\n", float64(peak)/(1<<20), float64(before)/(1<<20))

@@ -1,0 +1,124 @@
+package gather
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// The task context is made lazily; these tests check that a task function
+// sees exactly what a context.WithCancelCause child would show, whenever it
+// first looks.
+
+func TestTaskContextCancelledBeforeItIsUsed(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	task := Go(context.Background(), func(ctx context.Context) (error, error) {
+		<-release // Cancel happens before the context is first used
+		<-ctx.Done()
+		return ctx.Err(), context.Cause(ctx)
+	})
+	task.Cancel(errBoom)
+	close(release)
+	ctxErr, cause := task.Await(context.Background())
+	if ctxErr != context.Canceled || cause != errBoom {
+		t.Fatalf("task saw Err() = %v, Cause = %v; want Canceled, boom", ctxErr, cause)
+	}
+}
+
+func TestTaskContextParentEndsBeforeItIsUsed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		parent, cancel := context.WithTimeoutCause(context.Background(), time.Second, errBoom)
+		defer cancel()
+		task := Go(parent, func(ctx context.Context) (error, error) {
+			time.Sleep(2 * time.Second) // the parent times out meanwhile
+			return ctx.Err(), context.Cause(ctx)
+		})
+		ctxErr, cause := task.Await(context.Background())
+		if ctxErr != context.DeadlineExceeded || cause != errBoom {
+			t.Fatalf("task saw Err() = %v, Cause = %v; want DeadlineExceeded, boom", ctxErr, cause)
+		}
+	})
+}
+
+func TestTaskContextDeadlineAndValues(t *testing.T) {
+	t.Parallel()
+	type key struct{}
+	deadline := time.Now().Add(time.Hour)
+	parent, cancel := context.WithDeadline(context.WithValue(context.Background(), key{}, "v"), deadline)
+	defer cancel()
+	task := Go(parent, func(ctx context.Context) (bool, error) {
+		d, ok := ctx.Deadline()
+		return ok && d.Equal(deadline) && ctx.Value(key{}) == "v", nil
+	})
+	if ok, _ := task.Await(context.Background()); !ok {
+		t.Fatal("a task's context lost its parent's deadline or values")
+	}
+}
+
+func TestTaskContextDerivedContextsFollowIt(t *testing.T) {
+	t.Parallel()
+	afterFunc := make(chan struct{})
+	derivedCause := make(chan error, 1)
+	started := make(chan struct{})
+	task := Go(context.Background(), func(ctx context.Context) (int, error) {
+		child, cancel := context.WithCancel(ctx)
+		defer cancel()
+		context.AfterFunc(ctx, func() { close(afterFunc) })
+		close(started)
+		<-child.Done()
+		derivedCause <- context.Cause(child)
+		return 0, nil
+	})
+	<-started
+	task.Cancel(errBoom)
+	if err := <-derivedCause; err != errBoom {
+		t.Fatalf("a context derived from the task's saw cause %v; want boom", err)
+	}
+	select {
+	case <-afterFunc:
+	case <-time.After(10 * time.Second):
+		t.Fatal("context.AfterFunc on the task's context never ran")
+	}
+	task.Await(context.Background())
+}
+
+func TestTaskContextConcurrentCancelAndUse(t *testing.T) {
+	t.Parallel()
+	for range 200 {
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		task := Go(context.Background(), func(ctx context.Context) (error, error) {
+			<-start
+			<-ctx.Done()
+			return context.Cause(ctx), nil
+		})
+		wg.Go(func() {
+			<-start
+			task.Cancel(errBoom)
+		})
+		close(start)
+		wg.Wait()
+		if cause, _ := task.Await(context.Background()); cause != errBoom {
+			t.Fatalf("cause = %v; want boom", cause)
+		}
+	}
+}
+
+func TestTaskContextFirstCancelWins(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	task := Go(context.Background(), func(ctx context.Context) (error, error) {
+		<-release
+		return context.Cause(ctx), nil
+	})
+	task.Cancel(errBoom)
+	task.Cancel(errors.New("second"))
+	close(release)
+	if cause, _ := task.Await(context.Background()); cause != errBoom {
+		t.Fatalf("cause = %v; want the first cause, boom", cause)
+	}
+}
