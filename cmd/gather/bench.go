@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"math"
 	"net/url"
 	"os"
@@ -269,7 +268,7 @@ func runBench(cmd *cobra.Command, f *benchFlags, plan *loadgen.Plan) error {
 	}
 	ctx := cmd.Context()
 	stderr := cmd.ErrOrStderr()
-	live := benchTerminal(stderr)
+	live := isTerminal(stderr)
 	if live {
 		var last loadgen.Progress
 		plan.Progress = func(p loadgen.Progress) {
@@ -312,15 +311,4 @@ func runBench(cmd *cobra.Command, f *benchFlags, plan *loadgen.Plan) error {
 		return exitStatus(130)
 	}
 	return nil
-}
-
-// benchTerminal reports whether w is a terminal (a character device), where a
-// progress line that rewrites itself is welcome.
-func benchTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

@@ -106,3 +106,14 @@ func usagef(format string, args ...any) error {
 type exitStatus int
 
 func (s exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(s)) }
+
+// isTerminal reports whether w is a terminal (a character device), where a
+// progress line that rewrites itself is welcome; pipes and files get none.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
