@@ -41,7 +41,9 @@ answered 500 instead with probability --fail-rate. Request headers must
 arrive within 10s and fit in 64 KiB; bodies are limited to 1 MiB.
 
 Ctrl-C or SIGTERM stops accepting connections, lets the requests in flight
-finish for up to --grace, cuts the rest, and prints what was served.
+finish for up to --grace, cuts the rest, and prints what was served. Send
+signals to the gather process itself: "go run" ignores SIGINT, and on
+SIGTERM exits without passing it on, leaving the server running.
 
 Examples:
   gather serve                                # the tutorial's server on 127.0.0.1:5000
@@ -94,7 +96,7 @@ func checkServeFlags(addr string, grace time.Duration, cfg slowserver.Config) er
 	if err != nil {
 		return usagef("serve: bad --addr %q: want host:port, such as 127.0.0.1:5000", addr)
 	}
-	if n, err := strconv.ParseUint(port, 10, 16); err != nil || (n == 0 && port != "0") {
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
 		return usagef("serve: bad --addr %q: port must be a number from 0 to 65535", addr)
 	}
 	switch {

@@ -73,20 +73,33 @@ func abandon[T any](ctx context.Context, tasks []*gather.Task[T]) error {
 }
 
 // results reads the results of finished tasks, in the order given, as the
-// tutorial's task.result() did, and adds up their own times.
-func results(tasks []*gather.Task[work]) (msgs []string, sum time.Duration, err error) {
+// tutorial's task.result() did.
+func results(tasks []*gather.Task[work]) ([]work, error) {
+	ws := make([]work, 0, len(tasks))
 	for _, t := range tasks {
 		r, ok := t.Result()
 		if !ok {
-			return nil, 0, fmt.Errorf("task still running")
+			return nil, fmt.Errorf("task still running")
 		}
 		if r.Err != nil {
-			return nil, 0, r.Err
+			return nil, r.Err
 		}
-		msgs = append(msgs, r.Value.msg)
-		sum += r.Value.took
+		ws = append(ws, r.Value)
 	}
-	return msgs, sum, nil
+	return ws, nil
+}
+
+// finish prints what the tasks of a cell that started at start returned,
+// adds the cell's row to the table, with the sum of the tasks' own times as
+// the time one after another, and returns the cell's time and that sum.
+func (d *demo) finish(scenario string, start time.Time, ws []work) (took, sum time.Duration) {
+	for _, w := range ws {
+		d.printf("    Task ret: %s\n", w.msg)
+		sum += w.took
+	}
+	took = time.Since(start)
+	d.rows = append(d.rows, Row{scenario, sum, took})
+	return took, sum
 }
 
 func (d *demo) oneTask(ctx context.Context) error {
@@ -109,75 +122,54 @@ func (d *demo) threeTasks(ctx context.Context) error {
 	if ctx.Err() != nil {
 		return abandon(ctx, tasks)
 	}
-	msgs, sum, err := results(tasks)
+	ws, err := results(tasks)
 	if err != nil {
 		return err
 	}
-	for _, m := range msgs {
-		d.printf("    Task ret: %s\n", m)
-	}
-	took := time.Since(start)
+	took, sum := d.finish("3 tasks of 1, 2, 4 units (Wait)", start, ws)
 	d.printf("    TIME: %s; one after another: %s\n", d.units(took), d.inUnits(sum))
-	d.rows = append(d.rows, Row{"3 tasks of 1, 2, 4 units (Wait)", sum, took})
 	return nil
 }
 
+// nested is the tutorial's main() awaiting asyncio.wait; Wait is called
+// twice so that the output shows its done and pending sets.
 func (d *demo) nested(ctx context.Context) error {
 	start := time.Now()
 	d.printf("    11111111111\n")
-	var sum time.Duration
-	err := func() error { // main(), awaited by the caller
-		tasks := d.start(ctx, 1, 2, 4)
-		xs := map[*gather.Task[work]]string{tasks[0]: "1", tasks[1]: "2", tasks[2]: "4"}
-		names := func(ts []*gather.Task[work]) []string {
-			var s []string
-			for _, t := range ts {
-				s = append(s, xs[t])
-			}
-			return s
+	tasks := d.start(ctx, 1, 2, 4)
+	xs := map[*gather.Task[work]]string{tasks[0]: "1", tasks[1]: "2", tasks[2]: "4"}
+	names := func(ts []*gather.Task[work]) []string {
+		var s []string
+		for _, t := range ts {
+			s = append(s, xs[t])
 		}
-		done, pending := gather.Wait(ctx, tasks, gather.FirstCompleted)
-		d.printf("    Wait(FirstCompleted) after %s: done %v, pending %v\n", d.inUnits(time.Since(start)), names(done), names(pending))
-		rest, pending := gather.Wait(ctx, pending, gather.AllCompleted)
-		d.printf("    Wait(AllCompleted)   after %s: done %v, pending %v\n", d.inUnits(time.Since(start)), names(rest), names(pending))
-		if ctx.Err() != nil {
-			return abandon(ctx, tasks)
-		}
-		msgs, s, err := results(slices.Concat(done, rest))
-		if err != nil {
-			return err
-		}
-		sum = s
-		for _, m := range msgs {
-			d.printf("    Task ret: %s\n", m)
-		}
-		return nil
-	}()
+		return s
+	}
+	done, pending := gather.Wait(ctx, tasks, gather.FirstCompleted)
+	d.printf("    Wait(FirstCompleted) after %s: done %v, pending %v\n", d.inUnits(time.Since(start)), names(done), names(pending))
+	rest, pending := gather.Wait(ctx, pending, gather.AllCompleted)
+	d.printf("    Wait(AllCompleted)   after %s: done %v, pending %v\n", d.inUnits(time.Since(start)), names(rest), names(pending))
+	if ctx.Err() != nil {
+		return abandon(ctx, tasks)
+	}
+	ws, err := results(slices.Concat(done, rest))
 	if err != nil {
 		return err
 	}
-	took := time.Since(start)
+	took, _ := d.finish("nested tasks, Wait done/pending", start, ws)
 	d.printf("    TIME: %s\n", d.units(took))
-	d.rows = append(d.rows, Row{"nested tasks, Wait done/pending", sum, took})
 	return nil
 }
 
 func (d *demo) all(ctx context.Context) error {
 	start := time.Now()
 	d.printf("    11111111111\n")
-	tasks := d.start(ctx, 1, 2, 4)
-	ws, err := gather.All(ctx, tasks...)
+	ws, err := gather.All(ctx, d.start(ctx, 1, 2, 4)...)
 	if err != nil {
 		return err
 	}
-	var sum time.Duration
-	for _, w := range ws {
-		d.printf("    Task ret: %s\n", w.msg)
-		sum += w.took
-	}
-	took := time.Since(start)
+	took, _ := d.finish("All, results in order", start, ws)
 	d.printf("    TIME: %s\n", d.units(took))
-	d.rows = append(d.rows, Row{"All, results in order", sum, took})
 	return nil
 }
 
@@ -190,14 +182,8 @@ func (d *demo) mainReturns(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var sum time.Duration
-	for _, w := range ws {
-		d.printf("    Task ret: %s\n", w.msg)
-		sum += w.took
-	}
-	took := time.Since(start)
+	took, _ := d.finish("main returns results (1, 2, 2 units)", start, ws)
 	d.printf("    TIME: %s\n", d.units(took))
-	d.rows = append(d.rows, Row{"main returns results (1, 2, 2 units)", sum, took})
 	return nil
 }
 

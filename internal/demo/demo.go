@@ -37,8 +37,8 @@ type Options struct {
 	// cell; zero means DefaultRequests.
 	Requests int
 
-	// Out receives the demo's report. Run writes to it from one goroutine
-	// at a time.
+	// Out receives the demo's report; nil discards it. Run writes to it
+	// from one goroutine at a time.
 	Out io.Writer
 }
 
@@ -89,12 +89,16 @@ func Run(ctx context.Context, opt Options) ([]Row, error) {
 	if opt.Requests <= 0 {
 		opt.Requests = DefaultRequests
 	}
+	if opt.Out == nil {
+		opt.Out = io.Discard
+	}
 	d := &demo{
 		out:      &lockedWriter{w: opt.Out},
 		unit:     opt.Unit,
 		requests: opt.Requests,
 		url:      strings.TrimSuffix(opt.URL, "/"),
 	}
+	d.printf("gather demo: the asyncio tutorial replayed on gather\n")
 	if d.url == "" {
 		s, err := slowserver.Start("127.0.0.1:0", slowserver.Config{Delay: HTTPDelay * opt.Unit})
 		if err != nil {
@@ -104,10 +108,8 @@ func Run(ctx context.Context, opt Options) ([]Row, error) {
 		// nothing to wait for; an interrupted demo cuts at once.
 		defer s.Shutdown(0)
 		d.url = s.URL()
-		d.printf("gather demo: the asyncio tutorial replayed on gather\n")
 		d.printf("1 unit = %v (the tutorial's 1 s); slow server at %s answers after %d units\n", opt.Unit, d.url, HTTPDelay)
 	} else {
-		d.printf("gather demo: the asyncio tutorial replayed on gather\n")
 		d.printf("1 unit = %v (the tutorial's 1 s); HTTP cells use %s, with its own delay\n", opt.Unit, d.url)
 		if err := waitForServer(ctx, d.url, 5*time.Second); err != nil {
 			return nil, err

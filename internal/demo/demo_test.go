@@ -20,7 +20,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // testUnit is short, for a fast test, but long enough that timer and
 // scheduling noise on a loaded 2-core machine stays well under a unit.
-const testUnit = 25 * time.Millisecond
+const testUnit = 40 * time.Millisecond
 
 func units(n float64) time.Duration { return time.Duration(n * float64(testUnit)) }
 

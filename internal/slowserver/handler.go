@@ -19,6 +19,7 @@ package slowserver
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -170,7 +171,7 @@ func (h *Handler) delay(w *recorder, r *http.Request) {
 // takes it.
 func parseDelay(s string) (time.Duration, error) {
 	if secs, err := strconv.ParseFloat(s, 64); err == nil {
-		if secs < 0 || secs > 1e6 {
+		if !(secs >= 0 && secs <= 1e6) { // written so that NaN fails too
 			return 0, fmt.Errorf("bad delay %q: want 0 to 1e6 seconds", s)
 		}
 		return time.Duration(secs * float64(time.Second)), nil
@@ -283,7 +284,7 @@ func (h *Handler) notFound(w *recorder, r *http.Request) {
 // request was cancelled (nothing written) or failed (500 written).
 func (h *Handler) pause(w *recorder, r *http.Request, d time.Duration) bool {
 	jitter, fail := h.roll()
-	if !sleep(r.Context(), d+jitter) {
+	if !sleep(r.Context(), addSat(d, jitter)) {
 		return false
 	}
 	if fail {
@@ -302,12 +303,23 @@ func (h *Handler) roll() (jitter time.Duration, fail bool) {
 	h.rngMu.Lock()
 	defer h.rngMu.Unlock()
 	if h.cfg.Jitter > 0 {
-		jitter = time.Duration(h.rng.Int64N(int64(h.cfg.Jitter) + 1))
+		// In uint64, Jitter+1 cannot overflow even for the largest Duration.
+		jitter = time.Duration(h.rng.Uint64N(uint64(h.cfg.Jitter) + 1))
 	}
 	if h.cfg.FailRate > 0 {
 		fail = h.rng.Float64() < h.cfg.FailRate
 	}
 	return jitter, fail
+}
+
+// addSat returns a+b for non-negative a and b, or the largest Duration if
+// the sum overflows: a huge --delay plus a huge --jitter must not wrap
+// around to a negative wait, which would answer at once.
+func addSat(a, b time.Duration) time.Duration {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
 }
 
 // sleep waits for d and reports true, or returns false as soon as ctx ends.

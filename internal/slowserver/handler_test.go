@@ -2,6 +2,7 @@ package slowserver
 
 import (
 	"context"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -44,6 +45,8 @@ func TestRoutes(t *testing.T) {
 		{"delay capped", "GET", "/delay/1h", "", 200, "hello!", 0, 10 * time.Second},
 		{"delay negative", "GET", "/delay/-1s", "", 400, "bad delay...", 0, 0},
 		{"delay garbage", "GET", "/delay/soon", "", 400, "bad delay...", 0, 0},
+		{"delay NaN", "GET", "/delay/NaN", "", 400, "bad delay...", 0, 0},
+		{"delay infinite", "GET", "/delay/Inf", "", 400, "bad delay...", 0, 0},
 		{"status", "GET", "/status/418", "", 418, "I'm a teapot\n", 0, 0},
 		{"status 503", "GET", "/status/503", "", 503, "Service Unavailable\n", 0, 0},
 		{"status too low", "GET", "/status/101", "", 400, "bad status...", 0, 0},
@@ -88,6 +91,22 @@ func TestRoutes(t *testing.T) {
 			})
 		})
 	}
+}
+
+// The largest durations a user can give must neither panic nor wrap
+// around to a negative wait that answers at once.
+func TestHugeDelayAndJitter(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		const huge = time.Duration(math.MaxInt64)
+		h := New(Config{Delay: huge, Jitter: huge, Seed: 1})
+		ctx, cancel := context.WithCancel(t.Context())
+		time.AfterFunc(time.Hour, cancel)
+		rec, took := serve(h, httptest.NewRequestWithContext(ctx, "GET", "/", nil))
+		if took != time.Hour || rec.Body.Len() != 0 {
+			t.Errorf("took %v and wrote %q, want to wait until the client left after 1h", took, rec.Body)
+		}
+	})
 }
 
 func TestStreamSpreadsChunksOverTheDelay(t *testing.T) {

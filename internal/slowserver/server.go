@@ -43,8 +43,8 @@ type Server struct {
 // Start listens on addr, a host:port such as "127.0.0.1:5000", and serves
 // New(cfg) there in a new goroutine until [Server.Shutdown] or
 // [Server.Close]. An addr of "127.0.0.1:0" picks a free loopback port,
-// which [Server.URL] tells. The error of a failed listen wraps the
-// net package's error, so errors.Is(err, syscall.EADDRINUSE) tells a port
+// which [Server.URL] tells. The error of a failed listen is the one
+// [net.Listen] returned, so errors.Is(err, syscall.EADDRINUSE) tells a port
 // already in use.
 func Start(addr string, cfg Config) (*Server, error) {
 	ln, err := net.Listen("tcp", addr)

@@ -281,9 +281,12 @@ func TestShutdownDoesNotWaitForIdleConnections(t *testing.T) {
 			t.Fatalf("GET / = %q, %v", body, err)
 		}
 		synctest.Wait()
+		// net/http's Shutdown would wait about 5s for the fresh connection.
+		// Closed at once, it still needs one of Shutdown's polls, from 1ms
+		// on, if its goroutine has not noted the close before the first.
 		begin := time.Now()
 		st, err := s.Shutdown(time.Minute)
-		if took := time.Since(begin); took != 0 || err != nil {
+		if took := time.Since(begin); took > 100*time.Millisecond || err != nil {
 			t.Errorf("Shutdown took %v and returned %v, want at once and nil", took, err)
 		}
 		if st.Requests != 1 || st.ByStatus[200] != 1 {
