@@ -31,11 +31,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if ! $PY -c 'import aiohttp' 2>/dev/null || [ ! -x /usr/bin/time ] || ! command -v curl bc >/dev/null; then
+if ! $PY -c 'import aiohttp' 2>/dev/null || [ ! -x /usr/bin/time ] || ! command -v curl >/dev/null || ! command -v bc >/dev/null; then
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-aiohttp time curl bc >/dev/null
 fi
-ulimit -n "$(ulimit -Hn)"
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || ulimit -n 1048576 2>/dev/null || true
 
 echo "# machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(go version | cut -d' ' -f3), Python $($PY -c 'import sys, aiohttp; print(sys.version.split()[0], "aiohttp", aiohttp.__version__)')"
 echo "# open files: $(ulimit -n), load average: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -65,12 +65,15 @@ urls() { # urls COUNT DELAY
 urls "$N" "$DELAY" >"$work/urls-$N.txt"
 
 # measure NAME COUNT CMD...: runs CMD with stdout to a file, prints
-# name, seconds, URLs/s, peak RSS and records, and checks the record count.
+# name, seconds, URLs/s, peak RSS and records, checks the record count, and
+# leaves the URLs/s in $rate for the caller.
 measure() {
 	local name=$1 count=$2
 	shift 2
 	/usr/bin/time -f '%e %M' -o "$work/time" "$@" >"$work/out.jsonl" 2>"$work/err" || true
-	read -r secs rss <"$work/time"
+	# time puts "Command exited with non-zero status N" first when a URL
+	# failed (gather fetch exits 1): the figures are on the last line.
+	read -r secs rss < <(tail -n 1 "$work/time")
 	local records failed
 	records=$(wc -l <"$work/out.jsonl")
 	failed=$(grep -c '"error"' "$work/out.jsonl" || true)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"time"
@@ -73,8 +74,8 @@ has failed), 2 for usage errors.`,
 				return usagef("-c must be at least 1, not %d", opts.Concurrency)
 			case opts.PerHost < 0:
 				return usagef("--per-host must not be negative")
-			case opts.Rate < 0:
-				return usagef("--rate must not be negative")
+			case opts.Rate < 0 || math.IsNaN(opts.Rate):
+				return usagef("--rate must be a number, 0 or more")
 			case opts.Timeout < 0, opts.Backoff < 0, opts.MaxBackoff < 0, opts.MaxRetryAfter < 0:
 				return usagef("durations must not be negative")
 			case opts.Retries < 0:

@@ -52,7 +52,9 @@ type Options struct {
 	Retries int
 	// Backoff is the wait before the first retry; each further retry
 	// doubles it, up to MaxBackoff. Half of each wait is random (jitter).
-	Backoff    time.Duration
+	// A server's Retry-After replaces it.
+	Backoff time.Duration
+	// MaxBackoff caps the doubled Backoff; <= 0 means no cap.
 	MaxBackoff time.Duration
 	// MaxRetryAfter caps a server's Retry-After: a response that asks for a
 	// longer wait is not retried, and its record is a failure.
@@ -64,8 +66,10 @@ type Options struct {
 	// header. Setting Accept-Encoding turns off the transparent gzip
 	// decoding of the default transport.
 	Header http.Header
-	// Body puts each body in its record, as text, up to MaxBody bytes.
-	Body    bool
+	// Body puts each body in its record, as text.
+	Body bool
+	// MaxBody is the most bytes of a body that Body keeps; the rest is
+	// read, counted in the record's Bytes, and dropped.
 	MaxBody int64
 	// Dir, if set, is an existing directory where the body of each
 	// successful response is saved, under the name [FileName] gives.
@@ -159,42 +163,37 @@ const reorderWindow = 4
 // lasts: a file ends soon, a pipe when its writer closes it.
 //
 // Run holds at most Options.Concurrency lines in CompletionOrder, and
-// 4 x Options.Concurrency in InputOrder, whatever the length of the input:
-// a slow line holds back the records after it, but not the fetches.
+// 4 x Options.Concurrency in InputOrder, each on its own goroutine,
+// whatever the length of the input: a slow line holds back the records
+// after it, but not the fetches. A record is emitted as soon as the
+// records before it are, except while Run waits for the next line:
+// [gather.Stream] yields nothing then, so a slow pipe delays the records
+// of lines already fetched until it gives a line or ends.
 func (f *Fetcher) Run(ctx context.Context, lines iter.Seq[Line], emit func(*Record) error) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	window := f.opts.Concurrency
-	jobs := func(yield func(job) bool) {
-		for l := range lines {
-			if !yield(job{line: l}) {
-				return
-			}
-		}
-	}
 	var fetching chan struct{}
 	if f.opts.Order == gather.InputOrder {
-		// Stream may hold more lines than are fetched at once; the fetch
-		// slots are taken here, as lines are read, so that they go to the
-		// lines in input order: a slot taken in the call instead could go
-		// to a later line first, and make the wait for the earliest worse.
+		// Stream holds more lines than may be fetched at once, so fetching
+		// bounds the fetches. Its slots go to the lines in input order, each
+		// line taking its turn after the line before it: in whatever order
+		// the calls happened to run, a later line could take a slot first
+		// and make the wait for the earliest longer.
 		window *= reorderWindow
 		fetching = make(chan struct{}, f.opts.Concurrency)
-		jobs = func(yield func(job) bool) {
-			for l := range lines {
-				j := job{line: l}
-				if l.Err == nil {
-					select {
-					case fetching <- struct{}{}:
-						j.slot = true
-					case <-ctx.Done(): // Fetch says "cancelled" at once
-					}
-				}
-				// Stream starts a call for every line it receives, even
-				// when it then stops: the call gives the slot back.
-				if !yield(j) {
-					return
-				}
+	}
+	jobs := func(yield func(job) bool) {
+		turn := make(chan struct{})
+		close(turn)
+		for l := range lines {
+			j := job{line: l}
+			if fetching != nil {
+				j.turn, j.next = turn, make(chan struct{})
+				turn = j.next
+			}
+			if !yield(j) {
+				return
 			}
 		}
 	}
@@ -203,7 +202,7 @@ func (f *Fetcher) Run(ctx context.Context, lines iter.Seq[Line], emit func(*Reco
 	// "cancelled" at once when it has ended.
 	results := gather.Stream(context.WithoutCancel(ctx), jobs, window, f.opts.Order,
 		func(_ context.Context, j job) (Record, error) {
-			if j.slot {
+			if fetching != nil && j.takeSlot(ctx, fetching) {
 				defer func() { <-fetching }()
 			}
 			return f.Fetch(ctx, j.line), nil
@@ -222,10 +221,32 @@ func (f *Fetcher) Run(ctx context.Context, lines iter.Seq[Line], emit func(*Reco
 	return nil
 }
 
-// A job is a line for Run's calls, with whether it holds a fetch slot.
+// A job is a line for Run's calls. In InputOrder it takes a fetch slot
+// when turn is closed, and closes next to hand the turn on.
 type job struct {
-	line Line
-	slot bool
+	line       Line
+	turn, next chan struct{}
+}
+
+// takeSlot waits for j's turn, takes a slot of fetching if j's line is to
+// be fetched, and hands the turn on, whatever happens. It reports whether
+// it took a slot; it gives up waiting when ctx ends.
+func (j job) takeSlot(ctx context.Context, fetching chan struct{}) bool {
+	defer close(j.next)
+	select {
+	case <-j.turn:
+	case <-ctx.Done():
+		return false
+	}
+	if j.line.Err != nil {
+		return false
+	}
+	select {
+	case fetching <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // Fetch fetches one input line and returns its record. It never fails: an

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -159,6 +160,7 @@ func TestRetryAfter(t *testing.T) {
 		{"past date", func(now time.Time) string { return now.Add(-time.Hour).UTC().Format(http.TimeFormat) }, 0, 2},
 		{"malformed uses backoff", func(time.Time) string { return "soon" }, -1, 2},
 		{"over the cap", func(time.Time) string { return "120" }, 0, 1},
+		{"too large for a Duration", func(time.Time) string { return "99999999999999999999" }, 0, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -209,13 +211,46 @@ func TestRetryAfterParse(t *testing.T) {
 		{"", 0, false},
 		{"-1", 0, false},
 		{"1.5", 0, false},
-		{"99999999999", 0, false},
+		{"99999999999", math.MaxInt64, true},
+		{"99999999999999999999999", math.MaxInt64, true},
+		{"+5", 0, false},
 		{"tomorrow", 0, false},
 	}
 	for _, tt := range tests {
 		got, ok := retryAfter(tt.v, now)
 		if got != tt.want || ok != tt.ok {
 			t.Errorf("retryAfter(%q) = %v, %v; want %v, %v", tt.v, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+// TestBackoff checks the bounds of each wait: doubled from the base, capped
+// at the maximum, never more than the cap even after many retries, and
+// still doubling when there is no cap.
+func TestBackoff(t *testing.T) {
+	t.Parallel()
+	const s = time.Second
+	tests := []struct {
+		n         int
+		base, max time.Duration
+		want      time.Duration // the wait before jitter: it lies in [want/2, want]
+	}{
+		{1, s, 10 * s, s},
+		{2, s, 10 * s, 2 * s},
+		{4, s, 10 * s, 8 * s},
+		{5, s, 10 * s, 10 * s},
+		{1000, s, 10 * s, 10 * s},
+		{1, 3 * s, s, s},
+		{4, s, 0, 8 * s},
+		{100, s, 0, math.MaxInt64},
+		{3, 0, 10 * s, 0},
+	}
+	for _, tt := range tests {
+		for range 20 {
+			if got := backoff(tt.n, tt.base, tt.max); got < tt.want/2 || got > tt.want {
+				t.Errorf("backoff(%d, %v, %v) = %v, want within [%v, %v]", tt.n, tt.base, tt.max, got, tt.want/2, tt.want)
+				break
+			}
 		}
 	}
 }
@@ -598,6 +633,39 @@ func TestSlowLineDoesNotStall(t *testing.T) {
 			if r.Line != i+1 || !r.OK() {
 				t.Errorf("record %d: line %d, error %q", i, r.Line, r.Error)
 			}
+		}
+	})
+}
+
+// TestInputOrderEmitsPromptly checks that in input order a record is
+// emitted as soon as the records before it are, not when the reorder
+// window has filled (fake time): at -c 2, ten 1 s lines finish two by two,
+// and line k is emitted after ceil(k/2) s.
+func TestInputOrderEmitsPromptly(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		f := mustNew(t, Options{Concurrency: 2, Transport: fakeTransport(func(r *http.Request) (*http.Response, error) {
+			if err := sleepReq(r, time.Second); err != nil {
+				return nil, err
+			}
+			return respond(r, 200, "ok"), nil
+		})})
+		var lines []string
+		for i := range 10 {
+			lines = append(lines, fmt.Sprintf("http://x/%d", i))
+		}
+		start := time.Now()
+		var got []time.Duration
+		err := f.Run(context.Background(), Args(lines).All(), func(r *Record) error {
+			got = append(got, time.Since(start))
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "[1s 1s 2s 2s 3s 3s 4s 4s 5s 5s]"
+		if fmt.Sprint(got) != want {
+			t.Errorf("records emitted at %v, want %s", got, want)
 		}
 	})
 }

@@ -28,7 +28,9 @@ type host struct {
 func newHosts(limit int, rate float64) *hosts {
 	h := &hosts{limit: limit, m: make(map[string]*host)}
 	if rate > 0 {
-		h.interval = time.Duration(float64(time.Second) / rate)
+		// Clamped: a float64 too large for a Duration converts to a
+		// negative one, which would turn pacing off.
+		h.interval = time.Duration(min(float64(time.Second)/rate, 1<<62))
 	}
 	return h
 }

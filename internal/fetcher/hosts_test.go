@@ -3,6 +3,7 @@ package fetcher
 import (
 	"context"
 	"fmt"
+	"math"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -50,4 +51,23 @@ func TestHostsCancel(t *testing.T) {
 			t.Errorf("%d entries left", n)
 		}
 	})
+}
+
+func TestHostsInterval(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		rate float64
+		want time.Duration
+	}{
+		{0, 0},
+		{-1, 0},
+		{4, 250 * time.Millisecond},
+		{1e-30, 1 << 62},
+		{math.Inf(1), 0},
+	}
+	for _, tt := range tests {
+		if got := newHosts(0, tt.rate).interval; got != tt.want {
+			t.Errorf("rate %v: interval %v, want %v", tt.rate, got, tt.want)
+		}
+	}
 }

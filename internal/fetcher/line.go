@@ -126,7 +126,7 @@ func (in *Input) All() iter.Seq[Line] {
 			}
 			return
 		}
-		br := bufio.NewReaderSize(in.r, MaxLineLength)
+		br := bufio.NewReaderSize(in.r, MaxLineLength+1) // and its newline
 		for n := 1; ; n++ {
 			b, err := br.ReadSlice('\n')
 			in.read.Add(int64(len(b)))

@@ -141,6 +141,26 @@ func TestLines(t *testing.T) {
 	}
 }
 
+// TestLinesLongest checks the boundary of MaxLineLength: a line of exactly
+// that many bytes is read whole, one byte more is too long.
+func TestLinesLongest(t *testing.T) {
+	t.Parallel()
+	const prefix = "http://example.com/"
+	longest := prefix + strings.Repeat("a", MaxLineLength-len(prefix))
+	for _, input := range []string{longest + "\n" + longest + "a\n", longest + "\n" + longest + "a"} {
+		var got []Line
+		for l := range Lines(strings.NewReader(input)).All() {
+			got = append(got, l)
+		}
+		if len(got) != 2 {
+			t.Fatalf("%d lines, want 2", len(got))
+		}
+		if got[0].Err != nil || got[0].Text != longest || !errors.Is(got[1].Err, ErrLineTooLong) {
+			t.Errorf("first line: %d bytes, err %v; second: err %v", len(got[0].Text), got[0].Err, got[1].Err)
+		}
+	}
+}
+
 func TestLinesReadError(t *testing.T) {
 	t.Parallel()
 	in := Lines(iotest.TimeoutReader(strings.NewReader("http://a.example/\nhttp://b.example/\n")))

@@ -127,10 +127,10 @@ func (w *Writer) Close() error {
 // A Summary counts records by status and by error kind. The zero value is
 // ready to use; it is not safe for concurrent use.
 type Summary struct {
-	Total    int
-	Failed   int
-	Statuses map[int]int
-	Errors   map[string]int
+	Total    int            // records
+	Failed   int            // records with an Error
+	Statuses map[int]int    // records by HTTP status, for those with a response
+	Errors   map[string]int // failed records by error kind
 }
 
 // Add counts r.

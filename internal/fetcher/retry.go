@@ -1,6 +1,8 @@
 package fetcher
 
 import (
+	"errors"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -9,20 +11,25 @@ import (
 )
 
 // backoff returns how long to wait before retry number n (1 for the first
-// retry): base doubled n-1 times, capped at max, with "equal jitter": half
-// of it fixed and half random, so that clients that failed together do not
-// retry together, yet none retries at once.
+// retry): base doubled n-1 times, capped at max (no cap if max <= 0), with
+// "equal jitter": half of it fixed and half random, so that clients that
+// failed together do not retry together, yet none retries at once.
 func backoff(n int, base, max time.Duration) time.Duration {
 	if base <= 0 {
 		return 0
 	}
+	if max <= 0 {
+		max = math.MaxInt64
+	}
 	d := base
 	for i := 1; i < n && d < max; i++ {
+		if d > max/2 {
+			d = max
+			break
+		}
 		d *= 2
 	}
-	if max > 0 && d > max {
-		d = max
-	}
+	d = min(d, max)
 	half := d / 2
 	return half + rand.N(d-half+1)
 }
@@ -35,22 +42,22 @@ func retryStatus(code int) bool {
 
 // retryAfter parses a Retry-After header value: a number of seconds or an
 // HTTP date. It reports false if the value is absent or malformed; a date
-// in the past means no wait.
+// in the past means no wait, and a number too large for a Duration means
+// the longest one.
 func retryAfter(v string, now time.Time) (time.Duration, bool) {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0, false
 	}
-	if secs, err := strconv.ParseUint(v, 10, 32); err == nil {
+	if secs, err := strconv.ParseUint(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		if secs > math.MaxInt64/uint64(time.Second) {
+			return math.MaxInt64, true
+		}
 		return time.Duration(secs) * time.Second, true
 	}
 	t, err := http.ParseTime(v)
 	if err != nil {
 		return 0, false
 	}
-	d := t.Sub(now)
-	if d < 0 {
-		d = 0
-	}
-	return d, true
+	return max(t.Sub(now), 0), true
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 )
 
@@ -95,7 +96,7 @@ func (s *saver) save(u *url.URL, body io.Reader) (path string, n int64, err erro
 		s.root.Remove(tmp)
 		return "", n, err
 	}
-	return s.dir + string(os.PathSeparator) + name, n, nil
+	return filepath.Join(s.dir, name), n, nil
 }
 
 func (s *saver) close() error {

@@ -73,7 +73,7 @@ func TestDirHostile(t *testing.T) {
 	if err := os.Symlink(parent, filepath.Join(dir, "escape")); err != nil {
 		t.Fatal(err)
 	}
-	f, err := New(Options{Concurrency: 4, Dir: dir})
+	f, err := New(Options{Concurrency: 4, Dir: dir + string(filepath.Separator)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func TestDirHostile(t *testing.T) {
 			t.Errorf("%s: %s %s", lines[i], r.Error, r.Message)
 			continue
 		}
-		if filepath.Dir(r.File) != dir || !safeName(filepath.Base(r.File)) {
+		if r.File != filepath.Join(dir, filepath.Base(r.File)) || !safeName(filepath.Base(r.File)) {
 			t.Errorf("%s saved as %q, not a plain file in %s", lines[i], r.File, dir)
 			continue
 		}
