@@ -68,6 +68,10 @@ in the percentiles instead of being hidden.
 
 Plain http:// uses gather's own HTTP/1.1 client (one keep-alive connection
 per worker, no allocation per request); https:// and --http2 use net/http.
+Both count the bytes of response bodies only, not headers. The report's
+Generator block checks the generator itself: achieved versus target rate,
+send lag, GC pauses, CPU time per request, and a WARNING when the generator
+rather than the server may have been the bottleneck.
 Ctrl-C stops the run and still prints the report of what was done (exit
 status 130). Failed requests are counted in the report, not in the exit
 status.

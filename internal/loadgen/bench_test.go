@@ -26,6 +26,9 @@ func TestRunAllocsDoNotGrow(t *testing.T) {
 		if err != nil || s.Requests != n || s.Errors != 0 {
 			t.Fatalf("Run: %v, %d requests, %d errors", err, s.Requests, s.Errors)
 		}
+		if s.Generator.CPU <= 0 || s.Bytes != 13*n {
+			t.Errorf("CPU %v, %d body bytes; want some CPU time, %d bytes", s.Generator.CPU, s.Bytes, 13*n)
+		}
 		return after.Mallocs - before.Mallocs
 	}
 	small, large := mallocs(1000), mallocs(10000)

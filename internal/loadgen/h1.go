@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -40,8 +41,9 @@ var (
 // keep-alive connection, the request bytes built once, one fixed read
 // buffer, and a strict response parser that reads and drops the body. In the
 // steady state a request costs one write and one or a few reads, and no
-// allocation. It counts the bytes of the response as read from the
-// connection, headers included.
+// allocation. It counts the bytes of the response body as net/http's
+// Response.Body would yield them: no status line, headers, chunk framing
+// or trailers, so that both clients report the same bytes.
 //
 // It is used by one worker goroutine; only abort may be called from
 // another goroutine.
@@ -53,16 +55,16 @@ type h1Doer struct {
 	closeEach bool // --no-keepalive: a new connection per request
 	noBody    bool // HEAD: responses carry no body
 
-	mu      sync.Mutex // guards conn and aborted against abort
+	mu      sync.Mutex // guards conn against abort
 	conn    net.Conn
-	aborted bool
+	aborted atomic.Bool
 	stop    func() bool // unregisters abort from the context
 
 	reused bool   // conn has carried a whole response already
 	buf    []byte // read buffer, grown for long lines; buf[r:w] is unread
 	r, w   int
 	got    bool  // a byte of the current response has arrived
-	nread  int64 // bytes of the current response read, headers included
+	body   int64 // body bytes of the current response consumed so far
 }
 
 // newH1Doer returns a doer for req (a whole HTTP/1.1 request) to addr.
@@ -70,7 +72,7 @@ type h1Doer struct {
 func newH1Doer(ctx context.Context, addr string, req []byte, timeout time.Duration, closeEach, noBody bool) *h1Doer {
 	d := &h1Doer{
 		addr:      addr,
-		dialer:    net.Dialer{Timeout: timeout, KeepAlive: -1}, // see noProbes
+		dialer:    net.Dialer{KeepAlive: -1}, // see noProbes
 		req:       req,
 		timeout:   timeout,
 		closeEach: closeEach,
@@ -81,11 +83,13 @@ func newH1Doer(ctx context.Context, addr string, req []byte, timeout time.Durati
 	return d
 }
 
-// abort makes the current and every later request fail at once.
+// abort makes the current and every later request fail at once. Do
+// checks aborted after it sets its own deadline, so the deadline in the
+// past set here is never overwritten by a later request's.
 func (d *h1Doer) abort() {
+	d.aborted.Store(true)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.aborted = true
 	if d.conn != nil {
 		d.conn.SetDeadline(aLongTimeAgo)
 	}
@@ -108,13 +112,14 @@ func (d *h1Doer) drop() {
 	}
 }
 
-func (d *h1Doer) dial(ctx context.Context) error {
+func (d *h1Doer) dial(ctx context.Context, deadline time.Time) error {
+	d.dialer.Deadline = deadline
 	c, err := d.dialer.DialContext(ctx, "tcp", d.addr)
 	if err != nil {
 		return err
 	}
 	d.mu.Lock()
-	if d.aborted {
+	if d.aborted.Load() {
 		d.mu.Unlock()
 		c.Close()
 		return errAborted
@@ -129,18 +134,27 @@ func (d *h1Doer) dial(ctx context.Context) error {
 // the server closed while it was idle (nothing of the response arrived on
 // a connection that had carried one before) is replaced and the request
 // sent once more, as net/http does; any other failure drops the connection
-// and is returned.
+// and is returned. The timeout bounds the whole of Do: connecting, the
+// retry and reading the response.
 func (d *h1Doer) Do(ctx context.Context) (status int, body int64, err error) {
+	var deadline time.Time
+	if d.timeout > 0 {
+		deadline = time.Now().Add(d.timeout)
+	}
 	for attempt := 0; ; attempt++ {
 		if d.conn == nil {
-			if err := d.dial(ctx); err != nil {
+			if err := d.dial(ctx, deadline); err != nil {
 				return 0, 0, err
 			}
 		}
 		if d.timeout > 0 {
-			d.conn.SetDeadline(time.Now().Add(d.timeout))
+			d.conn.SetDeadline(deadline)
+			if d.aborted.Load() {
+				d.drop()
+				return 0, 0, errAborted
+			}
 		}
-		d.r, d.w, d.got, d.nread = 0, 0, false, 0
+		d.r, d.w, d.got, d.body = 0, 0, false, 0
 		var keep bool
 		_, err = d.conn.Write(d.req)
 		if err == nil {
@@ -152,13 +166,13 @@ func (d *h1Doer) Do(ctx context.Context) (status int, body int64, err error) {
 			if stale && ctx.Err() == nil {
 				continue
 			}
-			return status, d.nread, err
+			return status, d.body, err
 		}
 		d.reused = true
 		if !keep || d.closeEach {
 			d.drop()
 		}
-		return status, d.nread, nil
+		return status, d.body, nil
 	}
 }
 
@@ -168,7 +182,9 @@ func isTimeout(err error) bool {
 }
 
 // response reads one response, skipping interim 1xx ones, and reports
-// whether the connection may carry another request.
+// whether the connection may carry another request. Bytes after the final
+// response are an error: no request asked for them, and they would be
+// taken for the start of the next response.
 func (d *h1Doer) response() (status int, keep bool, err error) {
 	for range maxInterimFrames {
 		status, keep, err = d.head()
@@ -184,6 +200,9 @@ func (d *h1Doer) response() (status int, keep bool, err error) {
 	}
 	if status < 200 {
 		return status, false, errStatusLine
+	}
+	if d.r != d.w {
+		return status, false, errUnsolicited
 	}
 	return status, keep, nil
 }
@@ -255,13 +274,11 @@ func (d *h1Doer) head() (status int, keep bool, err error) {
 		if err := d.discard(length); err != nil {
 			return status, false, err
 		}
-		if d.r != d.w {
-			return status, false, errUnsolicited
-		}
 		return status, keep, nil
 	default:
 		// No length: the body runs to the end of the connection.
 		for {
+			d.body += int64(d.w - d.r)
 			d.r, d.w = 0, 0
 			if err := d.fill(); err == io.EOF {
 				return status, false, nil
@@ -303,13 +320,9 @@ func (d *h1Doer) chunks() error {
 			return err
 		}
 		if len(line) == 0 {
-			break
+			return nil
 		}
 	}
-	if d.r != d.w {
-		return errUnsolicited
-	}
-	return nil
 }
 
 // line returns the next CRLF-terminated line without its CRLF. The slice
@@ -358,6 +371,7 @@ func (d *h1Doer) discard(n int64) error {
 		}
 		k := min(int64(d.w-d.r), n)
 		d.r += int(k)
+		d.body += k
 		n -= k
 	}
 	return nil
@@ -372,7 +386,6 @@ func (d *h1Doer) fill() error {
 	}
 	n, err := d.conn.Read(d.buf[d.w:])
 	d.w += n
-	d.nread += int64(n)
 	if n > 0 {
 		d.got = true
 		return nil

@@ -122,29 +122,31 @@ func TestH1Responses(t *testing.T) {
 	tests := []struct {
 		name   string
 		resp   string
-		close  bool // the server closes after each response
-		status int  // 0: want an error
+		close  bool  // the server closes after each response
+		status int   // 0: want an error
+		body   int64 // body bytes, decoded
 		kind   report.ErrorKind
 		conns  int64 // connections for two requests
 		// whole: the response must arrive in one write, because what
 		// the client sees depends on where the writes split it
 		whole bool
 	}{
-		{name: "content-length", resp: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", status: 200, conns: 1},
-		{name: "lower-case names, no reason", resp: "HTTP/1.1 404\r\ncontent-length: 2\r\n\r\nno", status: 404, conns: 1},
-		{name: "repeated equal lengths", resp: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok", status: 200, conns: 1},
-		{name: "chunked with extension and trailer", resp: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;x=1\r\n world\r\nA\r\n0123456789\r\n0\r\nTrailer: x\r\n\r\n", status: 200, conns: 1},
-		{name: "empty body", resp: "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", status: 200, conns: 1},
-		{name: "204 has no body", resp: "HTTP/1.1 204 No Content\r\n\r\n", status: 204, conns: 1},
-		{name: "304 has no body", resp: "HTTP/1.1 304 Not Modified\r\nContent-Length: 99\r\n\r\n", status: 304, conns: 1},
-		{name: "interim 100 skipped", resp: "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 1\r\n\r\nx", status: 201, conns: 1},
-		{name: "connection close", resp: "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok", close: true, status: 200, conns: 2},
-		{name: "HTTP/1.0 closes", resp: "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", close: true, status: 200, conns: 2},
-		{name: "HTTP/1.0 keep-alive", resp: "HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 2\r\n\r\nok", status: 200, conns: 1},
-		{name: "no length: body to EOF", resp: "HTTP/1.1 200 OK\r\n\r\nuntil the end", close: true, status: 200, conns: 2},
-		{name: "server closes idle connection", resp: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", close: true, status: 200, conns: 2},
-		{name: "large header block", resp: bigHeaders, status: 200, conns: 1},
-		{name: "large body", resp: bigBody, status: 200, conns: 1},
+		{name: "content-length", resp: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", status: 200, body: 5, conns: 1},
+		{name: "lower-case names, no reason", resp: "HTTP/1.1 404\r\ncontent-length: 2\r\n\r\nno", status: 404, body: 2, conns: 1},
+		{name: "repeated equal lengths", resp: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok", status: 200, body: 2, conns: 1},
+		{name: "chunked with extension and trailer", resp: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;x=1\r\n world\r\nA\r\n0123456789\r\n0\r\nTrailer: x\r\n\r\n", status: 200, body: 21, conns: 1},
+		{name: "empty body", resp: "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", status: 200, body: 0, conns: 1},
+		{name: "204 has no body", resp: "HTTP/1.1 204 No Content\r\n\r\n", status: 204, body: 0, conns: 1},
+		{name: "304 has no body", resp: "HTTP/1.1 304 Not Modified\r\nContent-Length: 99\r\n\r\n", status: 304, body: 0, conns: 1},
+		{name: "interim 100 skipped", resp: "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 1\r\n\r\nx", status: 201, body: 1, conns: 1},
+		{name: "103 with headers skipped", resp: "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", status: 200, body: 2, conns: 1},
+		{name: "connection close", resp: "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok", close: true, status: 200, body: 2, conns: 2},
+		{name: "HTTP/1.0 closes", resp: "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", close: true, status: 200, body: 2, conns: 2},
+		{name: "HTTP/1.0 keep-alive", resp: "HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 2\r\n\r\nok", status: 200, body: 2, conns: 1},
+		{name: "no length: body to EOF", resp: "HTTP/1.1 200 OK\r\n\r\nuntil the end", close: true, status: 200, body: 13, conns: 2},
+		{name: "server closes idle connection", resp: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", close: true, status: 200, body: 2, conns: 2},
+		{name: "large header block", resp: bigHeaders, status: 200, body: 2, conns: 1},
+		{name: "large body", resp: bigBody, status: 200, body: 100000, conns: 1},
 		{name: "garbage", resp: "HELLO\r\n\r\n", kind: report.ErrProtocol, conns: 2},
 		{name: "bad status code", resp: "HTTP/1.1 2x0 OK\r\n\r\n", kind: report.ErrProtocol, conns: 2},
 		{name: "status below 100", resp: "HTTP/1.1 099 OK\r\n\r\n", kind: report.ErrProtocol, conns: 2},
@@ -160,8 +162,10 @@ func TestH1Responses(t *testing.T) {
 		{name: "bad chunk size", resp: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", kind: report.ErrProtocol, conns: 2},
 		{name: "chunk without CRLF", resp: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nokX\r\n0\r\n\r\n", kind: report.ErrProtocol, conns: 2},
 		{name: "bytes after the body", resp: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA", kind: report.ErrProtocol, conns: 2, whole: true},
+		{name: "bytes after a chunked body", resp: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\nEXTRA", kind: report.ErrProtocol, conns: 2, whole: true},
+		{name: "bytes after a 204", resp: "HTTP/1.1 204 No Content\r\n\r\nEXTRA", kind: report.ErrProtocol, conns: 2, whole: true},
 		{name: "upgrade", resp: "HTTP/1.1 101 Switching Protocols\r\n\r\n", kind: report.ErrProtocol, conns: 2},
-		{name: "long header line", resp: "HTTP/1.1 200 OK\r\nX-Long: " + strings.Repeat("y", 5000) + "\r\nContent-Length: 0\r\n\r\n", status: 200, conns: 1},
+		{name: "long header line", resp: "HTTP/1.1 200 OK\r\nX-Long: " + strings.Repeat("y", 5000) + "\r\nContent-Length: 0\r\n\r\n", status: 200, body: 0, conns: 1},
 		{name: "header line too long", resp: "HTTP/1.1 200 OK\r\nX-Long: " + strings.Repeat("y", 70000) + "\r\n\r\n", kind: report.ErrProtocol, conns: 2},
 		{name: "truncated body", resp: "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", close: true, kind: report.ErrReset, conns: 2},
 		{name: "truncated header", resp: "HTTP/1.1 200 OK\r\nContent-Le", close: true, kind: report.ErrReset, conns: 2},
@@ -186,8 +190,8 @@ func TestH1Responses(t *testing.T) {
 					if kind := Classify(err); status != tt.status && tt.status != 0 || kind != tt.kind {
 						t.Fatalf("request %d: status %d, error %v (%v); want %d, %v", i, status, err, kind, tt.status, tt.kind)
 					}
-					if err == nil && n != int64(len(tt.resp)) {
-						t.Errorf("request %d: %d bytes, want %d", i, n, len(tt.resp))
+					if err == nil && n != tt.body {
+						t.Errorf("request %d: %d body bytes, want %d", i, n, tt.body)
 					}
 				}
 				if got := srv.conns.Load(); got != tt.conns {
@@ -273,6 +277,53 @@ func TestH1Abort(t *testing.T) {
 	}
 	if _, _, err := d.Do(ctx); err == nil {
 		t.Fatal("Do after cancel succeeded")
+	}
+}
+
+// A HEAD response announces a length but carries no body: the connection
+// stays in step for the next request.
+func TestH1Head(t *testing.T) {
+	t.Parallel()
+	srv := newRawServer(t, canned("HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\n", false, false))
+	req := buildRequest("HEAD", "/", "h", nil, nil, false)
+	d := newH1Doer(t.Context(), srv.addr(), req, 5*time.Second, false, true)
+	defer d.Close()
+	for i := range 3 {
+		if status, n, err := d.Do(t.Context()); status != 200 || n != 0 || err != nil {
+			t.Fatalf("request %d: status %d, %d bytes, %v", i, status, n, err)
+		}
+	}
+	if n := srv.conns.Load(); n != 1 {
+		t.Errorf("%d connections for 3 HEAD requests, want 1", n)
+	}
+}
+
+// An abort that lands between two requests on a kept-alive connection
+// (the context ends while the worker is recording) must not be undone by
+// the next request setting its own deadline: that request fails at once
+// instead of waiting for the timeout.
+func TestH1AbortBetweenRequests(t *testing.T) {
+	t.Parallel()
+	srv := newRawServer(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		readRequest(br)
+		c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"))
+		readRequest(br) // and never answer
+		br.ReadByte()
+	})
+	req := buildRequest("GET", "/", "h", nil, nil, false)
+	d := newH1Doer(context.Background(), srv.addr(), req, time.Minute, false, false)
+	defer d.Close()
+	if _, _, err := d.Do(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	d.abort() // as context.AfterFunc would, from another goroutine
+	start := time.Now()
+	if _, _, err := d.Do(t.Context()); err == nil {
+		t.Fatal("Do after abort succeeded")
+	}
+	if took := time.Since(start); took > 20*time.Second {
+		t.Errorf("Do after abort took %v: it waited for the timeout", took)
 	}
 }
 

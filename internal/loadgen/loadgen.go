@@ -104,7 +104,8 @@ type Progress struct {
 // A Doer sends one request and reads its response on a connection that one
 // worker owns. Do must be safe to call again after an error (a failed
 // connection is replaced) and must return soon after ctx ends. It returns
-// the HTTP status and the number of response bytes read.
+// the HTTP status and the number of response body bytes read (decoded:
+// without headers, chunk framing or trailers).
 type Doer interface {
 	Do(ctx context.Context) (status int, bytes int64, err error)
 	Close() error
@@ -166,6 +167,7 @@ type workerStats struct {
 	lag       lagHistogram  // send minus due time, every request (open model)
 	overshoot time.Duration // timer wake-ups past the due time, summed
 	wakeups   int64
+	lastSent  time.Time // of the worker's last request (open model)
 }
 
 // Run carries out the plan and returns its summary. It returns when the
@@ -305,6 +307,7 @@ func (r *run) work(ctx context.Context, d Doer, rec *report.Recorder, mu *sync.M
 				late = true
 			}
 			st.lag.add(now.Sub(due))
+			st.lastSent = now
 		} else {
 			if p.Requests > 0 && r.next.Add(1) > p.Requests {
 				return

@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"context"
+	"math"
 	"net/url"
 	"runtime"
 	"strings"
@@ -94,6 +95,10 @@ func TestOpenModelCountsStall(t *testing.T) {
 		if s.Generator.Bound {
 			t.Errorf("generator marked as the bottleneck in fake time: %q", s.Generator.Warnings)
 		}
+		// 500 requests sent by 4.99 s: on schedule at the end.
+		if g := s.Generator; g.AchievedRate != 100 || g.TargetRate != 100 {
+			t.Errorf("achieved rate %v of %v, want 100 of 100", g.AchievedRate, g.TargetRate)
+		}
 		if s.Generator.SendLagMax < 900*time.Millisecond {
 			t.Errorf("send lag max = %v, want near 1 s", s.Generator.SendLagMax)
 		}
@@ -115,6 +120,7 @@ func TestSchedules(t *testing.T) {
 		late     int64
 		elapsed  time.Duration
 		p50      time.Duration
+		achieved float64 // open model: the send rate
 	}{
 		{
 			name:     "closed, count",
@@ -144,22 +150,23 @@ func TestSchedules(t *testing.T) {
 			name:     "open, on time",
 			plan:     Plan{Connections: 1, Rate: 10, Requests: 10},
 			service:  time.Millisecond,
-			requests: 10, elapsed: 901 * time.Millisecond, p50: time.Millisecond,
+			requests: 10, elapsed: 901 * time.Millisecond, p50: time.Millisecond, achieved: 10,
 		},
 		{
 			name:     "open, duration",
 			plan:     Plan{Connections: 3, Rate: 1000, Duration: time.Second},
 			service:  2 * time.Millisecond,
-			requests: 1000, elapsed: 1001 * time.Millisecond, p50: 2 * time.Millisecond,
+			requests: 1000, elapsed: 1001 * time.Millisecond, p50: 2 * time.Millisecond, achieved: 1000,
 		},
 		{
 			// One connection, 100 ms per request, asked for 20 per second:
 			// request i is sent at 100i ms but due at 50i ms, so its response
 			// time is 100+50i ms.
-			name:     "open, too few connections",
-			plan:     Plan{Connections: 1, Rate: 20, Requests: 10},
-			service:  100 * time.Millisecond,
-			requests: 10, late: 9, elapsed: time.Second, p50: 300 * time.Millisecond,
+			name:    "open, too few connections",
+			plan:    Plan{Connections: 1, Rate: 20, Requests: 10},
+			service: 100 * time.Millisecond,
+			// The last is sent at 900 ms: 10 in 950 ms.
+			requests: 10, late: 9, elapsed: time.Second, p50: 300 * time.Millisecond, achieved: 10 / 0.95,
 		},
 	}
 	for _, tt := range tests {
@@ -181,6 +188,9 @@ func TestSchedules(t *testing.T) {
 				}
 				if s.Status[200] != tt.requests {
 					t.Errorf("status 200 counted %d times, want %d", s.Status[200], tt.requests)
+				}
+				if tt.achieved != 0 && math.Abs(s.Generator.AchievedRate-tt.achieved) > 1e-6*tt.achieved {
+					t.Errorf("achieved rate %v, want %v", s.Generator.AchievedRate, tt.achieved)
 				}
 				if s.Bytes != 13*tt.requests {
 					t.Errorf("bytes %d, want %d", s.Bytes, 13*tt.requests)

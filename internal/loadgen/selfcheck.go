@@ -15,7 +15,7 @@ import (
 // request late; a busy generator makes a free worker wake late).
 func (r *run) judge(s *report.Summary, stats []workerStats, gcPause, cpu, elapsed time.Duration) report.Generator {
 	p := r.plan
-	g := report.Generator{GCPause: gcPause}
+	g := report.Generator{GCPause: gcPause, CPU: cpu}
 	if elapsed > 0 {
 		g.AchievedRate = float64(s.Requests) / elapsed.Seconds()
 	}
@@ -38,10 +38,20 @@ func (r *run) judge(s *report.Summary, stats []workerStats, gcPause, cpu, elapse
 	var lag lagHistogram
 	var over time.Duration
 	var wakeups int64
+	var last time.Time
 	for i := range stats {
 		lag.merge(&stats[i].lag)
 		over += stats[i].overshoot
 		wakeups += stats[i].wakeups
+		if stats[i].lastSent.After(last) {
+			last = stats[i].lastSent
+		}
+	}
+	// The send rate, not the throughput: the last responses' tail is the
+	// server's time, and n requests sent on schedule span n intervals.
+	if !last.IsZero() {
+		span := last.Sub(r.t0) + time.Duration(r.interval)
+		g.AchievedRate = float64(s.Requests) / span.Seconds()
 	}
 	g.SendLagP99 = lag.quantile(0.99)
 	g.SendLagMax = lag.max

@@ -103,6 +103,8 @@ type stdDoer struct {
 	body      []byte
 }
 
+// Do sends one request and reads its body to the end, so that the
+// connection goes back to the pool.
 func (d *stdDoer) Do(ctx context.Context) (int, int64, error) {
 	var body io.Reader
 	if d.body != nil {

@@ -108,11 +108,18 @@ func TestErrorKinds(t *testing.T) {
 			name := tt.name + map[bool]string{false: ", fast", true: ", net/http"}[netHTTP]
 			t.Run(name, func(t *testing.T) {
 				t.Parallel()
+				// Only the hanging server should meet the timeout: a TLS
+				// handshake under -race on a loaded machine can take
+				// hundreds of milliseconds.
+				timeout := 10 * time.Second
+				if tt.kind == report.ErrTimeout {
+					timeout = 300 * time.Millisecond
+				}
 				p := &Plan{
 					URL:         mustURL(t, tt.target(t)),
 					Connections: 2,
 					Requests:    4,
-					Timeout:     300 * time.Millisecond,
+					Timeout:     timeout,
 					NetHTTP:     netHTTP,
 					Insecure:    tt.insecure,
 				}

@@ -54,6 +54,8 @@ type jsonGenerator struct {
 	SendLagP99MS     float64  `json:"send_lag_p99_ms"`
 	SendLagMaxMS     float64  `json:"send_lag_max_ms"`
 	GCPauseMS        float64  `json:"gc_pause_ms"`
+	CPUS             float64  `json:"cpu_s"`
+	CPUPerRequestUS  float64  `json:"cpu_per_request_us"`
 	Bound            bool     `json:"bound"`
 	Warnings         []string `json:"warnings"`
 }
@@ -100,8 +102,9 @@ func latencyJSON(l Latency) jsonLatency {
 // names and meaning are kept stable.
 //
 // Field names are snake_case and stable. A name ends in its unit: _ms for
-// milliseconds (floats, microsecond precision), _s for seconds, _per_s for
-// rates; names without a unit are counts. Fields are never omitted: a
+// milliseconds (floats, microsecond precision), _us for microseconds, _s
+// for seconds, _per_s for rates; names without a unit are counts. "bytes"
+// counts response bodies only, whichever client sent the requests. Fields are never omitted: a
 // closed-model run has "rate_per_s": 0, "late": 0 and a service section
 // equal to the response section. "response" and "service" cover the
 // answered requests (requests minus errors); "status" counts them by code,
@@ -126,6 +129,7 @@ func latencyJSON(l Latency) jsonLatency {
 //	  "histogram": [{"upper_ms": 0.2, "count": 10}, ...],
 //	  "generator": {"target_rate_per_s": 0, "achieved_rate_per_s": 12345.0,
 //	    "send_lag_p99_ms": 0, "send_lag_max_ms": 0, "gc_pause_ms": 1.5,
+//	    "cpu_s": 1.25, "cpu_per_request_us": 10.1,
 //	    "bound": false, "warnings": []}
 //	}
 func (s *Summary) WriteJSON(w io.Writer) error {
@@ -152,6 +156,8 @@ func (s *Summary) WriteJSON(w io.Writer) error {
 			SendLagP99MS:     msOf(s.Generator.SendLagP99),
 			SendLagMaxMS:     msOf(s.Generator.SendLagMax),
 			GCPauseMS:        msOf(s.Generator.GCPause),
+			CPUS:             s.Generator.CPU.Seconds(),
+			CPUPerRequestUS:  float64(s.CPUPerRequest()) / float64(time.Microsecond),
 			Bound:            s.Generator.Bound,
 			Warnings:         append([]string{}, s.Generator.Warnings...),
 		},

@@ -73,7 +73,8 @@ type Sample struct {
 	Service time.Duration
 	// Status is the HTTP status code; 0 if Err is not ErrNone.
 	Status int
-	// Bytes is the number of response bytes read, headers and body.
+	// Bytes is the number of response body bytes read, as decoded from
+	// the wire: no status line, headers, chunk framing or trailers.
 	Bytes int64
 	// Err classifies a failed request; ErrNone for any complete response.
 	Err ErrorKind

@@ -50,6 +50,7 @@ type savedGenerator struct {
 	SendLagP99NS int64    `json:"send_lag_p99_ns"`
 	SendLagMaxNS int64    `json:"send_lag_max_ns"`
 	GCPauseNS    int64    `json:"gc_pause_ns"`
+	CPUNS        int64    `json:"cpu_ns"`
 	Bound        bool     `json:"bound"`
 	Warnings     []string `json:"warnings"`
 }
@@ -94,6 +95,7 @@ func (s *Summary) Save(w io.Writer) error {
 			SendLagP99NS: int64(s.Generator.SendLagP99),
 			SendLagMaxNS: int64(s.Generator.SendLagMax),
 			GCPauseNS:    int64(s.Generator.GCPause),
+			CPUNS:        int64(s.Generator.CPU),
 			Bound:        s.Generator.Bound,
 			Warnings:     s.Generator.Warnings,
 		},
@@ -150,7 +152,7 @@ func Load(r io.Reader) (*Summary, error) {
 	}
 	if v.Runs < 1 || v.Connections < 0 || v.Rate < 0 || v.ElapsedNS < 0 ||
 		v.Requests < 0 || v.Errors < 0 || v.Late < 0 || v.Bytes < 0 ||
-		v.RequestsPerS < 0 || v.BytesPerS < 0 {
+		v.RequestsPerS < 0 || v.BytesPerS < 0 || v.Generator.CPUNS < 0 {
 		return bad("negative count or duration")
 	}
 	s := &Summary{
@@ -166,6 +168,7 @@ func Load(r io.Reader) (*Summary, error) {
 			SendLagP99:   time.Duration(v.Generator.SendLagP99NS),
 			SendLagMax:   time.Duration(v.Generator.SendLagMaxNS),
 			GCPause:      time.Duration(v.Generator.GCPauseNS),
+			CPU:          time.Duration(v.Generator.CPUNS),
 			Bound:        v.Generator.Bound,
 			Warnings:     v.Generator.Warnings,
 		},

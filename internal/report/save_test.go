@@ -65,7 +65,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	s.Rate = 2000
 	s.Generator = Generator{
 		TargetRate: 2000, AchievedRate: 1666.5, SendLagP99: 3 * time.Millisecond,
-		SendLagMax: 40 * time.Millisecond, GCPause: 1234567, Bound: true,
+		SendLagMax: 40 * time.Millisecond, GCPause: 1234567, CPU: 987654321, Bound: true,
 		Warnings: []string{"achieved rate is 83% of the target"},
 	}
 	got := roundTrip(t, s)
@@ -81,7 +81,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 		}
 	}
 	if got.Generator.GCPause != s.Generator.GCPause || got.Generator.SendLagMax != s.Generator.SendLagMax ||
-		!got.Generator.Bound || len(got.Generator.Warnings) != 1 {
+		got.Generator.CPU != s.Generator.CPU || !got.Generator.Bound || len(got.Generator.Warnings) != 1 {
 		t.Errorf("generator = %+v, want %+v", got.Generator, s.Generator)
 	}
 	sameReport(t, got, s)
@@ -154,9 +154,10 @@ func TestAddTiming(t *testing.T) {
 	a := summaryOf(many(1000), 10*time.Second) // 100/s, 1000 B/s
 	b := summaryOf(many(1000), 5*time.Second)  // 200/s, 2000 B/s
 	b.Target = "http://127.0.0.2:5000/"
-	b.Generator = Generator{GCPause: time.Millisecond, SendLagMax: time.Second, Warnings: []string{"w"}, Bound: true}
-	a.Generator = Generator{GCPause: 2 * time.Millisecond, SendLagMax: time.Millisecond, Warnings: []string{"w"}}
+	b.Generator = Generator{GCPause: time.Millisecond, SendLagMax: time.Second, Warnings: []string{"w"}, Bound: true, CPU: 15 * time.Millisecond}
+	a.Generator = Generator{GCPause: 2 * time.Millisecond, SendLagMax: time.Millisecond, Warnings: []string{"w"}, CPU: 10 * time.Millisecond}
 	c := summaryOf(many(500), 10*time.Second) // 50/s
+	c.Generator.CPU = 5 * time.Millisecond
 
 	var total Summary
 	for _, s := range []*Summary{a, b, c} {
@@ -183,6 +184,9 @@ func TestAddTiming(t *testing.T) {
 	if g.GCPause != 3*time.Millisecond || g.SendLagMax != time.Second || !g.Bound || len(g.Warnings) != 1 {
 		t.Errorf("generator = %+v", g)
 	}
+	if g.CPU != 30*time.Millisecond || total.CPUPerRequest() != 12*time.Microsecond {
+		t.Errorf("CPU %v, %v per request; want 30ms, 12µs", g.CPU, total.CPUPerRequest())
+	}
 	// The merged summary survives a save too.
 	again := roundTrip(t, &total)
 	if again.RequestsPerSecond() != 350 || again.Runs != 3 {
@@ -191,6 +195,15 @@ func TestAddTiming(t *testing.T) {
 	// The inputs are untouched.
 	if a.Requests != 1000 || a.Runs != 1 {
 		t.Errorf("Add changed its argument")
+	}
+	// A run whose CPU time is unknown (saved by an older gather) makes
+	// the merge's unknown rather than too low.
+	unknown := summaryOf(many(10), time.Second)
+	if err := total.Add(unknown); err != nil {
+		t.Fatal(err)
+	}
+	if total.Generator.CPU != 0 || total.CPUPerRequest() != 0 {
+		t.Errorf("CPU %v after adding a run without it, want 0 (unknown)", total.Generator.CPU)
 	}
 }
 
@@ -227,6 +240,7 @@ func TestLoadRejects(t *testing.T) {
 		{"unknown field", strings.Replace(valid, `"version": 1`, `"version": 1, "extra": 0`, 1)},
 		{"wrong type", strings.Replace(valid, `"runs": 1`, `"runs": "one"`, 1)},
 		{"negative", strings.Replace(valid, `"runs": 1`, `"runs": -1`, 1)},
+		{"negative CPU", strings.Replace(valid, `"cpu_ns": 0`, `"cpu_ns": -1`, 1)},
 		{"counts disagree", strings.Replace(valid, `"requests": 100`, `"requests": 101`, 1)},
 		{"bad histogram", strings.Replace(valid, `"response_histogram": "HISTF`, `"response_histogram": "XISTF`, 1)},
 		{"unknown error kind", strings.Replace(valid, `"errors_by_kind": {`, `"errors_by_kind": {"gremlins": 0,`, 1)},

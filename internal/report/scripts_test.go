@@ -51,8 +51,10 @@ func scriptFiles(t *testing.T) map[string][]byte {
 	)
 	runA := meta(summaryOf(a, time.Second), 10, time.Second)
 	runA.Generator.GCPause = ms
+	runA.Generator.CPU = 10 * ms
 	runB := meta(summaryOf(b, 2*time.Second), 20, 2*time.Second)
 	runB.Generator.GCPause = 2 * ms
+	runB.Generator.CPU = 30 * ms
 	runAB := meta(summaryOf(slicesConcat(a, b), 2*time.Second), 30, 2*time.Second)
 
 	// The open model at 100 req/s for 3 s against a server that stalled

@@ -44,7 +44,7 @@ type Summary struct {
 	// Late is the number of requests sent after their intended start
 	// (open model only): coordinated omission, counted instead of hidden.
 	Late int64
-	// Bytes is the number of response bytes read.
+	// Bytes is the number of response body bytes read (see [Sample]).
 	Bytes int64
 	// Status counts responses by HTTP status code. Codes outside 100-599 are
 	// counted under 0.
@@ -65,7 +65,11 @@ type Generator struct {
 	// TargetRate is the total rate asked for, in requests per second; 0 in
 	// the closed model.
 	TargetRate float64
-	// AchievedRate is the rate at which requests were actually sent.
+	// AchievedRate is the rate at which requests were actually sent: in
+	// the open model, requests over the time from the start to the last
+	// send plus one interval (so a run on schedule achieves its target
+	// exactly, whatever the server's last responses take); in the closed
+	// model, requests over the elapsed time.
 	AchievedRate float64
 	// SendLagP99 and SendLagMax describe how late requests were sent
 	// relative to their schedule.
@@ -73,13 +77,18 @@ type Generator struct {
 	SendLagMax time.Duration
 	// GCPause is the total stop-the-world GC pause during the run.
 	GCPause time.Duration
+	// CPU is the user plus system CPU time the generator's process used
+	// during the run; 0 if unknown. See [Summary.CPUPerRequest].
+	CPU time.Duration
 	// Bound reports that the generator, not the server, was the bottleneck.
 	Bound bool
 	// Warnings explains each problem the generator found, one line each.
 	Warnings []string
 }
 
-// Latency is a latency distribution's summary as the report prints it.
+// Latency is a latency distribution's summary as the report prints it:
+// percentiles, extremes and mean of Count responses, each exact to
+// HdrHistogram's 3 significant digits.
 type Latency struct {
 	P50, P90, P95, P99, P999, Max, Min time.Duration
 	Mean                               time.Duration
@@ -147,8 +156,9 @@ func Merge(recs ...*Recorder) *Summary {
 // rates, so that a short run's throughput is not diluted by a longer run's
 // duration (for runs of equal length this equals total/elapsed);
 // Connections, Rate and the generator's target and achieved rates add up;
-// send lags take the maximum, GC pauses add, and the generator counts as
-// the bottleneck if it was in any run.
+// send lags take the maximum, GC pauses and CPU times add (the CPU time
+// is unknown if it is for any run), and the generator counts as the
+// bottleneck if it was in any run.
 func (s *Summary) Add(other *Summary) error {
 	if other == nil {
 		return errors.New("report: Add of a nil Summary")
@@ -176,6 +186,11 @@ func (s *Summary) Add(other *Summary) error {
 	g.SendLagP99 = max(g.SendLagP99, og.SendLagP99)
 	g.SendLagMax = max(g.SendLagMax, og.SendLagMax)
 	g.GCPause += og.GCPause
+	if g.CPU > 0 && og.CPU > 0 {
+		g.CPU += og.CPU
+	} else {
+		g.CPU = 0 // unknown for some of the requests: unknown for all
+	}
 	g.Bound = g.Bound || og.Bound
 	for _, w := range og.Warnings {
 		if !slices.Contains(g.Warnings, w) {
@@ -277,7 +292,18 @@ func (s *Summary) RequestsPerSecond() float64 {
 	return perSecond(s.Requests, s.Elapsed)
 }
 
-// BytesPerSecond returns the response bytes read per second, computed as
+// CPUPerRequest returns the generator's CPU time per request, the
+// measure of its efficiency when the server is the bottleneck; 0 if the
+// CPU time is unknown or there were no requests. Merged runs give the
+// CPU time of all of them over all their requests.
+func (s *Summary) CPUPerRequest() time.Duration {
+	if s.Requests == 0 {
+		return 0
+	}
+	return s.Generator.CPU / time.Duration(s.Requests)
+}
+
+// BytesPerSecond returns the response body bytes read per second, computed as
 // [Summary.RequestsPerSecond] is.
 func (s *Summary) BytesPerSecond() float64 {
 	if s.Runs > 1 {

@@ -44,7 +44,7 @@ func (s *Summary) WriteText(w io.Writer) error {
 	}
 	p("Elapsed        %.3f s", s.Elapsed.Seconds())
 	p("Requests       %d  (%.1f req/s)", s.Requests, s.RequestsPerSecond())
-	p("Transferred    %s  (%s/s)", bytesText(float64(s.Bytes)), bytesText(s.BytesPerSecond()))
+	p("Transferred    %s  (%s/s, response bodies)", bytesText(float64(s.Bytes)), bytesText(s.BytesPerSecond()))
 	p("Errors         %d  (%.2f%%)", s.Errors, percent(s.Errors, s.Requests))
 	if s.Open() {
 		p("Late           %d  (sent after their intended start)", s.Late)
@@ -114,8 +114,19 @@ func (s *Summary) WriteText(w io.Writer) error {
 		p("  Target rate     none (closed model)")
 	}
 	p("  Achieved rate   %.1f req/s", g.AchievedRate)
-	p("  Send lag        p99 %.3f ms, max %.3f ms", ms(g.SendLagP99), ms(g.SendLagMax))
+	if g.TargetRate > 0 {
+		p("  Send lag        p99 %.3f ms, max %.3f ms", ms(g.SendLagP99), ms(g.SendLagMax))
+	} else {
+		// Without a schedule nothing is due, so nothing can be late.
+		p("  Send lag        none (closed model)")
+	}
 	p("  GC pause total  %.3f ms", ms(g.GCPause))
+	if g.CPU > 0 {
+		p("  CPU             %.3f s, %.2f µs per request", g.CPU.Seconds(),
+			float64(s.CPUPerRequest())/float64(time.Microsecond))
+	} else {
+		p("  CPU             unknown")
+	}
 	for _, warning := range g.Warnings {
 		for _, line := range wrap("WARNING: "+warning, 80, "         ") {
 			p("%s", line)

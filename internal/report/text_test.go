@@ -28,7 +28,7 @@ func closedSamples(seed uint64, n int) []Sample {
 // compared with testdata/<name>.txt and .json.
 func goldenSummaries(t *testing.T) map[string]*Summary {
 	closed := summaryOf(closedSamples(1, 3000), 3*time.Second)
-	closed.Generator = Generator{AchievedRate: 1000, GCPause: 2500 * time.Microsecond}
+	closed.Generator = Generator{AchievedRate: 1000, GCPause: 2500 * time.Microsecond, CPU: 36 * time.Millisecond}
 
 	open := summaryOf(randomSamples(2, 2000), 2*time.Second)
 	open.Rate = 1000
