@@ -70,7 +70,11 @@ against a slow server it starts by itself.`,
 		},
 	}
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
-		return &usageError{err: fmt.Errorf("%s: %w", cmd.CommandPath(), err)}
+		// "gather: bench: unknown flag: --x"; main adds the "gather: ".
+		if cmd.HasParent() {
+			err = fmt.Errorf("%s: %w", cmd.Name(), err)
+		}
+		return &usageError{err: err}
 	})
 	root.AddCommand(
 		newServeCmd(),
