@@ -111,7 +111,7 @@ func TestServeInterrupted(t *testing.T) {
 	}
 	want := []string{
 		"gather serve: shutting down, letting requests in flight finish for up to 200ms",
-		"gather serve: served 1 requests, 0 dropped, 0 client gone, 1 in flight cut",
+		"gather serve: served 1 request, 0 dropped, 0 client gone, 1 in flight cut",
 	}
 	if !slices.Equal(rest, want) {
 		t.Errorf("serve printed\n%q\nwant\n%q", rest, want)

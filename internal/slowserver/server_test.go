@@ -202,21 +202,21 @@ func TestShutdown(t *testing.T) {
 			delay: 5 * time.Second, grace: 10 * time.Second,
 			want:     answer{code: 200, body: "hello!", at: 5 * time.Second},
 			shutdown: 4 * time.Second, // the request's end, plus net/http's idle poll
-			stats:    "1 requests (200: 1), 0 dropped, 0 client gone, 0 in flight cut",
+			stats:    "1 request (200: 1), 0 dropped, 0 client gone, 0 in flight cut",
 		},
 		{
 			name:  "cut after grace",
 			delay: time.Minute, grace: 2 * time.Second,
 			want:     answer{failed: true, at: 3 * time.Second},
 			shutdown: 2 * time.Second,
-			stats:    "1 requests, 0 dropped, 0 client gone, 1 in flight cut",
+			stats:    "1 request, 0 dropped, 0 client gone, 1 in flight cut",
 		},
 		{
 			name:  "no grace",
 			delay: time.Minute, grace: 0,
 			want:     answer{failed: true, at: time.Second},
 			shutdown: 0,
-			stats:    "1 requests, 0 dropped, 0 client gone, 1 in flight cut",
+			stats:    "1 request, 0 dropped, 0 client gone, 1 in flight cut",
 		},
 	}
 	for _, tt := range tests {

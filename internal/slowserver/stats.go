@@ -27,7 +27,10 @@ type Stats struct {
 //	1005 requests (200: 1000, 500: 5), 2 dropped, 1 client gone, 0 in flight cut
 func (s Stats) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d requests", s.Requests)
+	fmt.Fprintf(&b, "%d request", s.Requests)
+	if s.Requests != 1 {
+		b.WriteString("s")
+	}
 	if len(s.ByStatus) > 0 {
 		codes := make([]int, 0, len(s.ByStatus))
 		for code := range s.ByStatus {
