@@ -18,10 +18,10 @@ import (
 //
 // This differs from Python's gather, which returns the first exception but
 // leaves the other awaitables running. The errors of the other tasks are
-// not lost: those caused by the cancellation are taken as read, and any
-// other one is left for the task's owner, or for the unretrieved-error
-// handler (see [SetUnretrievedHandler]). To get every outcome instead,
-// use [Settle].
+// not lost: a task that stopped because of the cancellation has nothing to
+// report, as a cancelled asyncio task, and any other error is left in its
+// task, for its owner to read or for the unretrieved-error handler (see
+// [SetUnretrievedHandler]). To get every outcome instead, use [Settle].
 func All[T any](ctx context.Context, tasks ...*Task[T]) ([]T, error) {
 	w := watchCount(tasks)
 	select {
@@ -87,15 +87,14 @@ type chanWaiter chan int
 
 func (c chanWaiter) finished(i int, _ bool) { c <- i }
 
-func watchChan[T any](tasks []*Task[T]) chanWaiter {
+func watchChan[T any](tasks []*Task[T]) (chanWaiter, []watcher) {
 	c := make(chanWaiter, len(tasks))
-	watchEach(tasks, c)
-	return c
+	return c, watchEach(tasks, c)
 }
 
 // watchEach makes w watch every task, telling it at once of those that
-// have finished already.
-func watchEach[T any](tasks []*Task[T], w waiter) {
+// have finished already, and returns the watchers for unwatchEach.
+func watchEach[T any](tasks []*Task[T], w waiter) []watcher {
 	nodes := make([]watcher, len(tasks))
 	for i, t := range tasks {
 		nodes[i] = watcher{w: w, i: i}
@@ -103,20 +102,26 @@ func watchEach[T any](tasks []*Task[T], w waiter) {
 			w.finished(i, t.err != nil)
 		}
 	}
+	return nodes
+}
+
+// unwatchEach undoes watchEach. A task that is finishing meanwhile may still
+// tell its waiter, which must not mind.
+func unwatchEach[T any](tasks []*Task[T], nodes []watcher) {
+	for i, t := range tasks {
+		t.unwatch(&nodes[i])
+	}
 }
 
 // cancelAll cancels every task with cause and waits until all have
-// returned. An error that the cancellation caused is marked as read: the
-// caller reported the cause already.
+// returned. The errors that the cancellation caused need no reading: a task
+// that stops because it was cancelled is never reported (see Task).
 func cancelAll[T any](tasks []*Task[T], cause error) {
 	for _, t := range tasks {
 		t.Cancel(cause)
 	}
 	for _, t := range tasks {
 		<-t.Done()
-		if st := t.state; st != nil && causedBy(st.err, cause) {
-			st.retrieved.Store(true)
-		}
 	}
 }
 
@@ -165,7 +170,8 @@ const (
 // is the timeout. Wait cancels nothing, and it reads no errors: call
 // [Task.Result] on the done tasks.
 func Wait[T any](ctx context.Context, tasks []*Task[T], until Until) (done, pending []*Task[T]) {
-	ch, left := watchChan(tasks), len(tasks)
+	ch, nodes := watchChan(tasks)
+	left := len(tasks)
 	finished := make([]bool, len(tasks))
 	add := func(i int) bool {
 		finished[i] = true
@@ -206,6 +212,9 @@ loop:
 			pending = append(pending, t)
 		}
 	}
+	if len(pending) > 0 {
+		unwatchEach(tasks, nodes)
+	}
 	return done, pending
 }
 
@@ -215,14 +224,16 @@ loop:
 // no errors: call [Task.Result] or [Task.Await] on each task it yields.
 func AsCompleted[T any](ctx context.Context, tasks ...*Task[T]) iter.Seq[*Task[T]] {
 	return func(yield func(*Task[T]) bool) {
-		ch := watchChan(tasks)
+		ch, nodes := watchChan(tasks)
 		for left := len(tasks); left > 0; left-- {
 			select {
 			case i := <-ch:
 				if !yield(tasks[i]) {
+					unwatchEach(tasks, nodes)
 					return
 				}
 			case <-ctx.Done():
+				unwatchEach(tasks, nodes)
 				return
 			}
 		}

@@ -79,9 +79,10 @@ func TestAllFirstErrorCancelsTheRest(t *testing.T) {
 				t.Errorf("task %d saw cancellation cause %v; want one wrapping boom", i, c)
 			}
 		}
-		// The siblings' cancellation errors were consumed by All.
+		// The siblings stopped because they were cancelled: their errors
+		// are not left for the unretrieved report.
 		for _, i := range []int{0, 2} {
-			if st := tasks[i].state; st == nil || !st.retrieved.Load() {
+			if st := tasks[i].state; st != nil && !st.retrieved.Load() {
 				t.Errorf("task %d's cancellation error is left for the unretrieved report", i)
 			}
 		}
@@ -301,6 +302,63 @@ func TestAsCompletedStops(t *testing.T) {
 		// From 1s to 2.5s: the task done at 1s, the one done at 2s, then stop.
 		if n != 2 || tctx.Err() == nil {
 			t.Fatalf("with a 1.5s timeout AsCompleted yielded %d tasks; want 2, then stop", n)
+		}
+	})
+}
+
+// watchers counts the waiters a task would tell when it finishes.
+func (t *Task[T]) watcherCount() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for w := t.watchers; w != nil; w = w.next {
+		n++
+	}
+	return n
+}
+
+// The asyncio idiom "while pending: done, pending = wait(pending,
+// FIRST_COMPLETED)" must not pile up a watcher per task per call.
+func TestWaitLoopLeavesNoWatchers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		const n = 50
+		pending := make([]*Task[int], n)
+		for i := range pending {
+			pending[i] = Go(ctx, sleeper(time.Duration(i+1)*time.Second, i))
+		}
+		last := pending[n-1]
+		for rounds := 0; len(pending) > 0; rounds++ {
+			var done []*Task[int]
+			done, pending = Wait(ctx, pending, FirstCompleted)
+			if len(done) == 0 {
+				t.Fatal("Wait(FirstCompleted) returned no task")
+			}
+			if len(pending) > 0 {
+				if c := last.watcherCount(); c != 0 {
+					t.Fatalf("after round %d the last task has %d watchers; want 0", rounds, c)
+				}
+			}
+		}
+	})
+}
+
+func TestAsCompletedStopLeavesNoWatchers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		tasks := []*Task[int]{Go(ctx, sleeper(time.Second, 1)), Go(ctx, sleeper(time.Hour, 2))}
+		defer Settle(ctx, tasks...)
+		for range 3 {
+			for range AsCompleted(ctx, tasks...) {
+				break
+			}
+			tctx, cancel := context.WithTimeout(ctx, time.Second)
+			for range AsCompleted(tctx, tasks[1]) {
+			}
+			cancel()
+		}
+		if c := tasks[1].watcherCount(); c != 0 {
+			t.Fatalf("the running task has %d watchers after the loops stopped; want 0", c)
 		}
 	})
 }

@@ -7,7 +7,8 @@
 // users miss: a task is a value that holds its result, every goroutine it
 // starts has an owner that waits for it, and no error is ever silently
 // lost. A task whose error is never read is reported, as Python reports
-// "Task exception was never retrieved".
+// "Task exception was never retrieved"; as in Python, a task that merely
+// stopped because it was cancelled is not.
 //
 // # From asyncio to gather
 //

@@ -3,6 +3,9 @@ package gather
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -203,6 +206,130 @@ func TestSpawn(t *testing.T) {
 		}
 		if _, err := b.Await(context.Background()); err != errBoom {
 			t.Fatalf("b.Await() = %v; want boom", err)
+		}
+	})
+}
+
+func TestSpawnErrorIsNotReportedAsUnretrieved(t *testing.T) {
+	errSpawned := errors.New("spawned child failed")
+	var mu sync.Mutex
+	var got []error
+	prev := SetUnretrievedHandler(func(err error) {
+		mu.Lock()
+		got = append(got, err)
+		mu.Unlock()
+	})
+	defer SetUnretrievedHandler(prev)
+	var failed, panicked *Task[int]
+	err := Run(func(ctx context.Context) error {
+		g := NewGroup(ctx)
+		both := make(chan struct{}) // the first failure must not stop the second Spawn
+		failed, _ = Spawn(g, func(ctx context.Context) (int, error) {
+			<-both
+			return 0, errSpawned
+		})
+		panicked, _ = Spawn(g, func(ctx context.Context) (int, error) {
+			<-both
+			panic(errSpawned)
+		})
+		close(both)
+		return g.Wait() // the only reader of both errors
+	})
+	var pe *PanicError
+	if !errors.Is(err, errSpawned) || !errors.As(err, &pe) {
+		t.Fatalf("Run() = %v; want the error and the panic, from Wait", err)
+	}
+	if failed.state != nil || panicked.state != nil {
+		t.Fatal("a spawned task's error was left for the unretrieved report")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if slices.ContainsFunc(got, func(e error) bool { return errors.Is(e, errSpawned) }) {
+		t.Fatalf("errors that Wait returned were reported as unretrieved: %v", got)
+	}
+}
+
+func TestSpawnCancelledAloneDoesNotFailTheGroup(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := NewGroup(context.Background())
+		cancelled, err := Spawn(g, sleeper(time.Hour, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sibling, err := Spawn(g, sleeper(time.Second, "sibling"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cancelled.Cancel(nil)
+		if _, err := cancelled.Await(context.Background()); !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled.Await() = %v; want Canceled", err)
+		}
+		if err := g.Context().Err(); err != nil {
+			t.Fatalf("cancelling one child cancelled the group: %v", err)
+		}
+		if err := g.Wait(); err != nil {
+			t.Fatalf("Wait() = %v; want nil, as asyncio.TaskGroup ignores a child cancelled on its own", err)
+		}
+		if v, err := sibling.Await(context.Background()); v != "sibling" || err != nil {
+			t.Fatalf("sibling.Await() = %q, %v", v, err)
+		}
+	})
+}
+
+// Go must not start a child once the group has stopped, even when a slot
+// frees at the same moment.
+func TestGroupGoDoesNotStartAfterStop(t *testing.T) {
+	t.Parallel()
+	for range 200 {
+		g := NewGroup(context.Background())
+		g.SetLimit(1)
+		g.Go(func(ctx context.Context) error {
+			<-ctx.Done() // the slot frees only after the group stopped
+			return nil
+		})
+		var started atomic.Bool
+		goErr := make(chan error)
+		go func() {
+			goErr <- g.Go(func(ctx context.Context) error {
+				started.Store(true)
+				return nil
+			})
+		}()
+		g.Cancel()
+		if err := <-goErr; !errors.Is(err, ErrGroupStopped) {
+			t.Fatalf("Go() on a stopped group = %v; want ErrGroupStopped", err)
+		}
+		if err := g.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		if started.Load() {
+			t.Fatal("a child started in a stopped group")
+		}
+	}
+}
+
+func TestGroupParentEndsWithARealError(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		parent, cancel := context.WithCancelCause(context.Background())
+		g := NewGroup(parent)
+		errFlush := errors.New("flush failed")
+		for range 3 {
+			g.Go(func(ctx context.Context) error {
+				<-ctx.Done()
+				return context.Cause(ctx)
+			})
+		}
+		g.Go(func(ctx context.Context) error {
+			<-ctx.Done()
+			return errFlush
+		})
+		time.AfterFunc(time.Second, func() { cancel(errBoom) })
+		err := g.Wait()
+		if !errors.Is(err, errFlush) || !errors.Is(err, errBoom) {
+			t.Fatalf("Wait() = %v; want the real error and the parent's cause", err)
+		}
+		if n := strings.Count(err.Error(), errBoom.Error()); n != 1 {
+			t.Fatalf("Wait() = %q; the parent's cause must appear once, not once per child", err)
 		}
 	})
 }

@@ -18,7 +18,11 @@ import (
 //
 // If a call fails, Map cancels the context of the others, stops taking
 // items, waits for the calls under way, and returns that first error,
-// joined with any other failure that was not caused by the cancellation.
+// joined with [errors.Join] to any other failure that was not caused by the
+// cancellation; a single error is returned as it is. If ctx ends before
+// every item is done, Map stops the same way and returns ctx's cause, or
+// the failures not caused by it if there are any. Map returns a nil slice whenever it returns
+// an error.
 func Map[T, R any](ctx context.Context, items []T, limit int, fn func(context.Context, T) (R, error)) ([]R, error) {
 	if limit <= 0 || limit > len(items) {
 		limit = len(items)
@@ -27,22 +31,24 @@ func Map[T, R any](ctx context.Context, items []T, limit int, fn func(context.Co
 	defer cancel(nil)
 	results := make([]R, len(items))
 	var (
-		next  atomic.Int64
-		mu    sync.Mutex
-		errs  []error
-		cause error
-		wg    sync.WaitGroup
+		next   atomic.Int64
+		mu     sync.Mutex
+		errs   []error
+		failed bool // a call failed, whether its error is in errs or not
+		wg     sync.WaitGroup
 	)
 	fail := func(err error) {
 		mu.Lock()
 		defer mu.Unlock()
-		if cause != nil && causedBy(err, cause) {
+		failed = true
+		// Once ctx has ended, by the parent or by an earlier failure,
+		// errors it caused are noise: ctx's cause is reported instead.
+		if ctx.Err() != nil && causedBy(err, context.Cause(ctx)) {
 			return
 		}
 		errs = append(errs, err)
-		if cause == nil {
-			cause = fmt.Errorf("gather: another call of Map failed: %w", err)
-			cancel(cause)
+		if len(errs) == 1 {
+			cancel(fmt.Errorf("gather: another call of Map failed: %w", err))
 		}
 	}
 	wg.Add(limit)
@@ -64,11 +70,13 @@ func Map[T, R any](ctx context.Context, items []T, limit int, fn func(context.Co
 		}()
 	}
 	wg.Wait()
-	if len(errs) > 0 {
+	switch {
+	case len(errs) == 1:
+		return nil, errs[0] // as it was returned, for == and type switches
+	case len(errs) > 1:
 		return nil, errors.Join(errs...)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, context.Cause(ctx)
+	case failed || next.Load() < int64(len(items)):
+		return nil, context.Cause(ctx) // ctx ended before every item was done
 	}
 	return results, nil
 }

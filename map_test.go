@@ -63,19 +63,28 @@ func TestMapFirstErrorStops(t *testing.T) {
 	for i := range items {
 		items[i] = i
 	}
+	const limit = 4
 	var calls atomic.Int32
-	_, err := Map(context.Background(), items, 4, func(ctx context.Context, i int) (int, error) {
+	_, err := Map(context.Background(), items, limit, func(ctx context.Context, i int) (int, error) {
 		calls.Add(1)
 		if i == 10 {
 			return 0, errBoom
 		}
-		return i, ctx.Err()
+		if i > 10 {
+			// Hold the slot until the failure is known, whatever the
+			// scheduler does, so the count below is exact.
+			<-ctx.Done()
+			return 0, ctx.Err()
+		}
+		return i, nil
 	})
-	if err == nil || !errors.Is(err, errBoom) || errors.Is(err, context.Canceled) {
-		t.Fatalf("Map() error = %v; want boom alone", err)
+	if err != errBoom {
+		t.Fatalf("Map() error = %v; want boom alone, as it was returned", err)
 	}
-	if n := calls.Load(); n > 100 {
-		t.Fatalf("Map made %d calls after the failure at item 10; it must stop taking items", n)
+	// Items 0 to 10, plus at most one more per other worker, taken before
+	// the failure cancelled them.
+	if n := calls.Load(); n > 11+limit-1 {
+		t.Fatalf("Map made %d calls; after the failure at item 10 it must stop taking items", n)
 	}
 }
 
@@ -95,15 +104,30 @@ func TestMapPanic(t *testing.T) {
 
 func TestMapContextEnds(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		ctx, cancel := context.WithTimeoutCause(context.Background(), time.Second, errBoom)
 		defer cancel()
-		_, err := Map(ctx, []int{1, 2, 3}, 1, func(ctx context.Context, i int) (int, error) {
+		got, err := Map(ctx, []int{1, 2, 3}, 2, func(ctx context.Context, i int) (int, error) {
 			return i, Sleep(ctx, time.Hour)
 		})
-		if !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("Map() error = %v; want DeadlineExceeded", err)
+		if err != errBoom || got != nil {
+			t.Fatalf("Map() = %v, %v; want nil and the context's cause, as it is", got, err)
 		}
 	})
+}
+
+func TestMapContextEndsAfterTheLastItem(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	got, err := Map(ctx, []int{1, 2, 3}, 1, func(_ context.Context, i int) (int, error) {
+		if i == 3 {
+			cancel() // every item is done: nothing is lost
+		}
+		return 10 * i, nil
+	})
+	if err != nil || !slices.Equal(got, []int{10, 20, 30}) {
+		t.Fatalf("Map() = %v, %v; want [10 20 30], nil", got, err)
+	}
 }
 
 // counted yields 0..n-1 and counts how many items were taken.
@@ -216,4 +240,47 @@ func TestStreamContextEnds(t *testing.T) {
 			t.Fatalf("got %d results (%d cancelled), %d taken; want 6 (2), 6", results, cancelled, taken.Load())
 		}
 	})
+}
+
+func TestStreamBreakInInputOrderWithASlowHead(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const limit = 3
+		var taken, stopped atomic.Int32
+		start := time.Now()
+		for i := range Stream(context.Background(), counted(100, &taken), limit, InputOrder, func(ctx context.Context, i int) (int, error) {
+			if i == 0 {
+				time.Sleep(time.Second) // the others finish first and are held
+				return 0, nil
+			}
+			if i < limit {
+				return i, nil
+			}
+			<-ctx.Done()
+			stopped.Add(1)
+			return 0, ctx.Err()
+		}) {
+			if i != 0 {
+				t.Fatalf("first yield was item %d; want 0", i)
+			}
+			break
+		}
+		// Items 1 and 2 finished at once but held their slots until 0 was
+		// yielded at 1s, so nothing else was taken.
+		if d := time.Since(start); d != time.Second || taken.Load() != limit || stopped.Load() != 0 {
+			t.Fatalf("after %v: %d taken, %d stopped; want 1s, %d, 0", d, taken.Load(), stopped.Load(), limit)
+		}
+	})
+}
+
+func TestStreamContextEndedBeforeStart(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var taken atomic.Int32
+	for i := range Stream(ctx, counted(10, &taken), 2, CompletionOrder, func(context.Context, int) (int, error) { return 0, nil }) {
+		t.Fatalf("yielded item %d from a stream whose context had ended", i)
+	}
+	if taken.Load() != 0 {
+		t.Fatalf("took %d items from a stream whose context had ended", taken.Load())
+	}
 }

@@ -43,8 +43,13 @@ var ErrMainReturned = errors.New("gather: main returned")
 // When main returns, Run cancels the context with cause [ErrMainReturned],
 // waits for every task and group child started from it (directly or not),
 // and reports the failed tasks whose errors nobody read to the
-// unretrieved-error handler (see [SetUnretrievedHandler]). A panic in main
-// is returned as a [*PanicError].
+// unretrieved-error handler (see [SetUnretrievedHandler]); tasks that
+// stopped because of that cancellation are not reported. Signals are still
+// watched meanwhile: the second since Run began ends the process, so a task
+// that ignores its context cannot keep it alive past two Ctrl-Cs. A task
+// started after Run has stopped waiting, by a goroutine that no task or
+// group owns, is not waited for. A panic in main is returned as a
+// [*PanicError].
 func Run(main func(ctx context.Context) error) error {
 	tr := &tracker{}
 	ctx, cancel := context.WithCancelCause(context.WithValue(context.Background(), trackerKey{}, tr))
@@ -55,6 +60,12 @@ func Run(main func(ctx context.Context) error) error {
 	defer signal.Stop(signals)
 	stop := make(chan struct{})
 	watcherDone := make(chan struct{})
+	defer func() {
+		// Deferred so that the goroutine ends even if main calls
+		// runtime.Goexit.
+		close(stop)
+		<-watcherDone
+	}()
 	go func() {
 		defer close(watcherDone)
 		select {
@@ -77,15 +88,7 @@ func Run(main func(ctx context.Context) error) error {
 
 	err := callErr(ctx, main)
 	cancel(ErrMainReturned)
-	tr.wg.Wait()
-	close(stop)
-	<-watcherDone
-
-	tr.mu.Lock()
-	failed := tr.failedTasks
-	tr.failedTasks = nil
-	tr.mu.Unlock()
-	for _, st := range failed {
+	for _, st := range tr.wait() {
 		reportIfUnretrieved(st)
 	}
 	return err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,13 +23,18 @@ import (
 // that is garbage-collected with its error unread, or that is still unread
 // when [Run] ends, is reported to the handler set with
 // [SetUnretrievedHandler], as Python reports "Task exception was never
-// retrieved".
+// retrieved". As in asyncio, where a cancelled task has no exception to
+// retrieve, a task whose context had been cancelled when its function
+// returned an error caused by that (one that matches [context.Canceled],
+// [context.DeadlineExceeded] or the cancellation cause) is not reported;
+// nor is a task started by [Spawn], whose error its [Group] reads.
 type Task[T any] struct {
 	ctx      taskCtx
 	value    T
 	err      error
-	state    *taskState  // set only if err != nil, before finished
+	state    *taskState  // set only if err must be read, before finished
 	finished atomic.Bool // value, err and state are final once it is true
+	owned    bool        // a Group reads the error: never report it
 
 	mu       sync.Mutex
 	done     chan struct{} // made by the first Done that needs it
@@ -63,6 +69,22 @@ func (t *Task[T]) watch(w *watcher) bool {
 	return true
 }
 
+// unwatch removes w from the task's watchers, if it is still there, so that
+// a waiter that gives up early (Wait, AsCompleted) leaves nothing behind on
+// a task that goes on running: a loop of Wait(FirstCompleted) over the
+// pending tasks, the asyncio idiom, would otherwise pile up one watcher per
+// task per call. The lists are short when everyone unwatches.
+func (t *Task[T]) unwatch(w *watcher) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for p := &t.watchers; *p != nil; p = &(*p).next {
+		if *p == w {
+			*p = w.next
+			return
+		}
+	}
+}
+
 // taskState is the part of a task that outlives it: the garbage-collection
 // cleanup must not refer to the Task itself, or the Task would never be
 // collected.
@@ -82,10 +104,16 @@ type taskState struct {
 // Go costs a goroutine and two allocations; the task's context costs two
 // more if fn looks at it (see the benchmarks for times).
 func Go[T any](ctx context.Context, fn func(context.Context) (T, error)) *Task[T] {
-	t := &Task[T]{ctx: taskCtx{parent: ctx}}
+	return start(ctx, fn, false)
+}
+
+// start starts a task; owned says that a Group reads its error, so that it
+// is never reported as unretrieved.
+func start[T any](ctx context.Context, fn func(context.Context) (T, error), owned bool) *Task[T] {
+	t := &Task[T]{ctx: taskCtx{parent: ctx}, owned: owned}
 	tr := trackerFrom(ctx)
-	if tr != nil {
-		tr.wg.Add(1)
+	if tr != nil && !tr.add() {
+		tr = nil // Run has stopped waiting
 	}
 	go t.run(fn, tr)
 	return t
@@ -102,16 +130,17 @@ func (t *Task[T]) run(fn func(context.Context) (T, error), tr *tracker) {
 var errGoexit = errors.New("gather: task function called runtime.Goexit")
 
 func (t *Task[T]) finish(tr *tracker) {
-	t.ctx.cancelWith(ErrTaskReturned)
-	if t.err != nil {
-		st := &taskState{err: t.err}
+	var st *taskState
+	// Only failed tasks pay for a cleanup: a success has nothing to lose.
+	// Nor has a task that stopped because it was cancelled, as in asyncio,
+	// where a cancelled task has no exception to retrieve; that must be
+	// decided before the context is cancelled below.
+	if t.err != nil && !t.owned && !t.stoppedByCancel() {
+		st = &taskState{err: t.err}
 		t.state = st
-		// Only failed tasks pay for a cleanup: a success has nothing to lose.
 		runtime.AddCleanup(t, reportIfUnretrieved, st)
-		if tr != nil {
-			tr.addFailed(st)
-		}
 	}
+	t.ctx.cancelWith(ErrTaskReturned)
 	t.mu.Lock()
 	t.finished.Store(true)
 	done, watchers := t.done, t.watchers
@@ -124,8 +153,15 @@ func (t *Task[T]) finish(tr *tracker) {
 		w.w.finished(w.i, t.err != nil)
 	}
 	if tr != nil {
-		tr.wg.Done()
+		tr.done(st)
 	}
+}
+
+// stoppedByCancel reports whether the task's error is what a function
+// returns when its context is cancelled, and the context was cancelled.
+func (t *Task[T]) stoppedByCancel() bool {
+	cause := t.ctx.cancelledBy()
+	return cause != nil && causedBy(t.err, cause)
 }
 
 // call runs fn, turning a panic into a *PanicError.
@@ -195,7 +231,8 @@ func (t *Task[T]) take() (T, error) {
 }
 
 // Result returns the task's result without waiting. ok is false, and r the
-// zero Result, while the task is still running.
+// zero Result, while the task is still running; once ok is true, the error
+// counts as read.
 func (t *Task[T]) Result() (r Result[T], ok bool) {
 	if !t.finished.Load() {
 		return Result[T]{}, false
@@ -260,7 +297,10 @@ func (timeoutError) Is(target error) bool { return target == context.DeadlineExc
 // the time runs out, it cancels the task with cause [ErrTimeout], waits until
 // the task function has returned, and returns an error that wraps
 // ErrTimeout. If ctx ends first, the task is cancelled the same way and
-// ctx's error is returned. Either way, no goroutine is left running.
+// ctx's cause is returned. Either way, the task has returned when WaitFor
+// does. What the stopped task returned is still in it: an error of its own,
+// rather than one caused by the cancellation, is not taken as read, so
+// read it with [Task.Result] or it is reported as unretrieved.
 func WaitFor[T any](ctx context.Context, t *Task[T], d time.Duration) (T, error) {
 	timer := time.NewTimer(d)
 	defer timer.Stop()
@@ -278,9 +318,8 @@ func WaitFor[T any](ctx context.Context, t *Task[T], d time.Duration) (T, error)
 	}
 	t.Cancel(cause)
 	<-t.Done()
-	if t.state != nil {
-		t.state.retrieved.Store(true)
-	}
+	// An error caused by the cancellation is not reported (see Task), but
+	// one of the task's own is left in it, for Result or the report.
 	var zero T
 	if cause == ErrTimeout {
 		return zero, fmt.Errorf("gather: task did not finish within %v: %w", d, ErrTimeout)
@@ -357,12 +396,17 @@ func (e *UnretrievedError) Error() string { return e.Err.Error() }
 // Unwrap returns the task's error.
 func (e *UnretrievedError) Unwrap() error { return e.Err }
 
-// tracker counts the tasks started under [Run], so that Run can wait for them
-// and report the failures nobody read.
+// tracker counts the tasks and group children started under [Run], so
+// that Run can wait for them and report the failures nobody read. Unlike a
+// sync.WaitGroup, it may be added to while Run waits, even from zero (by a
+// goroutine Run does not know of), and it stops counting once Run is done
+// waiting, so that a late start is neither a race nor a misuse.
 type tracker struct {
-	wg          sync.WaitGroup
-	mu          sync.Mutex
-	failedTasks []*taskState
+	mu      sync.Mutex
+	running int
+	idle    chan struct{} // closed when running drops to zero while Run waits
+	closed  bool          // Run no longer waits: nothing is counted
+	failed  []*taskState
 }
 
 type trackerKey struct{}
@@ -372,8 +416,51 @@ func trackerFrom(ctx context.Context) *tracker {
 	return tr
 }
 
-func (tr *tracker) addFailed(st *taskState) {
+// add counts one more task, and reports false if Run no longer waits.
+func (tr *tracker) add() bool {
 	tr.mu.Lock()
-	tr.failedTasks = append(tr.failedTasks, st)
-	tr.mu.Unlock()
+	defer tr.mu.Unlock()
+	if tr.closed {
+		return false
+	}
+	tr.running++
+	return true
+}
+
+// done counts a task out; st, if not nil, is its unread error for Run to
+// report.
+func (tr *tracker) done(st *taskState) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	if st != nil {
+		if len(tr.failed) == cap(tr.failed) {
+			// Drop the errors read since the last time, so that a long
+			// Run that reads its errors does not keep them all.
+			tr.failed = slices.DeleteFunc(tr.failed, func(st *taskState) bool { return st.retrieved.Load() })
+		}
+		tr.failed = append(tr.failed, st)
+	}
+	tr.running--
+	if tr.running == 0 && tr.idle != nil {
+		close(tr.idle)
+		tr.idle = nil
+	}
+}
+
+// wait waits until no task is counted, then stops counting and returns the
+// failed tasks.
+func (tr *tracker) wait() []*taskState {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	for tr.running > 0 {
+		idle := make(chan struct{})
+		tr.idle = idle
+		tr.mu.Unlock()
+		<-idle
+		tr.mu.Lock()
+	}
+	tr.closed = true
+	failed := tr.failed
+	tr.failed = nil
+	return failed
 }

@@ -3,8 +3,11 @@ package gather
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -347,4 +350,91 @@ func TestDefaultUnretrievedHandler(t *testing.T) {
 	if got, want := buf.String(), "gather: task error was never retrieved: boom\n"; got != want {
 		t.Fatalf("default handler wrote %q; want %q", got, want)
 	}
+}
+
+// A cancelled task has nothing to retrieve, as in asyncio; a task that
+// fails on its own, or that returns a cancellation error although nobody
+// cancelled it, does.
+func TestUnretrievedReportSkipsCancelledTasks(t *testing.T) {
+	own := errors.New("failed while stopping")
+	notCancelled := fmt.Errorf("an inner call gave up: %w", context.Canceled)
+	var mu sync.Mutex
+	var got []error
+	prev := SetUnretrievedHandler(func(err error) {
+		mu.Lock()
+		got = append(got, err)
+		mu.Unlock()
+	})
+	defer SetUnretrievedHandler(prev)
+	var quiet, loud []*Task[int]
+	err := Run(func(ctx context.Context) error {
+		quiet = append(quiet, Go(ctx, func(ctx context.Context) (int, error) { // stopped by Run
+			<-ctx.Done()
+			return 0, ctx.Err()
+		}))
+		quiet = append(quiet, Go(ctx, func(ctx context.Context) (int, error) { // stopped by Run, with the cause
+			<-ctx.Done()
+			return 0, fmt.Errorf("wrapped: %w", context.Cause(ctx))
+		}))
+		cancelled := Go(ctx, func(ctx context.Context) (int, error) { // stopped by Cancel
+			<-ctx.Done()
+			return 0, context.Cause(ctx)
+		})
+		quiet = append(quiet, cancelled)
+		cancelled.Cancel(errors.New("stop"))
+		<-cancelled.Done()
+		loud = append(loud, Go(ctx, func(ctx context.Context) (int, error) { // a real error while stopping
+			<-ctx.Done()
+			return 0, own
+		}))
+		uncancelled := Go(ctx, func(ctx context.Context) (int, error) { return 0, notCancelled })
+		loud = append(loud, uncancelled)
+		<-uncancelled.Done() // before Run cancels ctx
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, task := range quiet {
+		if task.state != nil {
+			t.Errorf("cancelled task %d (%v) was left for the unretrieved report", i, task.state.err)
+		}
+	}
+	for i, task := range loud {
+		if task.state == nil || !task.state.retrieved.Load() {
+			t.Errorf("failed task %d was not reported", i)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, want := range []error{own, notCancelled} {
+		if !slices.ContainsFunc(got, func(e error) bool { return errors.Is(e, want) }) {
+			t.Errorf("%v was not reported; reported: %v", want, got)
+		}
+	}
+}
+
+func TestWaitForLeavesTheTasksOwnErrorUnread(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		own := errors.New("could not stop cleanly")
+		ctx := context.Background()
+		task := Go(ctx, func(ctx context.Context) (int, error) {
+			<-ctx.Done()
+			return 0, own
+		})
+		if _, err := WaitFor(ctx, task, time.Second); !errors.Is(err, ErrTimeout) {
+			t.Fatalf("WaitFor() = %v; want ErrTimeout", err)
+		}
+		if task.state == nil || task.state.retrieved.Load() {
+			t.Fatal("WaitFor took the task's own error as read; it would be silently lost")
+		}
+		if r, _ := task.Result(); r.Err != own {
+			t.Fatalf("Result() = %v; want the task's own error", r)
+		}
+		stopped := Go(ctx, sleeper(time.Hour, 0))
+		WaitFor(ctx, stopped, time.Second)
+		if stopped.state != nil {
+			t.Fatal("a task stopped by WaitFor's cancellation is left for the unretrieved report")
+		}
+	})
 }

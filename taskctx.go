@@ -14,7 +14,9 @@ import (
 // quick lookup) thus costs two allocations instead of four; one that does
 // pays the same as with context.WithCancelCause, and context.Cause,
 // context.AfterFunc and contexts derived from it work as usual, since
-// they all reach the real child through Value.
+// they all reach the real child through Value. As with a real child, the
+// first of a cancellation and the parent's end gives the cause, even when
+// the child is made after both.
 type taskCtx struct {
 	parent context.Context
 
@@ -35,9 +37,14 @@ func (c *taskCtx) get() context.Context {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.ready.Load() {
-		c.inner, c.cancel = context.WithCancelCause(c.parent)
 		if c.cancelled {
+			// Cancelled first, so the cause is c.cause even if the parent
+			// has ended since: the parent's cancellation must not reach
+			// the child and overwrite it.
+			c.inner, c.cancel = context.WithCancelCause(context.WithoutCancel(c.parent))
 			c.cancel(c.cause)
+		} else {
+			c.inner, c.cancel = context.WithCancelCause(c.parent)
 		}
 		c.ready.Store(true)
 	}
@@ -57,12 +64,37 @@ func (c *taskCtx) cancelWith(cause error) {
 		c.cancel(cause)
 		return
 	}
-	if !c.cancelled {
+	// A parent that has ended has cancelled the real child already, with
+	// its own cause, which this cancel must not replace.
+	if !c.cancelled && c.parent.Err() == nil {
 		if cause == nil {
 			cause = context.Canceled // as context.CancelCauseFunc does
 		}
 		c.cancelled, c.cause = true, cause
 	}
+}
+
+// cancelledBy returns the cause with which the context has been cancelled,
+// or nil if it has not been, without making the real child.
+func (c *taskCtx) cancelledBy() error {
+	if !c.ready.Load() {
+		c.mu.Lock()
+		ready, cancelled, cause := c.ready.Load(), c.cancelled, c.cause
+		c.mu.Unlock()
+		if !ready {
+			if cancelled {
+				return cause
+			}
+			if c.parent.Err() != nil {
+				return context.Cause(c.parent)
+			}
+			return nil
+		}
+	}
+	if c.inner.Err() == nil {
+		return nil
+	}
+	return context.Cause(c.inner)
 }
 
 func (c *taskCtx) Deadline() (time.Time, bool) { return c.parent.Deadline() }

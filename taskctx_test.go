@@ -122,3 +122,56 @@ func TestTaskContextFirstCancelWins(t *testing.T) {
 		t.Fatalf("cause = %v; want the first cause, boom", cause)
 	}
 }
+
+// The lazy context must keep the order of events: the first cancellation
+// wins, whether it came from Cancel or from the parent, even when the task
+// looks at its context only after both.
+func TestTaskContextCancelOrderBeforeItIsUsed(t *testing.T) {
+	t.Parallel()
+	errParent := errors.New("parent ended")
+	tests := []struct {
+		name        string
+		cancelFirst bool
+		want        error
+	}{
+		{"task cancelled, then parent", true, errBoom},
+		{"parent ended, then task cancelled", false, errParent},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			parent, cancelParent := context.WithCancelCause(context.Background())
+			release := make(chan struct{})
+			task := Go(parent, func(ctx context.Context) (error, error) {
+				<-release
+				return context.Cause(ctx), nil
+			})
+			if tt.cancelFirst {
+				task.Cancel(errBoom)
+				cancelParent(errParent)
+			} else {
+				cancelParent(errParent)
+				task.Cancel(errBoom)
+			}
+			close(release)
+			if cause, _ := task.Await(context.Background()); cause != tt.want {
+				t.Fatalf("the task saw cause %v; want %v", cause, tt.want)
+			}
+		})
+	}
+}
+
+func TestTaskContextReturnedThenParentEnds(t *testing.T) {
+	t.Parallel()
+	parent, cancel := context.WithCancelCause(context.Background())
+	var leaked context.Context
+	task := Go(parent, func(ctx context.Context) (int, error) {
+		leaked = ctx // not looked at while the task runs
+		return 0, nil
+	})
+	<-task.Done()
+	cancel(errBoom)
+	if got := context.Cause(leaked); got != ErrTaskReturned {
+		t.Fatalf("cause = %v; want ErrTaskReturned, which came first", got)
+	}
+}
