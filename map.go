@@ -99,76 +99,122 @@ const (
 // Stream never holds more than limit items: in InputOrder a result that
 // finished early waits for those before it, and keeps its slot until it is
 // yielded. Items are taken from the input only as slots free up, so a long
-// input is never read ahead.
+// input is never read ahead. The input is read on a goroutine of its own,
+// so a result is yielded as soon as it is ready even while the input is
+// slow to give its next item (a pipe, a network stream).
 //
 // If the loop stops early, or ctx ends, Stream takes no more items, cancels
 // the calls under way and waits for them before it returns; when ctx ends,
 // the results of the calls under way are still yielded. Check ctx.Err()
-// after the loop to tell whether the whole input was seen.
+// after the loop to tell whether the whole input was seen. An iterator
+// cannot be interrupted: if the input is blocked in its next item then,
+// Stream returns once that item comes (it is not used) or the input ends.
+// A panic in the input is raised again in the loop's goroutine.
 func Stream[T, R any](ctx context.Context, items iter.Seq[T], limit int, order Order, fn func(context.Context, T) (R, error)) iter.Seq2[int, Result[R]] {
 	if limit <= 0 {
 		limit = 1
 	}
 	return func(yield func(int, Result[R]) bool) {
 		ctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		next, stop := iter.Pull(items)
-		defer stop()
-
 		type outcome struct {
 			i int
 			r Result[R]
 		}
-		// Every call sends exactly once, and at most limit calls are under
-		// way or waiting to be yielded, so the channel never blocks them.
+		type inputEnd struct {
+			taken    int
+			panicked bool
+			value    any
+		}
+		// A slot is taken for each item before it is read, and given back
+		// once its result has been yielded: at most limit calls are under
+		// way or waiting, and each sends once, so finished never blocks
+		// them.
+		slots := make(chan struct{}, limit)
 		finished := make(chan outcome, limit)
-		var wg sync.WaitGroup
-		defer wg.Wait()
-		defer cancel()
+		ended := make(chan inputEnd, 1)
+		var calls sync.WaitGroup
 
-		held := make(map[int]Result[R], limit) // InputOrder: done, not yet yielded
-		taken, yielded, busy := 0, 0, 0
-		more := true
-		for {
-			for more && busy < limit && ctx.Err() == nil {
+		go func() {
+			var end inputEnd
+			next, stop := iter.Pull(items)
+			defer func() {
+				if r := recover(); r != nil {
+					end.panicked, end.value = true, r
+				}
+				stop()
+				ended <- end
+			}()
+			for {
+				select {
+				case slots <- struct{}{}:
+				case <-ctx.Done():
+					return
+				}
+				if ctx.Err() != nil { // both were ready: stopping wins
+					return
+				}
 				item, ok := next()
 				if !ok {
-					more = false
-					break
+					return
 				}
-				i := taken
-				taken++
-				busy++
-				wg.Add(1)
+				i := end.taken
+				end.taken++
+				calls.Add(1)
 				go func() {
-					defer wg.Done()
+					defer calls.Done()
 					v, err := call(ctx, func(ctx context.Context) (R, error) { return fn(ctx, item) })
 					finished <- outcome{i, Result[R]{v, err}}
 				}()
 			}
-			if busy == 0 {
-				return
+		}()
+
+		var end inputEnd
+		inputOpen := true
+		defer func() {
+			cancel()
+			if inputOpen {
+				end = <-ended // no more calls start after this
 			}
-			o := <-finished
-			if order == CompletionOrder {
-				busy--
-				if !yield(o.i, o.r) {
+			calls.Wait()
+			if end.panicked {
+				panic(end.value)
+			}
+		}()
+
+		var held map[int]Result[R] // InputOrder: done, not yet yielded
+		if order == InputOrder {
+			held = make(map[int]Result[R], limit)
+		}
+		yielded := 0
+		for inputOpen || yielded < end.taken {
+			select {
+			case end = <-ended:
+				inputOpen = false
+				if end.panicked {
 					return
 				}
-				continue
-			}
-			held[o.i] = o.r
-			for {
-				r, ok := held[yielded]
-				if !ok {
-					break
+			case o := <-finished:
+				if order == CompletionOrder {
+					yielded++
+					if !yield(o.i, o.r) {
+						return
+					}
+					<-slots
+					continue
 				}
-				delete(held, yielded)
-				busy--
-				if !yield(yielded, r) {
-					return
+				held[o.i] = o.r
+				for {
+					r, ok := held[yielded]
+					if !ok {
+						break
+					}
+					delete(held, yielded)
+					yielded++
+					if !yield(yielded-1, r) {
+						return
+					}
+					<-slots
 				}
-				yielded++
 			}
 		}
 	}

@@ -211,6 +211,7 @@ func TestStreamBreakStopsEverything(t *testing.T) {
 			stopped.Add(1)
 			return 0, ctx.Err()
 		}) {
+			synctest.Wait() // the input is read on its own goroutine: let it fill the slots
 			break
 		}
 		// Stream has returned: the 3 calls under way were cancelled and
@@ -283,4 +284,49 @@ func TestStreamContextEndedBeforeStart(t *testing.T) {
 	if taken.Load() != 0 {
 		t.Fatalf("took %d items from a stream whose context had ended", taken.Load())
 	}
+}
+
+func TestStreamYieldsWhileInputWaits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gate := make(chan struct{})
+		// The second item comes only once the first result has been seen,
+		// as with a pipe whose writer waits for the reader's answer. Were the
+		// input read in the loop's goroutine, this would deadlock.
+		items := func(yield func(int) bool) {
+			if !yield(0) {
+				return
+			}
+			<-gate
+			yield(1)
+		}
+		var got []int
+		for i, r := range Stream(context.Background(), items, 4, InputOrder, func(ctx context.Context, i int) (int, error) { return i, nil }) {
+			if r.Err != nil {
+				t.Fatal(r.Err)
+			}
+			if i == 0 {
+				close(gate)
+			}
+			got = append(got, i)
+		}
+		if !slices.Equal(got, []int{0, 1}) {
+			t.Fatalf("yielded %v; want [0 1]", got)
+		}
+	})
+}
+
+func TestStreamInputPanicReachesTheLoop(t *testing.T) {
+	t.Parallel()
+	defer func() {
+		if r := recover(); r != "input broke" {
+			t.Fatalf("recovered %v; want the input's panic", r)
+		}
+	}()
+	items := func(yield func(int) bool) {
+		yield(0)
+		panic("input broke")
+	}
+	for range Stream(context.Background(), items, 2, CompletionOrder, func(ctx context.Context, i int) (int, error) { return i, nil }) {
+	}
+	t.Fatal("Stream returned normally from an input that panicked")
 }
