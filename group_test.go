@@ -5,7 +5,6 @@ import (
 	"errors"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -212,14 +211,7 @@ func TestSpawn(t *testing.T) {
 
 func TestSpawnErrorIsNotReportedAsUnretrieved(t *testing.T) {
 	errSpawned := errors.New("spawned child failed")
-	var mu sync.Mutex
-	var got []error
-	prev := SetUnretrievedHandler(func(err error) {
-		mu.Lock()
-		got = append(got, err)
-		mu.Unlock()
-	})
-	defer SetUnretrievedHandler(prev)
+	reported := captureUnretrieved(t)
 	var failed, panicked *Task[int]
 	err := Run(func(ctx context.Context) error {
 		g := NewGroup(ctx)
@@ -242,8 +234,7 @@ func TestSpawnErrorIsNotReportedAsUnretrieved(t *testing.T) {
 	if failed.state != nil || panicked.state != nil {
 		t.Fatal("a spawned task's error was left for the unretrieved report")
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	got := reported()
 	if slices.ContainsFunc(got, func(e error) bool { return errors.Is(e, errSpawned) }) {
 		t.Fatalf("errors that Wait returned were reported as unretrieved: %v", got)
 	}

@@ -2,6 +2,7 @@ package gather
 
 import (
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 
@@ -43,6 +44,24 @@ func (r *reports) has(target error) bool {
 		}
 	}
 	return false
+}
+
+// captureUnretrieved sends the unretrieved-error reports to a list for the
+// rest of the test, and returns a function that gives what was reported.
+func captureUnretrieved(t *testing.T) func() []error {
+	var mu sync.Mutex
+	var got []error
+	prev := SetUnretrievedHandler(func(err error) {
+		mu.Lock()
+		got = append(got, err)
+		mu.Unlock()
+	})
+	t.Cleanup(func() { SetUnretrievedHandler(prev) })
+	return func() []error {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(got)
+	}
 }
 
 // changed returns a channel closed at the next report.

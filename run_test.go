@@ -6,7 +6,6 @@ import (
 	"os"
 	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -72,14 +71,7 @@ func TestRunWaitsForWhatMainStarted(t *testing.T) {
 func TestRunReportsUnretrievedErrors(t *testing.T) {
 	unread := errors.New("request failed: nobody awaited me")
 	read := errors.New("request failed: somebody awaited me")
-	var mu sync.Mutex
-	var got []error
-	prev := SetUnretrievedHandler(func(err error) {
-		mu.Lock()
-		got = append(got, err)
-		mu.Unlock()
-	})
-	defer SetUnretrievedHandler(prev)
+	reported := captureUnretrieved(t)
 	err := Run(func(ctx context.Context) error {
 		for range 5 {
 			Go(ctx, func(context.Context) (int, error) { return 0, unread })
@@ -91,8 +83,7 @@ func TestRunReportsUnretrievedErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	got := reported()
 	// Count only this test's errors: the garbage collector may report
 	// another test's at any time.
 	n := 0

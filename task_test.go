@@ -7,7 +7,6 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -358,14 +357,7 @@ func TestDefaultUnretrievedHandler(t *testing.T) {
 func TestUnretrievedReportSkipsCancelledTasks(t *testing.T) {
 	own := errors.New("failed while stopping")
 	notCancelled := fmt.Errorf("an inner call gave up: %w", context.Canceled)
-	var mu sync.Mutex
-	var got []error
-	prev := SetUnretrievedHandler(func(err error) {
-		mu.Lock()
-		got = append(got, err)
-		mu.Unlock()
-	})
-	defer SetUnretrievedHandler(prev)
+	reported := captureUnretrieved(t)
 	var quiet, loud []*Task[int]
 	err := Run(func(ctx context.Context) error {
 		quiet = append(quiet, Go(ctx, func(ctx context.Context) (int, error) { // stopped by Run
@@ -405,8 +397,7 @@ func TestUnretrievedReportSkipsCancelledTasks(t *testing.T) {
 			t.Errorf("failed task %d was not reported", i)
 		}
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	got := reported()
 	for _, want := range []error{own, notCancelled} {
 		if !slices.ContainsFunc(got, func(e error) bool { return errors.Is(e, want) }) {
 			t.Errorf("%v was not reported; reported: %v", want, got)
