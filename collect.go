@@ -98,7 +98,8 @@ func watchEach[T any](tasks []*Task[T], w waiter) []watcher {
 	nodes := make([]watcher, len(tasks))
 	for i, t := range tasks {
 		nodes[i] = watcher{w: w, i: i}
-		if !t.watch(&nodes[i]) {
+		// A task that has finished needs no watcher, nor its lock.
+		if t.finished.Load() || !t.watch(&nodes[i]) {
 			w.finished(i, t.err != nil)
 		}
 	}
