@@ -18,7 +18,8 @@
 #   bench/loadgen.sh                      # 3 rounds of 10 s per tool
 #   ROUNDS=1 DURATION=3 bench/loadgen.sh  # a quick look
 #   PART=2 bench/loadgen.sh               # only the 10000-connection run
-#   TOOLS="gather gather-nethttp wrk" bench/loadgen.sh
+#   TOOLS="gather gather-goroutines gather-nethttp wrk" bench/loadgen.sh
+#                                         # gather-goroutines: bench --goroutines
 #                                         # gather-nethttp: bench --nethttp
 #
 # Other knobs: CONNS (50), NGINX_PORT and SERVE_PORT (18481, 18482), N10K
@@ -130,15 +131,13 @@ run_tool() {
 	local tool=$1 url="http://127.0.0.1:$NGINX_PORT/hello.txt" out="$work/out.txt" tm="$work/time.txt"
 	local rps p50 p99 reqs
 	case $tool in
-	gather)
-		/usr/bin/time -f '%e %U %S %M' -o "$tm" "$work/gather" bench -z "${DURATION}s" -c "$CONNS" "$url" >"$out"
-		reqs=$(awk '/^Requests/ {print $2}' "$out")
-		rps=$(awk '/^Requests/ {gsub(/\(/, "", $3); print $3}' "$out")
-		p50=$(awk '/^  p50 / {print $2; exit}' "$out")
-		p99=$(awk '/^  p99 / {print $2; exit}' "$out")
-		;;
-	gather-nethttp)
-		/usr/bin/time -f '%e %U %S %M' -o "$tm" "$work/gather" bench --nethttp -z "${DURATION}s" -c "$CONNS" "$url" >"$out"
+	gather | gather-nethttp | gather-goroutines)
+		local flags=()
+		case $tool in
+		gather-nethttp) flags=(--nethttp) ;;
+		gather-goroutines) flags=(--goroutines) ;;
+		esac
+		/usr/bin/time -f '%e %U %S %M' -o "$tm" "$work/gather" bench "${flags[@]}" -z "${DURATION}s" -c "$CONNS" "$url" >"$out"
 		reqs=$(awk '/^Requests/ {print $2}' "$out")
 		rps=$(awk '/^Requests/ {gsub(/\(/, "", $3); print $3}' "$out")
 		p50=$(awk '/^  p50 / {print $2; exit}' "$out")

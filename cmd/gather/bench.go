@@ -32,6 +32,7 @@ type benchFlags struct {
 	output      string
 	save        string
 	netHTTP     bool
+	goroutines  bool
 }
 
 // benchSpareFiles is how many open files bench keeps for itself beyond one
@@ -66,8 +67,10 @@ sent late and counted as late, and its response time runs from when it was
 due (service time runs from when it was sent), so a stalling server shows
 in the percentiles instead of being hidden.
 
-Plain http:// uses gather's own HTTP/1.1 client (one keep-alive connection
-per worker, no allocation per request); https:// and --http2 use net/http.
+Plain http:// uses gather's own HTTP/1.1 client: one keep-alive connection
+per -c, no allocation per request, and in the closed model on Linux one
+event loop per CPU driving the connections through epoll, as wrk does.
+https:// and --http2 use net/http.
 Both count the bytes of response bodies only, not headers. The report's
 Generator block checks the generator itself: achieved versus target rate,
 send lag, GC pauses, CPU time per request, and a WARNING when the generator
@@ -118,6 +121,8 @@ Examples:
 	fl.StringVar(&f.save, "save", "", "also save the histograms and counters to `FILE`, for 'gather report'")
 	fl.BoolVar(&f.netHTTP, "nethttp", false, "use net/http even for plain HTTP/1.1 (for comparisons)")
 	fl.MarkHidden("nethttp")
+	fl.BoolVar(&f.goroutines, "goroutines", false, "one goroutine per connection instead of event loops (for comparisons)")
+	fl.MarkHidden("goroutines")
 	return cmd, f
 }
 
@@ -174,6 +179,7 @@ func (f *benchFlags) plan(rawURL string, nSet bool) (*loadgen.Plan, error) {
 		Insecure:    f.insecure,
 		NoKeepAlive: f.noKeepAlive,
 		NetHTTP:     f.netHTTP,
+		Goroutines:  f.goroutines,
 	}
 	if plan.Requests == 0 && plan.Duration == 0 {
 		plan.Requests = defaultRequests

@@ -15,13 +15,21 @@ const helloResponse = "HTTP/1.1 200 OK\r\nContent-Length: 13\r\nContent-Type: te
 // times the requests cost the same number of allocations, give or take
 // the few of the runtime's own.
 func TestRunAllocsDoNotGrow(t *testing.T) {
+	for _, goroutines := range []bool{false, true} {
+		t.Run(map[bool]string{false: "event loops", true: "goroutines"}[goroutines], func(t *testing.T) {
+			testRunAllocs(t, goroutines)
+		})
+	}
+}
+
+func testRunAllocs(t *testing.T, goroutines bool) {
 	srv := newRawServer(t, quiet(helloResponse))
 	u := mustURL(t, "http://"+srv.addr()+"/")
 	mallocs := func(n int64) uint64 {
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
-		s, err := Run(t.Context(), &Plan{URL: u, Connections: 4, Requests: n, Timeout: 10 * time.Second})
+		s, err := Run(t.Context(), &Plan{URL: u, Connections: 4, Requests: n, Timeout: 10 * time.Second, Goroutines: goroutines})
 		runtime.ReadMemStats(&after)
 		if err != nil || s.Requests != n || s.Errors != 0 {
 			t.Fatalf("Run: %v, %d requests, %d errors", err, s.Requests, s.Errors)
@@ -82,14 +90,17 @@ func BenchmarkClient(b *testing.B) {
 func BenchmarkRun(b *testing.B) {
 	raw := newRawServer(b, quiet(helloResponse))
 	u := mustURL(b, "http://"+raw.addr()+"/")
-	b.ReportAllocs()
-	b.ResetTimer()
-	cpu0 := cpuTime()
-	s, err := Run(context.Background(), &Plan{URL: u, Connections: 8, Requests: int64(b.N)})
-	if err != nil || s.Errors != 0 {
-		b.Fatalf("%v, %d errors", err, s.Errors)
+	for _, goroutines := range []bool{false, true} {
+		b.Run(map[bool]string{false: "event-loops", true: "goroutines"}[goroutines], func(b *testing.B) {
+			b.ReportAllocs()
+			cpu0 := cpuTime()
+			s, err := Run(context.Background(), &Plan{URL: u, Connections: 8, Requests: int64(b.N), Goroutines: goroutines})
+			if err != nil || s.Errors != 0 {
+				b.Fatalf("%v, %d errors", err, s.Errors)
+			}
+			reportCPU(b, cpu0)
+		})
 	}
-	reportCPU(b, cpu0)
 }
 
 // reportCPU adds the process's CPU time (user + system, the in-process

@@ -108,70 +108,82 @@ func canned(resp string, byteByByte, close bool) func(net.Conn) {
 	}
 }
 
+// testRequest returns a bodyless request with method m to example.test.
+func testRequest(m string) *h1Request {
+	p := &Plan{URL: &url.URL{Scheme: "http", Host: "example.test", Path: "/"}, Method: m}
+	return p.h1Request()
+}
+
 func testDoer(t *testing.T, addr string) *h1Doer {
-	req := buildRequest("GET", "/", "example.test", nil, nil, false)
-	d := newH1Doer(t.Context(), addr, req, 5*time.Second, false, false)
+	d := newH1Doer(t.Context(), addr, testRequest("GET"), 5*time.Second)
 	t.Cleanup(func() { d.Close() })
 	return d
 }
 
+var (
+	bigHeaders = "HTTP/1.1 200 OK\r\n" + strings.Repeat("X-Filler: 0123456789012345678901234567890123456789\r\n", 300) + "Content-Length: 2\r\n\r\nok"
+	bigBody    = "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + strings.Repeat("x", 100000)
+)
+
+// responseCases are responses and what the HTTP/1.1 clients must make of
+// two requests answered by each: the blocking client (TestH1Responses)
+// and the event loops (TestLoopResponses).
+var responseCases = []struct {
+	name   string
+	resp   string
+	close  bool  // the server closes after each response
+	status int   // 0: want an error
+	body   int64 // body bytes, decoded
+	kind   report.ErrorKind
+	conns  int64 // connections for two requests
+	// whole: the response must arrive in one write, because what
+	// the client sees depends on where the writes split it
+	whole bool
+}{
+	{name: "content-length", resp: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", status: 200, body: 5, conns: 1},
+	{name: "lower-case names, no reason", resp: "HTTP/1.1 404\r\ncontent-length: 2\r\n\r\nno", status: 404, body: 2, conns: 1},
+	{name: "repeated equal lengths", resp: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok", status: 200, body: 2, conns: 1},
+	{name: "chunked with extension and trailer", resp: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;x=1\r\n world\r\nA\r\n0123456789\r\n0\r\nTrailer: x\r\n\r\n", status: 200, body: 21, conns: 1},
+	{name: "empty body", resp: "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", status: 200, body: 0, conns: 1},
+	{name: "204 has no body", resp: "HTTP/1.1 204 No Content\r\n\r\n", status: 204, body: 0, conns: 1},
+	{name: "304 has no body", resp: "HTTP/1.1 304 Not Modified\r\nContent-Length: 99\r\n\r\n", status: 304, body: 0, conns: 1},
+	{name: "interim 100 skipped", resp: "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 1\r\n\r\nx", status: 201, body: 1, conns: 1},
+	{name: "103 with headers skipped", resp: "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", status: 200, body: 2, conns: 1},
+	{name: "connection close", resp: "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok", close: true, status: 200, body: 2, conns: 2},
+	{name: "HTTP/1.0 closes", resp: "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", close: true, status: 200, body: 2, conns: 2},
+	{name: "HTTP/1.0 keep-alive", resp: "HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 2\r\n\r\nok", status: 200, body: 2, conns: 1},
+	{name: "no length: body to EOF", resp: "HTTP/1.1 200 OK\r\n\r\nuntil the end", close: true, status: 200, body: 13, conns: 2},
+	{name: "server closes idle connection", resp: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", close: true, status: 200, body: 2, conns: 2},
+	{name: "large header block", resp: bigHeaders, status: 200, body: 2, conns: 1},
+	{name: "large body", resp: bigBody, status: 200, body: 100000, conns: 1},
+	{name: "garbage", resp: "HELLO\r\n\r\n", kind: report.ErrProtocol, conns: 2},
+	{name: "bad status code", resp: "HTTP/1.1 2x0 OK\r\n\r\n", kind: report.ErrProtocol, conns: 2},
+	{name: "status below 100", resp: "HTTP/1.1 099 OK\r\n\r\n", kind: report.ErrProtocol, conns: 2},
+	{name: "HTTP/2 status line", resp: "HTTP/2 200 OK\r\n\r\n", kind: report.ErrProtocol, conns: 2},
+	{name: "bare LF", resp: "HTTP/1.1 200 OK\nContent-Length: 0\n\n", kind: report.ErrProtocol, conns: 2},
+	{name: "header without colon", resp: "HTTP/1.1 200 OK\r\nContent-Length 2\r\n\r\nok", kind: report.ErrProtocol, conns: 2},
+	{name: "space in header name", resp: "HTTP/1.1 200 OK\r\nContent Length: 2\r\n\r\nok", kind: report.ErrProtocol, conns: 2},
+	{name: "folded header", resp: "HTTP/1.1 200 OK\r\nX-A: 1\r\n  2\r\nContent-Length: 0\r\n\r\n", kind: report.ErrProtocol, conns: 2},
+	{name: "bad length", resp: "HTTP/1.1 200 OK\r\nContent-Length: 2a\r\n\r\nok", kind: report.ErrProtocol, conns: 2},
+	{name: "negative length", resp: "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", kind: report.ErrProtocol, conns: 2},
+	{name: "conflicting lengths", resp: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok", kind: report.ErrProtocol, conns: 2},
+	{name: "unsupported encoding", resp: "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", kind: report.ErrProtocol, conns: 2},
+	{name: "bad chunk size", resp: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", kind: report.ErrProtocol, conns: 2},
+	{name: "chunk without CRLF", resp: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nokX\r\n0\r\n\r\n", kind: report.ErrProtocol, conns: 2},
+	{name: "bytes after the body", resp: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA", kind: report.ErrProtocol, conns: 2, whole: true},
+	{name: "bytes after a chunked body", resp: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\nEXTRA", kind: report.ErrProtocol, conns: 2, whole: true},
+	{name: "bytes after a 204", resp: "HTTP/1.1 204 No Content\r\n\r\nEXTRA", kind: report.ErrProtocol, conns: 2, whole: true},
+	{name: "upgrade", resp: "HTTP/1.1 101 Switching Protocols\r\n\r\n", kind: report.ErrProtocol, conns: 2},
+	{name: "long header line", resp: "HTTP/1.1 200 OK\r\nX-Long: " + strings.Repeat("y", 5000) + "\r\nContent-Length: 0\r\n\r\n", status: 200, body: 0, conns: 1},
+	{name: "header line too long", resp: "HTTP/1.1 200 OK\r\nX-Long: " + strings.Repeat("y", 70000) + "\r\n\r\n", kind: report.ErrProtocol, conns: 2},
+	{name: "truncated body", resp: "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", close: true, kind: report.ErrReset, conns: 2},
+	{name: "truncated header", resp: "HTTP/1.1 200 OK\r\nContent-Le", close: true, kind: report.ErrReset, conns: 2},
+	{name: "closed without a byte", resp: "", close: true, kind: report.ErrReset, conns: 2},
+}
+
 func TestH1Responses(t *testing.T) {
 	t.Parallel()
-	bigHeaders := "HTTP/1.1 200 OK\r\n" + strings.Repeat("X-Filler: 0123456789012345678901234567890123456789\r\n", 300) + "Content-Length: 2\r\n\r\nok"
-	bigBody := "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + strings.Repeat("x", 100000)
-	tests := []struct {
-		name   string
-		resp   string
-		close  bool  // the server closes after each response
-		status int   // 0: want an error
-		body   int64 // body bytes, decoded
-		kind   report.ErrorKind
-		conns  int64 // connections for two requests
-		// whole: the response must arrive in one write, because what
-		// the client sees depends on where the writes split it
-		whole bool
-	}{
-		{name: "content-length", resp: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", status: 200, body: 5, conns: 1},
-		{name: "lower-case names, no reason", resp: "HTTP/1.1 404\r\ncontent-length: 2\r\n\r\nno", status: 404, body: 2, conns: 1},
-		{name: "repeated equal lengths", resp: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok", status: 200, body: 2, conns: 1},
-		{name: "chunked with extension and trailer", resp: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;x=1\r\n world\r\nA\r\n0123456789\r\n0\r\nTrailer: x\r\n\r\n", status: 200, body: 21, conns: 1},
-		{name: "empty body", resp: "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", status: 200, body: 0, conns: 1},
-		{name: "204 has no body", resp: "HTTP/1.1 204 No Content\r\n\r\n", status: 204, body: 0, conns: 1},
-		{name: "304 has no body", resp: "HTTP/1.1 304 Not Modified\r\nContent-Length: 99\r\n\r\n", status: 304, body: 0, conns: 1},
-		{name: "interim 100 skipped", resp: "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 1\r\n\r\nx", status: 201, body: 1, conns: 1},
-		{name: "103 with headers skipped", resp: "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", status: 200, body: 2, conns: 1},
-		{name: "connection close", resp: "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok", close: true, status: 200, body: 2, conns: 2},
-		{name: "HTTP/1.0 closes", resp: "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", close: true, status: 200, body: 2, conns: 2},
-		{name: "HTTP/1.0 keep-alive", resp: "HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 2\r\n\r\nok", status: 200, body: 2, conns: 1},
-		{name: "no length: body to EOF", resp: "HTTP/1.1 200 OK\r\n\r\nuntil the end", close: true, status: 200, body: 13, conns: 2},
-		{name: "server closes idle connection", resp: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", close: true, status: 200, body: 2, conns: 2},
-		{name: "large header block", resp: bigHeaders, status: 200, body: 2, conns: 1},
-		{name: "large body", resp: bigBody, status: 200, body: 100000, conns: 1},
-		{name: "garbage", resp: "HELLO\r\n\r\n", kind: report.ErrProtocol, conns: 2},
-		{name: "bad status code", resp: "HTTP/1.1 2x0 OK\r\n\r\n", kind: report.ErrProtocol, conns: 2},
-		{name: "status below 100", resp: "HTTP/1.1 099 OK\r\n\r\n", kind: report.ErrProtocol, conns: 2},
-		{name: "HTTP/2 status line", resp: "HTTP/2 200 OK\r\n\r\n", kind: report.ErrProtocol, conns: 2},
-		{name: "bare LF", resp: "HTTP/1.1 200 OK\nContent-Length: 0\n\n", kind: report.ErrProtocol, conns: 2},
-		{name: "header without colon", resp: "HTTP/1.1 200 OK\r\nContent-Length 2\r\n\r\nok", kind: report.ErrProtocol, conns: 2},
-		{name: "space in header name", resp: "HTTP/1.1 200 OK\r\nContent Length: 2\r\n\r\nok", kind: report.ErrProtocol, conns: 2},
-		{name: "folded header", resp: "HTTP/1.1 200 OK\r\nX-A: 1\r\n  2\r\nContent-Length: 0\r\n\r\n", kind: report.ErrProtocol, conns: 2},
-		{name: "bad length", resp: "HTTP/1.1 200 OK\r\nContent-Length: 2a\r\n\r\nok", kind: report.ErrProtocol, conns: 2},
-		{name: "negative length", resp: "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", kind: report.ErrProtocol, conns: 2},
-		{name: "conflicting lengths", resp: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok", kind: report.ErrProtocol, conns: 2},
-		{name: "unsupported encoding", resp: "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", kind: report.ErrProtocol, conns: 2},
-		{name: "bad chunk size", resp: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", kind: report.ErrProtocol, conns: 2},
-		{name: "chunk without CRLF", resp: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nokX\r\n0\r\n\r\n", kind: report.ErrProtocol, conns: 2},
-		{name: "bytes after the body", resp: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA", kind: report.ErrProtocol, conns: 2, whole: true},
-		{name: "bytes after a chunked body", resp: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\nEXTRA", kind: report.ErrProtocol, conns: 2, whole: true},
-		{name: "bytes after a 204", resp: "HTTP/1.1 204 No Content\r\n\r\nEXTRA", kind: report.ErrProtocol, conns: 2, whole: true},
-		{name: "upgrade", resp: "HTTP/1.1 101 Switching Protocols\r\n\r\n", kind: report.ErrProtocol, conns: 2},
-		{name: "long header line", resp: "HTTP/1.1 200 OK\r\nX-Long: " + strings.Repeat("y", 5000) + "\r\nContent-Length: 0\r\n\r\n", status: 200, body: 0, conns: 1},
-		{name: "header line too long", resp: "HTTP/1.1 200 OK\r\nX-Long: " + strings.Repeat("y", 70000) + "\r\n\r\n", kind: report.ErrProtocol, conns: 2},
-		{name: "truncated body", resp: "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", close: true, kind: report.ErrReset, conns: 2},
-		{name: "truncated header", resp: "HTTP/1.1 200 OK\r\nContent-Le", close: true, kind: report.ErrReset, conns: 2},
-		{name: "closed without a byte", resp: "", close: true, kind: report.ErrReset, conns: 2},
-	}
-	for _, tt := range tests {
+	for _, tt := range responseCases {
 		splits := []bool{false, true}
 		if tt.whole {
 			splits = splits[:1]
@@ -266,8 +278,7 @@ func TestH1Abort(t *testing.T) {
 	t.Parallel()
 	srv := newRawServer(t, func(c net.Conn) { c.Read(make([]byte, 1<<10)); c.Read(make([]byte, 1)) })
 	ctx, cancel := context.WithCancel(t.Context())
-	req := buildRequest("GET", "/", "h", nil, nil, false)
-	d := newH1Doer(ctx, srv.addr(), req, time.Minute, false, false)
+	d := newH1Doer(ctx, srv.addr(), testRequest("GET"), time.Minute)
 	defer d.Close()
 	time.AfterFunc(50*time.Millisecond, cancel)
 	start := time.Now()
@@ -285,8 +296,7 @@ func TestH1Abort(t *testing.T) {
 func TestH1Head(t *testing.T) {
 	t.Parallel()
 	srv := newRawServer(t, canned("HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\n", false, false))
-	req := buildRequest("HEAD", "/", "h", nil, nil, false)
-	d := newH1Doer(t.Context(), srv.addr(), req, 5*time.Second, false, true)
+	d := newH1Doer(t.Context(), srv.addr(), testRequest("HEAD"), 5*time.Second)
 	defer d.Close()
 	for i := range 3 {
 		if status, n, err := d.Do(t.Context()); status != 200 || n != 0 || err != nil {
@@ -311,8 +321,7 @@ func TestH1AbortBetweenRequests(t *testing.T) {
 		readRequest(br) // and never answer
 		br.ReadByte()
 	})
-	req := buildRequest("GET", "/", "h", nil, nil, false)
-	d := newH1Doer(context.Background(), srv.addr(), req, time.Minute, false, false)
+	d := newH1Doer(context.Background(), srv.addr(), testRequest("GET"), time.Minute)
 	defer d.Close()
 	if _, _, err := d.Do(t.Context()); err != nil {
 		t.Fatal(err)

@@ -1,22 +1,26 @@
-// Package loadgen is the engine of gather bench: workers that each own one
-// connection and one recorder, paced by a closed or an open model, and a
-// minimal HTTP/1.1 client for the common case.
+// Package loadgen is the engine of gather bench: connections paced by a
+// closed or an open model, recorders merged at the end, and a minimal
+// HTTP/1.1 client for the common case.
 //
 // Nothing is shared on the hot path but one atomic counter from which
-// workers claim request numbers (one atomic add per request): no channel
-// send, lock or allocation per request. Each worker records into its own
-// [report.Recorder]; [Run] merges them at the end. Above 128 connections
-// workers share 128 recorders, each behind a mutex, so that memory and the
-// final merge stay bounded (see maxRecorders).
+// requests are claimed (one atomic add per request): no channel send, lock
+// or allocation per request. Two engines send the requests:
 //
-// Plain http:// goes through a minimal HTTP/1.1 client of this package
-// (one pinned keep-alive connection per worker, no allocation per
-// request); HTTPS and HTTP/2 go through net/http. Against nginx on
-// loopback the whole generator costs about 10 µs of CPU per request, most
-// of it in the kernel's TCP; through net/http about 22 µs.
+//   - The event loops (Linux, plain http://, closed model): one goroutine
+//     per CPU drives its share of the connections through its own epoll
+//     set, as wrk does, and records into its own [report.Recorder].
+//   - The workers (everything else): one goroutine per connection, each
+//     with its own [Doer], as children of a gather Group. Up to 128
+//     connections each worker owns a recorder; beyond that, workers share
+//     128 recorders, each behind a mutex, so that memory and the final
+//     merge stay bounded (see maxRecorders).
 //
-// In the closed model (no Rate) each worker sends its next request as soon
-// as the previous one ends. In the open model request i is due at
+// Plain http:// goes through this package's HTTP/1.1 client, whose
+// response [parser] takes bytes as they come, for both engines; HTTPS and
+// HTTP/2 go through net/http.
+//
+// In the closed model (no Rate) each connection sends its next request as
+// soon as the previous one ends. In the open model request i is due at
 // t0 + i/Rate whatever the server does; a request sent after its due time
 // because every connection was busy is counted as late, and its response
 // time runs from the due time, not from the send (coordinated omission is
@@ -82,6 +86,9 @@ type Plan struct {
 	// NetHTTP forces net/http even where the fast HTTP/1.1 client applies;
 	// for comparisons.
 	NetHTTP bool
+	// Goroutines forces one worker goroutine per connection even where the
+	// event loops apply; for comparisons.
+	Goroutines bool
 
 	// Progress, if set, is called every ProgressEvery from a goroutine of
 	// Run's own, until the workers stop. It reads the recorders' atomic
@@ -184,33 +191,11 @@ func Run(ctx context.Context, p *Plan) (*report.Summary, error) {
 	if p.Requests > 0 && int64(conns) > p.Requests {
 		conns = int(p.Requests)
 	}
-	newDoer := p.newDoer
-	if newDoer == nil {
-		var err error
-		if newDoer, err = transport(p, conns); err != nil {
-			return nil, err
-		}
+	e, err := newEngine(ctx, p, conns)
+	if err != nil {
+		return nil, err
 	}
-
-	nrec := min(conns, maxRecorders)
-	recs := make([]*report.Recorder, nrec)
-	locks := make([]sync.Mutex, nrec)
-	for i := range recs {
-		recs[i] = report.NewRecorder()
-	}
-	shared := conns > nrec
-	stats := make([]workerStats, conns)
-	doers := make([]Doer, conns)
-	for i := range doers {
-		d, err := newDoer(ctx, i)
-		if err != nil {
-			for _, d := range doers[:i] {
-				d.Close()
-			}
-			return nil, err
-		}
-		doers[i] = d
-	}
+	recs := e.recorders()
 
 	var gc0 runtime.MemStats
 	runtime.ReadMemStats(&gc0)
@@ -219,32 +204,14 @@ func Run(ctx context.Context, p *Plan) (*report.Summary, error) {
 	if p.Rate > 0 {
 		r.interval = float64(time.Second) / p.Rate
 	}
-
 	stopProgress := r.progress(recs)
-	g := gather.NewGroup(ctx)
-	for i := range conns {
-		rec := recs[i%nrec]
-		var mu *sync.Mutex
-		if shared {
-			mu = &locks[i%nrec]
-		}
-		d, st := doers[i], &stats[i]
-		// Go fails only once ctx has ended: the run is over then, and the
-		// workers not started have nothing to report.
-		_ = g.Go(func(ctx context.Context) error {
-			r.work(ctx, d, rec, mu, st)
-			return nil
-		})
-	}
-	g.Wait() // workers return nil: interruption is not a failure here
+	stats := e.run(ctx, r)
 	elapsed := time.Since(r.t0)
 	cpu := cpuTime() - cpu0
 	var gc1 runtime.MemStats
 	runtime.ReadMemStats(&gc1)
 	stopProgress()
-	for _, d := range doers { // after the clock stops: closing is not the server's time
-		d.Close()
-	}
+	e.close() // after the clock stops: closing is not the server's time
 
 	s := report.Merge(recs...)
 	if p.URL != nil {
@@ -255,7 +222,118 @@ func Run(ctx context.Context, p *Plan) (*report.Summary, error) {
 	s.Rate = p.Rate
 	s.Elapsed = elapsed
 	s.Generator = r.judge(s, stats, time.Duration(gc1.PauseTotalNs-gc0.PauseTotalNs), cpu, elapsed)
+	s.Generator.Engine = e.String()
 	return s, nil
+}
+
+// An engine sends a run's requests: goroutine workers over [Doer]s, or
+// the event loops of the closed model over plain HTTP/1.1.
+type engine interface {
+	// recorders returns what the engine records into; their counters may
+	// be read while it runs.
+	recorders() []*report.Recorder
+	// run carries out r's plan and returns when it is done or ctx ends,
+	// with the workers' pacing statistics (none for the event loops,
+	// which serve only the closed model).
+	run(ctx context.Context, r *run) []workerStats
+	// close releases the connections, after the clock has stopped.
+	close()
+	// String says how the engine sends requests, for the report.
+	String() string
+}
+
+// newEngine returns the engine for p: the event loops where they apply
+// (see [Plan.EventLoops]), else one worker goroutine per connection.
+func newEngine(ctx context.Context, p *Plan, conns int) (engine, error) {
+	if p.newDoer == nil && p.EventLoops() {
+		if e := newLoopEngine(ctx, p, conns); e != nil {
+			return e, nil
+		}
+	}
+	newDoer := p.newDoer
+	if newDoer == nil {
+		var err error
+		if newDoer, err = transport(p, conns); err != nil {
+			return nil, err
+		}
+	}
+	client := "own HTTP/1.1 client"
+	switch {
+	case p.newDoer != nil:
+		client = "test doers"
+	case !p.FastPath():
+		client = "net/http"
+	}
+	return newWorkers(ctx, conns, client, newDoer)
+}
+
+// workers is the engine of one goroutine per connection, each with its
+// own Doer, as children of a gather Group.
+type workers struct {
+	client string // what the doers are, for String
+	doers  []Doer
+	recs   []*report.Recorder
+	locks  []sync.Mutex // one per recorder, used if workers share them
+	stats  []workerStats
+}
+
+func newWorkers(ctx context.Context, conns int, client string, newDoer func(context.Context, int) (Doer, error)) (*workers, error) {
+	nrec := min(conns, maxRecorders)
+	w := &workers{
+		client: client,
+		doers:  make([]Doer, conns),
+		recs:   make([]*report.Recorder, nrec),
+		locks:  make([]sync.Mutex, nrec),
+		stats:  make([]workerStats, conns),
+	}
+	for i := range w.recs {
+		w.recs[i] = report.NewRecorder()
+	}
+	for i := range w.doers {
+		d, err := newDoer(ctx, i)
+		if err != nil {
+			for _, d := range w.doers[:i] {
+				d.Close()
+			}
+			return nil, err
+		}
+		w.doers[i] = d
+	}
+	return w, nil
+}
+
+func (w *workers) String() string {
+	return fmt.Sprintf("%d goroutines, %s", len(w.doers), w.client)
+}
+
+func (w *workers) recorders() []*report.Recorder { return w.recs }
+
+func (w *workers) run(ctx context.Context, r *run) []workerStats {
+	nrec := len(w.recs)
+	shared := len(w.doers) > nrec
+	g := gather.NewGroup(ctx)
+	for i, d := range w.doers {
+		rec := w.recs[i%nrec]
+		var mu *sync.Mutex
+		if shared {
+			mu = &w.locks[i%nrec]
+		}
+		st := &w.stats[i]
+		// Go fails only once ctx has ended: the run is over then, and the
+		// workers not started have nothing to report.
+		_ = g.Go(func(ctx context.Context) error {
+			r.work(ctx, d, rec, mu, st)
+			return nil
+		})
+	}
+	g.Wait() // workers return nil: interruption is not a failure here
+	return w.stats
+}
+
+func (w *workers) close() {
+	for _, d := range w.doers {
+		d.Close()
+	}
 }
 
 func (p *Plan) method() string {

@@ -22,6 +22,17 @@ func (p *Plan) FastPath() bool {
 	return p.URL != nil && p.URL.Scheme == "http" && !p.HTTP2 && !p.NetHTTP
 }
 
+// EventLoops reports whether Run sends p's requests from event loops, a
+// few goroutines that each drive many nonblocking connections through
+// epoll, rather than from one goroutine per connection: on the fast path,
+// in the closed model, on Linux, unless Goroutines is set. They save the
+// goroutine switch and the extra read that Go's network poller costs per
+// request. The open model keeps its goroutines: each request waits for its
+// due time on a Go timer, which is finer than epoll's milliseconds.
+func (p *Plan) EventLoops() bool {
+	return p.FastPath() && p.Rate == 0 && !p.Goroutines && loopsSupported
+}
+
 // host returns the Host header to send.
 func (p *Plan) host() string {
 	if p.Host != "" {
@@ -38,11 +49,9 @@ func (p *Plan) host() string {
 // transport returns the constructor of the plan's doers.
 func transport(p *Plan, conns int) (func(context.Context, int) (Doer, error), error) {
 	if p.FastPath() {
-		req := buildRequest(p.method(), requestTarget(p.URL), p.host(), p.Header, p.Body, p.NoKeepAlive)
-		addr := hostPort(p.URL)
-		noBody := p.method() == "HEAD"
+		req, addr := p.h1Request(), hostPort(p.URL)
 		return func(ctx context.Context, _ int) (Doer, error) {
-			return newH1Doer(ctx, addr, req, p.Timeout, p.NoKeepAlive, noBody), nil
+			return newH1Doer(ctx, addr, req, p.Timeout), nil
 		}, nil
 	}
 	t := &http.Transport{

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -104,8 +105,8 @@ func TestErrorKinds(t *testing.T) {
 		{name: "insecure", target: tlsServer, insecure: true, status: 200},
 	}
 	for _, tt := range tests {
-		for _, netHTTP := range []bool{false, true} {
-			name := tt.name + map[bool]string{false: ", fast", true: ", net/http"}[netHTTP]
+		for _, engine := range []string{"event loops", "goroutines", "net/http"} {
+			name := tt.name + ", " + engine
 			t.Run(name, func(t *testing.T) {
 				t.Parallel()
 				// Only the hanging server should meet the timeout: a TLS
@@ -120,12 +121,20 @@ func TestErrorKinds(t *testing.T) {
 					Connections: 2,
 					Requests:    4,
 					Timeout:     timeout,
-					NetHTTP:     netHTTP,
+					NetHTTP:     engine == "net/http",
+					Goroutines:  engine == "goroutines",
 					Insecure:    tt.insecure,
 				}
 				s, err := Run(t.Context(), p)
 				if err != nil {
 					t.Fatal(err)
+				}
+				want := engine
+				if !p.EventLoops() && engine == "event loops" {
+					want = "goroutines" // https, or a system without epoll
+				}
+				if !strings.Contains(s.Generator.Engine, want) {
+					t.Errorf("engine %q, want %s", s.Generator.Engine, want)
 				}
 				if s.Requests != 4 {
 					t.Fatalf("requests %d, want 4", s.Requests)

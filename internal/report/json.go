@@ -49,6 +49,7 @@ type jsonHistogramRow struct {
 }
 
 type jsonGenerator struct {
+	Engine           string   `json:"engine,omitempty"`
 	TargetRatePerS   float64  `json:"target_rate_per_s"`
 	AchievedRatePerS float64  `json:"achieved_rate_per_s"`
 	SendLagP99MS     float64  `json:"send_lag_p99_ms"`
@@ -151,6 +152,7 @@ func (s *Summary) WriteJSON(w io.Writer) error {
 		Service:      latencyJSON(s.Service()),
 		Histogram:    []jsonHistogramRow{},
 		Generator: jsonGenerator{
+			Engine:           s.Generator.Engine,
 			TargetRatePerS:   s.Generator.TargetRate,
 			AchievedRatePerS: s.Generator.AchievedRate,
 			SendLagP99MS:     msOf(s.Generator.SendLagP99),

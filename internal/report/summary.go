@@ -62,6 +62,9 @@ type Summary struct {
 // the server, limited the run. The load generator fills it; report only
 // renders and merges it.
 type Generator struct {
+	// Engine says how the requests were sent, e.g. "2 event loops, own
+	// HTTP/1.1 client"; "" if unknown (a merged report).
+	Engine string
 	// TargetRate is the total rate asked for, in requests per second; 0 in
 	// the closed model.
 	TargetRate float64

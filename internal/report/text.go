@@ -108,6 +108,9 @@ func (s *Summary) WriteText(w io.Writer) error {
 	g := s.Generator
 	p("")
 	p("Generator")
+	if g.Engine != "" {
+		p("  Engine          %s", g.Engine)
+	}
 	if g.TargetRate > 0 {
 		p("  Target rate     %.1f req/s", g.TargetRate)
 	} else {

@@ -1,0 +1,631 @@
+package loadgen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"github.com/gather-dev/gather"
+	"github.com/gather-dev/gather/internal/report"
+)
+
+// The event loops drive the closed model over plain HTTP/1.1 the way wrk
+// does: one loop per CPU, each owning a share of the connections as
+// nonblocking sockets in its own epoll set. A request costs one write
+// and, once epoll says its answer has come, one read; the loop records it
+// and writes the next request on the same connection. Through Go's
+// network poller (the goroutine workers) the same request costs a write, a
+// read that finds nothing, a park, a wake-up from the poller and the read
+// again.
+//
+// Each loop is one goroutine with its own recorder, so nothing is shared
+// on the hot path but the atomic request counter. Sockets are registered
+// edge-triggered for input and output once, so no epoll_ctl runs per
+// request. A loop reads until the kernel has no more (a short read), and
+// remembers an input edge that arrived while it was not reading.
+
+// loopsSupported: the event loops use epoll, which only Linux has.
+const loopsSupported = true
+
+// errTimeout is the error of a request that outlived Plan.Timeout.
+var errTimeout = fmt.Errorf("request timed out: %w", os.ErrDeadlineExceeded)
+
+// loopReadBuffer is each loop's read buffer: large enough to take a big
+// body in few reads, shared by its connections since a loop reads one at
+// a time. It must exceed the parser's line limit.
+const loopReadBuffer = maxReadBuffer + 1<<10
+
+// loopEngine runs the event loops.
+type loopEngine struct {
+	loops []*eventLoop
+	recs  []*report.Recorder
+	stop  atomic.Bool // ctx ended: drop what is in flight and return
+	mu    sync.Mutex  // guards wake against a late wake-up after close
+	wake  [2]int      // a pipe whose read end is in every loop's set
+}
+
+// newLoopEngine returns the event loops for p's conns connections, or nil
+// if they cannot serve p: the target's address is not known without
+// connecting and connecting failed, or the system refused an epoll set.
+// The goroutine workers then take the run and report its failures request
+// by request.
+func newLoopEngine(ctx context.Context, p *Plan, conns int) engine {
+	sa, family, ok := loopAddr(ctx, p)
+	if !ok {
+		return nil
+	}
+	e := &loopEngine{wake: [2]int{-1, -1}}
+	if err := syscall.Pipe2(e.wake[:], syscall.O_CLOEXEC|syscall.O_NONBLOCK); err != nil {
+		return nil
+	}
+	n := min(conns, runtime.GOMAXPROCS(0))
+	req := p.h1Request()
+	for i := range n {
+		l, err := newEventLoop(p, req, sa, family, e.wake[0], conns*(i+1)/n-conns*i/n)
+		if err != nil {
+			e.close()
+			return nil
+		}
+		l.stop = &e.stop
+		e.loops = append(e.loops, l)
+		e.recs = append(e.recs, l.rec)
+	}
+	return e
+}
+
+// loopAddr returns the socket address of p's target. For a host name it
+// dials once and takes the address that answered, so that the loops use
+// the one net.Dial would have picked among the name's addresses.
+func loopAddr(ctx context.Context, p *Plan) (sa syscall.Sockaddr, family int, ok bool) {
+	hp := hostPort(p.URL)
+	host, portStr, _ := net.SplitHostPort(hp)
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port < 1 || port > 65535 {
+		return nil, 0, false
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		d := net.Dialer{KeepAlive: -1, Timeout: p.Timeout}
+		c, err := d.DialContext(ctx, "tcp", hp)
+		if err != nil {
+			return nil, 0, false
+		}
+		ip = c.RemoteAddr().(*net.TCPAddr).AddrPort().Addr()
+		c.Close()
+	}
+	ip = ip.Unmap()
+	switch {
+	case ip.Is4():
+		return &syscall.SockaddrInet4{Port: port, Addr: ip.As4()}, syscall.AF_INET, true
+	case ip.Is6() && ip.Zone() == "":
+		return &syscall.SockaddrInet6{Port: port, Addr: ip.As16()}, syscall.AF_INET6, true
+	}
+	return nil, 0, false // a zone needs its interface index: leave it to net
+}
+
+func (e *loopEngine) String() string {
+	return fmt.Sprintf("%d event loops, own HTTP/1.1 client", len(e.loops))
+}
+
+func (e *loopEngine) recorders() []*report.Recorder { return e.recs }
+
+func (e *loopEngine) run(ctx context.Context, r *run) []workerStats {
+	stop := context.AfterFunc(ctx, func() {
+		e.stop.Store(true)
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if e.wake[1] >= 0 {
+			syscall.Write(e.wake[1], []byte{0}) // the pipe stays readable: every loop wakes
+		}
+	})
+	defer stop()
+	g := gather.NewGroup(context.WithoutCancel(ctx)) // the loops watch e.stop
+	for _, l := range e.loops {
+		l.run = r
+		_ = g.Go(func(context.Context) error {
+			l.serve()
+			return nil
+		})
+	}
+	g.Wait()
+	return nil
+}
+
+func (e *loopEngine) close() {
+	for _, l := range e.loops {
+		l.close()
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i, fd := range e.wake {
+		if fd >= 0 {
+			syscall.Close(fd)
+			e.wake[i] = -1
+		}
+	}
+}
+
+// connState is where a connection is in its request.
+type connState uint8
+
+const (
+	connIdle       connState = iota // between requests
+	connConnecting                  // waiting for connect to complete
+	connWriting                     // writing the request
+	connReading                     // reading the response
+	connRetired                     // no request left for it
+)
+
+// loopConn is one connection of a loop and its request in flight.
+type loopConn struct {
+	id       int32 // index in the loop's conns, the epoll event's data
+	fd       int   // -1 when closed
+	state    connState
+	readable bool // an input edge has come that a read has not drained
+	hup      bool // the peer has closed or reset: reads go on to EOF
+	writable bool // the socket may take more bytes
+	reused   bool // the connection has carried a whole response
+	retried  bool // the request was sent again on a new connection
+	written  int  // bytes of the request written
+	start    time.Time
+	deadline time.Time // zero without a timeout
+	p        parser
+	pending  []byte // the start of a line that the last read cut
+}
+
+// eventLoop is one loop: an epoll set and the connections in it.
+//
+// The loop never blocks in epoll_wait. It asks for ready events without
+// waiting, and when there are none it waits for its epoll set itself to
+// become readable through Go's network poller, in which the set is
+// registered like any socket (epoll sets nest). A goroutine blocked in
+// epoll_wait would hold its thread in a system call: the runtime's sysmon
+// takes its P away and hands it to another thread, and the loop pays a
+// thread switch to get one back, which profiles showed as a fifth of the
+// CPU. Parked in the poller, the loop is woken by a scheduler that was
+// going to wait in epoll_wait anyway.
+type eventLoop struct {
+	run    *run
+	stop   *atomic.Bool
+	req    *h1Request
+	sa     syscall.Sockaddr
+	family int
+	epfd   int
+	file   *os.File        // epfd, registered with Go's network poller
+	rc     syscall.RawConn // file's
+	poll   func(fd uintptr) bool
+	ready  int   // events the last poll found
+	perr   error // and its error
+	armed  time.Time
+	conns  []loopConn
+	events []syscall.EpollEvent
+	buf    []byte
+	rec    *report.Recorder
+	active int       // connections not retired
+	sweep  time.Time // no request deadline is earlier; zero if none is set
+}
+
+// wakeID marks the wake pipe's events.
+const wakeID = -1
+
+func newEventLoop(p *Plan, req *h1Request, sa syscall.Sockaddr, family, wake, conns int) (*eventLoop, error) {
+	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, os.NewSyscallError("epoll_create1", err)
+	}
+	// syscall.Connect writes into its Sockaddr: each loop needs its own.
+	switch a := sa.(type) {
+	case *syscall.SockaddrInet4:
+		c := *a
+		sa = &c
+	case *syscall.SockaddrInet6:
+		c := *a
+		sa = &c
+	}
+	l := &eventLoop{
+		req:    req,
+		sa:     sa,
+		family: family,
+		epfd:   epfd,
+		conns:  make([]loopConn, conns),
+		events: make([]syscall.EpollEvent, min(conns, 256)+1),
+		buf:    make([]byte, loopReadBuffer),
+		rec:    report.NewRecorder(),
+		active: conns,
+	}
+	for i := range l.conns {
+		l.conns[i] = loopConn{id: int32(i), fd: -1, p: parser{noBody: req.noBody}}
+	}
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: wakeID}
+	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, wake, &ev); err != nil {
+		syscall.Close(epfd)
+		return nil, os.NewSyscallError("epoll_ctl", err)
+	}
+	if err := syscall.SetNonblock(epfd, true); err != nil {
+		syscall.Close(epfd)
+		return nil, os.NewSyscallError("fcntl", err)
+	}
+	l.file = os.NewFile(uintptr(epfd), "epoll") // nonblocking: os registers it with the poller
+	rc, err := l.file.SyscallConn()
+	if err != nil {
+		l.file.Close()
+		return nil, err
+	}
+	l.rc = rc
+	l.poll = l.pollOnce // one method value for the whole run
+	return l, nil
+}
+
+// pollOnce takes the ready events without waiting, and reports whether
+// there were any (or an error), for RawConn.Read, which waits for the set
+// to become readable when it returns false.
+func (l *eventLoop) pollOnce(fd uintptr) bool {
+	l.ready, l.perr = epollPoll(int(fd), l.events)
+	if l.perr == syscall.EINTR {
+		l.ready, l.perr = 0, nil
+	}
+	return l.ready > 0 || l.perr != nil
+}
+
+// wait returns the number of ready events, waiting for some if none are,
+// and 0 once the earliest request deadline has passed.
+func (l *eventLoop) wait() (int, error) {
+	if !l.sweep.Equal(l.armed) {
+		l.file.SetReadDeadline(l.sweep) // zero: none
+		l.armed = l.sweep
+	}
+	if err := l.rc.Read(l.poll); err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return 0, nil
+		}
+		return 0, err
+	}
+	return l.ready, l.perr
+}
+
+// serve runs the loop until every connection is retired or the run stops.
+func (l *eventLoop) serve() {
+	for i := range l.conns {
+		l.step(&l.conns[i])
+	}
+	for l.active > 0 && !l.stop.Load() {
+		n, err := l.wait()
+		if err != nil {
+			// Not expected with a valid set; end the run rather than
+			// spin, and say why on the way out.
+			fmt.Fprintf(os.Stderr, "gather: epoll_wait: %v\n", err)
+			l.stop.Store(true)
+			return
+		}
+		for _, ev := range l.events[:n] {
+			if ev.Fd == wakeID {
+				return
+			}
+			c := &l.conns[ev.Fd]
+			if ev.Events&(syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
+				c.readable = true
+			}
+			if ev.Events&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
+				c.hup = true
+			}
+			if ev.Events&(syscall.EPOLLOUT|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
+				c.writable = true
+			}
+			l.step(c)
+		}
+		if !l.sweep.IsZero() && !time.Now().Before(l.sweep) {
+			l.expire()
+		}
+	}
+}
+
+// expire fails the requests past their deadline and finds the next one.
+func (l *eventLoop) expire() {
+	now := time.Now()
+	l.sweep = time.Time{}
+	for i := range l.conns {
+		c := &l.conns[i]
+		if c.state == connIdle || c.state == connRetired || c.deadline.IsZero() {
+			continue
+		}
+		if !c.deadline.After(now) {
+			l.fail(c, errTimeout)
+			l.step(c)
+		}
+	}
+	for i := range l.conns {
+		c := &l.conns[i]
+		if c.state != connIdle && c.state != connRetired && !c.deadline.IsZero() &&
+			(l.sweep.IsZero() || c.deadline.Before(l.sweep)) {
+			l.sweep = c.deadline
+		}
+	}
+}
+
+// claim takes the next request of the run, if there is one.
+func (l *eventLoop) claim(now time.Time) bool {
+	p := l.run.plan
+	switch {
+	case l.stop.Load():
+		return false
+	case p.Requests > 0 && l.run.next.Add(1) > p.Requests:
+		return false
+	case p.Duration > 0 && !now.Before(l.run.t0.Add(p.Duration)):
+		return false
+	}
+	return true
+}
+
+// step moves c on until it has to wait for the kernel.
+func (l *eventLoop) step(c *loopConn) {
+	for {
+		switch c.state {
+		case connIdle:
+			now := time.Now()
+			if !l.claim(now) {
+				l.closeConn(c)
+				c.state = connRetired
+				l.active--
+				return
+			}
+			c.start, c.retried = now, false
+			if t := l.run.plan.Timeout; t > 0 {
+				c.deadline = now.Add(t)
+				if l.sweep.IsZero() { // later deadlines come later: only set the first
+					l.sweep = c.deadline
+				}
+			}
+			l.send(c)
+		case connConnecting:
+			if !c.writable {
+				return
+			}
+			if err := soError(c.fd); err != nil {
+				l.fail(c, err)
+				continue
+			}
+			c.state = connWriting
+		case connWriting:
+			if !c.writable {
+				return
+			}
+			if err := l.write(c); err == syscall.EAGAIN {
+				c.writable = false
+				return
+			} else if err != nil {
+				l.fail(c, err)
+				continue
+			}
+			c.state = connReading
+		case connReading:
+			if !c.readable {
+				return
+			}
+			if err := l.read(c); err == syscall.EAGAIN {
+				return
+			} else if err != nil {
+				l.fail(c, err)
+				continue
+			}
+			l.complete(c)
+		case connRetired:
+			return
+		}
+	}
+}
+
+// send starts c's request: on its open connection, or on a new one.
+func (l *eventLoop) send(c *loopConn) {
+	c.p.reset()
+	c.written = 0
+	if c.fd >= 0 {
+		c.state, c.writable = connWriting, true
+		return
+	}
+	if err := l.connect(c); err != nil {
+		l.fail(c, err)
+	}
+}
+
+// connect opens a nonblocking connection for c and leaves it connecting,
+// or writing if the kernel connected it at once.
+func (l *eventLoop) connect(c *loopConn) error {
+	fd, err := syscall.Socket(l.family, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, syscall.IPPROTO_TCP)
+	if err != nil {
+		return os.NewSyscallError("socket", err)
+	}
+	// As net does: a request written in pieces is not held back.
+	syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
+	ev := syscall.EpollEvent{
+		Events: syscall.EPOLLIN | syscall.EPOLLOUT | syscall.EPOLLRDHUP | syscall.EPOLLET&0xffffffff,
+		Fd:     c.id,
+	}
+	if err := syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		syscall.Close(fd)
+		return os.NewSyscallError("epoll_ctl", err)
+	}
+	c.fd, c.readable, c.writable, c.hup, c.reused = fd, false, false, false, false
+	c.pending = c.pending[:0]
+	switch err := syscall.Connect(fd, l.sa); err {
+	case nil:
+		c.state, c.writable = connWriting, true
+	case syscall.EINPROGRESS, syscall.EINTR:
+		c.state = connConnecting
+	default:
+		return os.NewSyscallError("connect", err)
+	}
+	return nil
+}
+
+// soError returns the outcome of a nonblocking connect.
+func soError(fd int) error {
+	v, err := syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_ERROR)
+	if err != nil {
+		return os.NewSyscallError("getsockopt", err)
+	}
+	if v != 0 {
+		return os.NewSyscallError("connect", syscall.Errno(v))
+	}
+	return nil
+}
+
+// write writes what is left of the request; EAGAIN means the socket is full.
+func (l *eventLoop) write(c *loopConn) error {
+	b := l.req.bytes
+	for c.written < len(b) {
+		n, err := rawWrite(c.fd, b[c.written:])
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			return err
+		case err != nil:
+			return os.NewSyscallError("write", err)
+		}
+		c.written += n
+	}
+	return nil
+}
+
+// read reads and parses what has come of the response. It returns nil
+// when the response is complete, and EAGAIN when more must come first.
+func (l *eventLoop) read(c *loopConn) error {
+	for {
+		off := copy(l.buf, c.pending)
+		n, err := rawRead(c.fd, l.buf[off:])
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			c.readable = false
+			return err
+		case err != nil:
+			return os.NewSyscallError("read", err)
+		case n == 0:
+			c.readable = false
+			return c.p.eof()
+		}
+		// A short read took all the kernel had: the next bytes bring a
+		// new edge, and the next request need not try a read first. Not
+		// so for the end of the stream: a FIN that came with the last
+		// bytes brings no edge of its own, so once the peer has closed,
+		// reads go on until they see it.
+		short := off+n < len(l.buf) && !c.hup
+		if short {
+			c.readable = false
+		}
+		k, err := c.p.feed(l.buf[:off+n])
+		if err != nil {
+			return err
+		}
+		if c.p.done() {
+			c.pending = c.pending[:0]
+			return nil
+		}
+		c.pending = append(c.pending[:0], l.buf[k:off+n]...)
+		if short {
+			return syscall.EAGAIN
+		}
+	}
+}
+
+// complete records c's response and makes c ready for the next request.
+func (l *eventLoop) complete(c *loopConn) {
+	now := time.Now()
+	d := now.Sub(c.start)
+	l.rec.Record(report.Sample{Response: d, Service: d, Status: c.p.status, Bytes: c.p.body})
+	c.reused = true
+	if !c.p.keep || l.req.closeEach {
+		l.closeConn(c)
+	}
+	c.state = connIdle
+}
+
+// fail ends c's request with err: sent once more on a new connection if
+// the connection turned out stale (see h1Doer.Do), else recorded as
+// failed. Either way the connection is closed.
+func (l *eventLoop) fail(c *loopConn, err error) {
+	stale := c.reused && !c.p.got && !c.retried && l.req.replay && !errors.Is(err, os.ErrDeadlineExceeded)
+	l.closeConn(c)
+	if l.stop.Load() {
+		c.state = connIdle // interrupted, not failed: the loop is ending
+		return
+	}
+	if stale {
+		c.retried = true
+		if err = l.connect(c); err == nil {
+			c.p.reset()
+			c.written = 0
+			return
+		}
+		l.closeConn(c)
+	}
+	d := time.Since(c.start)
+	l.rec.Record(report.Sample{Response: d, Service: d, Bytes: c.p.body, Err: Classify(err)})
+	c.state = connIdle
+}
+
+// closeConn closes c's connection, if open; closing takes it out of the
+// epoll set.
+func (l *eventLoop) closeConn(c *loopConn) {
+	if c.fd >= 0 {
+		syscall.Close(c.fd)
+		c.fd = -1
+	}
+	c.reused = false
+	c.pending = c.pending[:0]
+}
+
+func (l *eventLoop) close() {
+	for i := range l.conns {
+		l.closeConn(&l.conns[i])
+	}
+	if l.file != nil {
+		l.file.Close() // and with it epfd
+		l.file = nil
+	}
+}
+
+// The system calls of the hot path never block: the sockets are
+// nonblocking and epoll_pwait is told not to wait. So they go through
+// RawSyscall and skip the runtime's bookkeeping of a call that might
+// block, which wakes its sysmon thread when that sleeps: 4% of the CPU
+// in profiles. The buffers are the loop's own, so there is nothing for
+// the race detector to learn from the calls either.
+
+func rawRead(fd int, b []byte) (int, error) {
+	n, _, errno := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
+}
+
+func rawWrite(fd int, b []byte) (int, error) {
+	n, _, errno := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
+}
+
+// epollPoll returns the ready events of epfd without waiting.
+// epoll_pwait rather than epoll_wait: arm64 has only the former.
+func epollPoll(epfd int, events []syscall.EpollEvent) (int, error) {
+	n, _, errno := syscall.RawSyscall6(syscall.SYS_EPOLL_PWAIT, uintptr(epfd),
+		uintptr(unsafe.Pointer(unsafe.SliceData(events))), uintptr(len(events)), 0, 0, 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
+}

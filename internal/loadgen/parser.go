@@ -1,0 +1,262 @@
+package loadgen
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// ErrProtocol is wrapped by every error the HTTP/1.1 client returns for a
+// response it cannot parse: a bad status line, a bad header, a bad
+// Content-Length or chunk size, a header line longer than 64 KiB, or bytes
+// the server sent that no request asked for.
+var ErrProtocol = errors.New("malformed HTTP response")
+
+// The parser's errors are made once, so that a stream of malformed
+// responses costs no allocation either.
+var (
+	errStatusLine  = fmt.Errorf("%w: bad status line", ErrProtocol)
+	errHeaderLine  = fmt.Errorf("%w: bad header line", ErrProtocol)
+	errLineEnding  = fmt.Errorf("%w: line not ended by CRLF", ErrProtocol)
+	errTooLarge    = fmt.Errorf("%w: header line longer than 64 KiB", ErrProtocol)
+	errLength      = fmt.Errorf("%w: bad Content-Length", ErrProtocol)
+	errEncoding    = fmt.Errorf("%w: unsupported Transfer-Encoding", ErrProtocol)
+	errChunk       = fmt.Errorf("%w: bad chunk", ErrProtocol)
+	errUnsolicited = fmt.Errorf("%w: bytes after the response", ErrProtocol)
+	errUpgrade     = fmt.Errorf("%w: unexpected 101 Switching Protocols", ErrProtocol)
+)
+
+const (
+	minReadBuffer    = 1 << 10  // h1Doer's, at first: -c 10000 holds 10,000
+	maxReadBuffer    = 64 << 10 // the longest line, CRLF included, is one byte less
+	maxInterimFrames = 8        // 1xx responses and the final one
+)
+
+// A parser reads HTTP/1.1 responses from bytes pushed to it as they
+// arrive, in pieces of any size, so that the same strict parser serves the
+// client that blocks on its connection (h1Doer) and the event loops that
+// never block. It holds no buffer: a line split across two reads is left
+// unconsumed, and the caller feeds it again with the bytes that follow.
+// Body bytes are counted and dropped as they pass.
+//
+// It accepts what the HTTP/1.1 client of this package promises to read:
+// a status line "HTTP/1.0" or "HTTP/1.1", header lines ended by CRLF,
+// Content-Length (repeated only with equal values), chunked
+// Transfer-Encoding with extensions and trailers, a body that runs to the
+// end of the connection, and up to maxInterimFrames interim 1xx responses
+// before the final one.
+type parser struct {
+	noBody bool // the request was HEAD: no response carries a body
+
+	state   parseState
+	got     bool  // a byte of the response has arrived
+	interim int   // interim responses skipped
+	status  int   // of the response being read
+	keep    bool  // the connection may carry another request
+	length  int64 // Content-Length, -1 if none
+	chunked bool
+	left    int64 // bytes still to come of the body or the chunk
+	body    int64 // body bytes so far, decoded
+}
+
+type parseState uint8
+
+const (
+	parseStatus    parseState = iota // the status line
+	parseHeader                      // header lines, up to the empty one
+	parseBody                        // left bytes of a Content-Length body
+	parseToEOF                       // a body without a length: to the end of the connection
+	parseChunkSize                   // a chunk-size line
+	parseChunkData                   // left bytes of a chunk
+	parseChunkEnd                    // the CRLF after a chunk's data
+	parseTrailer                     // trailer lines, up to the empty one
+	parseDone                        // the final response is complete
+)
+
+// reset readies p for the response to the next request.
+func (p *parser) reset() {
+	*p = parser{noBody: p.noBody}
+}
+
+// done reports whether the final response is complete.
+func (p *parser) done() bool { return p.state == parseDone }
+
+// feed parses as much of b as it can and returns the number of bytes it
+// consumed. Fewer than len(b) means b ends inside a line: the caller keeps
+// b[n:] and feeds it again with more bytes after it. Bytes after a complete
+// final response are an error: no request asked for them, and they would
+// be taken for the start of the next response.
+func (p *parser) feed(b []byte) (n int, err error) {
+	if len(b) > 0 {
+		p.got = true
+	}
+	for n < len(b) {
+		switch p.state {
+		case parseBody, parseChunkData:
+			k := min(int64(len(b)-n), p.left)
+			n += int(k)
+			p.left -= k
+			p.body += k
+			if p.left == 0 {
+				if p.state == parseBody {
+					p.state = parseDone
+				} else {
+					p.state = parseChunkEnd
+				}
+			}
+			continue
+		case parseToEOF:
+			p.body += int64(len(b) - n)
+			return len(b), nil
+		case parseDone:
+			return n, errUnsolicited
+		}
+		// A line, its LF included, must be shorter than maxReadBuffer,
+		// whether it comes whole or in pieces.
+		i := bytes.IndexByte(b[n:], '\n')
+		if i < 0 && len(b)-n < maxReadBuffer {
+			return n, nil
+		}
+		if i < 0 || i+1 >= maxReadBuffer {
+			return n, errTooLarge
+		}
+		end := n + i
+		if end == n || b[end-1] != '\r' {
+			return n, errLineEnding
+		}
+		line := b[n : end-1]
+		n = end + 1
+		if err := p.line(line); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// eof tells p that the connection ended. It returns nil if that ends the
+// response (a body without a length), io.EOF if not a byte of a response
+// had arrived, and io.ErrUnexpectedEOF if the response was cut.
+func (p *parser) eof() error {
+	switch {
+	case p.state == parseToEOF:
+		p.state, p.keep = parseDone, false
+		return nil
+	case !p.got:
+		return io.EOF
+	default:
+		return io.ErrUnexpectedEOF
+	}
+}
+
+// line parses one line, without its CRLF, in the current state.
+func (p *parser) line(line []byte) error {
+	switch p.state {
+	case parseStatus:
+		return p.statusLine(line)
+	case parseHeader:
+		if len(line) == 0 {
+			return p.endHeader()
+		}
+		return p.header(line)
+	case parseChunkSize:
+		if i := bytes.IndexByte(line, ';'); i >= 0 {
+			line = line[:i] // a chunk extension
+		}
+		size, ok := parseHex(trimSpace(line))
+		if !ok {
+			return errChunk
+		}
+		p.left = size
+		p.state = parseChunkData
+		if size == 0 {
+			p.state = parseTrailer
+		}
+	case parseChunkEnd:
+		if len(line) != 0 {
+			return errChunk
+		}
+		p.state = parseChunkSize
+	case parseTrailer:
+		if len(line) == 0 {
+			p.state = parseDone
+		}
+	}
+	return nil
+}
+
+// statusLine parses "HTTP/1.x NNN[ reason]".
+func (p *parser) statusLine(line []byte) error {
+	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) ||
+		(line[7] != '0' && line[7] != '1') || line[8] != ' ' ||
+		(len(line) > 12 && line[12] != ' ') {
+		return errStatusLine
+	}
+	status := 0
+	for _, c := range line[9:12] {
+		if c < '0' || c > '9' {
+			return errStatusLine
+		}
+		status = status*10 + int(c-'0')
+	}
+	if status < 100 {
+		return errStatusLine
+	}
+	p.status, p.keep, p.length, p.chunked = status, line[7] == '1', -1, false
+	p.state = parseHeader
+	return nil
+}
+
+func (p *parser) header(line []byte) error {
+	colon := bytes.IndexByte(line, ':')
+	if colon <= 0 || !isToken(line[:colon]) {
+		return errHeaderLine
+	}
+	name, value := line[:colon], trimSpace(line[colon+1:])
+	switch {
+	case equalFold(name, "content-length"):
+		n, ok := parseLength(value)
+		if !ok || (p.length >= 0 && n != p.length) {
+			return errLength
+		}
+		p.length = n
+	case equalFold(name, "transfer-encoding"):
+		if !equalFold(value, "chunked") {
+			return errEncoding
+		}
+		p.chunked = true
+	case equalFold(name, "connection"):
+		if hasToken(value, "close") {
+			p.keep = false
+		} else if hasToken(value, "keep-alive") {
+			p.keep = true
+		}
+	}
+	return nil
+}
+
+// endHeader decides, at the end of a header block, what follows it.
+func (p *parser) endHeader() error {
+	switch {
+	case p.status == 101:
+		return errUpgrade
+	case p.status < 200:
+		p.interim++
+		if p.interim >= maxInterimFrames {
+			return errStatusLine
+		}
+		p.state = parseStatus
+	case p.status == 204 || p.status == 304 || p.noBody:
+		p.state = parseDone
+	case p.chunked:
+		// Transfer-Encoding overrides Content-Length (RFC 9112, 6.3).
+		p.state = parseChunkSize
+	case p.length == 0:
+		p.state = parseDone
+	case p.length > 0:
+		p.state, p.left = parseBody, p.length
+	default:
+		p.state, p.keep = parseToEOF, false
+	}
+	return nil
+}
