@@ -172,7 +172,7 @@ run_tool() {
 		return 1
 	fi
 	awk -v t="$tool" -v rps="$rps" -v p50="$p50" -v p99="$p99" -v rss="$rss" -v u="$user" -v s="$sys" -v n="$reqs" \
-		'BEGIN { printf "%-15s %10.0f %9.3f %9.3f %9.1f %9.2f %10d\n", t, rps, p50, p99, rss / 1024, (u + s) * 1e6 / n, n }'
+		'BEGIN { printf "%-18s %10.0f %9.3f %9.3f %9.1f %9.2f %10d\n", t, rps, p50, p99, rss / 1024, (u + s) * 1e6 / n, n }'
 }
 
 part1() {
@@ -182,7 +182,7 @@ part1() {
 	: >"$rows"
 	echo
 	echo "Part 1: nginx, 13-byte file, $CONNS connections, $DURATION s per run, $(nproc) CPUs"
-	printf '%-15s %10s %9s %9s %9s %9s %10s\n' tool req/s p50_ms p99_ms rss_MiB cpu_us/req requests
+	printf '%-18s %10s %9s %9s %9s %9s %10s\n' tool req/s p50_ms p99_ms rss_MiB cpu_us/req requests
 	for round in $(seq "$ROUNDS"); do
 		for tool in $TOOLS; do
 			run_tool "$tool" | tee -a "$rows"
@@ -193,13 +193,13 @@ part1() {
 	if [ "$ROUNDS" -gt 1 ]; then
 		echo
 		echo "Medians over $ROUNDS rounds"
-		printf '%-15s %10s %9s %9s %9s %9s\n' tool req/s p50_ms p99_ms rss_MiB cpu_us/req
+		printf '%-18s %10s %9s %9s %9s %9s\n' tool req/s p50_ms p99_ms rss_MiB cpu_us/req
 		for tool in $TOOLS; do
 			awk -v t="$tool" '$1 == t' "$rows" | sort -k2 -n | awk -v t="$tool" -v r="$ROUNDS" '
 				{ rps[NR] = $2; p50[NR] = $3; p99[NR] = $4; rss[NR] = $5; cpu[NR] = $6 }
 				END { m = int((NR + 1) / 2)
 					# each column sorted on its own for its median
-					printf "%-15s %10.0f %9.3f %9.3f %9.1f %9.2f\n", t, med(rps), med(p50), med(p99), med(rss), med(cpu) }
+					printf "%-18s %10.0f %9.3f %9.3f %9.1f %9.2f\n", t, med(rps), med(p50), med(p99), med(rss), med(cpu) }
 				function med(a,   i, j, n, x, tmp) { n = 0; for (i in a) tmp[++n] = a[i]
 					for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (tmp[j] < tmp[i]) { x = tmp[i]; tmp[i] = tmp[j]; tmp[j] = x }
 					return n % 2 ? tmp[(n + 1) / 2] : (tmp[n / 2] + tmp[n / 2 + 1]) / 2 }'

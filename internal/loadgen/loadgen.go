@@ -303,7 +303,7 @@ func newWorkers(ctx context.Context, conns int, client string, newDoer func(cont
 }
 
 func (w *workers) String() string {
-	return fmt.Sprintf("%d goroutines, %s", len(w.doers), w.client)
+	return count(len(w.doers), "goroutine") + ", " + w.client
 }
 
 func (w *workers) recorders() []*report.Recorder { return w.recs }
@@ -334,6 +334,14 @@ func (w *workers) close() {
 	for _, d := range w.doers {
 		d.Close()
 	}
+}
+
+// count returns "1 thing" or "n things".
+func count(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
 
 func (p *Plan) method() string {

@@ -114,7 +114,7 @@ func loopAddr(ctx context.Context, p *Plan) (sa syscall.Sockaddr, family int, ok
 }
 
 func (e *loopEngine) String() string {
-	return fmt.Sprintf("%d event loops, own HTTP/1.1 client", len(e.loops))
+	return count(len(e.loops), "event loop") + ", own HTTP/1.1 client"
 }
 
 func (e *loopEngine) recorders() []*report.Recorder { return e.recs }
@@ -611,8 +611,11 @@ func rawRead(fd int, b []byte) (int, error) {
 	return int(n), nil
 }
 
+// rawWrite sends with MSG_NOSIGNAL: a peer that has gone gives EPIPE
+// without a SIGPIPE for the runtime to field.
 func rawWrite(fd int, b []byte) (int, error) {
-	n, _, errno := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
+	n, _, errno := syscall.RawSyscall6(syscall.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)),
+		syscall.MSG_NOSIGNAL, 0, 0)
 	if errno != 0 {
 		return 0, errno
 	}

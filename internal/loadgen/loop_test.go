@@ -5,8 +5,11 @@ package loadgen
 import (
 	"bufio"
 	"context"
+	"fmt"
+	"io"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +24,7 @@ func runLoops(t *testing.T, ctx context.Context, p *Plan) *report.Summary {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(s.Generator.Engine, "event loops") {
+	if !strings.Contains(s.Generator.Engine, "event loop") {
 		t.Fatalf("engine %q, want the event loops", s.Generator.Engine)
 	}
 	return s
@@ -194,5 +197,63 @@ func TestLoopHostName(t *testing.T) {
 	// The dial that found the address, then the loops' two.
 	if got := srv.conns.Load(); got != 3 {
 		t.Errorf("%d connections, want 3", got)
+	}
+}
+
+// A body larger than the socket's buffer is written in pieces, the loop
+// waiting for room between them; HEAD answers carry no body; and
+// --no-keepalive opens a connection per request.
+func TestLoopRequestShapes(t *testing.T) {
+	t.Parallel()
+	big := strings.Repeat("b", 16<<20)
+	// echoLength answers every request with the length of its body, so
+	// the client's bytes count what the server read.
+	echoLength := func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for {
+			head, err := readRequest(br)
+			if err != nil {
+				return
+			}
+			n := 0
+			for _, line := range strings.Split(head, "\r\n") {
+				if v, ok := strings.CutPrefix(line, "Content-Length: "); ok {
+					n, _ = strconv.Atoi(v)
+				}
+			}
+			if _, err := io.CopyN(io.Discard, br, int64(n)); err != nil {
+				return
+			}
+			body := strconv.Itoa(n)
+			fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+		}
+	}
+	tests := []struct {
+		name        string
+		plan        Plan
+		handle      func(net.Conn)
+		bytesPerReq int64
+		conns       int64
+	}{
+		{"16 MiB body", Plan{Method: "POST", Body: []byte(big)}, echoLength, int64(len(strconv.Itoa(len(big)))), 2},
+		{"HEAD", Plan{Method: "HEAD"}, canned("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n", false, false), 0, 2},
+		{"no keep-alive", Plan{NoKeepAlive: true}, canned("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false, true), 2, 6},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := newRawServer(t, tt.handle)
+			p := tt.plan
+			p.URL = mustURL(t, "http://"+srv.addr()+"/")
+			p.Connections, p.Requests, p.Timeout = 2, 6, 20*time.Second
+			s := runLoops(t, t.Context(), &p)
+			if s.Status[200] != 6 || s.Bytes != 6*tt.bytesPerReq {
+				t.Errorf("statuses %v, errors %v, %d bytes; want 6 × 200 with %d bytes each",
+					s.Status, s.ErrorKinds, s.Bytes, tt.bytesPerReq)
+			}
+			if got := srv.conns.Load(); got != tt.conns {
+				t.Errorf("%d connections, want %d", got, tt.conns)
+			}
+		})
 	}
 }

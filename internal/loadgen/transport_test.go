@@ -105,7 +105,7 @@ func TestErrorKinds(t *testing.T) {
 		{name: "insecure", target: tlsServer, insecure: true, status: 200},
 	}
 	for _, tt := range tests {
-		for _, engine := range []string{"event loops", "goroutines", "net/http"} {
+		for _, engine := range []string{"event loop", "goroutine", "net/http"} {
 			name := tt.name + ", " + engine
 			t.Run(name, func(t *testing.T) {
 				t.Parallel()
@@ -122,7 +122,7 @@ func TestErrorKinds(t *testing.T) {
 					Requests:    4,
 					Timeout:     timeout,
 					NetHTTP:     engine == "net/http",
-					Goroutines:  engine == "goroutines",
+					Goroutines:  engine == "goroutine",
 					Insecure:    tt.insecure,
 				}
 				s, err := Run(t.Context(), p)
@@ -130,8 +130,8 @@ func TestErrorKinds(t *testing.T) {
 					t.Fatal(err)
 				}
 				want := engine
-				if !p.EventLoops() && engine == "event loops" {
-					want = "goroutines" // https, or a system without epoll
+				if !p.EventLoops() && engine == "event loop" {
+					want = "goroutine" // https, or a system without epoll
 				}
 				if !strings.Contains(s.Generator.Engine, want) {
 					t.Errorf("engine %q, want %s", s.Generator.Engine, want)
