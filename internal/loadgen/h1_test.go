@@ -125,10 +125,9 @@ var (
 	bigBody    = "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + strings.Repeat("x", 100000)
 )
 
-// responseCases are responses and what the HTTP/1.1 clients must make of
-// two requests answered by each: the blocking client (TestH1Responses)
-// and the event loops (TestLoopResponses).
-var responseCases = []struct {
+// A responseCase is a server's answer to every request on a connection
+// and what a client must make of two requests.
+type responseCase struct {
 	name   string
 	resp   string
 	close  bool  // the server closes after each response
@@ -139,7 +138,34 @@ var responseCases = []struct {
 	// whole: the response must arrive in one write, because what
 	// the client sees depends on where the writes split it
 	whole bool
-}{
+}
+
+// forEachResponse runs test for every response case, served whole by a
+// loopback server and, where that may not change the outcome, byte by
+// byte, each in a parallel subtest.
+func forEachResponse(t *testing.T, test func(t *testing.T, tt responseCase, srv *rawServer)) {
+	for _, tt := range responseCases {
+		splits := []bool{false, true}
+		if tt.whole {
+			splits = splits[:1]
+		}
+		for _, split := range splits {
+			name := tt.name
+			if split {
+				name += ", byte by byte"
+			}
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				test(t, tt, newRawServer(t, canned(tt.resp, split, tt.close)))
+			})
+		}
+	}
+}
+
+// responseCases are responses and what the HTTP/1.1 clients must make of
+// two requests answered by each: the blocking client (TestH1Responses)
+// and the event loops (TestLoopResponses).
+var responseCases = []responseCase{
 	{name: "content-length", resp: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", status: 200, body: 5, conns: 1},
 	{name: "lower-case names, no reason", resp: "HTTP/1.1 404\r\ncontent-length: 2\r\n\r\nno", status: 404, body: 2, conns: 1},
 	{name: "repeated equal lengths", resp: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok", status: 200, body: 2, conns: 1},
@@ -183,35 +209,21 @@ var responseCases = []struct {
 
 func TestH1Responses(t *testing.T) {
 	t.Parallel()
-	for _, tt := range responseCases {
-		splits := []bool{false, true}
-		if tt.whole {
-			splits = splits[:1]
-		}
-		for _, split := range splits {
-			name := tt.name
-			if split {
-				name += ", byte by byte"
+	forEachResponse(t, func(t *testing.T, tt responseCase, srv *rawServer) {
+		d := testDoer(t, srv.addr())
+		for i := range 2 {
+			status, n, err := d.Do(t.Context())
+			if kind := Classify(err); status != tt.status && tt.status != 0 || kind != tt.kind {
+				t.Fatalf("request %d: status %d, error %v (%v); want %d, %v", i, status, err, kind, tt.status, tt.kind)
 			}
-			t.Run(name, func(t *testing.T) {
-				t.Parallel()
-				srv := newRawServer(t, canned(tt.resp, split, tt.close))
-				d := testDoer(t, srv.addr())
-				for i := range 2 {
-					status, n, err := d.Do(t.Context())
-					if kind := Classify(err); status != tt.status && tt.status != 0 || kind != tt.kind {
-						t.Fatalf("request %d: status %d, error %v (%v); want %d, %v", i, status, err, kind, tt.status, tt.kind)
-					}
-					if err == nil && n != tt.body {
-						t.Errorf("request %d: %d body bytes, want %d", i, n, tt.body)
-					}
-				}
-				if got := srv.conns.Load(); got != tt.conns {
-					t.Errorf("%d connections for two requests, want %d", got, tt.conns)
-				}
-			})
+			if err == nil && n != tt.body {
+				t.Errorf("request %d: %d body bytes, want %d", i, n, tt.body)
+			}
 		}
-	}
+		if got := srv.conns.Load(); got != tt.conns {
+			t.Errorf("%d connections for two requests, want %d", got, tt.conns)
+		}
+	})
 }
 
 // The request bytes carry the method, target, Host (the real one, or

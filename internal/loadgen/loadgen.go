@@ -223,6 +223,7 @@ func Run(ctx context.Context, p *Plan) (*report.Summary, error) {
 	s.Elapsed = elapsed
 	s.Generator = r.judge(s, stats, time.Duration(gc1.PauseTotalNs-gc0.PauseTotalNs), cpu, elapsed)
 	s.Generator.Engine = e.String()
+	s.Generator.Warnings = append(s.Generator.Warnings, e.problems()...)
 	return s, nil
 }
 
@@ -240,6 +241,9 @@ type engine interface {
 	close()
 	// String says how the engine sends requests, for the report.
 	String() string
+	// problems explains, one line each, what went wrong with the engine
+	// itself during the run, for the report's warnings.
+	problems() []string
 }
 
 // newEngine returns the engine for p: the event loops where they apply
@@ -305,6 +309,8 @@ func newWorkers(ctx context.Context, conns int, client string, newDoer func(cont
 func (w *workers) String() string {
 	return count(len(w.doers), "goroutine") + ", " + w.client
 }
+
+func (w *workers) problems() []string { return nil }
 
 func (w *workers) recorders() []*report.Recorder { return w.recs }
 

@@ -117,6 +117,16 @@ func (e *loopEngine) String() string {
 	return count(len(e.loops), "event loop") + ", own HTTP/1.1 client"
 }
 
+func (e *loopEngine) problems() []string {
+	var p []string
+	for _, l := range e.loops {
+		if l.err != nil {
+			p = append(p, fmt.Sprintf("an event loop stopped the run early: %v", l.err))
+		}
+	}
+	return p
+}
+
 func (e *loopEngine) recorders() []*report.Recorder { return e.recs }
 
 func (e *loopEngine) run(ctx context.Context, r *run) []workerStats {
@@ -191,8 +201,8 @@ type loopConn struct {
 // registered like any socket (epoll sets nest). A goroutine blocked in
 // epoll_wait would hold its thread in a system call: the runtime's sysmon
 // takes its P away and hands it to another thread, and the loop pays a
-// thread switch to get one back, which profiles showed as a fifth of the
-// CPU. Parked in the poller, the loop is woken by a scheduler that was
+// thread switch to get one back: the largest single cost in profiles of
+// a loop that did. Parked in the poller, the loop is woken by a scheduler that was
 // going to wait in epoll_wait anyway.
 type eventLoop struct {
 	run    *run
@@ -213,6 +223,7 @@ type eventLoop struct {
 	rec    *report.Recorder
 	active int       // connections not retired
 	sweep  time.Time // no request deadline is earlier; zero if none is set
+	err    error     // why the loop stopped the run, if it did
 }
 
 // wakeID marks the wake pipe's events.
@@ -301,9 +312,9 @@ func (l *eventLoop) serve() {
 	for l.active > 0 && !l.stop.Load() {
 		n, err := l.wait()
 		if err != nil {
-			// Not expected with a valid set; end the run rather than
-			// spin, and say why on the way out.
-			fmt.Fprintf(os.Stderr, "gather: epoll_wait: %v\n", err)
+			// Not expected with a valid set: end the run rather than
+			// spin, and say why in the report.
+			l.err = err
 			l.stop.Store(true)
 			return
 		}

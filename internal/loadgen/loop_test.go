@@ -57,42 +57,28 @@ func waitFDs(t *testing.T, want int) {
 // of it (TestH1Responses), with the same connections.
 func TestLoopResponses(t *testing.T) {
 	t.Parallel()
-	for _, tt := range responseCases {
-		splits := []bool{false, true}
-		if tt.whole {
-			splits = splits[:1]
+	forEachResponse(t, func(t *testing.T, tt responseCase, srv *rawServer) {
+		s := runLoops(t, t.Context(), &Plan{
+			URL:         mustURL(t, "http://"+srv.addr()+"/"),
+			Connections: 1,
+			Requests:    2,
+			Timeout:     5 * time.Second,
+		})
+		if s.Requests != 2 {
+			t.Fatalf("%d requests, want 2", s.Requests)
 		}
-		for _, split := range splits {
-			name := tt.name
-			if split {
-				name += ", byte by byte"
+		if tt.status != 0 {
+			if s.Status[tt.status] != 2 || s.Errors != 0 || s.Bytes != 2*tt.body {
+				t.Errorf("statuses %v, errors %v, %d bytes; want 2 × %d with %d bytes each",
+					s.Status, s.ErrorKinds, s.Bytes, tt.status, tt.body)
 			}
-			t.Run(name, func(t *testing.T) {
-				t.Parallel()
-				srv := newRawServer(t, canned(tt.resp, split, tt.close))
-				s := runLoops(t, t.Context(), &Plan{
-					URL:         mustURL(t, "http://"+srv.addr()+"/"),
-					Connections: 1,
-					Requests:    2,
-					Timeout:     5 * time.Second,
-				})
-				if s.Requests != 2 {
-					t.Fatalf("%d requests, want 2", s.Requests)
-				}
-				if tt.status != 0 {
-					if s.Status[tt.status] != 2 || s.Errors != 0 || s.Bytes != 2*tt.body {
-						t.Errorf("statuses %v, errors %v, %d bytes; want 2 × %d with %d bytes each",
-							s.Status, s.ErrorKinds, s.Bytes, tt.status, tt.body)
-					}
-				} else if s.ErrorKinds[tt.kind] != 2 {
-					t.Errorf("errors %v, statuses %v; want 2 × %v", s.ErrorKinds, s.Status, tt.kind)
-				}
-				if got := srv.conns.Load(); got != tt.conns {
-					t.Errorf("%d connections for two requests, want %d", got, tt.conns)
-				}
-			})
+		} else if s.ErrorKinds[tt.kind] != 2 {
+			t.Errorf("errors %v, statuses %v; want 2 × %v", s.ErrorKinds, s.Status, tt.kind)
 		}
-	}
+		if got := srv.conns.Load(); got != tt.conns {
+			t.Errorf("%d connections for two requests, want %d", got, tt.conns)
+		}
+	})
 }
 
 // Hundreds of connections spread over the loops all carry their share,
