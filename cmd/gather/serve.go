@@ -65,7 +65,11 @@ Examples:
 				return usagef("serve: cannot listen on %s: %v", addr, listenCause(err))
 			}
 			stderr := cmd.ErrOrStderr()
-			fmt.Fprintf(stderr, "gather serve: listening on %s (GET / answers \"hello!\" after %v; Ctrl-C to stop)\n", s.URL(), cfg.Delay)
+			where := s.URL()
+			if s.Everywhere() {
+				where += " and every other interface"
+			}
+			fmt.Fprintf(stderr, "gather serve: listening on %s (GET / answers \"hello!\" after %v; Ctrl-C to stop)\n", where, cfg.Delay)
 			select {
 			case <-cmd.Context().Done():
 				fmt.Fprintf(stderr, "gather serve: shutting down, letting requests in flight finish for up to %v\n", grace)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -90,8 +91,25 @@ func Serve(ln net.Listener, cfg Config) *Server {
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
 // URL returns the server's base URL, such as "http://127.0.0.1:5000",
-// with no trailing slash.
-func (s *Server) URL() string { return "http://" + s.ln.Addr().String() }
+// with no trailing slash. A server listening on every interface (":5000",
+// "0.0.0.0:5000") gives a loopback URL, one a client on this machine can
+// use, rather than "http://[::]:5000".
+func (s *Server) URL() string {
+	ap := s.ln.Addr().(*net.TCPAddr).AddrPort()
+	if ip := ap.Addr(); ip.IsUnspecified() {
+		loopback := netip.IPv6Loopback()
+		if ip.Unmap().Is4() {
+			loopback = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+		}
+		ap = netip.AddrPortFrom(loopback, ap.Port())
+	}
+	return "http://" + ap.String()
+}
+
+// Everywhere reports whether the server listens on every interface.
+func (s *Server) Everywhere() bool {
+	return s.ln.Addr().(*net.TCPAddr).AddrPort().Addr().IsUnspecified()
+}
 
 // Handler returns the handler the server serves.
 func (s *Server) Handler() *Handler { return s.handler }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -293,4 +294,33 @@ func TestShutdownDoesNotWaitForIdleConnections(t *testing.T) {
 			t.Errorf("stats = %v, want one request answered 200", st)
 		}
 	})
+}
+
+// A server on every interface gives a URL that works from this machine.
+func TestURLOfEveryInterface(t *testing.T) {
+	for _, addr := range []string{":0", "0.0.0.0:0", "127.0.0.1:0"} {
+		t.Run(addr, func(t *testing.T) {
+			s, err := Start(addr, Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Shutdown(time.Second)
+			u := s.URL()
+			if strings.Contains(u, "[::]") || strings.Contains(u, "0.0.0.0") {
+				t.Fatalf("URL %s: not one a client can dial", u)
+			}
+			if want := addr != "127.0.0.1:0"; s.Everywhere() != want {
+				t.Errorf("Everywhere() = %v, want %v", s.Everywhere(), want)
+			}
+			resp, err := http.Get(u + "/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if string(body) != "hello!" {
+				t.Errorf("GET %s/: %q, want hello!", u, body)
+			}
+		})
+	}
 }
