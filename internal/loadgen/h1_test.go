@@ -189,7 +189,27 @@ var responseCases = []responseCase{
 	{name: "bare LF", resp: "HTTP/1.1 200 OK\nContent-Length: 0\n\n", kind: report.ErrProtocol, conns: 2},
 	{name: "header without colon", resp: "HTTP/1.1 200 OK\r\nContent-Length 2\r\n\r\nok", kind: report.ErrProtocol, conns: 2},
 	{name: "space in header name", resp: "HTTP/1.1 200 OK\r\nContent Length: 2\r\n\r\nok", kind: report.ErrProtocol, conns: 2},
-	{name: "folded header", resp: "HTTP/1.1 200 OK\r\nX-A: 1\r\n  2\r\nContent-Length: 0\r\n\r\n", kind: report.ErrProtocol, conns: 2},
+	// RFC 9112, 5.2: a user agent replaces an obs-fold with spaces; the
+	// parser interprets no field but the framing ones, whose folding it
+	// rejects rather than misread.
+	{name: "folded header", resp: "HTTP/1.1 200 OK\r\nX-A: 1\r\n  2\r\n\t3\r\nContent-Length: 0\r\n\r\n", status: 200, body: 0, conns: 1},
+	{name: "folded length", resp: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n 0\r\n\r\nok", kind: report.ErrProtocol, conns: 2},
+	{name: "folded connection", resp: "HTTP/1.1 200 OK\r\nConnection: keep-alive,\r\n close\r\nContent-Length: 2\r\n\r\nok", kind: report.ErrProtocol, conns: 2},
+	{name: "whitespace before the first field", resp: "HTTP/1.1 200 OK\r\n X-A: 1\r\nContent-Length: 0\r\n\r\n", kind: report.ErrProtocol, conns: 2},
+	// RFC 9112, 9.6: close in any Connection field closes the connection.
+	{name: "close, then keep-alive", resp: "HTTP/1.1 200 OK\r\nConnection: close\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok", status: 200, body: 2, conns: 2},
+	{name: "HTTP/1.0 keep-alive, then close", resp: "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok", status: 200, body: 2, conns: 2},
+	// RFC 9112, 6.1: an HTTP/1.0 message with Transfer-Encoding has faulty
+	// framing; the connection is closed after it.
+	{name: "HTTP/1.0 chunked", resp: "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n", status: 200, body: 2, conns: 2},
+	// Chunked applied twice (RFC 9112, 7), as net/http also rejects.
+	{name: "two transfer encodings", resp: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n", kind: report.ErrProtocol, conns: 2},
+	// RFC 9110, 5.5: CR and NUL in a field value are rejected (or would
+	// have to be read as spaces: "close\0" is the close option).
+	{name: "NUL in a field value", resp: "HTTP/1.1 200 OK\r\nConnection: close\x00\r\nContent-Length: 2\r\n\r\nok", kind: report.ErrProtocol, conns: 2},
+	{name: "bare CR in a field value", resp: "HTTP/1.1 200 OK\r\nX-A: 1\r2\r\nContent-Length: 2\r\n\r\nok", kind: report.ErrProtocol, conns: 2},
+	{name: "bad trailer line", resp: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nno colon\r\n\r\n", kind: report.ErrProtocol, conns: 2},
+	{name: "folded trailer", resp: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nT: 1\r\n 2\r\n\r\n", status: 200, body: 2, conns: 1},
 	{name: "bad length", resp: "HTTP/1.1 200 OK\r\nContent-Length: 2a\r\n\r\nok", kind: report.ErrProtocol, conns: 2},
 	{name: "negative length", resp: "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", kind: report.ErrProtocol, conns: 2},
 	{name: "conflicting lengths", resp: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok", kind: report.ErrProtocol, conns: 2},

@@ -412,7 +412,7 @@ func (r *run) work(ctx context.Context, d Doer, rec *report.Recorder, mu *sync.M
 		sent := now
 		status, n, err := d.Do(ctx)
 		now = time.Now()
-		if err != nil && ctx.Err() != nil {
+		if err != nil && ended(ctx, now) {
 			return // interrupted, not failed
 		}
 		s := report.Sample{
@@ -434,6 +434,17 @@ func (r *run) work(ctx context.Context, d Doer, rec *report.Recorder, mu *sync.M
 			rec.Record(s)
 		}
 	}
+}
+
+// ended reports whether ctx has ended by now. A dial or a read on a
+// connection sees a deadline of ctx pass, and fails with a timeout, a
+// moment before ctx itself reports it.
+func ended(ctx context.Context, now time.Time) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	d, ok := ctx.Deadline()
+	return ok && !now.Before(d)
 }
 
 // progress starts reporting progress if the plan asks for it and returns

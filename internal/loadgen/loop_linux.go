@@ -40,6 +40,13 @@ const loopsSupported = true
 // errTimeout is the error of a request that outlived Plan.Timeout.
 var errTimeout = fmt.Errorf("request timed out: %w", os.ErrDeadlineExceeded)
 
+// errStopped ends a request that the end of the run interrupted.
+var errStopped = errors.New("run stopped")
+
+// readsBetweenChecks is how many full reads of one response (about 1 MiB)
+// the loop makes between two looks at the clock and the stop flag.
+const readsBetweenChecks = 16
+
 // loopReadBuffer is each loop's read buffer: large enough to take a big
 // body in few reads, shared by its connections since a loop reads one at
 // a time. It must exceed the parser's line limit.
@@ -64,23 +71,31 @@ func newLoopEngine(ctx context.Context, p *Plan, conns int) engine {
 	if !ok {
 		return nil
 	}
-	e := &loopEngine{wake: [2]int{-1, -1}}
-	if err := syscall.Pipe2(e.wake[:], syscall.O_CLOEXEC|syscall.O_NONBLOCK); err != nil {
+	e, err := newLoops(p, sa, family, conns, min(conns, runtime.GOMAXPROCS(0)))
+	if err != nil {
 		return nil
 	}
-	n := min(conns, runtime.GOMAXPROCS(0))
+	return e
+}
+
+// newLoops returns n event loops that share conns connections to sa.
+func newLoops(p *Plan, sa syscall.Sockaddr, family, conns, n int) (*loopEngine, error) {
+	e := &loopEngine{wake: [2]int{-1, -1}}
+	if err := syscall.Pipe2(e.wake[:], syscall.O_CLOEXEC|syscall.O_NONBLOCK); err != nil {
+		return nil, os.NewSyscallError("pipe2", err)
+	}
 	req := p.h1Request()
 	for i := range n {
 		l, err := newEventLoop(p, req, sa, family, e.wake[0], conns*(i+1)/n-conns*i/n)
 		if err != nil {
 			e.close()
-			return nil
+			return nil, err
 		}
-		l.stop = &e.stop
+		l.stop, l.interrupt = &e.stop, e.interrupt
 		e.loops = append(e.loops, l)
 		e.recs = append(e.recs, l.rec)
 	}
-	return e
+	return e, nil
 }
 
 // loopAddr returns the socket address of p's target. For a host name it
@@ -130,14 +145,7 @@ func (e *loopEngine) problems() []string {
 func (e *loopEngine) recorders() []*report.Recorder { return e.recs }
 
 func (e *loopEngine) run(ctx context.Context, r *run) []workerStats {
-	stop := context.AfterFunc(ctx, func() {
-		e.stop.Store(true)
-		e.mu.Lock()
-		defer e.mu.Unlock()
-		if e.wake[1] >= 0 {
-			syscall.Write(e.wake[1], []byte{0}) // the pipe stays readable: every loop wakes
-		}
-	})
+	stop := context.AfterFunc(ctx, e.interrupt)
 	defer stop()
 	g := gather.NewGroup(context.WithoutCancel(ctx)) // the loops watch e.stop
 	for _, l := range e.loops {
@@ -149,6 +157,17 @@ func (e *loopEngine) run(ctx context.Context, r *run) []workerStats {
 	}
 	g.Wait()
 	return nil
+}
+
+// interrupt stops the run: every loop drops what it has in flight and
+// returns, at once if it was waiting.
+func (e *loopEngine) interrupt() {
+	e.stop.Store(true)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.wake[1] >= 0 {
+		syscall.Write(e.wake[1], []byte{0}) // the pipe stays readable: every loop wakes
+	}
 }
 
 func (e *loopEngine) close() {
@@ -205,25 +224,26 @@ type loopConn struct {
 // a loop that did. Parked in the poller, the loop is woken by a scheduler that was
 // going to wait in epoll_wait anyway.
 type eventLoop struct {
-	run    *run
-	stop   *atomic.Bool
-	req    *h1Request
-	sa     syscall.Sockaddr
-	family int
-	epfd   int
-	file   *os.File        // epfd, registered with Go's network poller
-	rc     syscall.RawConn // file's
-	poll   func(fd uintptr) bool
-	ready  int   // events the last poll found
-	perr   error // and its error
-	armed  time.Time
-	conns  []loopConn
-	events []syscall.EpollEvent
-	buf    []byte
-	rec    *report.Recorder
-	active int       // connections not retired
-	sweep  time.Time // no request deadline is earlier; zero if none is set
-	err    error     // why the loop stopped the run, if it did
+	run       *run
+	stop      *atomic.Bool
+	interrupt func() // stops the run, waking the other loops
+	req       *h1Request
+	sa        syscall.Sockaddr
+	family    int
+	epfd      int
+	file      *os.File        // epfd, registered with Go's network poller
+	rc        syscall.RawConn // file's
+	poll      func(fd uintptr) bool
+	ready     int   // events the last poll found
+	perr      error // and its error
+	armed     time.Time
+	conns     []loopConn
+	events    []syscall.EpollEvent
+	buf       []byte
+	rec       *report.Recorder
+	active    int       // connections not retired
+	sweep     time.Time // no request deadline is earlier; zero if none is set
+	err       error     // why the loop stopped the run, if it did
 }
 
 // wakeID marks the wake pipe's events.
@@ -313,9 +333,10 @@ func (l *eventLoop) serve() {
 		n, err := l.wait()
 		if err != nil {
 			// Not expected with a valid set: end the run rather than
-			// spin, and say why in the report.
+			// spin, and say why in the report. The other loops may be
+			// waiting for requests that hang: wake them.
 			l.err = err
-			l.stop.Store(true)
+			l.interrupt()
 			return
 		}
 		for _, ev := range l.events[:n] {
@@ -407,17 +428,30 @@ func (l *eventLoop) step(c *loopConn) {
 			}
 			c.state = connWriting
 		case connWriting:
-			if !c.writable {
+			if c.writable {
+				if err := l.write(c); err == nil {
+					c.state = connReading
+					continue
+				} else if err != syscall.EAGAIN {
+					l.fail(c, err)
+					continue
+				}
+				c.writable = false
+			}
+			// The request waits for room in the socket. The server may
+			// answer before it has read all of it (an early error, or an
+			// echo that streams the body back as it reads it): read
+			// meanwhile, or both ends wait for each other for ever.
+			if !c.readable {
 				return
 			}
-			if err := l.write(c); err == syscall.EAGAIN {
-				c.writable = false
+			if err := l.read(c); err == syscall.EAGAIN {
 				return
 			} else if err != nil {
 				l.fail(c, err)
 				continue
 			}
-			c.state = connReading
+			l.complete(c)
 		case connReading:
 			if !c.readable {
 				return
@@ -511,7 +545,18 @@ func (l *eventLoop) write(c *loopConn) error {
 // read reads and parses what has come of the response. It returns nil
 // when the response is complete, and EAGAIN when more must come first.
 func (l *eventLoop) read(c *loopConn) error {
-	for {
+	for full := 0; ; full++ {
+		// A server that writes faster than the loop reads keeps every read
+		// full: look up from time to time for the request's deadline and
+		// the end of the run, which the loop cannot check meanwhile.
+		if full%readsBetweenChecks == readsBetweenChecks-1 {
+			if l.stop.Load() {
+				return errStopped
+			}
+			if !c.deadline.IsZero() && !time.Now().Before(c.deadline) {
+				return errTimeout
+			}
+		}
 		off := copy(l.buf, c.pending)
 		n, err := rawRead(c.fd, l.buf[off:])
 		switch {
@@ -556,7 +601,10 @@ func (l *eventLoop) complete(c *loopConn) {
 	d := now.Sub(c.start)
 	l.rec.Record(report.Sample{Response: d, Service: d, Status: c.p.status, Bytes: c.p.body})
 	c.reused = true
-	if !c.p.keep || l.req.closeEach {
+	// A response that came before the whole request was written leaves
+	// the server in the middle of it: the connection cannot carry another
+	// (as net/http does).
+	if !c.p.keep || l.req.closeEach || c.state == connWriting {
 		l.closeConn(c)
 	}
 	c.state = connIdle

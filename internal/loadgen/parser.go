@@ -18,6 +18,7 @@ var ErrProtocol = errors.New("malformed HTTP response")
 var (
 	errStatusLine  = fmt.Errorf("%w: bad status line", ErrProtocol)
 	errHeaderLine  = fmt.Errorf("%w: bad header line", ErrProtocol)
+	errFieldValue  = fmt.Errorf("%w: CR or NUL in a field", ErrProtocol)
 	errLineEnding  = fmt.Errorf("%w: line not ended by CRLF", ErrProtocol)
 	errTooLarge    = fmt.Errorf("%w: header line longer than 64 KiB", ErrProtocol)
 	errLength      = fmt.Errorf("%w: bad Content-Length", ErrProtocol)
@@ -45,7 +46,10 @@ const (
 // Content-Length (repeated only with equal values), chunked
 // Transfer-Encoding with extensions and trailers, a body that runs to the
 // end of the connection, and up to maxInterimFrames interim 1xx responses
-// before the final one.
+// before the final one. Obsolete line folding (RFC 9112, 5.2) is accepted
+// in the fields the parser does not interpret, and rejected in the
+// framing ones (Content-Length, Transfer-Encoding, Connection), whose value
+// it would otherwise misread.
 type parser struct {
 	noBody bool // the request was HEAD: no response carries a body
 
@@ -54,6 +58,9 @@ type parser struct {
 	interim int   // interim responses skipped
 	status  int   // of the response being read
 	keep    bool  // the connection may carry another request
+	http10  bool  // the status line said HTTP/1.0
+	close   bool  // a Connection field held the close option
+	fold    bool  // a line that starts with a space continues the last field
 	length  int64 // Content-Length, -1 if none
 	chunked bool
 	left    int64 // bytes still to come of the body or the chunk
@@ -158,7 +165,7 @@ func (p *parser) line(line []byte) error {
 		if len(line) == 0 {
 			return p.endHeader()
 		}
-		return p.header(line)
+		return p.field(line, true)
 	case parseChunkSize:
 		if i := bytes.IndexByte(line, ';'); i >= 0 {
 			line = line[:i] // a chunk extension
@@ -170,7 +177,7 @@ func (p *parser) line(line []byte) error {
 		p.left = size
 		p.state = parseChunkData
 		if size == 0 {
-			p.state = parseTrailer
+			p.state, p.fold = parseTrailer, false
 		}
 	case parseChunkEnd:
 		if len(line) != 0 {
@@ -180,7 +187,9 @@ func (p *parser) line(line []byte) error {
 	case parseTrailer:
 		if len(line) == 0 {
 			p.state = parseDone
+			return nil
 		}
+		return p.field(line, false)
 	}
 	return nil
 }
@@ -203,31 +212,55 @@ func (p *parser) statusLine(line []byte) error {
 		return errStatusLine
 	}
 	p.status, p.keep, p.length, p.chunked = status, line[7] == '1', -1, false
+	p.http10, p.close, p.fold = line[7] == '0', false, false
 	p.state = parseHeader
 	return nil
 }
 
-func (p *parser) header(line []byte) error {
+// field checks one field line of the header section (in which it reads
+// the fields that frame the response) or of the trailer section.
+func (p *parser) field(line []byte, header bool) error {
+	// RFC 9110, 5.5: a field with CR or NUL is rejected, or read with
+	// spaces in their place; not "close\x00" for the close option.
+	if bytes.IndexByte(line, '\r') >= 0 || bytes.IndexByte(line, 0) >= 0 {
+		return errFieldValue
+	}
+	if line[0] == ' ' || line[0] == '\t' {
+		// Obsolete line folding: the line continues the previous field,
+		// which is ignored, or it is rejected (see parser).
+		if !p.fold {
+			return errHeaderLine
+		}
+		return nil
+	}
 	colon := bytes.IndexByte(line, ':')
 	if colon <= 0 || !isToken(line[:colon]) {
 		return errHeaderLine
 	}
+	p.fold = true
+	if !header {
+		return nil
+	}
 	name, value := line[:colon], trimSpace(line[colon+1:])
 	switch {
 	case equalFold(name, "content-length"):
+		p.fold = false
 		n, ok := parseLength(value)
 		if !ok || (p.length >= 0 && n != p.length) {
 			return errLength
 		}
 		p.length = n
 	case equalFold(name, "transfer-encoding"):
-		if !equalFold(value, "chunked") {
+		// Only one: chunked may not be applied twice (RFC 9112, 7).
+		p.fold = false
+		if !equalFold(value, "chunked") || p.chunked {
 			return errEncoding
 		}
 		p.chunked = true
 	case equalFold(name, "connection"):
+		p.fold = false
 		if hasToken(value, "close") {
-			p.keep = false
+			p.close = true // wherever it comes (RFC 9112, 9.6): see endHeader
 		} else if hasToken(value, "keep-alive") {
 			p.keep = true
 		}
@@ -237,6 +270,11 @@ func (p *parser) header(line []byte) error {
 
 // endHeader decides, at the end of a header block, what follows it.
 func (p *parser) endHeader() error {
+	// An HTTP/1.0 response with Transfer-Encoding has faulty framing, and
+	// the connection must close after it (RFC 9112, 6.1).
+	if p.close || p.http10 && p.chunked {
+		p.keep = false
+	}
 	switch {
 	case p.status == 101:
 		return errUpgrade

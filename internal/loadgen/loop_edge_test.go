@@ -1,0 +1,588 @@
+//go:build linux
+
+package loadgen
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gather-dev/gather/internal/report"
+)
+
+// contentLength returns the Content-Length of a request's header block.
+func contentLength(head string) int64 {
+	for _, line := range strings.Split(head, "\r\n") {
+		if v, ok := strings.CutPrefix(line, "Content-Length: "); ok {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// A server may answer before it has read the whole request body: the
+// loops read while they wait to write, or the two ends wait for each
+// other until the timeout (here: forever, the runs have none).
+func TestLoopAnswerWhileWriting(t *testing.T) {
+	t.Parallel()
+	const size = 8 << 20 // far more than the sockets' buffers hold
+	tests := []struct {
+		name   string
+		handle func(c net.Conn, hold <-chan struct{})
+		status int
+		bytes  int64 // per request
+		conns  int64
+	}{
+		{
+			// The answer streams the body back as the server reads it.
+			name: "echo",
+			handle: func(c net.Conn, _ <-chan struct{}) {
+				c.(*net.TCPConn).SetReadBuffer(64 << 10)
+				c.(*net.TCPConn).SetWriteBuffer(64 << 10)
+				br := bufio.NewReader(c)
+				for {
+					head, err := readRequest(br)
+					if err != nil {
+						return
+					}
+					n := contentLength(head)
+					if _, err := io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: "+strconv.FormatInt(n, 10)+"\r\n\r\n"); err != nil {
+						return
+					}
+					if _, err := io.CopyN(c, br, n); err != nil {
+						return
+					}
+				}
+			},
+			status: 200, bytes: size, conns: 1,
+		},
+		{
+			// An early error: the server answers at once and reads no
+			// more. The connection cannot carry another request.
+			name: "early 413",
+			handle: func(c net.Conn, hold <-chan struct{}) {
+				readRequest(bufio.NewReader(c))
+				io.WriteString(c, "HTTP/1.1 413 Content Too Large\r\nContent-Length: 3\r\n\r\nbig")
+				<-hold
+			},
+			status: 413, bytes: 3, conns: 2,
+		},
+	}
+	body := []byte(strings.Repeat("e", size))
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			hold := make(chan struct{})
+			srv := newRawServer(t, func(c net.Conn) { tt.handle(c, hold) })
+			t.Cleanup(func() { close(hold) }) // before the server's cleanup
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			time.AfterFunc(20*time.Second, cancel) // a hang fails, not blocks
+			s := runLoops(t, ctx, &Plan{
+				URL:         mustURL(t, "http://"+srv.addr()+"/"),
+				Method:      "POST",
+				Body:        body,
+				Connections: 1,
+				Requests:    2,
+			})
+			if s.Requests != 2 || s.Status[tt.status] != 2 || s.Bytes != 2*tt.bytes {
+				t.Errorf("%d requests, statuses %v, errors %v, %d bytes; want 2 × %d with %d bytes each",
+					s.Requests, s.Status, s.ErrorKinds, s.Bytes, tt.status, tt.bytes)
+			}
+			if got := srv.conns.Load(); got != tt.conns {
+				t.Errorf("%d connections, want %d", got, tt.conns)
+			}
+		})
+	}
+}
+
+// endlessLoop returns an event loop of one connection that always has
+// more of a body to read: a sparse file of a terabyte, after a header that
+// announces a body without end. A real socket is like that when the
+// server writes faster than the loop reads. (Not /dev/zero: the runtime's
+// preemption signals cut its reads short.)
+func endlessLoop(t *testing.T, timeout time.Duration) (*eventLoop, *loopConn) {
+	var wake [2]int
+	if err := syscall.Pipe2(wake[:], syscall.O_CLOEXEC|syscall.O_NONBLOCK); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(wake[0]); syscall.Close(wake[1]) })
+	p := &Plan{URL: mustURL(t, "http://127.0.0.1:1/"), Connections: 1, Requests: 1, Timeout: timeout}
+	l, err := newEventLoop(p, p.h1Request(), &syscall.SockaddrInet4{Port: 1}, syscall.AF_INET, wake[0], 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l.close)
+	l.stop = new(atomic.Bool)
+	l.run = &run{plan: p, t0: time.Now()}
+	l.run.next.Store(1) // the request below is the run's only one
+	// tmpfs reads holes without filling the page cache.
+	dir := "/dev/shm"
+	if _, err := os.Stat(dir); err != nil {
+		dir = t.TempDir()
+	}
+	f, err := os.CreateTemp(dir, "endless")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(f.Name())
+	err = f.Truncate(1 << 40)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd, err := syscall.Open(f.Name(), syscall.O_RDONLY|syscall.O_CLOEXEC, 0) // the loop closes it
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &l.conns[0]
+	c.fd, c.state, c.readable, c.start = fd, connReading, true, time.Now()
+	if timeout > 0 {
+		c.deadline = c.start.Add(timeout)
+	}
+	if _, err := c.p.feed([]byte("HTTP/1.1 200 OK\r\nContent-Length: 999999999999999\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	return l, c
+}
+
+// stepWithin runs l.step(c) and fails the test if it has not returned
+// within a generous bound.
+func stepWithin(t *testing.T, l *eventLoop, c *loopConn) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		l.step(c)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("step still reading after 10s") // and leaks the goroutine
+	}
+}
+
+// A connection whose reads are never short (the server writes faster
+// than the loop reads) must still meet its timeout, and the end of the
+// run.
+func TestLoopEndlessRead(t *testing.T) {
+	t.Parallel()
+	t.Run("timeout", func(t *testing.T) {
+		t.Parallel()
+		l, c := endlessLoop(t, 50*time.Millisecond)
+		stepWithin(t, l, c)
+		s := report.Merge(l.rec)
+		if s.Requests != 1 || s.ErrorKinds[report.ErrTimeout] != 1 || c.state != connRetired || c.fd != -1 {
+			t.Errorf("%d requests, errors %v, state %v, fd %d; want one timeout, the connection retired and closed",
+				s.Requests, s.ErrorKinds, c.state, c.fd)
+		}
+	})
+	t.Run("stop", func(t *testing.T) {
+		t.Parallel()
+		l, c := endlessLoop(t, 0)
+		time.AfterFunc(50*time.Millisecond, func() { l.stop.Store(true) })
+		stepWithin(t, l, c)
+		s := report.Merge(l.rec)
+		if s.Requests != 0 || c.state != connRetired || c.fd != -1 {
+			t.Errorf("%d requests, state %v, fd %d; want none counted, the connection retired and closed",
+				s.Requests, c.state, c.fd)
+		}
+	})
+}
+
+// A response cut by the loop's read buffer anywhere near a line's end,
+// or inside a line that the parser must take in two reads, is read as a
+// whole one: what the first read leaves of a line is fed again before the
+// bytes of the second.
+func TestLoopReadAcrossBuffer(t *testing.T) {
+	t.Parallel()
+	// around returns a response in which suffix starts at offset off,
+	// after a status line and filler fields.
+	around := func(off int, suffix string) string {
+		const filler = "X-Filler: 0123456789012345678901234567890123456789\r\n"
+		head := "HTTP/1.1 200 OK\r\n" + strings.Repeat(filler, (off-200)/len(filler))
+		pad := off - len(head) - len("X-Pad: \r\n")
+		return head + "X-Pad: " + strings.Repeat("p", pad) + "\r\n" + suffix
+	}
+	type tc struct {
+		name string
+		resp string
+		body int64
+	}
+	var tests []tc
+	for d := -20; d <= 3; d++ {
+		off := loopReadBuffer + d
+		tests = append(tests,
+			tc{fmt.Sprintf("length line at %+d", d), around(off, "Content-Length: 5\r\n\r\nhello"), 5},
+			tc{fmt.Sprintf("chunk line at %+d", d), around(off-len("Transfer-Encoding: chunked\r\n\r\n"),
+				"Transfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n0\r\n\r\n"), 5})
+	}
+	// A line of almost the parser's limit that the buffer cuts early,
+	// so that what it leaves fills most of the next read.
+	long := "X-Long: " + strings.Repeat("l", maxReadBuffer-len("X-Long: \r\n")-1) + "\r\n"
+	tests = append(tests, tc{"longest line cut", around(8<<10, long+"Content-Length: 2\r\n\r\nok"), 2})
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer syscall.Close(fds[1])
+			if err := syscall.SetsockoptInt(fds[1], syscall.SOL_SOCKET, syscall.SO_SNDBUF, 1<<20); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := syscall.Write(fds[1], []byte(tt.resp)); n != len(tt.resp) {
+				t.Fatalf("wrote %d of %d bytes: %v", n, len(tt.resp), err)
+			}
+			l := &eventLoop{buf: make([]byte, loopReadBuffer), stop: new(atomic.Bool)}
+			c := &loopConn{fd: fds[0], readable: true}
+			defer l.closeConn(c)
+			for reads := 0; ; reads++ {
+				err := l.read(c)
+				if err == nil {
+					break
+				}
+				if err != syscall.EAGAIN || reads > 10 {
+					t.Fatalf("read %d: %v", reads, err)
+				}
+			}
+			if c.p.status != 200 || c.p.body != tt.body || len(c.pending) != 0 {
+				t.Errorf("status %d, %d body bytes, %d bytes left; want 200, %d, 0", c.p.status, c.p.body, len(c.pending), tt.body)
+			}
+		})
+	}
+}
+
+// Among connections that the server answers at once, the ones it leaves
+// hanging time out near the timeout, while the others go on; and the run
+// counts what the server saw: every request it left hanging as a timeout,
+// every answer as a status (or as a timeout, if a loaded machine delayed
+// it that long), none lost when the duration ends with requests in
+// flight.
+func TestSomeConnectionsHang(t *testing.T) {
+	t.Parallel()
+	const timeout = 200 * time.Millisecond
+	for _, goroutines := range []bool{false, true} {
+		t.Run(map[bool]string{false: "event loops", true: "goroutines"}[goroutines], func(t *testing.T) {
+			t.Parallel()
+			var (
+				accepted, answered atomic.Int64
+				hanging            atomic.Int64 // requests not yet given up
+				mu                 sync.Mutex
+				hung               []time.Duration // from the request to the client's close
+			)
+			srv := newRawServer(t, func(c net.Conn) {
+				hang := accepted.Add(1)%2 == 0
+				br := bufio.NewReader(c)
+				for {
+					if _, err := readRequest(br); err != nil {
+						return
+					}
+					if hang {
+						hanging.Add(1)
+						start := time.Now()
+						br.ReadByte() // until the client gives up and closes
+						mu.Lock()
+						hung = append(hung, time.Since(start))
+						mu.Unlock()
+						hanging.Add(-1)
+						return
+					}
+					if _, err := io.WriteString(c, helloResponse); err != nil {
+						return
+					}
+					answered.Add(1)
+				}
+			})
+			s, err := Run(t.Context(), &Plan{
+				URL:         mustURL(t, "http://"+srv.addr()+"/"),
+				Connections: 6,
+				Duration:    600 * time.Millisecond,
+				Timeout:     timeout,
+				Goroutines:  goroutines,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The client closes before Run returns, but the handler may
+			// not have seen it yet: wait for it as the server's cleanup
+			// would.
+			for deadline := time.Now().Add(10 * time.Second); hanging.Load() > 0; {
+				if time.Now().After(deadline) {
+					t.Fatalf("%d requests still hanging 10 s after Run returned", hanging.Load())
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			ok, timeouts, left := s.Status[200], s.ErrorKinds[report.ErrTimeout], int64(len(hung))
+			// A timeout on a connection that the server answers is a
+			// request that it answered late or had not yet read.
+			if s.Requests != ok+timeouts || timeouts < left || ok > answered.Load() || answered.Load() > ok+timeouts-left {
+				t.Errorf("%d requests, statuses %v, errors %v; the server answered %d and left %d hanging",
+					s.Requests, s.Status, s.ErrorKinds, answered.Load(), left)
+			}
+			if len(hung) < 3 || s.Status[200] < 100 {
+				t.Errorf("%d hanging requests, %d answered: want at least the first 3, and the others going on", len(hung), s.Status[200])
+			}
+			for _, d := range hung {
+				// The server's clock starts after the client's: a little
+				// short of the timeout is fine, much past it is not.
+				if d < timeout/2 || d > timeout+2*time.Second {
+					t.Errorf("a hanging request timed out after %v, want about %v", d, timeout)
+				}
+			}
+		})
+	}
+}
+
+// fullBacklog returns the address of a listener that accepts nothing and
+// whose accept queue is full, so that connecting to it hangs: the kernel
+// drops the SYNs.
+func fullBacklog(t *testing.T) string {
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Listen(fd, 0); err != nil { // one connection fills it
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return addr
+}
+
+// Connecting to a listener with a full backlog hangs: each request times
+// out, or the cancel ends the run at once; either way every socket the
+// loops opened is closed.
+func TestLoopFullBacklog(t *testing.T) {
+	addr := fullBacklog(t)
+	fds := openFDs(t)
+	start := time.Now()
+	s := runLoops(t, t.Context(), &Plan{
+		URL:         mustURL(t, "http://"+addr+"/"),
+		Connections: 4,
+		Requests:    8,
+		Timeout:     100 * time.Millisecond,
+	})
+	if s.Requests != 8 || s.ErrorKinds[report.ErrTimeout] != 8 {
+		t.Errorf("%d requests, errors %v; want 8 timeouts", s.Requests, s.ErrorKinds)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("8 requests of 100 ms over 4 connections took %v", took)
+	}
+	waitFDs(t, fds)
+
+	ctx, cancel := context.WithCancel(t.Context())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	start = time.Now()
+	s = runLoops(t, ctx, &Plan{
+		URL:         mustURL(t, "http://"+addr+"/"),
+		Connections: 4,
+		Duration:    time.Minute,
+	})
+	if s.Requests != 0 {
+		t.Errorf("%d requests counted, want none: all were interrupted", s.Requests)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("Run took %v after the cancel", took)
+	}
+	waitFDs(t, fds)
+}
+
+// corked writes b and the end of the connection in one TCP segment: with
+// TCP_CORK the data waits, and the FIN that closing sends rides on it.
+func corked(c net.Conn, b string) {
+	if rc, err := c.(*net.TCPConn).SyscallConn(); err == nil {
+		rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_CORK, 1) })
+	}
+	io.WriteString(c, b)
+}
+
+// The ways a connection can end under a response all end the request,
+// with no timeout to fall back on: whatever the order of data, FIN and RST
+// and of their wake-ups, no request waits for an edge that has come and
+// gone.
+func TestConnectionEndings(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		handle func(c net.Conn)
+		status int // 0: want kind
+		kind   report.ErrorKind
+		bytes  int64 // per request
+		conns  int64
+	}{
+		{
+			name: "body to EOF, FIN in its segment",
+			handle: func(c net.Conn) {
+				readRequest(bufio.NewReader(c))
+				corked(c, "HTTP/1.1 200 OK\r\n\r\nuntil the end")
+			},
+			status: 200, bytes: 13, conns: 2,
+		},
+		{
+			name: "length and FIN in one segment",
+			handle: func(c net.Conn) {
+				readRequest(bufio.NewReader(c))
+				corked(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+			},
+			status: 200, bytes: 2, conns: 2, // the second on a new connection
+		},
+		{
+			name: "RST mid-body",
+			handle: func(c net.Conn) {
+				readRequest(bufio.NewReader(c))
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\nok")
+				c.(*net.TCPConn).SetLinger(0)
+			},
+			kind: report.ErrReset, conns: 2,
+		},
+		{
+			name: "RST after the response",
+			handle: func(c net.Conn) {
+				readRequest(bufio.NewReader(c))
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+				c.(*net.TCPConn).SetLinger(0)
+			},
+			status: 200, bytes: 2, conns: 2,
+		},
+		{
+			name: "interim and final in separate writes",
+			handle: func(c net.Conn) {
+				br := bufio.NewReader(c)
+				for {
+					if _, err := readRequest(br); err != nil {
+						return
+					}
+					for _, b := range []string{"HTTP/1.1 100 Continue\r\n\r\n", "HTTP/1.1 102 Processing\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"} {
+						if _, err := io.WriteString(c, b); err != nil {
+							return
+						}
+					}
+				}
+			},
+			status: 200, bytes: 2, conns: 1,
+		},
+	}
+	for _, tt := range tests {
+		for _, goroutines := range []bool{false, true} {
+			name := tt.name + map[bool]string{false: ", event loops", true: ", goroutines"}[goroutines]
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				srv := newRawServer(t, tt.handle)
+				ctx, cancel := context.WithCancel(t.Context())
+				defer cancel()
+				time.AfterFunc(20*time.Second, cancel) // a hang fails, not blocks
+				s, err := Run(ctx, &Plan{
+					URL:         mustURL(t, "http://"+srv.addr()+"/"),
+					Connections: 1,
+					Requests:    2,
+					Goroutines:  goroutines,
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tt.status != 0 {
+					if s.Requests != 2 || s.Status[tt.status] != 2 || s.Bytes != 2*tt.bytes {
+						t.Errorf("%d requests, statuses %v, errors %v, %d bytes; want 2 × %d with %d bytes each",
+							s.Requests, s.Status, s.ErrorKinds, s.Bytes, tt.status, tt.bytes)
+					}
+				} else if s.Requests != 2 || s.ErrorKinds[tt.kind] != 2 {
+					t.Errorf("%d requests, statuses %v, errors %v; want 2 × %v", s.Requests, s.Status, s.ErrorKinds, tt.kind)
+				}
+				if got := srv.conns.Load(); got != tt.conns {
+					t.Errorf("%d connections, want %d", got, tt.conns)
+				}
+			})
+		}
+	}
+}
+
+// A loop whose epoll set fails ends the run: the other loops stop too,
+// even with every request of theirs hanging, and the report says why.
+func TestLoopFailureStopsTheOthers(t *testing.T) {
+	t.Parallel()
+	srv := newRawServer(t, func(c net.Conn) {
+		readRequest(bufio.NewReader(c))
+		c.Read(make([]byte, 1)) // until the client or the cleanup closes it
+	})
+	p := &Plan{URL: mustURL(t, "http://"+srv.addr()+"/"), Connections: 2, Duration: time.Minute}
+	ap := srv.ln.Addr().(*net.TCPAddr).AddrPort()
+	e, err := newLoops(p, &syscall.SockaddrInet4{Addr: ap.Addr().As4(), Port: int(ap.Port())}, syscall.AF_INET, 2, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.close()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		e.run(ctx, &run{plan: p, t0: time.Now()})
+	}()
+	for srv.conns.Load() < 2 { // both loops are waiting for their answer
+		time.Sleep(time.Millisecond)
+	}
+	e.loops[0].file.Close() // and with it the loop's epoll set
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Error("the other loop still runs 10 s after the first one failed")
+		cancel()
+		<-done
+	}
+	if pr := e.problems(); len(pr) != 1 {
+		t.Errorf("problems %q, want the failed loop's", pr)
+	}
+}
+
+// A context with a deadline ends the run like a cancel: the requests it
+// interrupts are not counted, though a dial sees the deadline pass (and
+// fails with a timeout) a moment before the context reports it.
+func TestRunDeadlineDuringConnect(t *testing.T) {
+	t.Parallel()
+	for _, goroutines := range []bool{false, true} {
+		t.Run(map[bool]string{false: "event loops", true: "goroutines"}[goroutines], func(t *testing.T) {
+			t.Parallel()
+			addr := fullBacklog(t)
+			ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+			defer cancel()
+			s, err := Run(ctx, &Plan{
+				URL:         mustURL(t, "http://"+addr+"/"),
+				Connections: 4,
+				Duration:    time.Minute,
+				Goroutines:  goroutines,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Requests != 0 {
+				t.Errorf("%d requests counted (errors %v), want none: all were interrupted", s.Requests, s.ErrorKinds)
+			}
+		})
+	}
+}
