@@ -129,10 +129,7 @@ func (d *h1Doer) Do(ctx context.Context) (status int, body int64, err error) {
 			}
 		}
 		d.p.reset()
-		_, err = d.conn.Write(d.req.bytes)
-		if err == nil {
-			err = d.response()
-		}
+		keepable, err := d.exchange()
 		if err != nil {
 			stale := d.reused && !d.p.got && attempt == 0 && d.req.replay && !isTimeout(err)
 			d.drop()
@@ -142,11 +139,47 @@ func (d *h1Doer) Do(ctx context.Context) (status int, body int64, err error) {
 			return d.p.status, d.p.body, err
 		}
 		d.reused = true
-		if !d.p.keep || d.req.closeEach {
+		if !d.p.keep || d.req.closeEach || !keepable {
 			d.drop()
 		}
 		return d.p.status, d.p.body, nil
 	}
+}
+
+// concurrentWriteAbove is the request size above which the request is
+// written while the response is read.
+const concurrentWriteAbove = 64 << 10
+
+// exchange writes the request and reads the response. A server may answer
+// before it has read all of a large request (an early 413, an echo that
+// streams the body back): written first, such a request would leave both
+// ends waiting for each other. So a request larger than a socket buffer
+// is written from a goroutine of its own while the response is read, one
+// goroutine per such request. keepable is false when the response came
+// before the request was all written: the server is in the middle of it,
+// and the connection cannot carry another.
+func (d *h1Doer) exchange() (keepable bool, err error) {
+	if len(d.req.bytes) <= concurrentWriteAbove {
+		if _, err := d.conn.Write(d.req.bytes); err != nil {
+			return false, err
+		}
+		return true, d.response()
+	}
+	c := d.conn
+	written := make(chan error, 1)
+	go func() {
+		_, err := c.Write(d.req.bytes)
+		written <- err
+	}()
+	err = d.response()
+	select {
+	case werr := <-written:
+		keepable = werr == nil
+	default:
+		c.SetWriteDeadline(aLongTimeAgo) // the writer must not outlive Do
+		<-written
+	}
+	return keepable, err
 }
 
 func isTimeout(err error) bool {

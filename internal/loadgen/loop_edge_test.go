@@ -32,9 +32,10 @@ func contentLength(head string) int64 {
 }
 
 // A server may answer before it has read the whole request body: the
-// loops read while they wait to write, or the two ends wait for each
-// other until the timeout (here: forever, the runs have none).
-func TestLoopAnswerWhileWriting(t *testing.T) {
+// loops read while they wait to write, the goroutine workers write from a
+// goroutine of their own, or the two ends wait for each other until the
+// timeout (here: forever, the runs have none).
+func TestAnswerWhileWriting(t *testing.T) {
 	t.Parallel()
 	const size = 8 << 20 // far more than the sockets' buffers hold
 	tests := []struct {
@@ -81,29 +82,38 @@ func TestLoopAnswerWhileWriting(t *testing.T) {
 	}
 	body := []byte(strings.Repeat("e", size))
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			hold := make(chan struct{})
-			srv := newRawServer(t, func(c net.Conn) { tt.handle(c, hold) })
-			t.Cleanup(func() { close(hold) }) // before the server's cleanup
-			ctx, cancel := context.WithCancel(t.Context())
-			defer cancel()
-			time.AfterFunc(20*time.Second, cancel) // a hang fails, not blocks
-			s := runLoops(t, ctx, &Plan{
-				URL:         mustURL(t, "http://"+srv.addr()+"/"),
-				Method:      "POST",
-				Body:        body,
-				Connections: 1,
-				Requests:    2,
+		for _, goroutines := range []bool{false, true} {
+			t.Run(tt.name+map[bool]string{false: ", event loops", true: ", goroutines"}[goroutines], func(t *testing.T) {
+				t.Parallel()
+				hold := make(chan struct{})
+				srv := newRawServer(t, func(c net.Conn) { tt.handle(c, hold) })
+				t.Cleanup(func() { close(hold) }) // before the server's cleanup
+				ctx, cancel := context.WithCancel(t.Context())
+				defer cancel()
+				time.AfterFunc(20*time.Second, cancel) // a hang fails, not blocks
+				s, err := Run(ctx, &Plan{
+					URL:         mustURL(t, "http://"+srv.addr()+"/"),
+					Method:      "POST",
+					Body:        body,
+					Connections: 1,
+					Requests:    2,
+					Goroutines:  goroutines,
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want := map[bool]string{false: "event loop", true: "goroutine"}[goroutines]; !strings.Contains(s.Generator.Engine, want) {
+					t.Fatalf("engine %q, want %s", s.Generator.Engine, want)
+				}
+				if s.Requests != 2 || s.Status[tt.status] != 2 || s.Bytes != 2*tt.bytes {
+					t.Errorf("%d requests, statuses %v, errors %v, %d bytes; want 2 × %d with %d bytes each",
+						s.Requests, s.Status, s.ErrorKinds, s.Bytes, tt.status, tt.bytes)
+				}
+				if got := srv.conns.Load(); got != tt.conns {
+					t.Errorf("%d connections, want %d", got, tt.conns)
+				}
 			})
-			if s.Requests != 2 || s.Status[tt.status] != 2 || s.Bytes != 2*tt.bytes {
-				t.Errorf("%d requests, statuses %v, errors %v, %d bytes; want 2 × %d with %d bytes each",
-					s.Requests, s.Status, s.ErrorKinds, s.Bytes, tt.status, tt.bytes)
-			}
-			if got := srv.conns.Load(); got != tt.conns {
-				t.Errorf("%d connections, want %d", got, tt.conns)
-			}
-		})
+		}
 	}
 }
 
