@@ -97,7 +97,9 @@ func TestLoopManyConnections(t *testing.T) {
 		t.Errorf("%d requests, statuses %v, %d bytes; want %d × 200 with 13 bytes each",
 			s.Requests, s.Status, s.Bytes, requests)
 	}
-	if got := srv.conns.Load(); got != conns {
+	// Each loop opens all its connections before any answer can come,
+	// unless one loop ran the whole run before the other started.
+	if got := srv.conns.Load(); got != conns && got != conns/2 {
 		t.Errorf("%d connections, want %d", got, conns)
 	}
 	waitFDs(t, fds+1) // the listener is left
@@ -180,9 +182,10 @@ func TestLoopHostName(t *testing.T) {
 	if s.Status[200] != 20 {
 		t.Errorf("statuses %v, errors %v; want 20 × 200", s.Status, s.ErrorKinds)
 	}
-	// The dial that found the address, then the loops' two.
-	if got := srv.conns.Load(); got != 3 {
-		t.Errorf("%d connections, want 3", got)
+	// The dial that found the address, then the loops' one or two (a
+	// loop may have run all 20 before the other claimed one).
+	if got := srv.conns.Load(); got < 2 || got > 3 {
+		t.Errorf("%d connections, want the probe's and one or two", got)
 	}
 }
 
@@ -221,8 +224,8 @@ func TestLoopRequestShapes(t *testing.T) {
 		bytesPerReq int64
 		conns       int64
 	}{
-		{"16 MiB body", Plan{Method: "POST", Body: []byte(big)}, echoLength, int64(len(strconv.Itoa(len(big)))), 2},
-		{"HEAD", Plan{Method: "HEAD"}, canned("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n", false, false), 0, 2},
+		{"16 MiB body", Plan{Method: "POST", Body: []byte(big)}, echoLength, int64(len(strconv.Itoa(len(big)))), 1},
+		{"HEAD", Plan{Method: "HEAD"}, canned("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n", false, false), 0, 1},
 		{"no keep-alive", Plan{NoKeepAlive: true}, canned("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false, true), 2, 6},
 	}
 	for _, tt := range tests {
@@ -231,7 +234,7 @@ func TestLoopRequestShapes(t *testing.T) {
 			srv := newRawServer(t, tt.handle)
 			p := tt.plan
 			p.URL = mustURL(t, "http://"+srv.addr()+"/")
-			p.Connections, p.Requests, p.Timeout = 2, 6, 20*time.Second
+			p.Connections, p.Requests, p.Timeout = 1, 6, 20*time.Second
 			s := runLoops(t, t.Context(), &p)
 			if s.Status[200] != 6 || s.Bytes != 6*tt.bytesPerReq {
 				t.Errorf("statuses %v, errors %v, %d bytes; want 6 × 200 with %d bytes each",
