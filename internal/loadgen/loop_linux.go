@@ -442,31 +442,35 @@ func (l *eventLoop) step(c *loopConn) {
 			// answer before it has read all of it (an early error, or an
 			// echo that streams the body back as it reads it): read
 			// meanwhile, or both ends wait for each other for ever.
-			if !c.readable {
+			if l.receive(c) {
 				return
 			}
-			if err := l.read(c); err == syscall.EAGAIN {
-				return
-			} else if err != nil {
-				l.fail(c, err)
-				continue
-			}
-			l.complete(c)
 		case connReading:
-			if !c.readable {
+			if l.receive(c) {
 				return
 			}
-			if err := l.read(c); err == syscall.EAGAIN {
-				return
-			} else if err != nil {
-				l.fail(c, err)
-				continue
-			}
-			l.complete(c)
 		case connRetired:
 			return
 		}
 	}
+}
+
+// receive reads what has come of c's response, and records the response
+// or its failure once there is one. It reports whether c must wait for
+// more to come.
+func (l *eventLoop) receive(c *loopConn) (wait bool) {
+	if !c.readable {
+		return true
+	}
+	switch err := l.read(c); err {
+	case syscall.EAGAIN:
+		return true
+	case nil:
+		l.complete(c)
+	default:
+		l.fail(c, err)
+	}
+	return false
 }
 
 // send starts c's request: on its open connection, or on a new one.
