@@ -554,7 +554,12 @@ func TestLoopFailureStopsTheOthers(t *testing.T) {
 		defer close(done)
 		e.run(ctx, &run{plan: p, t0: time.Now()})
 	}()
-	for srv.conns.Load() < 2 { // both loops are waiting for their answer
+	for deadline := time.Now().Add(10 * time.Second); srv.conns.Load() < 2; { // both loops wait for their answer
+		if time.Now().After(deadline) {
+			cancel()
+			<-done
+			t.Fatalf("%d connections after 10 s, want 2", srv.conns.Load())
+		}
 		time.Sleep(time.Millisecond)
 	}
 	e.loops[0].file.Close() // and with it the loop's epoll set
