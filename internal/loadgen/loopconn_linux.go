@@ -1,0 +1,289 @@
+package loadgen
+
+import (
+	"errors"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/gather-dev/gather/internal/report"
+)
+
+// connState is where a connection is in its request.
+type connState uint8
+
+const (
+	connIdle       connState = iota // between requests
+	connConnecting                  // waiting for connect to complete
+	connWriting                     // writing the request
+	connReading                     // reading the response
+	connRetired                     // no request left for it
+)
+
+// loopConn is one connection of a loop and its request in flight.
+type loopConn struct {
+	id       int32 // index in the loop's conns, the epoll event's data
+	fd       int   // -1 when closed
+	state    connState
+	readable bool // an input edge has come that a read has not drained
+	hup      bool // the peer has closed or reset: reads go on to EOF
+	writable bool // the socket may take more bytes
+	reused   bool // the connection has carried a whole response
+	retried  bool // the request was sent again on a new connection
+	written  int  // bytes of the request written
+	start    time.Time
+	deadline time.Time // zero without a timeout
+	p        parser
+	pending  []byte // the start of a line that the last read cut
+}
+
+// step moves c on until it has to wait for the kernel.
+func (l *eventLoop) step(c *loopConn) {
+	for {
+		switch c.state {
+		case connIdle:
+			now := time.Now()
+			if !l.claim(now) {
+				l.closeConn(c)
+				c.state = connRetired
+				l.active--
+				return
+			}
+			c.start, c.retried = now, false
+			if t := l.run.plan.Timeout; t > 0 {
+				c.deadline = now.Add(t)
+				if l.sweep.IsZero() { // later deadlines come later: only set the first
+					l.sweep = c.deadline
+				}
+			}
+			l.send(c)
+		case connConnecting:
+			if !c.writable {
+				return
+			}
+			if err := soError(c.fd); err != nil {
+				l.fail(c, err)
+				continue
+			}
+			c.state = connWriting
+		case connWriting:
+			if c.writable {
+				if err := l.write(c); err == nil {
+					c.state = connReading
+					continue
+				} else if err != syscall.EAGAIN {
+					l.fail(c, err)
+					continue
+				}
+				c.writable = false
+			}
+			// The request waits for room in the socket. The server may
+			// answer before it has read all of it (an early error, or an
+			// echo that streams the body back as it reads it): read
+			// meanwhile, or both ends wait for each other for ever.
+			if l.receive(c) {
+				return
+			}
+		case connReading:
+			if l.receive(c) {
+				return
+			}
+		case connRetired:
+			return
+		}
+	}
+}
+
+// receive reads what has come of c's response, and records the response
+// or its failure once there is one. It reports whether c must wait for
+// more to come.
+func (l *eventLoop) receive(c *loopConn) (wait bool) {
+	if !c.readable {
+		return true
+	}
+	switch err := l.read(c); err {
+	case syscall.EAGAIN:
+		return true
+	case nil:
+		l.complete(c)
+	default:
+		l.fail(c, err)
+	}
+	return false
+}
+
+// send starts c's request: on its open connection, or on a new one.
+func (l *eventLoop) send(c *loopConn) {
+	c.p.reset()
+	c.written = 0
+	if c.fd >= 0 {
+		c.state, c.writable = connWriting, true
+		return
+	}
+	if err := l.connect(c); err != nil {
+		l.fail(c, err)
+	}
+}
+
+// connect opens a nonblocking connection for c and leaves it connecting,
+// or writing if the kernel connected it at once.
+func (l *eventLoop) connect(c *loopConn) error {
+	fd, err := syscall.Socket(l.family, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, syscall.IPPROTO_TCP)
+	if err != nil {
+		return os.NewSyscallError("socket", err)
+	}
+	// As net does: a request written in pieces is not held back.
+	syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
+	ev := syscall.EpollEvent{
+		Events: syscall.EPOLLIN | syscall.EPOLLOUT | syscall.EPOLLRDHUP | syscall.EPOLLET&0xffffffff,
+		Fd:     c.id,
+	}
+	if err := syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		syscall.Close(fd)
+		return os.NewSyscallError("epoll_ctl", err)
+	}
+	c.fd, c.readable, c.writable, c.hup, c.reused = fd, false, false, false, false
+	c.pending = c.pending[:0]
+	switch err := syscall.Connect(fd, l.sa); err {
+	case nil:
+		c.state, c.writable = connWriting, true
+	case syscall.EINPROGRESS, syscall.EINTR:
+		c.state = connConnecting
+	default:
+		return os.NewSyscallError("connect", err)
+	}
+	return nil
+}
+
+// soError returns the outcome of a nonblocking connect.
+func soError(fd int) error {
+	v, err := syscall.GetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_ERROR)
+	if err != nil {
+		return os.NewSyscallError("getsockopt", err)
+	}
+	if v != 0 {
+		return os.NewSyscallError("connect", syscall.Errno(v))
+	}
+	return nil
+}
+
+// write writes what is left of the request; EAGAIN means the socket is full.
+func (l *eventLoop) write(c *loopConn) error {
+	b := l.req.bytes
+	for c.written < len(b) {
+		n, err := rawWrite(c.fd, b[c.written:])
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			return err
+		case err != nil:
+			return os.NewSyscallError("write", err)
+		}
+		c.written += n
+	}
+	return nil
+}
+
+// read reads and parses what has come of the response. It returns nil
+// when the response is complete, and EAGAIN when more must come first.
+func (l *eventLoop) read(c *loopConn) error {
+	for full := 0; ; full++ {
+		// A server that writes faster than the loop reads keeps every read
+		// full: look up from time to time for the request's deadline and
+		// the end of the run, which the loop cannot check meanwhile.
+		if full%readsBetweenChecks == readsBetweenChecks-1 {
+			if l.stop.Load() {
+				return errStopped
+			}
+			if !c.deadline.IsZero() && !time.Now().Before(c.deadline) {
+				return errTimeout
+			}
+		}
+		off := copy(l.buf, c.pending)
+		n, err := rawRead(c.fd, l.buf[off:])
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			c.readable = false
+			return err
+		case err != nil:
+			return os.NewSyscallError("read", err)
+		case n == 0:
+			c.readable = false
+			return c.p.eof()
+		}
+		// A short read took all the kernel had: the next bytes bring a
+		// new edge, and the next request need not try a read first. Not
+		// so for the end of the stream: a FIN that came with the last
+		// bytes brings no edge of its own, so once the peer has closed,
+		// reads go on until they see it.
+		short := off+n < len(l.buf) && !c.hup
+		if short {
+			c.readable = false
+		}
+		k, err := c.p.feed(l.buf[:off+n])
+		if err != nil {
+			return err
+		}
+		if c.p.done() {
+			c.pending = c.pending[:0]
+			return nil
+		}
+		c.pending = append(c.pending[:0], l.buf[k:off+n]...)
+		if short {
+			return syscall.EAGAIN
+		}
+	}
+}
+
+// complete records c's response and makes c ready for the next request.
+func (l *eventLoop) complete(c *loopConn) {
+	now := time.Now()
+	d := now.Sub(c.start)
+	l.rec.Record(report.Sample{Response: d, Service: d, Status: c.p.status, Bytes: c.p.body})
+	c.reused = true
+	// A response that came before the whole request was written leaves
+	// the server in the middle of it: the connection cannot carry another
+	// (as net/http does).
+	if !c.p.keep || l.req.closeEach || c.state == connWriting {
+		l.closeConn(c)
+	}
+	c.state = connIdle
+}
+
+// fail ends c's request with err: sent once more on a new connection if
+// the connection turned out stale (see h1Doer.Do), else recorded as
+// failed. Either way the connection is closed.
+func (l *eventLoop) fail(c *loopConn, err error) {
+	stale := c.reused && !c.p.got && !c.retried && l.req.replay && !errors.Is(err, os.ErrDeadlineExceeded)
+	l.closeConn(c)
+	if l.stop.Load() {
+		c.state = connIdle // interrupted, not failed: the loop is ending
+		return
+	}
+	if stale {
+		c.retried = true
+		if err = l.connect(c); err == nil {
+			c.p.reset()
+			c.written = 0
+			return
+		}
+		l.closeConn(c)
+	}
+	d := time.Since(c.start)
+	l.rec.Record(report.Sample{Response: d, Service: d, Bytes: c.p.body, Err: Classify(err)})
+	c.state = connIdle
+}
+
+// closeConn closes c's connection, if open; closing takes it out of the
+// epoll set.
+func (l *eventLoop) closeConn(c *loopConn) {
+	if c.fd >= 0 {
+		syscall.Close(c.fd)
+		c.fd = -1
+	}
+	c.reused = false
+	c.pending = c.pending[:0]
+}

@@ -1,0 +1,129 @@
+package loadgen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// UserAgent is sent with every request unless a header sets another.
+const UserAgent = "gather-bench/1"
+
+// A Plan describes one run. The zero value of every optional field means
+// its default.
+type Plan struct {
+	// URL is the target: http:// or https://.
+	URL *url.URL
+	// Method is the HTTP method; "" means GET.
+	Method string
+	// Header holds extra request headers as name/value pairs, in order.
+	// Host, Content-Length, Transfer-Encoding and Connection are not
+	// allowed here: Host and the others come from the fields below.
+	Header [][2]string
+	// Body is sent with every request.
+	Body []byte
+	// Host, if set, is sent as the Host header instead of the URL's host.
+	Host string
+
+	// Connections is the number of workers, each with its own connection.
+	Connections int
+	// Requests stops the run after that many requests; 0 means no limit.
+	Requests int64
+	// Duration stops the run after that long: no request is started (closed
+	// model) or due (open model) later; requests in flight finish. 0 means
+	// no limit. At least one of Requests and Duration must be set.
+	Duration time.Duration
+	// Rate is the total request rate of the open model, in requests per
+	// second; 0 means the closed model.
+	Rate float64
+	// Timeout bounds each request, connecting included; 0 means none.
+	Timeout time.Duration
+
+	// HTTP2 uses HTTP/2 (over TLS, or cleartext with prior knowledge for
+	// http://) through net/http.
+	HTTP2 bool
+	// Insecure skips the verification of the server's certificate.
+	Insecure bool
+	// NoKeepAlive opens a new connection for every request.
+	NoKeepAlive bool
+	// NetHTTP forces net/http even where the fast HTTP/1.1 client applies;
+	// for comparisons.
+	NetHTTP bool
+	// Goroutines forces one worker goroutine per connection even where the
+	// event loops apply; for comparisons.
+	Goroutines bool
+
+	// Progress, if set, is called every ProgressEvery from a goroutine of
+	// Run's own, until the workers stop. It reads the recorders' atomic
+	// counters, so it costs the workers nothing.
+	Progress func(Progress)
+	// ProgressEvery is the interval between Progress calls; 0 means 1 s.
+	ProgressEvery time.Duration
+
+	// newDoer replaces the transport, for tests.
+	newDoer func(ctx context.Context, worker int) (Doer, error)
+}
+
+// check reports what is wrong with p, if anything.
+func (p *Plan) check() error {
+	switch {
+	case p.URL == nil && p.newDoer == nil:
+		return errors.New("loadgen: no URL")
+	case p.Connections < 1:
+		return fmt.Errorf("loadgen: %d connections", p.Connections)
+	case p.Requests < 0 || p.Duration < 0 || p.Rate < 0 || p.Timeout < 0:
+		return errors.New("loadgen: negative count, duration, rate or timeout")
+	case p.Requests == 0 && p.Duration == 0:
+		return errors.New("loadgen: neither a request count nor a duration")
+	}
+	if p.URL != nil && p.URL.Scheme != "http" && p.URL.Scheme != "https" {
+		return fmt.Errorf("loadgen: unsupported scheme %q", p.URL.Scheme)
+	}
+	// The fast client writes these bytes as they are: no header may end
+	// the header block or frame the body its own way.
+	if strings.ContainsAny(p.Method+p.Host, " \t\r\n") {
+		return fmt.Errorf("loadgen: bad method %q or host %q", p.Method, p.Host)
+	}
+	for _, h := range p.Header {
+		switch {
+		case !isToken([]byte(h[0])) || h[0] == "" || strings.ContainsAny(h[1], "\r\n"):
+			return fmt.Errorf("loadgen: bad header %q: %q", h[0], h[1])
+		case strings.EqualFold(h[0], "Host"), strings.EqualFold(h[0], "Content-Length"),
+			strings.EqualFold(h[0], "Transfer-Encoding"), strings.EqualFold(h[0], "Connection"):
+			return fmt.Errorf("loadgen: header %s is set by the plan, not by Header", h[0])
+		}
+	}
+	return nil
+}
+
+func (p *Plan) method() string {
+	if p.Method == "" {
+		return "GET"
+	}
+	return p.Method
+}
+
+// hostPort returns the address to dial for u.
+func hostPort(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = "80"
+		if u.Scheme == "https" {
+			port = "443"
+		}
+	}
+	return net.JoinHostPort(u.Hostname(), port)
+}
+
+// requestTarget returns u's request-target: path and query, "/" if empty.
+func requestTarget(u *url.URL) string {
+	t := u.RequestURI()
+	if t == "" || t[0] != '/' && t != "*" {
+		t = "/" + strings.TrimPrefix(t, "/")
+	}
+	return t
+}

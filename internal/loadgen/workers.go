@@ -1,0 +1,189 @@
+package loadgen
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/gather-dev/gather"
+	"github.com/gather-dev/gather/internal/report"
+)
+
+// A Doer sends one request and reads its response on a connection that one
+// worker owns. Do must be safe to call again after an error (a failed
+// connection is replaced) and must return soon after ctx ends. It returns
+// the HTTP status and the number of response body bytes read (decoded:
+// without headers, chunk framing or trailers).
+type Doer interface {
+	Do(ctx context.Context) (status int, bytes int64, err error)
+	Close() error
+}
+
+// maxRecorders bounds the number of recorders (about 380 KiB of address
+// space each, and tens of µs each to merge). Up to this many connections
+// every worker owns its recorder; beyond it, workers share recorders
+// behind a mutex each, which at that many connections is held for about
+// 50 ns per request of ones that last far longer.
+const maxRecorders = 128
+
+// lateSlack is how far past its due time a request may be sent before it
+// counts as late: scheduling noise, not a busy connection.
+const lateSlack = time.Millisecond
+
+// workerStats is a worker's own measure of its pacing, merged after the run.
+type workerStats struct {
+	lag       lagHistogram  // send minus due time, every request (open model)
+	overshoot time.Duration // timer wake-ups past the due time, summed
+	wakeups   int64
+	lastSent  time.Time // of the worker's last request (open model)
+}
+
+// workers is the engine of one goroutine per connection, each with its
+// own Doer, as children of a gather Group.
+type workers struct {
+	client string // what the doers are, for String
+	doers  []Doer
+	recs   []*report.Recorder
+	locks  []sync.Mutex // one per recorder, used if workers share them
+	stats  []workerStats
+}
+
+func newWorkers(ctx context.Context, conns int, client string, newDoer func(context.Context, int) (Doer, error)) (*workers, error) {
+	nrec := min(conns, maxRecorders)
+	w := &workers{
+		client: client,
+		doers:  make([]Doer, conns),
+		recs:   make([]*report.Recorder, nrec),
+		locks:  make([]sync.Mutex, nrec),
+		stats:  make([]workerStats, conns),
+	}
+	for i := range w.recs {
+		w.recs[i] = report.NewRecorder()
+	}
+	for i := range w.doers {
+		d, err := newDoer(ctx, i)
+		if err != nil {
+			for _, d := range w.doers[:i] {
+				d.Close()
+			}
+			return nil, err
+		}
+		w.doers[i] = d
+	}
+	return w, nil
+}
+
+func (w *workers) String() string {
+	return count(len(w.doers), "goroutine") + ", " + w.client
+}
+
+func (w *workers) problems() []string { return nil }
+
+func (w *workers) recorders() []*report.Recorder { return w.recs }
+
+func (w *workers) run(ctx context.Context, r *run) []workerStats {
+	nrec := len(w.recs)
+	shared := len(w.doers) > nrec
+	g := gather.NewGroup(ctx)
+	for i, d := range w.doers {
+		rec := w.recs[i%nrec]
+		var mu *sync.Mutex
+		if shared {
+			mu = &w.locks[i%nrec]
+		}
+		st := &w.stats[i]
+		// Go fails only once ctx has ended: the run is over then, and the
+		// workers not started have nothing to report.
+		_ = g.Go(func(ctx context.Context) error {
+			r.work(ctx, d, rec, mu, st)
+			return nil
+		})
+	}
+	g.Wait() // workers return nil: interruption is not a failure here
+	return w.stats
+}
+
+func (w *workers) close() {
+	for _, d := range w.doers {
+		d.Close()
+	}
+}
+
+// work is one worker's loop: claim a request, wait for its due time (open
+// model), send it, record it.
+func (r *run) work(ctx context.Context, d Doer, rec *report.Recorder, mu *sync.Mutex, st *workerStats) {
+	p := r.plan
+	var timer *time.Timer
+	if p.Rate > 0 {
+		timer = time.NewTimer(time.Hour)
+		timer.Stop()
+		defer timer.Stop()
+	}
+	var deadline time.Time
+	if p.Duration > 0 {
+		deadline = r.t0.Add(p.Duration)
+	}
+	now := time.Now()
+	for ctx.Err() == nil {
+		var due time.Time
+		late := false
+		if p.Rate > 0 {
+			i := r.next.Add(1) - 1
+			if p.Requests > 0 && i >= p.Requests {
+				return
+			}
+			off := time.Duration(float64(i) * r.interval)
+			if p.Duration > 0 && off >= p.Duration {
+				return
+			}
+			due = r.t0.Add(off)
+			if wait := due.Sub(now); wait > 0 {
+				timer.Reset(wait)
+				select {
+				case <-timer.C:
+				case <-ctx.Done():
+					return
+				}
+				now = time.Now()
+				st.overshoot += now.Sub(due)
+				st.wakeups++
+			} else if -wait > lateSlack {
+				late = true
+			}
+			st.lag.add(now.Sub(due))
+			st.lastSent = now
+		} else {
+			if p.Requests > 0 && r.next.Add(1) > p.Requests {
+				return
+			}
+			if !deadline.IsZero() && !now.Before(deadline) {
+				return
+			}
+			due = now
+		}
+		sent := now
+		status, n, err := d.Do(ctx)
+		now = time.Now()
+		if err != nil && ended(ctx, now) {
+			return // interrupted, not failed
+		}
+		s := report.Sample{
+			Response: now.Sub(due),
+			Service:  now.Sub(sent),
+			Status:   status,
+			Bytes:    n,
+			Err:      Classify(err),
+			Late:     late,
+		}
+		if s.Err != report.ErrNone {
+			s.Status = 0
+		}
+		if mu != nil {
+			mu.Lock()
+			rec.Record(s)
+			mu.Unlock()
+		} else {
+			rec.Record(s)
+		}
+	}
+}
