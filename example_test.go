@@ -229,10 +229,9 @@ func Example_slowServer() {
 // "Task exception was never retrieved". gather reports the same, through a
 // handler that here prints to standard output.
 func ExampleSetUnretrievedHandler() {
-	prev := gather.SetUnretrievedHandler(func(err error) {
+	defer gather.SetUnretrievedHandler(func(err error) {
 		fmt.Println("Task exception was never retrieved:", err)
-	})
-	defer gather.SetUnretrievedHandler(prev)
+	})()
 
 	gather.Run(func(ctx context.Context) error {
 		for range 3 {

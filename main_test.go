@@ -51,12 +51,11 @@ func (r *reports) has(target error) bool {
 func captureUnretrieved(t *testing.T) func() []error {
 	var mu sync.Mutex
 	var got []error
-	prev := SetUnretrievedHandler(func(err error) {
+	t.Cleanup(SetUnretrievedHandler(func(err error) {
 		mu.Lock()
 		got = append(got, err)
 		mu.Unlock()
-	})
-	t.Cleanup(func() { SetUnretrievedHandler(prev) })
+	}))
 	return func() []error {
 		mu.Lock()
 		defer mu.Unlock()

@@ -347,24 +347,25 @@ func Sleep(ctx context.Context, d time.Duration) error {
 var unretrievedHandler atomic.Pointer[func(error)]
 
 // SetUnretrievedHandler sets the function that is called with the error of
-// every failed task whose error was never read, and returns the previous
-// one. A nil h restores the default, which writes one line to standard
-// error:
+// every failed task whose error was never read, and returns a function that
+// puts the previous handler back, made to be deferred:
+//
+//	defer gather.SetUnretrievedHandler(h)()
+//
+// A nil h restores the default, which writes one line to standard error:
 //
 //	gather: task error was never retrieved: <error>
 //
 // The handler is called from the garbage collector's cleanup goroutine or
-// from [Run]; it must not block for long.
-func SetUnretrievedHandler(h func(err error)) (previous func(err error)) {
+// from [Run]; it must not block for long. The handler is global: tests that
+// set it should not run in parallel with others that do.
+func SetUnretrievedHandler(h func(err error)) (restore func()) {
 	var p *func(error)
 	if h != nil {
 		p = &h
 	}
 	old := unretrievedHandler.Swap(p)
-	if old == nil {
-		return defaultUnretrieved
-	}
-	return *old
+	return func() { unretrievedHandler.Store(old) }
 }
 
 func defaultUnretrieved(err error) {

@@ -340,8 +340,7 @@ func TestDefaultUnretrievedHandler(t *testing.T) {
 	old := stderr
 	stderr = &buf
 	defer func() { stderr = old }()
-	prev := SetUnretrievedHandler(nil)
-	defer SetUnretrievedHandler(prev)
+	defer SetUnretrievedHandler(nil)()
 	reportIfUnretrieved(&taskState{err: errBoom})
 	read := &taskState{err: errBoom}
 	read.retrieved.Store(true)
@@ -428,4 +427,29 @@ func TestWaitForLeavesTheTasksOwnErrorUnread(t *testing.T) {
 			t.Fatal("a task stopped by WaitFor's cancellation is left for the unretrieved report")
 		}
 	})
+}
+
+// SetUnretrievedHandler's restore function puts back the handler that was
+// set before, the default included, however the calls nest.
+func TestSetUnretrievedHandlerRestores(t *testing.T) {
+	var buf strings.Builder
+	old := stderr
+	stderr = &buf
+	defer func() { stderr = old }()
+	var outer, inner []error
+	restoreDefault := SetUnretrievedHandler(nil)
+	restoreOuter := SetUnretrievedHandler(func(err error) { outer = append(outer, err) })
+	restoreInner := SetUnretrievedHandler(func(err error) { inner = append(inner, err) })
+	reportIfUnretrieved(&taskState{err: errBoom})
+	restoreInner()
+	reportIfUnretrieved(&taskState{err: errBoom})
+	restoreOuter()
+	reportIfUnretrieved(&taskState{err: errBoom})
+	restoreDefault()
+	if len(inner) != 1 || len(outer) != 1 {
+		t.Errorf("inner handler got %d reports, outer %d; want 1 each", len(inner), len(outer))
+	}
+	if got, want := buf.String(), "gather: task error was never retrieved: boom\n"; got != want {
+		t.Errorf("default handler wrote %q; want %q", got, want)
+	}
 }

@@ -301,10 +301,9 @@ func (d *demo) manyRequests(ctx context.Context) error {
 func (d *demo) unretrieved(ctx context.Context) error {
 	const n = 5
 	var tasks []*gather.Task[reply]
-	prev := gather.SetUnretrievedHandler(func(err error) {
+	defer gather.SetUnretrievedHandler(func(err error) {
 		d.printf("    gather: task error was never retrieved: %v\n", err)
-	})
-	defer gather.SetUnretrievedHandler(prev)
+	})()
 	err := gather.Run(func(runCtx context.Context) error {
 		// The inner Run has its own root context: end it with ours.
 		runCtx, cancel := context.WithCancelCause(runCtx)

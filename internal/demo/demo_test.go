@@ -118,12 +118,11 @@ func TestRunStopsWhenCancelled(t *testing.T) {
 		mu     sync.Mutex
 		unread []error
 	)
-	prev := gather.SetUnretrievedHandler(func(err error) {
+	defer gather.SetUnretrievedHandler(func(err error) {
 		mu.Lock()
 		defer mu.Unlock()
 		unread = append(unread, err)
-	})
-	defer gather.SetUnretrievedHandler(prev)
+	})()
 	var rows []Row
 	gather.Run(func(ctx context.Context) error {
 		ctx, cancel := context.WithCancelCause(ctx)
