@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gather-dev/gather/internal/h1"
 )
 
 var (
@@ -18,7 +20,7 @@ var (
 // h1Doer is the HTTP/1.1 client for plain http:// where the event loops do
 // not apply (the open model, or a system without epoll): one pinned
 // keep-alive connection, the request bytes built once, one read buffer,
-// and the strict response [parser]. In the steady state a request costs one
+// and the strict response parser, [h1.Parser]. In the steady state a request costs one
 // write and one or a few reads, and no allocation. It counts the bytes of
 // the response body as net/http's Response.Body would yield them: no status
 // line, headers, chunk framing or trailers, so that every client reports the
@@ -39,7 +41,7 @@ type h1Doer struct {
 
 	reused bool   // conn has carried a whole response already
 	buf    []byte // read buffer
-	p      parser
+	p      h1.Parser
 }
 
 // newH1Doer returns a doer that sends req to addr. Cancelling ctx aborts
@@ -51,7 +53,7 @@ func newH1Doer(ctx context.Context, addr string, req *h1Request, timeout time.Du
 		req:     req,
 		timeout: timeout,
 		buf:     make([]byte, minReadBuffer),
-		p:       parser{noBody: req.noBody},
+		p:       h1.Parser{NoBody: req.noBody},
 	}
 	d.stop = context.AfterFunc(ctx, d.abort)
 	return d
@@ -128,21 +130,21 @@ func (d *h1Doer) Do(ctx context.Context) (status int, body int64, err error) {
 				return 0, 0, errAborted
 			}
 		}
-		d.p.reset()
+		d.p.Reset()
 		keepable, err := d.exchange()
 		if err != nil {
-			stale := d.reused && !d.p.got && attempt == 0 && d.req.replay && !isTimeout(err)
+			stale := d.reused && !d.p.Started() && attempt == 0 && d.req.replay && !isTimeout(err)
 			d.drop()
 			if stale && ctx.Err() == nil {
 				continue
 			}
-			return d.p.status, d.p.body, err
+			return d.p.Status(), d.p.BodyBytes(), err
 		}
 		d.reused = true
-		if !d.p.keep || d.req.closeEach || !keepable {
+		if !d.p.KeepAlive() || d.req.closeEach || !keepable {
 			d.drop()
 		}
-		return d.p.status, d.p.body, nil
+		return d.p.Status(), d.p.BodyBytes(), nil
 	}
 }
 
@@ -191,9 +193,9 @@ func isTimeout(err error) bool {
 // buffer starts small, since -c 10000 holds 10,000 of them, and grows for
 // a line that does not fit, up to the parser's limit.
 func (d *h1Doer) response() error {
-	d.p.reset()
+	d.p.Reset()
 	r, w := 0, 0 // d.buf[r:w] is fed to the parser but not consumed
-	for !d.p.done() {
+	for !d.p.Done() {
 		if w == len(d.buf) {
 			if r > 0 {
 				w = copy(d.buf, d.buf[r:w])
@@ -205,7 +207,7 @@ func (d *h1Doer) response() error {
 		n, err := d.conn.Read(d.buf[w:])
 		if n > 0 {
 			w += n
-			k, err := d.p.feed(d.buf[r:w])
+			k, err := d.p.Feed(d.buf[r:w])
 			if err != nil {
 				return err
 			}
@@ -218,10 +220,17 @@ func (d *h1Doer) response() error {
 		case nil:
 			return io.ErrNoProgress
 		case io.EOF:
-			return d.p.eof()
+			return d.p.EOF()
 		default:
 			return err
 		}
 	}
 	return nil
 }
+
+// minReadBuffer is an h1Doer's read buffer at first: -c 10000 holds 10,000.
+const minReadBuffer = 1 << 10
+
+// ErrProtocol is wrapped by every error the HTTP/1.1 clients return for a
+// response they cannot parse; it is [h1.ErrProtocol].
+var ErrProtocol = h1.ErrProtocol

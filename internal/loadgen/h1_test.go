@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gather-dev/gather/internal/h1/h1test"
 	"github.com/gather-dev/gather/internal/report"
 )
 
@@ -68,45 +69,12 @@ func newRawServer(t testing.TB, handle func(c net.Conn)) *rawServer {
 
 func (s *rawServer) addr() string { return s.ln.Addr().String() }
 
-// readRequest reads one bodyless request's header block.
-func readRequest(br *bufio.Reader) (string, error) {
-	var b strings.Builder
-	for {
-		line, err := br.ReadString('\n')
-		b.WriteString(line)
-		if err != nil {
-			return b.String(), err
-		}
-		if line == "\r\n" {
-			return b.String(), nil
-		}
-	}
-}
-
-// canned answers every request on a connection with resp, written in one
-// piece or byte by byte, and closes the connection after it if close is set.
-func canned(resp string, byteByByte, close bool) func(net.Conn) {
-	return func(c net.Conn) {
-		br := bufio.NewReader(c)
-		for {
-			if _, err := readRequest(br); err != nil {
-				return
-			}
-			if byteByByte {
-				for i := range len(resp) {
-					if _, err := c.Write([]byte{resp[i]}); err != nil {
-						return
-					}
-				}
-			} else if _, err := c.Write([]byte(resp)); err != nil {
-				return
-			}
-			if close {
-				return
-			}
-		}
-	}
-}
+// readRequest reads one bodyless request's header block; canned answers
+// every request on a connection with one response.
+var (
+	readRequest = h1test.ReadRequest
+	canned      = h1test.Canned
+)
 
 // testRequest returns a bodyless request with method m to example.test.
 func testRequest(m string) *h1Request {
@@ -119,11 +87,6 @@ func testDoer(t *testing.T, addr string) *h1Doer {
 	t.Cleanup(func() { d.Close() })
 	return d
 }
-
-var (
-	bigHeaders = "HTTP/1.1 200 OK\r\n" + strings.Repeat("X-Filler: 0123456789012345678901234567890123456789\r\n", 300) + "Content-Length: 2\r\n\r\nok"
-	bigBody    = "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + strings.Repeat("x", 100000)
-)
 
 // A responseCase is a server's answer to every request on a connection
 // and what a client must make of two requests.
@@ -162,70 +125,18 @@ func forEachResponse(t *testing.T, test func(t *testing.T, tt responseCase, srv 
 	}
 }
 
-// responseCases are responses and what the HTTP/1.1 clients must make of
-// two requests answered by each: the blocking client (TestH1Responses)
-// and the event loops (TestLoopResponses).
-var responseCases = []responseCase{
-	{name: "content-length", resp: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", status: 200, body: 5, conns: 1},
-	{name: "lower-case names, no reason", resp: "HTTP/1.1 404\r\ncontent-length: 2\r\n\r\nno", status: 404, body: 2, conns: 1},
-	{name: "repeated equal lengths", resp: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok", status: 200, body: 2, conns: 1},
-	{name: "chunked with extension and trailer", resp: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;x=1\r\n world\r\nA\r\n0123456789\r\n0\r\nTrailer: x\r\n\r\n", status: 200, body: 21, conns: 1},
-	{name: "empty body", resp: "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", status: 200, body: 0, conns: 1},
-	{name: "204 has no body", resp: "HTTP/1.1 204 No Content\r\n\r\n", status: 204, body: 0, conns: 1},
-	{name: "304 has no body", resp: "HTTP/1.1 304 Not Modified\r\nContent-Length: 99\r\n\r\n", status: 304, body: 0, conns: 1},
-	{name: "interim 100 skipped", resp: "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 1\r\n\r\nx", status: 201, body: 1, conns: 1},
-	{name: "103 with headers skipped", resp: "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", status: 200, body: 2, conns: 1},
-	{name: "connection close", resp: "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok", close: true, status: 200, body: 2, conns: 2},
-	{name: "HTTP/1.0 closes", resp: "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", close: true, status: 200, body: 2, conns: 2},
-	{name: "HTTP/1.0 keep-alive", resp: "HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 2\r\n\r\nok", status: 200, body: 2, conns: 1},
-	{name: "no length: body to EOF", resp: "HTTP/1.1 200 OK\r\n\r\nuntil the end", close: true, status: 200, body: 13, conns: 2},
-	{name: "server closes idle connection", resp: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", close: true, status: 200, body: 2, conns: 2},
-	{name: "large header block", resp: bigHeaders, status: 200, body: 2, conns: 1},
-	{name: "large body", resp: bigBody, status: 200, body: 100000, conns: 1},
-	{name: "garbage", resp: "HELLO\r\n\r\n", kind: report.ErrProtocol, conns: 2},
-	{name: "bad status code", resp: "HTTP/1.1 2x0 OK\r\n\r\n", kind: report.ErrProtocol, conns: 2},
-	{name: "status below 100", resp: "HTTP/1.1 099 OK\r\n\r\n", kind: report.ErrProtocol, conns: 2},
-	{name: "HTTP/2 status line", resp: "HTTP/2 200 OK\r\n\r\n", kind: report.ErrProtocol, conns: 2},
-	{name: "bare LF", resp: "HTTP/1.1 200 OK\nContent-Length: 0\n\n", kind: report.ErrProtocol, conns: 2},
-	{name: "header without colon", resp: "HTTP/1.1 200 OK\r\nContent-Length 2\r\n\r\nok", kind: report.ErrProtocol, conns: 2},
-	{name: "space in header name", resp: "HTTP/1.1 200 OK\r\nContent Length: 2\r\n\r\nok", kind: report.ErrProtocol, conns: 2},
-	// RFC 9112, 5.2: a user agent replaces an obs-fold with spaces; the
-	// parser interprets no field but the framing ones, whose folding it
-	// rejects rather than misread.
-	{name: "folded header", resp: "HTTP/1.1 200 OK\r\nX-A: 1\r\n  2\r\n\t3\r\nContent-Length: 0\r\n\r\n", status: 200, body: 0, conns: 1},
-	{name: "folded length", resp: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n 0\r\n\r\nok", kind: report.ErrProtocol, conns: 2},
-	{name: "folded connection", resp: "HTTP/1.1 200 OK\r\nConnection: keep-alive,\r\n close\r\nContent-Length: 2\r\n\r\nok", kind: report.ErrProtocol, conns: 2},
-	{name: "whitespace before the first field", resp: "HTTP/1.1 200 OK\r\n X-A: 1\r\nContent-Length: 0\r\n\r\n", kind: report.ErrProtocol, conns: 2},
-	// RFC 9112, 9.6: close in any Connection field closes the connection.
-	{name: "close, then keep-alive", resp: "HTTP/1.1 200 OK\r\nConnection: close\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok", status: 200, body: 2, conns: 2},
-	{name: "HTTP/1.0 keep-alive, then close", resp: "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok", status: 200, body: 2, conns: 2},
-	// RFC 9112, 6.1: an HTTP/1.0 message with Transfer-Encoding has faulty
-	// framing; the connection is closed after it.
-	{name: "HTTP/1.0 chunked", resp: "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n", status: 200, body: 2, conns: 2},
-	// Chunked applied twice (RFC 9112, 7), as net/http also rejects.
-	{name: "two transfer encodings", resp: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n", kind: report.ErrProtocol, conns: 2},
-	// RFC 9110, 5.5: CR and NUL in a field value are rejected (or would
-	// have to be read as spaces: "close\0" is the close option).
-	{name: "NUL in a field value", resp: "HTTP/1.1 200 OK\r\nConnection: close\x00\r\nContent-Length: 2\r\n\r\nok", kind: report.ErrProtocol, conns: 2},
-	{name: "bare CR in a field value", resp: "HTTP/1.1 200 OK\r\nX-A: 1\r2\r\nContent-Length: 2\r\n\r\nok", kind: report.ErrProtocol, conns: 2},
-	{name: "bad trailer line", resp: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nno colon\r\n\r\n", kind: report.ErrProtocol, conns: 2},
-	{name: "folded trailer", resp: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nT: 1\r\n 2\r\n\r\n", status: 200, body: 2, conns: 1},
-	{name: "bad length", resp: "HTTP/1.1 200 OK\r\nContent-Length: 2a\r\n\r\nok", kind: report.ErrProtocol, conns: 2},
-	{name: "negative length", resp: "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", kind: report.ErrProtocol, conns: 2},
-	{name: "conflicting lengths", resp: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok", kind: report.ErrProtocol, conns: 2},
-	{name: "unsupported encoding", resp: "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", kind: report.ErrProtocol, conns: 2},
-	{name: "bad chunk size", resp: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", kind: report.ErrProtocol, conns: 2},
-	{name: "chunk without CRLF", resp: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nokX\r\n0\r\n\r\n", kind: report.ErrProtocol, conns: 2},
-	{name: "bytes after the body", resp: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA", kind: report.ErrProtocol, conns: 2, whole: true},
-	{name: "bytes after a chunked body", resp: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\nEXTRA", kind: report.ErrProtocol, conns: 2, whole: true},
-	{name: "bytes after a 204", resp: "HTTP/1.1 204 No Content\r\n\r\nEXTRA", kind: report.ErrProtocol, conns: 2, whole: true},
-	{name: "upgrade", resp: "HTTP/1.1 101 Switching Protocols\r\n\r\n", kind: report.ErrProtocol, conns: 2},
-	{name: "long header line", resp: "HTTP/1.1 200 OK\r\nX-Long: " + strings.Repeat("y", 5000) + "\r\nContent-Length: 0\r\n\r\n", status: 200, body: 0, conns: 1},
-	{name: "header line too long", resp: "HTTP/1.1 200 OK\r\nX-Long: " + strings.Repeat("y", 70000) + "\r\n\r\n", kind: report.ErrProtocol, conns: 2},
-	{name: "truncated body", resp: "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", close: true, kind: report.ErrReset, conns: 2},
-	{name: "truncated header", resp: "HTTP/1.1 200 OK\r\nContent-Le", close: true, kind: report.ErrReset, conns: 2},
-	{name: "closed without a byte", resp: "", close: true, kind: report.ErrReset, conns: 2},
-}
+// responseCases are the shared cases of [h1test.Cases] and what the
+// HTTP/1.1 clients must make of two requests answered by each: the
+// blocking client (TestH1Responses) and the event loops (TestLoopResponses).
+var responseCases = func() []responseCase {
+	kinds := map[h1test.Failure]report.ErrorKind{h1test.Protocol: report.ErrProtocol, h1test.Cut: report.ErrReset}
+	var cases []responseCase
+	for _, c := range h1test.Cases {
+		cases = append(cases, responseCase{name: c.Name, resp: c.Response, close: c.Close, status: c.Status,
+			body: c.Body, kind: kinds[c.Fail], conns: c.Conns, whole: c.Whole})
+	}
+	return cases
+}()
 
 func TestH1Responses(t *testing.T) {
 	t.Parallel()

@@ -16,7 +16,7 @@
 //     merge stay bounded (see maxRecorders).
 //
 // Plain http:// goes through this package's HTTP/1.1 client, whose
-// response [parser] takes bytes as they come, for both engines; HTTPS and
+// response parser ([h1.Parser]) takes bytes as they come, for both engines; HTTPS and
 // HTTP/2 go through net/http.
 //
 // In the closed model (no Rate) each connection sends its next request as

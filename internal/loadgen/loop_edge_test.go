@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gather-dev/gather/internal/h1"
 	"github.com/gather-dev/gather/internal/report"
 )
 
@@ -161,7 +162,7 @@ func endlessLoop(t *testing.T, timeout time.Duration) (*eventLoop, *loopConn) {
 	if timeout > 0 {
 		c.deadline = c.start.Add(timeout)
 	}
-	if _, err := c.p.feed([]byte("HTTP/1.1 200 OK\r\nContent-Length: 999999999999999\r\n\r\n")); err != nil {
+	if _, err := c.p.Feed([]byte("HTTP/1.1 200 OK\r\nContent-Length: 999999999999999\r\n\r\n")); err != nil {
 		t.Fatal(err)
 	}
 	return l, c
@@ -239,7 +240,7 @@ func TestLoopReadAcrossBuffer(t *testing.T) {
 	}
 	// A line of almost the parser's limit that the buffer cuts early,
 	// so that what it leaves fills most of the next read.
-	long := "X-Long: " + strings.Repeat("l", maxReadBuffer-len("X-Long: \r\n")-1) + "\r\n"
+	long := "X-Long: " + strings.Repeat("l", h1.LineLimit-len("X-Long: \r\n")-1) + "\r\n"
 	tests = append(tests, tc{"longest line cut", around(8<<10, long+"Content-Length: 2\r\n\r\nok"), 2})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -267,8 +268,8 @@ func TestLoopReadAcrossBuffer(t *testing.T) {
 					t.Fatalf("read %d: %v", reads, err)
 				}
 			}
-			if c.p.status != 200 || c.p.body != tt.body || len(c.pending) != 0 {
-				t.Errorf("status %d, %d body bytes, %d bytes left; want 200, %d, 0", c.p.status, c.p.body, len(c.pending), tt.body)
+			if c.p.Status() != 200 || c.p.BodyBytes() != tt.body || len(c.pending) != 0 {
+				t.Errorf("status %d, %d body bytes, %d bytes left; want 200, %d, 0", c.p.Status(), c.p.BodyBytes(), len(c.pending), tt.body)
 			}
 		})
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gather-dev/gather"
+	"github.com/gather-dev/gather/internal/h1"
 	"github.com/gather-dev/gather/internal/report"
 )
 
@@ -49,7 +50,7 @@ const readsBetweenChecks = 16
 // loopReadBuffer is each loop's read buffer: large enough to take a big
 // body in few reads, shared by its connections since a loop reads one at
 // a time. It must exceed the parser's line limit.
-const loopReadBuffer = maxReadBuffer + 1<<10
+const loopReadBuffer = h1.LineLimit + 1<<10
 
 // loopEngine runs the event loops.
 type loopEngine struct {
@@ -246,7 +247,7 @@ func newEventLoop(p *Plan, req *h1Request, sa syscall.Sockaddr, family, wake, co
 		active: conns,
 	}
 	for i := range l.conns {
-		l.conns[i] = loopConn{id: int32(i), fd: -1, p: parser{noBody: req.noBody}}
+		l.conns[i] = loopConn{id: int32(i), fd: -1, p: h1.Parser{NoBody: req.noBody}}
 	}
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: wakeID}
 	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, wake, &ev); err != nil {

@@ -6,6 +6,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gather-dev/gather/internal/h1"
 	"github.com/gather-dev/gather/internal/report"
 )
 
@@ -33,7 +34,7 @@ type loopConn struct {
 	written  int  // bytes of the request written
 	start    time.Time
 	deadline time.Time // zero without a timeout
-	p        parser
+	p        h1.Parser
 	pending  []byte // the start of a line that the last read cut
 }
 
@@ -114,7 +115,7 @@ func (l *eventLoop) receive(c *loopConn) (wait bool) {
 
 // send starts c's request: on its open connection, or on a new one.
 func (l *eventLoop) send(c *loopConn) {
-	c.p.reset()
+	c.p.Reset()
 	c.written = 0
 	if c.fd >= 0 {
 		c.state, c.writable = connWriting, true
@@ -212,7 +213,7 @@ func (l *eventLoop) read(c *loopConn) error {
 			return os.NewSyscallError("read", err)
 		case n == 0:
 			c.readable = false
-			return c.p.eof()
+			return c.p.EOF()
 		}
 		// A short read took all the kernel had: the next bytes bring a
 		// new edge, and the next request need not try a read first. Not
@@ -223,11 +224,11 @@ func (l *eventLoop) read(c *loopConn) error {
 		if short {
 			c.readable = false
 		}
-		k, err := c.p.feed(l.buf[:off+n])
+		k, err := c.p.Feed(l.buf[:off+n])
 		if err != nil {
 			return err
 		}
-		if c.p.done() {
+		if c.p.Done() {
 			c.pending = c.pending[:0]
 			return nil
 		}
@@ -242,12 +243,12 @@ func (l *eventLoop) read(c *loopConn) error {
 func (l *eventLoop) complete(c *loopConn) {
 	now := time.Now()
 	d := now.Sub(c.start)
-	l.rec.Record(report.Sample{Response: d, Service: d, Status: c.p.status, Bytes: c.p.body})
+	l.rec.Record(report.Sample{Response: d, Service: d, Status: c.p.Status(), Bytes: c.p.BodyBytes()})
 	c.reused = true
 	// A response that came before the whole request was written leaves
 	// the server in the middle of it: the connection cannot carry another
 	// (as net/http does).
-	if !c.p.keep || l.req.closeEach || c.state == connWriting {
+	if !c.p.KeepAlive() || l.req.closeEach || c.state == connWriting {
 		l.closeConn(c)
 	}
 	c.state = connIdle
@@ -257,7 +258,7 @@ func (l *eventLoop) complete(c *loopConn) {
 // the connection turned out stale (see h1Doer.Do), else recorded as
 // failed. Either way the connection is closed.
 func (l *eventLoop) fail(c *loopConn, err error) {
-	stale := c.reused && !c.p.got && !c.retried && l.req.replay && !errors.Is(err, os.ErrDeadlineExceeded)
+	stale := c.reused && !c.p.Started() && !c.retried && l.req.replay && !errors.Is(err, os.ErrDeadlineExceeded)
 	l.closeConn(c)
 	if l.stop.Load() {
 		c.state = connIdle // interrupted, not failed: the loop is ending
@@ -266,14 +267,14 @@ func (l *eventLoop) fail(c *loopConn, err error) {
 	if stale {
 		c.retried = true
 		if err = l.connect(c); err == nil {
-			c.p.reset()
+			c.p.Reset()
 			c.written = 0
 			return
 		}
 		l.closeConn(c)
 	}
 	d := time.Since(c.start)
-	l.rec.Record(report.Sample{Response: d, Service: d, Bytes: c.p.body, Err: Classify(err)})
+	l.rec.Record(report.Sample{Response: d, Service: d, Bytes: c.p.BodyBytes(), Err: Classify(err)})
 	c.state = connIdle
 }
 

@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/gather-dev/gather/internal/h1"
 )
 
 // UserAgent is sent with every request unless a header sets another.
@@ -90,7 +92,7 @@ func (p *Plan) check() error {
 	}
 	for _, h := range p.Header {
 		switch {
-		case !isToken([]byte(h[0])) || h[0] == "" || strings.ContainsAny(h[1], "\r\n"):
+		case !h1.IsToken([]byte(h[0])) || h[0] == "" || strings.ContainsAny(h[1], "\r\n"):
 			return fmt.Errorf("loadgen: bad header %q: %q", h[0], h[1])
 		case strings.EqualFold(h[0], "Host"), strings.EqualFold(h[0], "Content-Length"),
 			strings.EqualFold(h[0], "Transfer-Encoding"), strings.EqualFold(h[0], "Connection"):

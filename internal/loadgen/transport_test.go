@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -163,7 +164,7 @@ func TestClassify(t *testing.T) {
 		{&net.DNSError{Err: "no such host", Name: "x.invalid", IsNotFound: true}, report.ErrDNS},
 		{&net.OpError{Op: "dial", Err: &net.DNSError{Err: "timeout", IsTimeout: true}}, report.ErrDNS},
 		{context.DeadlineExceeded, report.ErrTimeout},
-		{errTooLarge, report.ErrProtocol},
+		{fmt.Errorf("%w: header line longer than 64 KiB", ErrProtocol), report.ErrProtocol},
 		{errors.New("net/http: HTTP/1.x transport connection broken: malformed HTTP response \"x\""), report.ErrProtocol},
 		{errors.New("something else"), report.ErrOther},
 	}

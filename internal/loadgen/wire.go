@@ -1,111 +1,8 @@
 package loadgen
 
-// The bytes of HTTP/1.1: request building and the small parsers the
-// response reader uses, none of which allocates.
+// The request bytes of a run over HTTP/1.1, built once by [h1.AppendRequest].
 
-import (
-	"bytes"
-	"strconv"
-	"strings"
-)
-
-// tokenChars marks the bytes allowed in an RFC 9110 token: one load per
-// byte, for a check that runs on every header of every response.
-var tokenChars = func() (t [256]bool) {
-	for c := '!'; c <= '~'; c++ {
-		t[c] = !strings.ContainsRune(`"(),/:;<=>?@[\]{}`, c)
-	}
-	return t
-}()
-
-// isToken reports whether b is a valid header field name (RFC 9110 token).
-func isToken(b []byte) bool {
-	for _, c := range b {
-		if !tokenChars[c] {
-			return false
-		}
-	}
-	return true
-}
-
-func trimSpace(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
-}
-
-// equalFold reports whether b equals the lower-case ASCII string s,
-// ignoring case.
-func equalFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := range len(b) {
-		c := b[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != s[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// hasToken reports whether the comma-separated list v holds token t.
-func hasToken(v []byte, t string) bool {
-	for len(v) > 0 {
-		item := v
-		if i := bytes.IndexByte(v, ','); i >= 0 {
-			item, v = v[:i], v[i+1:]
-		} else {
-			v = nil
-		}
-		if equalFold(trimSpace(item), t) {
-			return true
-		}
-	}
-	return false
-}
-
-func parseLength(b []byte) (int64, bool) {
-	if len(b) == 0 || len(b) > 18 {
-		return 0, false
-	}
-	var n int64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	return n, true
-}
-
-func parseHex(b []byte) (int64, bool) {
-	if len(b) == 0 || len(b) > 15 {
-		return 0, false
-	}
-	var n int64
-	for _, c := range b {
-		switch {
-		case '0' <= c && c <= '9':
-			c -= '0'
-		case 'a' <= c && c <= 'f':
-			c -= 'a' - 10
-		case 'A' <= c && c <= 'F':
-			c -= 'A' - 10
-		default:
-			return 0, false
-		}
-		n = n<<4 | int64(c)
-	}
-	return n, true
-}
+import "github.com/gather-dev/gather/internal/h1"
 
 // h1Request is what every request of a run over HTTP/1.1 shares.
 type h1Request struct {
@@ -138,7 +35,7 @@ func replayable(method string, header [][2]string) bool {
 		return true
 	}
 	for _, h := range header {
-		if equalFold([]byte(h[0]), "idempotency-key") {
+		if h1.EqualFold(h[0], "idempotency-key") {
 			return true
 		}
 	}
@@ -149,28 +46,6 @@ func replayable(method string, header [][2]string) bool {
 // "Name: value" pairs in the order given; Host, User-Agent and
 // Content-Length are added unless header sets them.
 func buildRequest(method, target, host string, header [][2]string, body []byte, closeEach bool) []byte {
-	var b bytes.Buffer
-	b.WriteString(method + " " + target + " HTTP/1.1\r\n")
-	b.WriteString("Host: " + host + "\r\n")
-	hasUA := false
-	for _, h := range header {
-		if equalFold([]byte(h[0]), "user-agent") {
-			hasUA = true
-		}
-	}
-	if !hasUA {
-		b.WriteString("User-Agent: " + UserAgent + "\r\n")
-	}
-	for _, h := range header {
-		b.WriteString(h[0] + ": " + h[1] + "\r\n")
-	}
-	if len(body) > 0 || method == "POST" || method == "PUT" || method == "PATCH" {
-		b.WriteString("Content-Length: " + strconv.Itoa(len(body)) + "\r\n")
-	}
-	if closeEach {
-		b.WriteString("Connection: close\r\n")
-	}
-	b.WriteString("\r\n")
-	b.Write(body)
-	return b.Bytes()
+	return h1.AppendRequest(nil, &h1.Request{Method: method, Target: target, Host: host,
+		UserAgent: UserAgent, Header: header, Body: body, Close: closeEach})
 }

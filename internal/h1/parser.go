@@ -1,4 +1,8 @@
-package loadgen
+// Package h1 holds what gather's HTTP/1.1 clients share: a strict push
+// parser for responses, and the bytes of a request. bench's event loops and
+// blocking client and fetch's client all read responses with [Parser], so a
+// response means the same to each of them.
+package h1
 
 import (
 	"bytes"
@@ -7,7 +11,7 @@ import (
 	"io"
 )
 
-// ErrProtocol is wrapped by every error the HTTP/1.1 client returns for a
+// ErrProtocol is wrapped by every error [Parser] returns for a
 // response it cannot parse: a bad status line, a bad header, a bad
 // Content-Length or chunk size, a header line longer than 64 KiB, or bytes
 // the server sent that no request asked for.
@@ -28,20 +32,22 @@ var (
 	errUpgrade     = fmt.Errorf("%w: unexpected 101 Switching Protocols", ErrProtocol)
 )
 
-const (
-	minReadBuffer    = 1 << 10  // h1Doer's, at first: -c 10000 holds 10,000
-	maxReadBuffer    = 64 << 10 // the longest line, CRLF included, is one byte less
-	maxInterimFrames = 8        // 1xx responses and the final one
-)
+// LineLimit bounds a line of a response: the longest status, header,
+// chunk-size or trailer line [Parser] takes, its CRLF included, is one byte
+// less. A reader's buffer must hold at least LineLimit bytes, so that a line
+// the parser leaves unconsumed can be fed again whole.
+const LineLimit = 64 << 10
 
-// A parser reads HTTP/1.1 responses from bytes pushed to it as they
+const maxInterimFrames = 8 // 1xx responses and the final one
+
+// A Parser reads HTTP/1.1 responses from bytes pushed to it as they
 // arrive, in pieces of any size, so that the same strict parser serves the
-// client that blocks on its connection (h1Doer) and the event loops that
+// clients that block on their connection and the event loops that
 // never block. It holds no buffer: a line split across two reads is left
 // unconsumed, and the caller feeds it again with the bytes that follow.
 // Body bytes are counted and dropped as they pass.
 //
-// It accepts what the HTTP/1.1 client of this package promises to read:
+// It accepts what gather's HTTP/1.1 clients promise to read:
 // a status line "HTTP/1.0" or "HTTP/1.1", header lines ended by CRLF,
 // Content-Length (repeated only with equal values), chunked
 // Transfer-Encoding with extensions and trailers, a body that runs to the
@@ -50,8 +56,9 @@ const (
 // in the fields the parser does not interpret, and rejected in the
 // framing ones (Content-Length, Transfer-Encoding, Connection), whose value
 // it would otherwise misread.
-type parser struct {
-	noBody bool // the request was HEAD: no response carries a body
+type Parser struct {
+	// NoBody says the request was HEAD: no response carries a body.
+	NoBody bool
 
 	state   parseState
 	got     bool  // a byte of the response has arrived
@@ -81,20 +88,35 @@ const (
 	parseDone                        // the final response is complete
 )
 
-// reset readies p for the response to the next request.
-func (p *parser) reset() {
-	*p = parser{noBody: p.noBody}
+// Reset readies p for the response to the next request. It keeps NoBody.
+func (p *Parser) Reset() {
+	*p = Parser{NoBody: p.NoBody}
 }
 
-// done reports whether the final response is complete.
-func (p *parser) done() bool { return p.state == parseDone }
+// Done reports whether the final response is complete.
+func (p *Parser) Done() bool { return p.state == parseDone }
 
-// feed parses as much of b as it can and returns the number of bytes it
+// Status returns the status code of the response being read: the final
+// one once Done.
+func (p *Parser) Status() int { return p.status }
+
+// BodyBytes returns the body bytes read so far, without the chunk framing.
+func (p *Parser) BodyBytes() int64 { return p.body }
+
+// KeepAlive reports whether the connection may carry another request after
+// this response.
+func (p *Parser) KeepAlive() bool { return p.keep }
+
+// Started reports whether a byte of the response has arrived: a request
+// on a reused connection that fails before it may be sent again.
+func (p *Parser) Started() bool { return p.got }
+
+// Feed parses as much of b as it can and returns the number of bytes it
 // consumed. Fewer than len(b) means b ends inside a line: the caller keeps
 // b[n:] and feeds it again with more bytes after it. Bytes after a complete
 // final response are an error: no request asked for them, and they would
 // be taken for the start of the next response.
-func (p *parser) feed(b []byte) (n int, err error) {
+func (p *Parser) Feed(b []byte) (n int, err error) {
 	if len(b) > 0 {
 		p.got = true
 	}
@@ -119,13 +141,13 @@ func (p *parser) feed(b []byte) (n int, err error) {
 		case parseDone:
 			return n, errUnsolicited
 		}
-		// A line, its LF included, must be shorter than maxReadBuffer,
+		// A line, its LF included, must be shorter than LineLimit,
 		// whether it comes whole or in pieces.
 		i := bytes.IndexByte(b[n:], '\n')
-		if i < 0 && len(b)-n < maxReadBuffer {
+		if i < 0 && len(b)-n < LineLimit {
 			return n, nil
 		}
-		if i < 0 || i+1 >= maxReadBuffer {
+		if i < 0 || i+1 >= LineLimit {
 			return n, errTooLarge
 		}
 		end := n + i
@@ -141,10 +163,10 @@ func (p *parser) feed(b []byte) (n int, err error) {
 	return n, nil
 }
 
-// eof tells p that the connection ended. It returns nil if that ends the
+// EOF tells p that the connection ended. It returns nil if that ends the
 // response (a body without a length), io.EOF if not a byte of a response
 // had arrived, and io.ErrUnexpectedEOF if the response was cut.
-func (p *parser) eof() error {
+func (p *Parser) EOF() error {
 	switch {
 	case p.state == parseToEOF:
 		p.state, p.keep = parseDone, false
@@ -157,7 +179,7 @@ func (p *parser) eof() error {
 }
 
 // line parses one line, without its CRLF, in the current state.
-func (p *parser) line(line []byte) error {
+func (p *Parser) line(line []byte) error {
 	switch p.state {
 	case parseStatus:
 		return p.statusLine(line)
@@ -195,7 +217,7 @@ func (p *parser) line(line []byte) error {
 }
 
 // statusLine parses "HTTP/1.x NNN[ reason]".
-func (p *parser) statusLine(line []byte) error {
+func (p *Parser) statusLine(line []byte) error {
 	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) ||
 		(line[7] != '0' && line[7] != '1') || line[8] != ' ' ||
 		(len(line) > 12 && line[12] != ' ') {
@@ -219,7 +241,7 @@ func (p *parser) statusLine(line []byte) error {
 
 // field checks one field line of the header section (in which it reads
 // the fields that frame the response) or of the trailer section.
-func (p *parser) field(line []byte, header bool) error {
+func (p *Parser) field(line []byte, header bool) error {
 	// RFC 9110, 5.5: a field with CR or NUL is rejected, or read with
 	// spaces in their place; not "close\x00" for the close option.
 	if bytes.IndexByte(line, '\r') >= 0 || bytes.IndexByte(line, 0) >= 0 {
@@ -234,7 +256,7 @@ func (p *parser) field(line []byte, header bool) error {
 		return nil
 	}
 	colon := bytes.IndexByte(line, ':')
-	if colon <= 0 || !isToken(line[:colon]) {
+	if colon <= 0 || !IsToken(line[:colon]) {
 		return errHeaderLine
 	}
 	p.fold = true
@@ -243,21 +265,21 @@ func (p *parser) field(line []byte, header bool) error {
 	}
 	name, value := line[:colon], trimSpace(line[colon+1:])
 	switch {
-	case equalFold(name, "content-length"):
+	case EqualFold(name, "content-length"):
 		p.fold = false
 		n, ok := parseLength(value)
 		if !ok || (p.length >= 0 && n != p.length) {
 			return errLength
 		}
 		p.length = n
-	case equalFold(name, "transfer-encoding"):
+	case EqualFold(name, "transfer-encoding"):
 		// Only one: chunked may not be applied twice (RFC 9112, 7).
 		p.fold = false
-		if !equalFold(value, "chunked") || p.chunked {
+		if !EqualFold(value, "chunked") || p.chunked {
 			return errEncoding
 		}
 		p.chunked = true
-	case equalFold(name, "connection"):
+	case EqualFold(name, "connection"):
 		p.fold = false
 		if hasToken(value, "close") {
 			p.close = true // wherever it comes (RFC 9112, 9.6): see endHeader
@@ -269,7 +291,7 @@ func (p *parser) field(line []byte, header bool) error {
 }
 
 // endHeader decides, at the end of a header block, what follows it.
-func (p *parser) endHeader() error {
+func (p *Parser) endHeader() error {
 	// An HTTP/1.0 response with Transfer-Encoding has faulty framing, and
 	// the connection must close after it (RFC 9112, 6.1).
 	if p.close || p.http10 && p.chunked {
@@ -284,7 +306,7 @@ func (p *parser) endHeader() error {
 			return errStatusLine
 		}
 		p.state = parseStatus
-	case p.status == 204 || p.status == 304 || p.noBody:
+	case p.status == 204 || p.status == 304 || p.NoBody:
 		p.state = parseDone
 	case p.chunked:
 		// Transfer-Encoding overrides Content-Length (RFC 9112, 6.3).
