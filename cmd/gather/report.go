@@ -12,6 +12,7 @@ import (
 
 func newReportCmd() *cobra.Command {
 	var output, save string
+	var force bool
 	cmd := &cobra.Command{
 		Use:   "report [flags] FILE...",
 		Short: "Merge runs saved by 'gather bench --save' into one report",
@@ -23,6 +24,11 @@ of one histogram holding every latency.
 Saved runs are taken to have run at the same time against one server (for
 example from several machines): the elapsed time is the longest run's, and
 requests/s and bytes/s are the sums of each run's own rate.
+
+Runs that do not belong in one report are not merged: runs of different
+targets, methods or models (closed and open), and a run given twice (the
+same file twice, or a merge and one of its parts). The error names both
+files; --force merges them anyway, and the report says so in a WARNING.
 
 A FILE of "-" is read from standard input. A file that cannot be read or is
 not a saved run is named in a one-line error, and nothing is printed.
@@ -44,15 +50,24 @@ Examples:
 				return usagef("report: -o must be text or json, got %q", output)
 			}
 			var total report.Summary
+			var check report.MergeCheck
+			var conflicts []string
 			for _, name := range args {
 				s, err := loadSummary(name, cmd.InOrStdin())
 				if err != nil {
 					return err
 				}
+				for _, c := range check.Check(name, s) {
+					if !force {
+						return usagef("report: %s; --force merges them anyway", c)
+					}
+					conflicts = append(conflicts, "merged with --force: "+c)
+				}
 				if err := total.Add(s); err != nil {
 					return fmt.Errorf("report: %s: %w", name, err)
 				}
 			}
+			total.MergeWarnings = append(total.MergeWarnings, conflicts...)
 			if save != "" {
 				if err := saveSummary(&total, save); err != nil {
 					return err
@@ -66,7 +81,8 @@ Examples:
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&output, "output", "o", "text", "report format: text or json")
-	fl.StringVar(&save, "save", "", "also save the merged run to FILE, for a later 'gather report'")
+	fl.StringVar(&save, "save", "", "also save the merged run to `FILE`, for a later 'gather report'")
+	fl.BoolVar(&force, "force", false, "merge runs that do not belong together (different targets, methods, models, or one run twice)")
 	return cmd
 }
 

@@ -28,7 +28,9 @@ func TestReportExitStatus(t *testing.T) {
 		status int
 	}{
 		{"ok", []string{"report", in("a.json")}, 0},
-		{"json", []string{"report", "-o", "json", in("a.json"), in("a.json")}, 0},
+		{"json", []string{"report", "-o", "json", in("a.json")}, 0},
+		{"one run twice", []string{"report", in("a.json"), in("a.json")}, 2},
+		{"one run twice, forced", []string{"report", "--force", in("a.json"), in("a.json")}, 0},
 		{"no file", []string{"report"}, 2},
 		{"bad output", []string{"report", "-o", "yaml", in("a.json")}, 2},
 		{"bad flag", []string{"report", "--frobnicate", in("a.json")}, 2},

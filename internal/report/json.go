@@ -16,6 +16,8 @@ type jsonReport struct {
 	Connections  int                `json:"connections"`
 	Rate         float64            `json:"rate_per_s"`
 	Runs         int                `json:"runs"`
+	RunIDs       []string           `json:"run_ids"`
+	MergeWarn    []string           `json:"merge_warnings"`
 	ElapsedS     float64            `json:"elapsed_s"`
 	Requests     int64              `json:"requests"`
 	RequestsPerS float64            `json:"requests_per_s"`
@@ -112,11 +114,15 @@ func latencyJSON(l Latency) jsonLatency {
 // with "0" for codes outside 100-599. The "histogram" rows split the
 // response times as the text report's bars do: each row counts the
 // responses above the previous row's upper_ms and at most its own.
+// "run_ids" names the runs merged (one for a single run) and
+// "merge_warnings" says how they differed if they were merged although
+// they do not belong together (see [MergeCheck]).
 //
 //	{
 //	  "target": "http://127.0.0.1:5000/", "method": "GET",
 //	  "model": "closed" | "open", "connections": 50, "rate_per_s": 0,
-//	  "runs": 1, "elapsed_s": 10.002,
+//	  "runs": 1, "run_ids": ["3f9c0e1a5b7d2468"], "merge_warnings": [],
+//	  "elapsed_s": 10.002,
 //	  "requests": 123456, "requests_per_s": 12343.1,
 //	  "bytes": 1604928, "bytes_per_s": 160460.3,
 //	  "errors": 3, "errors_by_kind": {"timeout": 3, "refused": 0, "reset": 0,
@@ -141,6 +147,8 @@ func (s *Summary) WriteJSON(w io.Writer) error {
 		Connections:  s.Connections,
 		Rate:         s.Rate,
 		Runs:         s.Runs,
+		RunIDs:       append([]string{}, s.RunIDs...),
+		MergeWarn:    append([]string{}, s.MergeWarnings...),
 		ElapsedS:     s.Elapsed.Seconds(),
 		Requests:     s.Requests,
 		RequestsPerS: s.RequestsPerSecond(),

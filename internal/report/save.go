@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"time"
 
@@ -23,25 +24,29 @@ const (
 // HdrHistogram V2 compressed encoding (base64), which every HdrHistogram
 // implementation reads.
 type savedSummary struct {
-	Format       string           `json:"format"`
-	Version      int              `json:"version"`
-	Target       string           `json:"target"`
-	Method       string           `json:"method"`
-	Connections  int              `json:"connections"`
-	Rate         float64          `json:"rate"`
-	ElapsedNS    int64            `json:"elapsed_ns"`
-	Runs         int              `json:"runs"`
-	RequestsPerS float64          `json:"requests_per_s"`
-	BytesPerS    float64          `json:"bytes_per_s"`
-	Requests     int64            `json:"requests"`
-	Errors       int64            `json:"errors"`
-	ErrorsByKind map[string]int64 `json:"errors_by_kind"`
-	Late         int64            `json:"late"`
-	Bytes        int64            `json:"bytes"`
-	Status       map[string]int64 `json:"status"`
-	Generator    savedGenerator   `json:"generator"`
-	Response     string           `json:"response_histogram"`
-	Service      string           `json:"service_histogram"`
+	Format      string  `json:"format"`
+	Version     int     `json:"version"`
+	Target      string  `json:"target"`
+	Method      string  `json:"method"`
+	Connections int     `json:"connections"`
+	Rate        float64 `json:"rate"`
+	ElapsedNS   int64   `json:"elapsed_ns"`
+	Runs        int     `json:"runs"`
+	// RunIDs and MergeWarnings are optional: files saved before they
+	// existed have neither.
+	RunIDs        []string         `json:"run_ids,omitempty"`
+	MergeWarnings []string         `json:"merge_warnings,omitempty"`
+	RequestsPerS  float64          `json:"requests_per_s"`
+	BytesPerS     float64          `json:"bytes_per_s"`
+	Requests      int64            `json:"requests"`
+	Errors        int64            `json:"errors"`
+	ErrorsByKind  map[string]int64 `json:"errors_by_kind"`
+	Late          int64            `json:"late"`
+	Bytes         int64            `json:"bytes"`
+	Status        map[string]int64 `json:"status"`
+	Generator     savedGenerator   `json:"generator"`
+	Response      string           `json:"response_histogram"`
+	Service       string           `json:"service_histogram"`
 }
 
 type savedGenerator struct {
@@ -73,22 +78,24 @@ func (s *Summary) Save(w io.Writer) error {
 		return fmt.Errorf("report: encoding histogram: %w", err)
 	}
 	v := savedSummary{
-		Format:       saveFormat,
-		Version:      saveVersion,
-		Target:       s.Target,
-		Method:       s.Method,
-		Connections:  s.Connections,
-		Rate:         s.Rate,
-		ElapsedNS:    int64(s.Elapsed),
-		Runs:         max(s.Runs, 1),
-		RequestsPerS: s.RequestsPerSecond(),
-		BytesPerS:    s.BytesPerSecond(),
-		Requests:     s.Requests,
-		Errors:       s.Errors,
-		ErrorsByKind: make(map[string]int64),
-		Late:         s.Late,
-		Bytes:        s.Bytes,
-		Status:       make(map[string]int64),
+		Format:        saveFormat,
+		Version:       saveVersion,
+		Target:        s.Target,
+		Method:        s.Method,
+		Connections:   s.Connections,
+		Rate:          s.Rate,
+		ElapsedNS:     int64(s.Elapsed),
+		Runs:          max(s.Runs, 1),
+		RunIDs:        s.RunIDs,
+		MergeWarnings: s.MergeWarnings,
+		RequestsPerS:  s.RequestsPerSecond(),
+		BytesPerS:     s.BytesPerSecond(),
+		Requests:      s.Requests,
+		Errors:        s.Errors,
+		ErrorsByKind:  make(map[string]int64),
+		Late:          s.Late,
+		Bytes:         s.Bytes,
+		Status:        make(map[string]int64),
 		Generator: savedGenerator{
 			TargetRate:   s.Generator.TargetRate,
 			AchievedRate: s.Generator.AchievedRate,
@@ -155,13 +162,24 @@ func Load(r io.Reader) (*Summary, error) {
 		v.RequestsPerS < 0 || v.BytesPerS < 0 || v.Generator.CPUNS < 0 {
 		return bad("negative count or duration")
 	}
+	switch {
+	case len(v.RunIDs) > v.Runs:
+		return bad("%d run ids for %d runs", len(v.RunIDs), v.Runs)
+	case slices.Contains(v.RunIDs, ""):
+		return bad("empty run id")
+	}
+	if len(v.RunIDs) == 0 {
+		v.RunIDs = []string{contentRunID(&v)}
+	}
 	s := &Summary{
-		Target:      v.Target,
-		Method:      v.Method,
-		Connections: v.Connections,
-		Rate:        v.Rate,
-		Elapsed:     time.Duration(v.ElapsedNS),
-		Runs:        v.Runs,
+		RunIDs:        v.RunIDs,
+		MergeWarnings: v.MergeWarnings,
+		Target:        v.Target,
+		Method:        v.Method,
+		Connections:   v.Connections,
+		Rate:          v.Rate,
+		Elapsed:       time.Duration(v.ElapsedNS),
+		Runs:          v.Runs,
 		Generator: Generator{
 			TargetRate:   v.Generator.TargetRate,
 			AchievedRate: v.Generator.AchievedRate,

@@ -224,7 +224,9 @@ func TestAddRejects(t *testing.T) {
 func TestLoadRejects(t *testing.T) {
 	t.Parallel()
 	var good bytes.Buffer
-	if err := summaryOf(randomSamples(3, 100), time.Second).Save(&good); err != nil {
+	s := summaryOf(randomSamples(3, 100), time.Second)
+	s.RunIDs = []string{"run-1"}
+	if err := s.Save(&good); err != nil {
 		t.Fatal(err)
 	}
 	valid := good.String()
@@ -245,6 +247,8 @@ func TestLoadRejects(t *testing.T) {
 		{"bad histogram", strings.Replace(valid, `"response_histogram": "HISTF`, `"response_histogram": "XISTF`, 1)},
 		{"unknown error kind", strings.Replace(valid, `"errors_by_kind": {`, `"errors_by_kind": {"gremlins": 0,`, 1)},
 		{"bad status", strings.Replace(valid, `"status": {`, `"status": {"abc": 0,`, 1)},
+		{"more run ids than runs", strings.Replace(valid, `"run-1"`, `"run-1", "run-2"`, 1)},
+		{"empty run id", strings.Replace(valid, `"run-1"`, `""`, 1)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -76,6 +76,15 @@ func scriptFiles(t *testing.T) map[string][]byte {
 		GCPause: 500 * time.Microsecond,
 	}
 
+	// Fixed run ids keep the files the same from one -update to the next.
+	runA.RunIDs, runB.RunIDs = []string{"run-a"}, []string{"run-b"}
+	runAB.RunIDs, runOpen.RunIDs = []string{"run-ab"}, []string{"run-open"}
+	// Runs that do not belong with a.json: another target, another method.
+	elsewhere := runA.clone()
+	elsewhere.Target, elsewhere.RunIDs = "http://127.0.0.1:9090/", []string{"run-elsewhere"}
+	post := runA.clone()
+	post.Method, post.RunIDs = "POST", []string{"run-post"}
+
 	files := make(map[string][]byte)
 	save := func(name string, s *Summary) {
 		var buf bytes.Buffer
@@ -95,6 +104,8 @@ func scriptFiles(t *testing.T) map[string][]byte {
 	save("b.json", runB)
 	save("ab.json", runAB)
 	save("open.json", runOpen)
+	save("elsewhere.json", elsewhere)
+	save("post.json", post)
 	files["inconsistent.json"] = bytes.Replace(files["a.json"], []byte(`"requests": 1002`), []byte(`"requests": 1005`), 1)
 	text("want_a.txt", runA)
 	text("want_open.txt", runOpen)

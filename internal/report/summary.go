@@ -2,7 +2,6 @@ package report
 
 import (
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -32,6 +31,13 @@ type Summary struct {
 	// Runs is the number of runs merged into this summary: 1 for a single
 	// run. See [Summary.Add] for how merged runs are timed.
 	Runs int
+	// RunIDs identifies the runs merged into this summary: [Merge] gives
+	// each run a random id, and [Summary.Add] appends the other's, so that
+	// a run given twice can be told from two runs (see [MergeCheck]).
+	RunIDs []string
+	// MergeWarnings says, one line each, how the merged runs differed when
+	// they were merged although a [MergeCheck] set them apart.
+	MergeWarnings []string
 	// Generator is the load generator's check on itself.
 	Generator Generator
 
@@ -108,13 +114,15 @@ func newSummary() *Summary {
 	}
 }
 
-// Merge returns the summary of the given recorders with Runs set to 1. Call
+// Merge returns the summary of one run, the given recorders', with Runs set
+// to 1 and a new run id. Call
 // it only after every worker has stopped recording: it reads the recorders
 // without synchronization. Its cost grows with the number of recorders
 // (tens of microseconds each for the histogram merge), not with the number
 // of requests; recorders that recorded nothing cost nothing.
 func Merge(recs ...*Recorder) *Summary {
 	s := newSummary()
+	s.RunIDs = []string{newRunID()}
 	for _, r := range recs {
 		if r == nil || r.requests.Load() == 0 {
 			continue
@@ -161,7 +169,11 @@ func Merge(recs ...*Recorder) *Summary {
 // Connections, Rate and the generator's target and achieved rates add up;
 // send lags take the maximum, GC pauses and CPU times add (the CPU time
 // is unknown if it is for any run), and the generator counts as the
-// bottleneck if it was in any run.
+// bottleneck if it was in any run. The run ids and merge warnings of
+// other are appended to s's.
+//
+// Add merges whatever it is given; [MergeCheck] says whether runs
+// belong in one report.
 func (s *Summary) Add(other *Summary) error {
 	if other == nil {
 		return errors.New("report: Add of a nil Summary")
@@ -182,6 +194,12 @@ func (s *Summary) Add(other *Summary) error {
 	s.Rate += other.Rate
 	s.Elapsed = max(s.Elapsed, other.Elapsed)
 	s.Runs += max(other.Runs, 1)
+	s.RunIDs = append(s.RunIDs, other.RunIDs...)
+	for _, w := range other.MergeWarnings {
+		if !slices.Contains(s.MergeWarnings, w) {
+			s.MergeWarnings = append(s.MergeWarnings, w)
+		}
+	}
 
 	g, og := &s.Generator, &other.Generator
 	g.TargetRate += og.TargetRate
@@ -239,6 +257,8 @@ func joinDistinct(a, b string) string {
 func (s *Summary) clone() *Summary {
 	c := *s
 	c.Generator.Warnings = slices.Clone(s.Generator.Warnings)
+	c.RunIDs = slices.Clone(s.RunIDs)
+	c.MergeWarnings = slices.Clone(s.MergeWarnings)
 	c.Status = make(map[int]int64, len(s.Status))
 	for code, n := range s.Status {
 		c.Status[code] = n
@@ -320,10 +340,4 @@ func perSecond(n int64, d time.Duration) float64 {
 		return 0
 	}
 	return float64(n) / d.Seconds()
-}
-
-// errorf returns a report error; the package's errors say where they come
-// from because the CLI prints them as they are.
-func errorf(format string, args ...any) error {
-	return fmt.Errorf("report: "+format, args...)
 }

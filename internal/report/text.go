@@ -24,8 +24,10 @@ const (
 // wider than 80 columns. Latencies are in milliseconds with microsecond
 // precision. The service-time section appears only when it can differ from
 // the response time: in the open model, or when the two distributions
-// differ. The generator block ends with a WARNING line for each problem the
-// generator found in itself.
+// differ. A merge of runs that do not belong together (see [MergeCheck])
+// has a WARNING line for each way they differ, after the Runs line; the
+// generator block ends with a WARNING line for each problem the generator
+// found in itself.
 func (s *Summary) WriteText(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	p := func(format string, args ...any) {
@@ -41,6 +43,11 @@ func (s *Summary) WriteText(w io.Writer) error {
 	}
 	if s.Runs > 1 {
 		p("Runs           %d merged (elapsed: longest run; rates: summed)", s.Runs)
+	}
+	for _, warning := range s.MergeWarnings {
+		for _, line := range wrap("WARNING: "+warning, 80, "         ") {
+			p("%s", line)
+		}
 	}
 	p("Elapsed        %.3f s", s.Elapsed.Seconds())
 	p("Requests       %d  (%.1f req/s)", s.Requests, s.RequestsPerSecond())

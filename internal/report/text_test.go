@@ -43,9 +43,20 @@ func goldenSummaries(t *testing.T) map[string]*Summary {
 		t.Fatal(err)
 	}
 
+	forced := merged.clone()
+	forced.MergeWarnings = []string{"merged with --force: a.json and b.json: targets differ (http://127.0.0.1:5000/ and http://127.0.0.1:5001/)"}
+
 	failed := summaryOf([]Sample{{Err: ErrRefused}, {Err: ErrRefused}, {Err: ErrTimeout}}, time.Second)
 
-	return map[string]*Summary{"closed": closed, "open": open, "merged": merged, "failed": failed, "empty": Merge()}
+	all := map[string]*Summary{"closed": closed, "open": open, "merged": merged, "forced": forced, "failed": failed, "empty": Merge()}
+	// Run ids are random; fixed ones keep the golden files stable.
+	for name, s := range all {
+		s.RunIDs = []string{name}
+		if s.Runs > 1 {
+			s.RunIDs = []string{name + "-1", name + "-2"}
+		}
+	}
+	return all
 }
 
 func golden(t *testing.T, name string, got []byte) {
@@ -133,17 +144,19 @@ func TestWriteJSON(t *testing.T) {
 			if err := json.Unmarshal(buf.Bytes(), &m); err != nil {
 				t.Fatalf("not JSON: %v", err)
 			}
-			for _, key := range []string{
-				"target", "method", "model", "connections", "rate_per_s", "runs", "elapsed_s",
+			keys := []string{
+				"target", "method", "model", "connections", "rate_per_s", "runs", "run_ids",
+				"merge_warnings", "elapsed_s",
 				"requests", "requests_per_s", "bytes", "bytes_per_s", "errors", "errors_by_kind",
 				"late", "status", "response", "service", "histogram", "generator",
-			} {
+			}
+			for _, key := range keys {
 				if _, ok := m[key]; !ok {
 					t.Errorf("field %q missing", key)
 				}
 			}
-			if len(m) != 19 {
-				t.Errorf("%d fields, want 19: a new field needs documenting in json.go and here", len(m))
+			if len(m) != len(keys) {
+				t.Errorf("%d fields, want %d: a new field needs documenting in json.go and here", len(m), len(keys))
 			}
 			resp := m["response"].(map[string]any)
 			l := s.Response()

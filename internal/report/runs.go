@@ -1,0 +1,95 @@
+package report
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+)
+
+// newRunID returns a fresh run id: 16 random hexadecimal digits, so that
+// two runs anywhere are told apart with near certainty (a clash among a
+// million runs has odds of about 1 in 37 million).
+func newRunID() string {
+	var b [8]byte
+	rand.Read(b[:]) // never fails (crypto/rand panics rather than return an error)
+	return hex.EncodeToString(b[:])
+}
+
+// contentRunID returns the id of a run saved before runs had ids: a digest
+// of what the run recorded, so that the same file given twice, or a copy
+// of it, is still recognised as one run.
+func contentRunID(v *savedSummary) string {
+	h := sha256.New()
+	for _, part := range []string{v.Target, v.Method, strconv.FormatInt(v.ElapsedNS, 10),
+		strconv.FormatInt(v.Requests, 10), v.Response, v.Service} {
+		h.Write([]byte(part))
+		h.Write([]byte{0})
+	}
+	return "content-" + hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+// Model returns "open" for a run of the open model (a fixed request rate)
+// and "closed" otherwise, as the reports name it.
+func (s *Summary) Model() string {
+	if s.Open() {
+		return "open"
+	}
+	return "closed"
+}
+
+// A MergeCheck tells, run by run, whether the runs about to be merged belong
+// in one report: the same test, run at the same time from several
+// machines. Runs do not belong together when their target, method or model
+// (closed or open) differ, since the report of their merge would mislead:
+// an open run's rate would be read as the closed run's target. Nor does a
+// run belong twice (the same file given twice, or a merge and one of its
+// parts), since its requests would count twice. A different number of
+// connections or rate does not set runs apart: machines may share a test
+// unequally.
+//
+// The zero MergeCheck is ready to use. Its cost is one map entry per run.
+type MergeCheck struct {
+	first     *Summary
+	firstName string
+	holder    map[string]string // run id -> name of the first run that held it
+}
+
+// Check returns how the run s, called name in the messages (a file name),
+// conflicts with the runs checked before it, one line each naming both:
+// "a.json and b.json: targets differ (http://a/ and http://b/)". It returns
+// nil if s belongs with them. Either way it remembers s.
+func (c *MergeCheck) Check(name string, s *Summary) []string {
+	var d []string
+	if c.first == nil {
+		c.first, c.firstName = s, name
+	} else {
+		a := c.first
+		pair := c.firstName + " and " + name
+		if a.Target != s.Target {
+			d = append(d, fmt.Sprintf("%s: targets differ (%s and %s)", pair, a.Target, s.Target))
+		}
+		if a.Method != s.Method {
+			d = append(d, fmt.Sprintf("%s: methods differ (%s and %s)", pair, a.Method, s.Method))
+		}
+		if a.Model() != s.Model() {
+			d = append(d, fmt.Sprintf("%s: models differ (%s and %s)", pair, a.Model(), s.Model()))
+		}
+	}
+	if c.holder == nil {
+		c.holder = make(map[string]string)
+	}
+	for _, id := range s.RunIDs {
+		if prev, ok := c.holder[id]; ok {
+			d = append(d, fmt.Sprintf("%s and %s: both hold run %s", prev, name, id))
+			break
+		}
+	}
+	for _, id := range s.RunIDs {
+		if _, ok := c.holder[id]; !ok {
+			c.holder[id] = name
+		}
+	}
+	return d
+}
