@@ -254,16 +254,19 @@ func (h *Handler) stream(w *recorder, r *http.Request) {
 	rc := http.NewResponseController(w)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	start := time.Now()
 	w.WriteHeader(http.StatusOK)
 	if err := rc.Flush(); err != nil {
 		return
 	}
-	var every time.Duration
-	if n > 0 {
-		every = h.cfg.Delay / time.Duration(n)
-	}
+	// Chunk i is due at start + i·delay/n, not one interval after the
+	// previous write: writing takes time too, and relative sleeps would add
+	// it up (10,000 chunks over 5 s took 11.7 s that way).
+	delay, count := h.cfg.Delay, time.Duration(max(n, 1))
 	for i := 1; i <= n; i++ {
-		if !sleep(r.Context(), every) {
+		k := time.Duration(i)
+		due := start.Add(delay/count*k + delay%count*k/count) // no overflow: delay%count·k < 10⁸
+		if !sleep(r.Context(), time.Until(due)) {
 			w.abort()
 		}
 		if _, err := fmt.Fprintf(w, "chunk %d of %d\n", i, n); err != nil {

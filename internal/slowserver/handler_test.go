@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -128,16 +129,33 @@ func TestStreamSpreadsChunksOverTheDelay(t *testing.T) {
 	})
 }
 
-// timedWriter notes when each flush happens.
+// Writing takes time; chunk k is still due at k·delay/n from the start,
+// so the stream ends on time however slow the writes.
+func TestStreamScheduleAbsorbsWriteTime(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		h := New(Config{Delay: 3 * time.Second})
+		w := &timedWriter{ResponseRecorder: httptest.NewRecorder(), start: time.Now(), cost: 300 * time.Millisecond}
+		h.ServeHTTP(w, httptest.NewRequest("GET", "/stream/3", nil))
+		want := []time.Duration{0, time.Second, 2 * time.Second, 3 * time.Second}
+		if !slices.Equal(w.flushes, want) {
+			t.Errorf("flushed at %v, want %v", w.flushes, want)
+		}
+	})
+}
+
+// timedWriter notes when each flush starts; a flush then takes cost.
 type timedWriter struct {
 	*httptest.ResponseRecorder
 	start   time.Time
+	cost    time.Duration
 	flushes []time.Duration
 }
 
 func (w *timedWriter) Flush() {
 	w.flushes = append(w.flushes, time.Since(w.start))
 	w.ResponseRecorder.Flush()
+	time.Sleep(w.cost)
 }
 
 func TestStreamIsCapped(t *testing.T) {
