@@ -33,14 +33,17 @@ scenario's time one after another and concurrently.
 Time is counted in units, the tutorial's "second": three tasks of 1, 2 and
 4 units take about 4 units, not 7. The HTTP cells ask a slow server whose
 GET / answers after 5 units, as the tutorial's Flask app took 5 s; demo
-starts one itself on a free loopback port, unless --url names another.
-With the default unit the whole demo takes about 15 s.
+starts one itself on a free loopback port, unless --url names another:
+the HTTP cells GET that URL as given, path included, and the failing cell
+asks /status/500 of the same server. With the default unit the whole demo
+takes about 15 s.
 
 Examples:
   gather demo                          # about 15 s
   gather demo --unit 1s                # the tutorial's own pace, about 50 s
   gather demo --unit 20ms --requests 5000
-  gather demo --url http://127.0.0.1:5000   # against "gather serve" or the Flask app`,
+  gather demo --url http://127.0.0.1:5000   # against "gather serve" or the Flask app
+  gather demo --url http://127.0.0.1:5000/delay/2`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
 				return usagef("demo takes no arguments, got %q", args[0])
@@ -79,7 +82,7 @@ Examples:
 	}
 	f := cmd.Flags()
 	f.DurationVar(&unit, "unit", demo.DefaultUnit, "the time that stands for one of the tutorial's seconds")
-	f.StringVar(&rawURL, "url", "", "`URL` of the server for the HTTP cells (default: one started in-process)")
+	f.StringVar(&rawURL, "url", "", "`URL` the HTTP cells GET, as given (default: a server started in-process)")
 	f.IntVar(&requests, "requests", demo.DefaultRequests, "number of concurrent requests in the last HTTP cell")
 	return cmd
 }

@@ -193,10 +193,10 @@ type reply struct {
 	took time.Duration
 }
 
-// get asks d.url+path and fails unless the answer is 200.
-func (d *demo) get(ctx context.Context, path string) (reply, error) {
+// get asks url and fails unless the answer is 200.
+func (d *demo) get(ctx context.Context, url string) (reply, error) {
 	start := time.Now()
-	req, err := http.NewRequestWithContext(ctx, "GET", d.url+path, nil)
+	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
 	if err != nil {
 		return reply{}, err
 	}
@@ -222,7 +222,7 @@ func (d *demo) sequentialRequests(ctx context.Context) error {
 	start := time.Now()
 	for range 5 {
 		d.printf("    waiting for %s\n", d.url)
-		r, err := d.get(ctx, "/")
+		r, err := d.get(ctx, d.url)
 		if err != nil {
 			return err
 		}
@@ -238,7 +238,7 @@ func (d *demo) concurrentRequests(ctx context.Context) error {
 	tasks := make([]*gather.Task[reply], 5)
 	for i := range tasks {
 		d.printf("    waiting for %s\n", d.url)
-		tasks[i] = gather.Go(ctx, func(ctx context.Context) (reply, error) { return d.get(ctx, "/") })
+		tasks[i] = gather.Go(ctx, func(ctx context.Context) (reply, error) { return d.get(ctx, d.url) })
 	}
 	rs, err := gather.All(ctx, tasks...)
 	if err != nil {
@@ -260,7 +260,7 @@ func (d *demo) manyRequests(ctx context.Context) error {
 	d.printf("    starting %d tasks, each a GET %s\n", d.requests, d.url)
 	tasks := make([]*gather.Task[reply], d.requests)
 	for i := range tasks {
-		tasks[i] = gather.Go(ctx, func(ctx context.Context) (reply, error) { return d.get(ctx, "/") })
+		tasks[i] = gather.Go(ctx, func(ctx context.Context) (reply, error) { return d.get(ctx, d.url) })
 	}
 	rs, err := gather.All(ctx, tasks...)
 	if err != nil {
@@ -311,9 +311,9 @@ func (d *demo) unretrieved(ctx context.Context) error {
 		defer cancel(nil)
 		start := time.Now()
 		for range n {
-			d.printf("    waiting for %s/status/500\n", d.url)
+			d.printf("    waiting for %s\n", d.failURL)
 			tasks = append(tasks, gather.Go(runCtx, func(ctx context.Context) (reply, error) {
-				return d.get(ctx, "/status/500")
+				return d.get(ctx, d.failURL)
 			}))
 		}
 		gather.Wait(runCtx, tasks, gather.AllCompleted)

@@ -16,7 +16,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"time"
 
@@ -29,8 +28,10 @@ type Options struct {
 	// It must be positive.
 	Unit time.Duration
 
-	// URL is the server of the HTTP cells. Empty means a slow server
-	// started in-process, whose GET / answers after 5 units.
+	// URL is what the HTTP cells GET, as given: a server's root, or any
+	// slow path of it (http://127.0.0.1:5000/delay/2). The last cell asks
+	// /status/500 of the same server for its failures. Empty means a slow
+	// server started in-process, whose GET / answers after 5 units.
 	URL string
 
 	// Requests is the number of concurrent requests of the last HTTP
@@ -96,7 +97,7 @@ func Run(ctx context.Context, opt Options) ([]Row, error) {
 		out:      &lockedWriter{w: opt.Out},
 		unit:     opt.Unit,
 		requests: opt.Requests,
-		url:      strings.TrimSuffix(opt.URL, "/"),
+		url:      opt.URL,
 	}
 	d.printf("gather demo: the asyncio tutorial replayed on gather\n")
 	if d.url == "" {
@@ -115,6 +116,13 @@ func Run(ctx context.Context, opt Options) ([]Row, error) {
 			return nil, err
 		}
 	}
+	// The failing cell asks the same server, whatever path URL has.
+	status, err := url.Parse(d.url)
+	if err != nil {
+		return nil, fmt.Errorf("demo: bad URL %q: %w", d.url, err)
+	}
+	status.Path, status.RawPath, status.RawQuery, status.Fragment = "/status/500", "", "", ""
+	d.failURL = status.String()
 	tr := &http.Transport{
 		Proxy: nil, // a demo on loopback must not go through $HTTP_PROXY
 		// One connection per concurrent request, kept: otherwise the
@@ -149,7 +157,8 @@ type demo struct {
 	out      *lockedWriter
 	unit     time.Duration
 	requests int
-	url      string
+	url      string // what the HTTP cells GET
+	failURL  string // what the failing cell GETs: /status/500 on url's server
 	client   *http.Client
 	rows     []Row
 	seq5     time.Duration // the 5 requests one after another, for the table

@@ -94,7 +94,7 @@ func TestRunAgainstAnotherServer(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Run: %v\n%s", err, out.String())
 	}
-	if !strings.Contains(out.String(), "HTTP cells use "+s.URL()+", with its own delay") {
+	if !strings.Contains(out.String(), "HTTP cells use "+s.URL()+"/, with its own delay") {
 		t.Errorf("output does not name the server:\n%s", out.String())
 	}
 	// 5 + 5 + 20 requests for the cells, 5 failures on purpose.
@@ -104,6 +104,31 @@ func TestRunAgainstAnotherServer(t *testing.T) {
 	r := rows[4] // the 5 requests, with this server's delay of 2 units
 	if r.Sequential < units(10) || r.Concurrent > units(4) {
 		t.Errorf("5 requests with a 2-unit delay: %v one after another, %v concurrently; want 10 and 2 units", r.Sequential, r.Concurrent)
+	}
+}
+
+// A URL with a path is used as given; the failing cell still asks
+// /status/500 of the same server.
+func TestRunAgainstAPath(t *testing.T) {
+	s, err := slowserver.Start("127.0.0.1:0", slowserver.Config{Delay: units(8)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var out bytes.Buffer
+	rows, err := Run(t.Context(), Options{Unit: testUnit, URL: s.URL() + "/delay/" + units(1).String() + "?x=1", Requests: 20, Out: &out})
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, out.String())
+	}
+	if st := s.Handler().Stats(); st.ByStatus[200] != 30 || st.ByStatus[500] != 5 {
+		t.Errorf("server stats %v, want 30 answered 200 and 5 answered 500", st)
+	}
+	if !strings.Contains(out.String(), "    waiting for "+s.URL()+"/status/500\n") {
+		t.Errorf("the failing cell does not ask /status/500 of the server:\n%s", out.String())
+	}
+	r := rows[4] // 5 requests of /delay/1 unit, not of / (8 units)
+	if r.Sequential < units(5) || r.Sequential > units(20) {
+		t.Errorf("5 requests of a 1-unit path took %v one after another; want 5 units", r.Sequential)
 	}
 }
 
