@@ -266,7 +266,7 @@ func benchToken(s string) bool {
 }
 
 // runBench runs the plan and writes its report; on Ctrl-C the report
-// covers what was done and the exit status is 130.
+// covers what was done and the exit status is 130 (143 for SIGTERM).
 func runBench(cmd *cobra.Command, f *benchFlags, plan *loadgen.Plan) error {
 	var save *os.File
 	if f.save != "" {
@@ -316,9 +316,9 @@ func runBench(cmd *cobra.Command, f *benchFlags, plan *loadgen.Plan) error {
 			return fmt.Errorf("bench: --save: %w", err)
 		}
 	}
-	if ctx.Err() != nil {
+	if status := interruptStatus(ctx); status != 0 {
 		fmt.Fprintln(stderr, "gather: bench interrupted: the report covers the requests that finished")
-		return exitStatus(130)
+		return status
 	}
 	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -72,10 +71,7 @@ Examples:
 			var sig *gather.SignalError
 			if errors.As(err, &sig) {
 				fmt.Fprintf(cmd.ErrOrStderr(), "gather demo: stopped by %v\n", sig.Signal)
-				if sig.Signal == syscall.SIGTERM {
-					return exitStatus(143)
-				}
-				return exitStatus(130)
+				return interruptStatus(cmd.Context())
 			}
 			return err
 		},

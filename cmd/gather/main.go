@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -20,9 +21,13 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
-// run executes the command line args and returns the process exit status:
-// 0 on success, 2 for a usage error, the status a command chose with
-// [exitStatus], and 1 for any other error.
+// run executes the command line args and returns the process exit status,
+// by one rule for every command: 0 on success; 2 for a usage error (a bad
+// flag, value, URL or input file, an unwritable output path: anything
+// found before the work starts); 130 after Ctrl-C and 143 after SIGTERM;
+// the status a command chose with [exitStatus] (1 when something the
+// user asked to fail on failed, 3 for a failed threshold); and 1 for any
+// other error.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root := newRootCmd()
 	root.SetArgs(args)
@@ -30,7 +35,19 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := gather.Run(func(ctx context.Context) error {
-		return root.ExecuteContext(ctx)
+		err := root.ExecuteContext(ctx)
+		// One rule for every command: stopped by a signal, after
+		// reporting what was done, gather exits 130 (SIGINT) or 143
+		// (SIGTERM), whatever else the command saw.
+		var usage *usageError
+		if status := interruptStatus(ctx); status != 0 && !errors.As(err, &usage) {
+			var st exitStatus
+			if err != nil && !errors.As(err, &st) {
+				fmt.Fprintf(stderr, "gather: %v\n", err)
+			}
+			return status
+		}
+		return err
 	})
 	var status exitStatus
 	var usage *usageError
@@ -110,6 +127,20 @@ func usagef(format string, args ...any) error {
 type exitStatus int
 
 func (s exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(s)) }
+
+// interruptStatus returns the exit status of a command whose context has
+// ended: 143 if SIGTERM ended it, 130 for Ctrl-C (or any other end, as in
+// tests that cancel the context), and 0 if it has not ended.
+func interruptStatus(ctx context.Context) exitStatus {
+	if ctx.Err() == nil {
+		return 0
+	}
+	var sig *gather.SignalError
+	if errors.As(context.Cause(ctx), &sig) && sig.Signal == syscall.SIGTERM {
+		return 143
+	}
+	return 130
+}
 
 // isTerminal reports whether w is a terminal (a character device), where a
 // progress line that rewrites itself is welcome; pipes and files get none.

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -31,7 +34,9 @@ same file twice, or a merge and one of its parts). The error names both
 files; --force merges them anyway, and the report says so in a WARNING.
 
 A FILE of "-" is read from standard input. A file that cannot be read or is
-not a saved run is named in a one-line error, and nothing is printed.
+not a saved run is named in a one-line error, nothing is printed, and the
+exit status is 2, as for any bad input (1 if the report or --save cannot be
+written after that).
 
 Examples:
   gather bench -z 30s -c 50 --save a.json http://10.0.0.5:8080/   # machine A
@@ -48,6 +53,11 @@ Examples:
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if output != "text" && output != "json" {
 				return usagef("report: -o must be text or json, got %q", output)
+			}
+			if save != "" {
+				if err := checkWritable(save); err != nil {
+					return usagef("report: --save: %v", err)
+				}
 			}
 			var total report.Summary
 			var check report.MergeCheck
@@ -86,22 +96,52 @@ Examples:
 	return cmd
 }
 
-// loadSummary reads one saved run; "-" is stdin. Its errors name the file.
+// loadSummary reads one saved run; "-" is stdin. Its errors name the file
+// and are usage errors: a file that is missing, unreadable, a directory or
+// not a saved run is bad input.
 func loadSummary(name string, stdin io.Reader) (*report.Summary, error) {
 	r := stdin
 	if name != "-" {
 		f, err := os.Open(name)
 		if err != nil {
-			return nil, fmt.Errorf("report: %w", err)
+			return nil, usagef("report: %v", err)
 		}
 		defer f.Close()
+		if fi, err := f.Stat(); err == nil && fi.IsDir() {
+			return nil, usagef("report: %s is a directory, not a saved run", name)
+		}
 		r = f
 	}
 	s, err := report.Load(r)
 	if err != nil {
-		return nil, fmt.Errorf("report: %s: %w", name, err)
+		return nil, usagef("report: %s: %v", name, err)
 	}
 	return s, nil
+}
+
+// checkWritable reports whether the file name can be written, without
+// changing it: it may be one of the inputs, read after this check.
+func checkWritable(name string) error {
+	if fi, err := os.Stat(name); err == nil {
+		if fi.IsDir() {
+			return fmt.Errorf("%s is a directory", name)
+		}
+		f, err := os.OpenFile(name, os.O_WRONLY, 0)
+		if err != nil {
+			return err
+		}
+		return f.Close()
+	}
+	probe, err := os.CreateTemp(filepath.Dir(name), ".gather-report-*")
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the probe's own name would only confuse
+		}
+		return fmt.Errorf("cannot create %s: %w", name, err)
+	}
+	probe.Close()
+	return os.Remove(probe.Name())
 }
 
 // saveSummary writes s to the file name, replacing it.

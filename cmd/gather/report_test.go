@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,8 +11,9 @@ import (
 	"github.com/rogpeppe/go-internal/txtar"
 )
 
-// TestReportExitStatus checks what the scripts cannot: usage errors exit 2,
-// unreadable or corrupt files exit 1, and each prints one line.
+// TestReportExitStatus checks what the scripts cannot: usage errors and bad
+// input (unreadable or corrupt files, an unwritable --save) exit 2, and
+// each prints one line.
 func TestReportExitStatus(t *testing.T) {
 	dir := t.TempDir()
 	ar, err := txtar.ParseFile("testdata/script/report_errors.txtar")
@@ -34,10 +36,13 @@ func TestReportExitStatus(t *testing.T) {
 		{"no file", []string{"report"}, 2},
 		{"bad output", []string{"report", "-o", "yaml", in("a.json")}, 2},
 		{"bad flag", []string{"report", "--frobnicate", in("a.json")}, 2},
-		{"missing", []string{"report", in("nope.json")}, 1},
-		{"not json", []string{"report", in("a.json"), in("notjson.txt")}, 1},
-		{"inconsistent", []string{"report", in("inconsistent.json")}, 1},
-		{"unwritable save", []string{"report", "--save", in("no/such/dir/x.json"), in("a.json")}, 1},
+		{"missing", []string{"report", in("nope.json")}, 2},
+		{"a directory", []string{"report", dir}, 2},
+		{"not json", []string{"report", in("a.json"), in("notjson.txt")}, 2},
+		{"inconsistent", []string{"report", in("inconsistent.json")}, 2},
+		{"unwritable save", []string{"report", "--save", in("no/such/dir/x.json"), in("a.json")}, 2},
+		{"save to a directory", []string{"report", "--save", dir, in("a.json")}, 2},
+		{"save, input unreadable", []string{"report", "--save", in("new.json"), in("nope.json")}, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -62,5 +67,15 @@ func TestReportExitStatus(t *testing.T) {
 	}
 	if _, err := os.Stat(in("no/such/dir/x.json")); err == nil {
 		t.Error("--save created a file in a directory that does not exist")
+	}
+	if _, err := os.Stat(in("new.json")); err == nil {
+		t.Error("--save created a file although an input was missing")
+	}
+	// The check of --save changes nothing: the file may be an input.
+	if code := run([]string{"report", "--save", in("a.json"), in("a.json")}, strings.NewReader(""), io.Discard, io.Discard); code != 0 {
+		t.Errorf("report --save a.json a.json: exit status %d, want 0", code)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != len(ar.Files) {
+		t.Errorf("%d files in the directory after the runs, want the %d inputs", len(entries), len(ar.Files))
 	}
 }

@@ -41,7 +41,8 @@ answered 500 instead with probability --fail-rate. Request headers must
 arrive within 10s and fit in 64 KiB; bodies are limited to 1 MiB.
 
 Ctrl-C or SIGTERM stops accepting connections, lets the requests in flight
-finish for up to --grace, cuts the rest, and prints what was served. Send
+finish for up to --grace, cuts the rest, prints what was served, and exits
+with status 130 (143 after SIGTERM), as every gather command does. Send
 signals to the gather process itself: "go run" ignores SIGINT, and on
 SIGTERM exits without passing it on, leaving the server running.
 
@@ -79,6 +80,9 @@ Examples:
 			fmt.Fprintf(stderr, "gather serve: served %v\n", st)
 			if err != nil {
 				return fmt.Errorf("serve: %w", err)
+			}
+			if status := interruptStatus(cmd.Context()); status != 0 {
+				return status // the rule for every command, though serve only ends so
 			}
 			return nil
 		},

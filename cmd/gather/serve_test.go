@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -65,7 +66,7 @@ func TestServeAndDemoUsageErrors(t *testing.T) {
 
 // Ctrl-C (the command's context cancelled by a signal) shuts the server
 // down: requests in flight get --grace to finish, then are cut, and serve
-// prints what it served and exits with status 0.
+// prints what it served and exits with status 130.
 func TestServeInterrupted(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancelCause(t.Context())
@@ -103,8 +104,9 @@ func TestServeInterrupted(t *testing.T) {
 	for lines.Scan() {
 		rest = append(rest, lines.Text())
 	}
-	if err := <-result; err != nil {
-		t.Errorf("serve returned %v, want nil", err)
+	var status exitStatus
+	if err := <-result; !errors.As(err, &status) || status != 130 {
+		t.Errorf("serve returned %v, want exit status 130", err)
 	}
 	if took := time.Since(begin); took < 200*time.Millisecond || took > 10*time.Second {
 		t.Errorf("shutdown took %v, want the 200ms grace and a little", took)
