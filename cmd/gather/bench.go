@@ -33,6 +33,7 @@ type benchFlags struct {
 	save        string
 	netHTTP     bool
 	goroutines  bool
+	conn        connFlags
 }
 
 // benchSpareFiles is how many open files bench keeps for itself beyond one
@@ -67,10 +68,11 @@ sent late and counted as late, and its response time runs from when it was
 due (service time runs from when it was sent), so a stalling server shows
 in the percentiles instead of being hidden.
 
-Plain http:// uses gather's own HTTP/1.1 client: one keep-alive connection
-per -c, no allocation per request, and in the closed model on Linux one
-event loop per CPU driving the connections through epoll, as wrk does.
-https:// and --http2 use net/http.
+http:// and https:// use gather's own HTTP/1.1 client: one keep-alive
+connection per -c, no allocation per request, and in the closed model on
+Linux one event loop per CPU driving the connections through epoll, as wrk
+does; TLS 1.2 and 1.3 through crypto/tls, a replaced connection resuming
+its session. --http2 uses net/http.
 Both count the bytes of response bodies only, not headers. The report's
 Generator block checks the generator itself: achieved versus target rate,
 send lag, GC pauses, CPU time per request, and a WARNING when the generator
@@ -123,6 +125,7 @@ Examples:
 	fl.MarkHidden("nethttp")
 	fl.BoolVar(&f.goroutines, "goroutines", false, "one goroutine per connection instead of event loops (for comparisons)")
 	fl.MarkHidden("goroutines")
+	f.conn.register(fl)
 	return cmd, f
 }
 
@@ -223,6 +226,9 @@ func (f *benchFlags) plan(rawURL string, nSet bool) (*loadgen.Plan, error) {
 		return nil, usagef("bench: bad --host %q", host)
 	}
 	plan.Host = host
+	if err := f.conn.apply(plan, f); err != nil {
+		return nil, err
+	}
 	switch {
 	case f.body != "":
 		plan.Body = []byte(f.body)

@@ -17,11 +17,13 @@ var (
 	aLongTimeAgo = time.Unix(1, 0)
 )
 
-// h1Doer is the HTTP/1.1 client for plain http:// where the event loops do
-// not apply (the open model, or a system without epoll): one pinned
-// keep-alive connection, the request bytes built once, one read buffer,
-// and the strict response parser, [h1.Parser]. In the steady state a request costs one
-// write and one or a few reads, and no allocation. It counts the bytes of
+// h1Doer is the HTTP/1.1 client where the event loops do not apply (the
+// open model, or a system without epoll): one pinned keep-alive
+// connection, plain or over TLS, the request bytes built once, one read
+// buffer, and the strict response parser, [h1.Parser]. In the steady state
+// a request costs one write and one or a few reads, and no allocation of
+// its own (crypto/tls makes one of 32 bytes per read that reaches the
+// socket). It counts the bytes of
 // the response body as net/http's Response.Body would yield them: no status
 // line, headers, chunk framing or trailers, so that every client reports the
 // same bytes.
@@ -29,7 +31,8 @@ var (
 // It is used by one worker goroutine; only abort may be called from
 // another goroutine.
 type h1Doer struct {
-	addr    string // host:port to dial
+	addr    string     // host:port to dial
+	tls     *tlsClient // nil: plain TCP
 	dialer  net.Dialer
 	req     *h1Request
 	timeout time.Duration
@@ -40,8 +43,10 @@ type h1Doer struct {
 	stop    func() bool // unregisters abort from the context
 
 	reused bool   // conn has carried a whole response already
+	served int    // responses conn has carried
 	buf    []byte // read buffer
 	p      h1.Parser
+	times  doTimings // of the last Do
 }
 
 // newH1Doer returns a doer that sends req to addr. Cancelling ctx aborts
@@ -90,9 +95,20 @@ func (d *h1Doer) drop() {
 
 func (d *h1Doer) dial(ctx context.Context, deadline time.Time) error {
 	d.dialer.Deadline = deadline
+	start := time.Now()
 	c, err := d.dialer.DialContext(ctx, "tcp", d.addr)
 	if err != nil {
 		return err
+	}
+	ct := d.times.opened()
+	ct.connect = time.Since(start)
+	if d.tls != nil {
+		tc, took, err := d.tls.handshake(ctx, c, deadline, "")
+		if err != nil {
+			return err
+		}
+		ct.tls, ct.handshake, ct.resumed = true, took, tc.ConnectionState().DidResume
+		c = tc
 	}
 	d.mu.Lock()
 	if d.aborted.Load() {
@@ -102,8 +118,19 @@ func (d *h1Doer) dial(ctx context.Context, deadline time.Time) error {
 	}
 	d.conn = c
 	d.mu.Unlock()
-	d.reused = false
+	d.reused, d.served = false, 0
 	return nil
+}
+
+// timings returns what the last Do measured besides its outcome.
+func (d *h1Doer) timings() *doTimings { return &d.times }
+
+// client names the client for the report's Engine line.
+func (d *h1Doer) client() string {
+	if d.tls != nil {
+		return "own HTTP/1.1 client over " + d.tls.String()
+	}
+	return "own HTTP/1.1 client"
 }
 
 // Do sends the request and reads the whole response. A connection that
@@ -117,6 +144,7 @@ func (d *h1Doer) Do(ctx context.Context) (status int, body int64, err error) {
 	if d.timeout > 0 {
 		deadline = time.Now().Add(d.timeout)
 	}
+	d.times.reset()
 	for attempt := 0; ; attempt++ {
 		if d.conn == nil {
 			if err := d.dial(ctx, deadline); err != nil {
@@ -141,7 +169,8 @@ func (d *h1Doer) Do(ctx context.Context) (status int, body int64, err error) {
 			return d.p.Status(), d.p.BodyBytes(), err
 		}
 		d.reused = true
-		if !d.p.KeepAlive() || d.req.closeEach || !keepable {
+		d.served++
+		if !d.p.KeepAlive() || d.req.closeEach || !keepable || d.served == d.req.perConn {
 			d.drop()
 		}
 		return d.p.Status(), d.p.BodyBytes(), nil
@@ -161,6 +190,7 @@ const concurrentWriteAbove = 64 << 10
 // before the request was all written: the server is in the middle of it,
 // and the connection cannot carry another.
 func (d *h1Doer) exchange() (keepable bool, err error) {
+	d.times.sent = time.Now()
 	if len(d.req.bytes) <= concurrentWriteAbove {
 		if _, err := d.conn.Write(d.req.bytes); err != nil {
 			return false, err
@@ -206,6 +236,9 @@ func (d *h1Doer) response() error {
 		}
 		n, err := d.conn.Read(d.buf[w:])
 		if n > 0 {
+			if !d.p.Started() {
+				d.times.firstByte = time.Since(d.times.sent)
+			}
 			w += n
 			k, err := d.p.Feed(d.buf[r:w])
 			if err != nil {

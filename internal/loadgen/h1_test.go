@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"net"
 	"net/http"
 	"net/url"
@@ -21,11 +22,12 @@ import (
 // handle. Cleanup closes the listener and every connection and waits for
 // the handlers.
 type rawServer struct {
-	ln    net.Listener
-	conns atomic.Int64 // connections accepted
-	wg    sync.WaitGroup
-	mu    sync.Mutex
-	open  []net.Conn
+	ln     net.Listener
+	scheme string       // http, or https for a listener that speaks TLS
+	conns  atomic.Int64 // connections accepted
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	open   []net.Conn
 }
 
 func newRawServer(t testing.TB, handle func(c net.Conn)) *rawServer {
@@ -34,7 +36,12 @@ func newRawServer(t testing.TB, handle func(c net.Conn)) *rawServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &rawServer{ln: ln}
+	return serveRaw(t, ln, "http", handle)
+}
+
+// serveRaw serves ln's connections with handle, as newRawServer does.
+func serveRaw(t testing.TB, ln net.Listener, scheme string, handle func(c net.Conn)) *rawServer {
+	s := &rawServer{ln: ln, scheme: scheme}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -68,6 +75,9 @@ func newRawServer(t testing.TB, handle func(c net.Conn)) *rawServer {
 }
 
 func (s *rawServer) addr() string { return s.ln.Addr().String() }
+
+// url returns the server's root URL.
+func (s *rawServer) url() string { return s.scheme + "://" + s.addr() + "/" }
 
 // readRequest reads one bodyless request's header block; canned answers
 // every request on a connection with one response.
@@ -103,10 +113,36 @@ type responseCase struct {
 	whole bool
 }
 
+// check checks the summary of a run of two requests against tt, and the
+// connections the server and the report counted.
+func (tt responseCase) check(t *testing.T, s *report.Summary, srv *rawServer) {
+	t.Helper()
+	if s.Requests != 2 {
+		t.Fatalf("%d requests, want 2", s.Requests)
+	}
+	if tt.status != 0 {
+		if s.Status[tt.status] != 2 || s.Errors != 0 || s.Bytes != 2*tt.body {
+			t.Errorf("statuses %v, errors %v, %d bytes; want 2 × %d with %d bytes each",
+				s.Status, s.ErrorKinds, s.Bytes, tt.status, tt.body)
+		}
+	} else if s.ErrorKinds[tt.kind] != 2 {
+		t.Errorf("errors %v, statuses %v; want 2 × %v", s.ErrorKinds, s.Status, tt.kind)
+	}
+	if got := srv.conns.Load(); got != tt.conns || s.ConnectionsOpened() != got {
+		t.Errorf("%d connections for two requests, %d in the report; want %d", got, s.ConnectionsOpened(), tt.conns)
+	}
+}
+
 // forEachResponse runs test for every response case, served whole by a
 // loopback server and, where that may not change the outcome, byte by
 // byte, each in a parallel subtest.
 func forEachResponse(t *testing.T, test func(t *testing.T, tt responseCase, srv *rawServer)) {
+	forEachResponseOver(t, nil, test)
+}
+
+// forEachResponseOver is forEachResponse over TLS when tlsConfig is set;
+// byte by byte is then one TLS record per byte.
+func forEachResponseOver(t *testing.T, tlsConfig *tls.Config, test func(t *testing.T, tt responseCase, srv *rawServer)) {
 	for _, tt := range responseCases {
 		splits := []bool{false, true}
 		if tt.whole {
@@ -119,7 +155,12 @@ func forEachResponse(t *testing.T, test func(t *testing.T, tt responseCase, srv 
 			}
 			t.Run(name, func(t *testing.T) {
 				t.Parallel()
-				test(t, tt, newRawServer(t, canned(tt.resp, split, tt.close)))
+				handle := canned(tt.resp, split, tt.close)
+				if tlsConfig != nil {
+					test(t, tt, newTLSServer(t, tlsConfig, handle))
+				} else {
+					test(t, tt, newRawServer(t, handle))
+				}
 			})
 		}
 	}

@@ -64,20 +64,7 @@ func TestLoopResponses(t *testing.T) {
 			Requests:    2,
 			Timeout:     5 * time.Second,
 		})
-		if s.Requests != 2 {
-			t.Fatalf("%d requests, want 2", s.Requests)
-		}
-		if tt.status != 0 {
-			if s.Status[tt.status] != 2 || s.Errors != 0 || s.Bytes != 2*tt.body {
-				t.Errorf("statuses %v, errors %v, %d bytes; want 2 × %d with %d bytes each",
-					s.Status, s.ErrorKinds, s.Bytes, tt.status, tt.body)
-			}
-		} else if s.ErrorKinds[tt.kind] != 2 {
-			t.Errorf("errors %v, statuses %v; want 2 × %v", s.ErrorKinds, s.Status, tt.kind)
-		}
-		if got := srv.conns.Load(); got != tt.conns {
-			t.Errorf("%d connections for two requests, want %d", got, tt.conns)
-		}
+		tt.check(t, s, srv)
 	})
 }
 

@@ -32,10 +32,17 @@ type loopConn struct {
 	reused   bool // the connection has carried a whole response
 	retried  bool // the request was sent again on a new connection
 	written  int  // bytes of the request written
+	served   int  // responses the connection has carried
 	start    time.Time
 	deadline time.Time // zero without a timeout
-	p        h1.Parser
-	pending  []byte // the start of a line that the last read cut
+	dialed   time.Time // when the connection was begun
+	sent     time.Time // when the request's first byte could be written
+	first    time.Time // when the response's first byte came
+	// firstOnly: the read that brought the response's first byte also
+	// completed it, so first is the response's end too.
+	firstOnly bool
+	p         h1.Parser
+	pending   []byte // the start of a line that the last read cut
 }
 
 // step moves c on until it has to wait for the kernel.
@@ -50,7 +57,7 @@ func (l *eventLoop) step(c *loopConn) {
 				l.active--
 				return
 			}
-			c.start, c.retried = now, false
+			c.start, c.sent, c.retried = now, now, false
 			if t := l.run.plan.Timeout; t > 0 {
 				c.deadline = now.Add(t)
 				if l.sweep.IsZero() { // later deadlines come later: only set the first
@@ -66,7 +73,7 @@ func (l *eventLoop) step(c *loopConn) {
 				l.fail(c, err)
 				continue
 			}
-			c.state = connWriting
+			l.connected(c)
 		case connWriting:
 			if c.writable {
 				if err := l.write(c); err == nil {
@@ -143,17 +150,27 @@ func (l *eventLoop) connect(c *loopConn) error {
 		syscall.Close(fd)
 		return os.NewSyscallError("epoll_ctl", err)
 	}
-	c.fd, c.readable, c.writable, c.hup, c.reused = fd, false, false, false, false
+	c.fd, c.readable, c.writable, c.hup, c.reused, c.served = fd, false, false, false, false, 0
 	c.pending = c.pending[:0]
+	c.dialed = time.Now()
 	switch err := syscall.Connect(fd, l.sa); err {
 	case nil:
-		c.state, c.writable = connWriting, true
+		c.writable = true
+		l.connected(c)
 	case syscall.EINPROGRESS, syscall.EINTR:
 		c.state = connConnecting
 	default:
 		return os.NewSyscallError("connect", err)
 	}
 	return nil
+}
+
+// connected records c's connection, now open, and starts its request.
+func (l *eventLoop) connected(c *loopConn) {
+	now := time.Now()
+	l.rec.RecordConn(report.ConnSample{Connect: now.Sub(c.dialed)})
+	c.sent = now
+	c.state = connWriting
 }
 
 // soError returns the outcome of a nonblocking connect.
@@ -212,7 +229,7 @@ func (l *eventLoop) read(c *loopConn) error {
 		case err != nil:
 			return os.NewSyscallError("read", err)
 		case n == 0:
-			c.readable = false
+			c.readable, c.firstOnly = false, false
 			return c.p.EOF()
 		}
 		// A short read took all the kernel had: the next bytes bring a
@@ -224,12 +241,17 @@ func (l *eventLoop) read(c *loopConn) error {
 		if short {
 			c.readable = false
 		}
+		first := !c.p.Started()
+		if first {
+			c.first = time.Now()
+		}
 		k, err := c.p.Feed(l.buf[:off+n])
 		if err != nil {
 			return err
 		}
 		if c.p.Done() {
 			c.pending = c.pending[:0]
+			c.firstOnly = first
 			return nil
 		}
 		c.pending = append(c.pending[:0], l.buf[k:off+n]...)
@@ -241,14 +263,18 @@ func (l *eventLoop) read(c *loopConn) error {
 
 // complete records c's response and makes c ready for the next request.
 func (l *eventLoop) complete(c *loopConn) {
-	now := time.Now()
+	now := c.first
+	if !c.firstOnly {
+		now = time.Now()
+	}
 	d := now.Sub(c.start)
-	l.rec.Record(report.Sample{Response: d, Service: d, Status: c.p.Status(), Bytes: c.p.BodyBytes()})
+	l.rec.Record(report.Sample{Response: d, Service: d, Status: c.p.Status(), Bytes: c.p.BodyBytes(), FirstByte: c.first.Sub(c.sent)})
 	c.reused = true
+	c.served++
 	// A response that came before the whole request was written leaves
 	// the server in the middle of it: the connection cannot carry another
 	// (as net/http does).
-	if !c.p.KeepAlive() || l.req.closeEach || c.state == connWriting {
+	if !c.p.KeepAlive() || l.req.closeEach || c.state == connWriting || c.served == l.req.perConn {
 		l.closeConn(c)
 	}
 	c.state = connIdle

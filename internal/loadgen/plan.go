@@ -2,6 +2,8 @@ package loadgen
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -50,8 +52,18 @@ type Plan struct {
 	HTTP2 bool
 	// Insecure skips the verification of the server's certificate.
 	Insecure bool
-	// NoKeepAlive opens a new connection for every request.
+	// RootCAs, if set, are the authorities the server's certificate must
+	// chain to, instead of the system's.
+	RootCAs *x509.CertPool
+	// TLSVersion, if set (tls.VersionTLS12 or tls.VersionTLS13), is the
+	// only TLS version offered; 0 offers 1.2 and 1.3.
+	TLSVersion uint16
+	// NoKeepAlive opens a new connection for every request, and closes it
+	// from the client after the response, whatever the server does.
 	NoKeepAlive bool
+	// RequestsPerConn, if positive, closes each connection from the client
+	// after that many responses and opens a new one.
+	RequestsPerConn int
 	// NetHTTP forces net/http even where the fast HTTP/1.1 client applies;
 	// for comparisons.
 	NetHTTP bool
@@ -81,6 +93,12 @@ func (p *Plan) check() error {
 		return errors.New("loadgen: negative count, duration, rate or timeout")
 	case p.Requests == 0 && p.Duration == 0:
 		return errors.New("loadgen: neither a request count nor a duration")
+	case p.RequestsPerConn < 0:
+		return fmt.Errorf("loadgen: %d requests per connection", p.RequestsPerConn)
+	case p.RequestsPerConn > 0 && p.NoKeepAlive:
+		return errors.New("loadgen: requests per connection and no keep-alive contradict each other")
+	case p.TLSVersion != 0 && p.TLSVersion != tls.VersionTLS12 && p.TLSVersion != tls.VersionTLS13:
+		return fmt.Errorf("loadgen: TLS version %#x: want 1.2 or 1.3", p.TLSVersion)
 	}
 	if p.URL != nil && p.URL.Scheme != "http" && p.URL.Scheme != "https" {
 		return fmt.Errorf("loadgen: unsupported scheme %q", p.URL.Scheme)

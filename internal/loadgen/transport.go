@@ -17,9 +17,9 @@ import (
 )
 
 // FastPath reports whether Run sends p's requests with its own HTTP/1.1
-// client rather than net/http: for plain http:// without HTTP/2.
+// client rather than net/http: for http:// and https:// without HTTP/2.
 func (p *Plan) FastPath() bool {
-	return p.URL != nil && p.URL.Scheme == "http" && !p.HTTP2 && !p.NetHTTP
+	return p.URL != nil && (p.URL.Scheme == "http" || p.URL.Scheme == "https") && !p.HTTP2 && !p.NetHTTP
 }
 
 // EventLoops reports whether Run sends p's requests from event loops, a
@@ -30,7 +30,7 @@ func (p *Plan) FastPath() bool {
 // request. The open model keeps its goroutines: each request waits for its
 // due time on a Go timer, which is finer than epoll's milliseconds.
 func (p *Plan) EventLoops() bool {
-	return p.FastPath() && p.Rate == 0 && !p.Goroutines && loopsSupported
+	return p.FastPath() && p.URL.Scheme == "http" && p.Rate == 0 && !p.Goroutines && loopsSupported
 }
 
 // host returns the Host header to send.
@@ -50,8 +50,14 @@ func (p *Plan) host() string {
 func transport(p *Plan, conns int) (func(context.Context, int) (Doer, error), error) {
 	if p.FastPath() {
 		req, addr := p.h1Request(), hostPort(p.URL)
+		var tc *tlsClient
+		if p.URL.Scheme == "https" {
+			tc = newTLSClient(p, conns, "http/1.1")
+		}
 		return func(ctx context.Context, _ int) (Doer, error) {
-			return newH1Doer(ctx, addr, req, p.Timeout), nil
+			d := newH1Doer(ctx, addr, req, p.Timeout)
+			d.tls = tc
+			return d, nil
 		}, nil
 	}
 	t := &http.Transport{
@@ -87,6 +93,11 @@ func transport(p *Plan, conns int) (func(context.Context, int) (Doer, error), er
 	}
 	if header.Get("User-Agent") == "" {
 		header.Set("User-Agent", UserAgent)
+	}
+	t.TLSClientConfig.RootCAs = p.RootCAs
+	t.TLSClientConfig.ServerName = p.serverName()
+	if p.TLSVersion != 0 {
+		t.TLSClientConfig.MinVersion, t.TLSClientConfig.MaxVersion = p.TLSVersion, p.TLSVersion
 	}
 	url := p.URL.String()
 	host := p.host()
@@ -157,7 +168,16 @@ func Classify(err error) report.ErrorKind {
 	var unknownCA x509.UnknownAuthorityError
 	var hostErr x509.HostnameError
 	var invalid x509.CertificateInvalidError
+	var handshake *handshakeError
+	var op *net.OpError
 	switch {
+	case errors.As(err, &handshake):
+		// Before the timeout: a handshake that timed out is a TLS
+		// failure, the connection never carried a request.
+		return report.ErrTLS
+	case errors.As(err, &op) && (op.Op == "remote error" || op.Op == "local error"):
+		// crypto/tls's alerts, sent or received, after the handshake.
+		return report.ErrTLS
 	case errors.Is(err, ErrProtocol):
 		return report.ErrProtocol
 	case errors.As(err, &dnsErr):

@@ -8,6 +8,7 @@ import "github.com/gather-dev/gather/internal/h1"
 type h1Request struct {
 	bytes     []byte // the whole request, body included
 	closeEach bool   // --no-keepalive: a new connection per request
+	perConn   int    // --requests-per-conn: close after that many; 0: no limit
 	noBody    bool   // HEAD: responses carry no body
 	// replay allows sending the request once more on a new connection when
 	// a reused one turns out to have been closed by the server while idle.
@@ -20,6 +21,7 @@ func (p *Plan) h1Request() *h1Request {
 	return &h1Request{
 		bytes:     buildRequest(m, requestTarget(p.URL), p.host(), p.Header, p.Body, p.NoKeepAlive),
 		closeEach: p.NoKeepAlive,
+		perConn:   p.RequestsPerConn,
 		noBody:    m == "HEAD",
 		replay:    replayable(m, p.Header),
 	}

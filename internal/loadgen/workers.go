@@ -74,7 +74,11 @@ func newWorkers(ctx context.Context, conns int, client string, newDoer func(cont
 }
 
 func (w *workers) String() string {
-	return count(len(w.doers), "goroutine") + ", " + w.client
+	client := w.client
+	if d, ok := w.doers[0].(namedDoer); ok {
+		client = d.client()
+	}
+	return count(len(w.doers), "goroutine") + ", " + client
 }
 
 func (w *workers) problems() []string { return nil }
@@ -123,6 +127,7 @@ func (r *run) work(ctx context.Context, d Doer, rec *report.Recorder, mu *sync.M
 	if p.Duration > 0 {
 		deadline = r.t0.Add(p.Duration)
 	}
+	timed, _ := d.(timedDoer)
 	now := time.Now()
 	for ctx.Err() == nil {
 		var due time.Time
@@ -180,10 +185,13 @@ func (r *run) work(ctx context.Context, d Doer, rec *report.Recorder, mu *sync.M
 		}
 		if mu != nil {
 			mu.Lock()
-			rec.Record(s)
+		}
+		if timed != nil {
+			timed.timings().record(rec, &s)
+		}
+		rec.Record(s)
+		if mu != nil {
 			mu.Unlock()
-		} else {
-			rec.Record(s)
 		}
 	}
 }

@@ -30,6 +30,7 @@ type jsonReport struct {
 	Response     jsonLatency        `json:"response"`
 	Service      jsonLatency        `json:"service"`
 	Histogram    []jsonHistogramRow `json:"histogram"`
+	Phases       jsonPhases         `json:"phases"`
 	Generator    jsonGenerator      `json:"generator"`
 }
 
@@ -117,6 +118,11 @@ func latencyJSON(l Latency) jsonLatency {
 // "run_ids" names the runs merged (one for a single run) and
 // "merge_warnings" says how they differed if they were merged although
 // they do not belong together (see [MergeCheck]).
+// "phases" counts the connections opened and the TLS handshakes, full and
+// resumed, with the distributions of the connect time and TLS handshake
+// time (one per connection) and of the time from a request's send to the
+// first byte of its response (one per answered request); all zero for
+// what the run did not measure (net/http measures none of them).
 //
 //	{
 //	  "target": "http://127.0.0.1:5000/", "method": "GET",
@@ -134,6 +140,9 @@ func latencyJSON(l Latency) jsonLatency {
 //	    "p99_9_ms": 7.9, "max_ms": 12.3},
 //	  "service": { same fields as response },
 //	  "histogram": [{"upper_ms": 0.2, "count": 10}, ...],
+//	  "phases": {"connections_opened": 50, "tls_full_handshakes": 1,
+//	    "tls_resumed_handshakes": 49, "connect": { latency fields },
+//	    "tls_handshake": { latency fields }, "first_byte": { latency fields }},
 //	  "generator": {"target_rate_per_s": 0, "achieved_rate_per_s": 12345.0,
 //	    "send_lag_p99_ms": 0, "send_lag_max_ms": 0, "gc_pause_ms": 1.5,
 //	    "cpu_s": 1.25, "cpu_per_request_us": 10.1,
@@ -159,6 +168,7 @@ func (s *Summary) WriteJSON(w io.Writer) error {
 		Response:     latencyJSON(s.Response()),
 		Service:      latencyJSON(s.Service()),
 		Histogram:    []jsonHistogramRow{},
+		Phases:       s.phasesJSON(),
 		Generator: jsonGenerator{
 			Engine:           s.Generator.Engine,
 			TargetRatePerS:   s.Generator.TargetRate,

@@ -81,6 +81,9 @@ type Sample struct {
 	// Late reports, in the open model, that the request was sent after its
 	// intended time because every connection was busy.
 	Late bool
+	// FirstByte is the time from the send to the first byte of the
+	// response, for an answered request; 0 if the client did not measure it.
+	FirstByte time.Duration
 }
 
 // Recorder accumulates the samples of one worker. Only that worker may call
@@ -105,6 +108,7 @@ type Recorder struct {
 	// many recorders of a run with many connections and few requests each.
 	answered int64
 	first    [firstSamples]struct{ response, service int64 }
+	phases   phases // connections opened, phase timings
 	_        [64]byte
 }
 
@@ -158,6 +162,9 @@ func (r *Recorder) Record(s Sample) {
 	resp, serv := micros(s.Response), micros(s.Service)
 	_ = r.response.RecordValue(resp)
 	_ = r.service.RecordValue(serv)
+	if s.FirstByte > 0 {
+		recordInto(&r.phases.firstByte, s.FirstByte)
+	}
 	if r.answered < firstSamples {
 		r.first[r.answered].response, r.first[r.answered].service = resp, serv
 	}

@@ -47,6 +47,7 @@ type savedSummary struct {
 	Generator     savedGenerator   `json:"generator"`
 	Response      string           `json:"response_histogram"`
 	Service       string           `json:"service_histogram"`
+	savedPhases                    // optional: connections and phase timings
 }
 
 type savedGenerator struct {
@@ -108,6 +109,9 @@ func (s *Summary) Save(w io.Writer) error {
 		},
 		Response: string(resp),
 		Service:  string(serv),
+	}
+	if v.savedPhases, err = s.phases.save(); err != nil {
+		return err
 	}
 	for k := ErrNone + 1; k < numErrorKinds; k++ {
 		if n := s.ErrorKinds[k]; n != 0 {
@@ -231,6 +235,9 @@ func Load(r io.Reader) (*Summary, error) {
 	case s.response.TotalCount() != answered || s.service.TotalCount() != answered:
 		return bad("histograms hold %d and %d responses, status counts %d",
 			s.response.TotalCount(), s.service.TotalCount(), answered)
+	}
+	if msg, ok := s.phases.load(v.savedPhases, answered); !ok {
+		return bad("%s", msg)
 	}
 	return s, nil
 }

@@ -58,6 +58,7 @@ type Summary struct {
 
 	response *hdrhistogram.Histogram
 	service  *hdrhistogram.Histogram
+	phases   phases // connections opened, phase timings
 	// rateSum and byteRateSum hold the summed per-run throughputs once two
 	// runs are merged (Runs > 1); a single run computes them from Elapsed.
 	rateSum     float64
@@ -124,7 +125,11 @@ func Merge(recs ...*Recorder) *Summary {
 	s := newSummary()
 	s.RunIDs = []string{newRunID()}
 	for _, r := range recs {
-		if r == nil || r.requests.Load() == 0 {
+		if r == nil {
+			continue
+		}
+		s.phases.add(&r.phases)
+		if r.requests.Load() == 0 {
 			continue
 		}
 		s.Requests += r.requests.Load()
@@ -232,6 +237,7 @@ func (s *Summary) Add(other *Summary) error {
 	for code, n := range other.Status {
 		s.Status[code] += n
 	}
+	s.phases.add(&other.phases)
 	if s.response.Merge(other.response) != 0 || s.service.Merge(other.service) != 0 {
 		return errors.New("report: histograms of different ranges cannot be merged exactly")
 	}
@@ -265,6 +271,7 @@ func (s *Summary) clone() *Summary {
 	}
 	c.response = s.response.Clone()
 	c.service = s.service.Clone()
+	c.phases = s.phases.clone()
 	if c.Runs == 0 {
 		c.Runs = 1
 	}

@@ -24,10 +24,11 @@ const (
 // wider than 80 columns. Latencies are in milliseconds with microsecond
 // precision. The service-time section appears only when it can differ from
 // the response time: in the open model, or when the two distributions
-// differ. A merge of runs that do not belong together (see [MergeCheck])
-// has a WARNING line for each way they differ, after the Runs line; the
-// generator block ends with a WARNING line for each problem the generator
-// found in itself.
+// differ; the connections and phases section, only when the run measured
+// them (every run of gather's own clients does). A merge of runs that do
+// not belong together (see [MergeCheck]) has a WARNING line for each way
+// they differ, after the Runs line; the generator block ends with a
+// WARNING line for each problem the generator found in itself.
 func (s *Summary) WriteText(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	p := func(format string, args ...any) {
@@ -63,6 +64,7 @@ func (s *Summary) WriteText(w io.Writer) error {
 		p("")
 		writeLatency(p, "Service time (ms)", s.Service())
 	}
+	s.writePhases(p)
 
 	p("")
 	p("Status codes")

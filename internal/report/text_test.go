@@ -48,7 +48,8 @@ func goldenSummaries(t *testing.T) map[string]*Summary {
 
 	failed := summaryOf([]Sample{{Err: ErrRefused}, {Err: ErrRefused}, {Err: ErrTimeout}}, time.Second)
 
-	all := map[string]*Summary{"closed": closed, "open": open, "merged": merged, "forced": forced, "failed": failed, "empty": Merge()}
+	all := map[string]*Summary{"closed": closed, "open": open, "merged": merged, "forced": forced, "failed": failed, "empty": Merge(),
+		"phases": phasedSummary(5, 2000, 40)}
 	// Run ids are random; fixed ones keep the golden files stable.
 	for name, s := range all {
 		s.RunIDs = []string{name}
@@ -148,7 +149,7 @@ func TestWriteJSON(t *testing.T) {
 				"target", "method", "model", "connections", "rate_per_s", "runs", "run_ids",
 				"merge_warnings", "elapsed_s",
 				"requests", "requests_per_s", "bytes", "bytes_per_s", "errors", "errors_by_kind",
-				"late", "status", "response", "service", "histogram", "generator",
+				"late", "status", "response", "service", "histogram", "phases", "generator",
 			}
 			for _, key := range keys {
 				if _, ok := m[key]; !ok {
