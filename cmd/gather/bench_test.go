@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -134,5 +135,47 @@ func TestBenchInterrupted(t *testing.T) {
 	}
 	if got := stderr.String(); got != "gather: bench interrupted: the report covers the requests that finished\n" {
 		t.Errorf("stderr = %q", got)
+	}
+}
+
+// Ctrl-C before any request has been answered: the report says there is
+// no latency data instead of printing zeros, and both reports say the run
+// was interrupted.
+func TestBenchInterruptedBeforeAnyAnswer(t *testing.T) {
+	t.Parallel()
+	for _, output := range []string{"text", "json"} {
+		ctx, cancel := context.WithCancel(t.Context())
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			cancel() // the first request is in flight: press Ctrl-C
+			<-r.Context().Done()
+		}))
+		var stdout bytes.Buffer
+		cmd := newBenchCmd()
+		cmd.SilenceErrors, cmd.SilenceUsage = true, true
+		cmd.SetArgs([]string{"-c", "1", "-n", "10", "-t", "1m", "-o", output, srv.URL + "/"})
+		cmd.SetOut(&stdout)
+		cmd.SetErr(io.Discard)
+		err := cmd.ExecuteContext(ctx)
+		srv.Close()
+		var status exitStatus
+		if !errors.As(err, &status) || status != 130 {
+			t.Errorf("%s: err = %v, want exit status 130", output, err)
+		}
+		want := []string{
+			"\nInterrupted    before the end: the report covers the requests that ended\n",
+			"\nRequests       0  (0.0 req/s)\n",
+			"\nResponse time (ms)\n  no data: no request was answered\n",
+		}
+		if output == "json" {
+			want = []string{"\n  \"interrupted\": true,\n", "\n  \"requests\": 0,\n", "\n    \"requests\": 10,\n"}
+		}
+		for _, w := range want {
+			if !strings.Contains(stdout.String(), w) {
+				t.Errorf("%s report lacks %q:\n%s", output, w, stdout.String())
+			}
+		}
+		if strings.Contains(stdout.String(), "p99              0.000") {
+			t.Errorf("%s report prints zero percentiles:\n%s", output, stdout.String())
+		}
 	}
 }

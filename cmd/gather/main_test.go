@@ -49,6 +49,11 @@ func TestScript(t *testing.T) {
 				return err
 			}
 			env.Setenv("PORT", strconv.Itoa(port))
+			// And $CLOSEDPORT, one where nothing listens.
+			if port, err = freePort(); err != nil {
+				return err
+			}
+			env.Setenv("CLOSEDPORT", strconv.Itoa(port))
 			return nil
 		},
 	})

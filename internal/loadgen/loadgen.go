@@ -89,6 +89,11 @@ func Run(ctx context.Context, p *Plan) (*report.Summary, error) {
 	s.Connections = conns
 	s.Rate = p.Rate
 	s.Elapsed = elapsed
+	s.Asked = report.Asked{Requests: p.Requests, Duration: p.Duration}
+	// Ended by ctx before the plan was done: a run that finished its
+	// requests just as ctx ended was not interrupted.
+	s.Interrupted = ctx.Err() != nil && (p.Requests == 0 || s.Requests < p.Requests) &&
+		(p.Duration == 0 || elapsed < p.Duration)
 	s.Generator = r.judge(s, stats, time.Duration(gc1.PauseTotalNs-gc0.PauseTotalNs), cpu, elapsed)
 	s.Generator.Engine = e.String()
 	s.Generator.Warnings = append(s.Generator.Warnings, e.problems()...)

@@ -300,7 +300,7 @@ func (l *eventLoop) fail(c *loopConn, err error) {
 		l.closeConn(c)
 	}
 	d := time.Since(c.start)
-	l.rec.Record(report.Sample{Response: d, Service: d, Bytes: c.p.BodyBytes(), Err: Classify(err)})
+	l.rec.Record(report.Sample{Response: d, Service: d, Bytes: c.p.BodyBytes(), Err: Classify(err), Error: err})
 	c.state = connIdle
 }
 

@@ -345,4 +345,13 @@ func TestJudge(t *testing.T) {
 			t.Errorf("%s: send lag max %v, want %v", tt.name, g.SendLagMax, tt.stats[0].lag.max)
 		}
 	}
+
+	// A run of a millisecond (against a closed port) that spent it all on
+	// the CPU, or in GC, is too short to judge.
+	r := &run{plan: &Plan{Connections: 5}}
+	s := &report.Summary{Requests: 20, Connections: 5}
+	g := r.judge(s, nil, 500*time.Microsecond, procs*time.Millisecond, time.Millisecond)
+	if g.Bound || len(g.Warnings) != 0 {
+		t.Errorf("a 1 ms run: bound %v, warnings %q; want neither", g.Bound, g.Warnings)
+	}
 }

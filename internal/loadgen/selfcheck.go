@@ -20,14 +20,17 @@ func (r *run) judge(s *report.Summary, stats []workerStats, gcPause, cpu, elapse
 		g.AchievedRate = float64(s.Requests) / elapsed.Seconds()
 	}
 	procs := runtime.GOMAXPROCS(0)
-	if cpu > 0 && elapsed > 0 {
+	// A shorter run is too short to tell: its CPU time and GC pauses are
+	// mostly those of starting up, and a few ms of them is a large share.
+	judged := elapsed >= minJudgedRun
+	if judged && cpu > 0 {
 		if use := cpu.Seconds() / elapsed.Seconds() / float64(procs); use > 0.9 {
 			g.Bound = true
 			g.Warnings = append(g.Warnings, fmt.Sprintf(
 				"the generator used %.0f%% of its %d CPUs: it may have been the bottleneck, not the server", use*100, procs))
 		}
 	}
-	if elapsed > 0 && gcPause > elapsed/100 {
+	if judged && gcPause > elapsed/100 {
 		g.Warnings = append(g.Warnings, fmt.Sprintf("GC paused the generator for %v (%.1f%% of the run)",
 			gcPause.Round(time.Microsecond), 100*gcPause.Seconds()/elapsed.Seconds()))
 	}
@@ -68,6 +71,11 @@ func (r *run) judge(s *report.Summary, stats []workerStats, gcPause, cpu, elapse
 	}
 	return g
 }
+
+// minJudgedRun is the shortest run whose CPU use and GC pauses are judged:
+// a run against a closed port can end in a millisecond, having spent most
+// of it on the CPU.
+const minJudgedRun = 200 * time.Millisecond
 
 // cpuTime returns the user plus system CPU time the process has used.
 func cpuTime() time.Duration {

@@ -175,6 +175,11 @@ func Classify(err error) report.ErrorKind {
 		// Before the timeout: a handshake that timed out is a TLS
 		// failure, the connection never carried a request.
 		return report.ErrTLS
+	case errors.As(err, &op) && op.Op == "remote error" && strings.Contains(op.Err.Error(), "no application protocol"):
+		// The server's alert no_application_protocol (RFC 7301): it
+		// offers none of the protocols asked for (--http2 against a
+		// server without HTTP/2).
+		return report.ErrProtocol
 	case errors.As(err, &op) && (op.Op == "remote error" || op.Op == "local error"):
 		// crypto/tls's alerts, sent or received, after the handshake.
 		return report.ErrTLS
@@ -193,9 +198,40 @@ func Classify(err error) report.ErrorKind {
 		errors.As(err, &unknownCA), errors.As(err, &hostErr), errors.As(err, &invalid):
 		return report.ErrTLS
 	}
-	// net/http reports a malformed response only in its message.
-	if msg := err.Error(); strings.Contains(msg, "malformed HTTP") || strings.Contains(msg, "malformed MIME") {
-		return report.ErrProtocol
+	// net/http and crypto/tls give these only in their messages.
+	msg := err.Error()
+	for _, m := range messageKinds {
+		if strings.Contains(msg, m.part) {
+			return m.kind
+		}
 	}
 	return report.ErrOther
+}
+
+// messageKinds classify errors by a part of their message, first match
+// first.
+var messageKinds = []struct {
+	part string
+	kind report.ErrorKind
+}{
+	// A response that is not the HTTP it should be.
+	{"malformed HTTP", report.ErrProtocol},
+	{"malformed MIME", report.ErrProtocol},
+	// --http2 against a server without HTTP/2: in cleartext (prior
+	// knowledge), the server's HTTP/1 answer read as frames, and the
+	// requests that waited for that connection; over TLS, the server's
+	// alert no_application_protocol (RFC 7301), since it offers no h2,
+	// when it comes without its net.OpError.
+	{"frame header looked like an HTTP/1.1 header", report.ErrProtocol},
+	{"http2: frame too large", report.ErrProtocol},
+	{"http2: client conn could not be established", report.ErrProtocol},
+	{"tls: no application protocol", report.ErrProtocol},
+	{"unexpected ALPN protocol", report.ErrProtocol},
+	// An HTTP/2 connection that ended under its requests.
+	{"http2: client connection force closed", report.ErrReset},
+	{"http2: client connection lost", report.ErrReset},
+	// https:// against a plain HTTP port, and any alert the server's TLS
+	// sent (a TCP connection's alerts are not tls.AlertError values).
+	{"server gave HTTP response to HTTPS client", report.ErrTLS},
+	{"remote error: tls: ", report.ErrTLS},
 }

@@ -167,6 +167,11 @@ func TestClassify(t *testing.T) {
 		{fmt.Errorf("%w: header line longer than 64 KiB", ErrProtocol), report.ErrProtocol},
 		{errors.New("net/http: HTTP/1.x transport connection broken: malformed HTTP response \"x\""), report.ErrProtocol},
 		{errors.New("something else"), report.ErrOther},
+		{errors.New(`Get "https://h:80/": http: server gave HTTP response to HTTPS client`), report.ErrTLS},
+		{errors.New("remote error: tls: handshake failure"), report.ErrTLS},
+		{errors.New(`Get "https://h/": remote error: tls: no application protocol`), report.ErrProtocol},
+		{errors.New("http2: failed reading the frame payload: http2: frame too large, note that the frame header looked like an HTTP/1.1 header"), report.ErrProtocol},
+		{errors.New("http2: client connection lost"), report.ErrReset},
 	}
 	for _, tt := range tests {
 		if got := Classify(tt.err); got != tt.want {
@@ -220,5 +225,48 @@ func TestHTTP2(t *testing.T) {
 	defer mu.Unlock()
 	if protos["HTTP/2.0"] != 12 || protos["HTTP/1.1"] != 6 {
 		t.Errorf("protocols seen: %v", protos)
+	}
+}
+
+// A client and server that do not speak the same protocol fail with the
+// kind that says so, and the report keeps the message: https:// against a
+// plain HTTP port is tls; --http2 against a server without HTTP/2, over
+// TLS or cleartext, is protocol.
+func TestMismatchedProtocolKinds(t *testing.T) {
+	t.Parallel()
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("hi")) })
+	plain := httptest.NewServer(handler)
+	defer plain.Close()
+	tls1 := httptest.NewUnstartedServer(handler)
+	tls1.Config.ErrorLog = log.New(io.Discard, "", 0) // it logs each refused handshake
+	tls1.EnableHTTP2 = false
+	tls1.StartTLS()
+	defer tls1.Close()
+	plain.Config.ErrorLog = log.New(io.Discard, "", 0)
+	for _, tt := range []struct {
+		name  string
+		url   string
+		http2 bool
+		want  report.ErrorKind
+		msg   string
+	}{
+		{"https to plain HTTP", strings.Replace(plain.URL, "http:", "https:", 1), false, report.ErrTLS, "not look like a TLS handshake"},
+		{"h2c to HTTP/1", plain.URL, true, report.ErrProtocol, "http2:"},
+		{"h2 to TLS HTTP/1", tls1.URL, true, report.ErrProtocol, "no application protocol"},
+	} {
+		p := &Plan{URL: mustURL(t, tt.url), HTTP2: tt.http2, Insecure: true, Connections: 2, Requests: 4, Timeout: 10 * time.Second}
+		s, err := Run(t.Context(), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Over one HTTP/2 connection, the requests that waited for it
+		// may fail as it is torn down: reset, but never other.
+		if s.Errors != 4 || s.ErrorKinds[tt.want] == 0 || s.ErrorKinds[report.ErrOther] != 0 {
+			t.Errorf("%s: errors by kind %v, want 4 errors, mostly %v, none other", tt.name, s.ErrorKinds, tt.want)
+		}
+		samples := s.ErrorSamples(tt.want)
+		if len(samples) == 0 || !strings.Contains(samples[0], tt.msg) {
+			t.Errorf("%s: sample messages %q, want one with %q", tt.name, samples, tt.msg)
+		}
 	}
 }

@@ -178,6 +178,7 @@ func (r *run) work(ctx context.Context, d Doer, rec *report.Recorder, mu *sync.M
 			Status:   status,
 			Bytes:    n,
 			Err:      Classify(err),
+			Error:    err,
 			Late:     late,
 		}
 		if s.Err != report.ErrNone {

@@ -10,28 +10,38 @@ import (
 
 // jsonReport is the JSON report; WriteJSON documents its fields.
 type jsonReport struct {
-	Target       string             `json:"target"`
-	Method       string             `json:"method"`
-	Model        string             `json:"model"`
-	Connections  int                `json:"connections"`
-	Rate         float64            `json:"rate_per_s"`
-	Runs         int                `json:"runs"`
-	RunIDs       []string           `json:"run_ids"`
-	MergeWarn    []string           `json:"merge_warnings"`
-	ElapsedS     float64            `json:"elapsed_s"`
-	Requests     int64              `json:"requests"`
-	RequestsPerS float64            `json:"requests_per_s"`
-	Bytes        int64              `json:"bytes"`
-	BytesPerS    float64            `json:"bytes_per_s"`
-	Errors       int64              `json:"errors"`
-	ErrorsByKind orderedCounts      `json:"errors_by_kind"`
-	Late         int64              `json:"late"`
-	Status       orderedCounts      `json:"status"`
-	Response     jsonLatency        `json:"response"`
-	Service      jsonLatency        `json:"service"`
-	Histogram    []jsonHistogramRow `json:"histogram"`
-	Phases       jsonPhases         `json:"phases"`
-	Generator    jsonGenerator      `json:"generator"`
+	Target       string              `json:"target"`
+	Method       string              `json:"method"`
+	Model        string              `json:"model"`
+	Connections  int                 `json:"connections"`
+	Rate         float64             `json:"rate_per_s"`
+	Runs         int                 `json:"runs"`
+	RunIDs       []string            `json:"run_ids"`
+	MergeWarn    []string            `json:"merge_warnings"`
+	ElapsedS     float64             `json:"elapsed_s"`
+	Requests     int64               `json:"requests"`
+	RequestsPerS float64             `json:"requests_per_s"`
+	Bytes        int64               `json:"bytes"`
+	BytesPerS    float64             `json:"bytes_per_s"`
+	Asked        jsonAsked           `json:"asked"`
+	Interrupted  bool                `json:"interrupted"`
+	Errors       int64               `json:"errors"`
+	ErrorsByKind orderedCounts       `json:"errors_by_kind"`
+	ErrorSamples map[string][]string `json:"error_samples"`
+	Non2xx       int64               `json:"non_2xx"`
+	Late         int64               `json:"late"`
+	Status       orderedCounts       `json:"status"`
+	Response     jsonLatency         `json:"response"`
+	Service      jsonLatency         `json:"service"`
+	Histogram    []jsonHistogramRow  `json:"histogram"`
+	Phases       jsonPhases          `json:"phases"`
+	Generator    jsonGenerator       `json:"generator"`
+}
+
+type jsonAsked struct {
+	Requests  int64   `json:"requests"`
+	DurationS float64 `json:"duration_s"`
+	RatePerS  float64 `json:"rate_per_s"`
 }
 
 type jsonLatency struct {
@@ -115,6 +125,12 @@ func latencyJSON(l Latency) jsonLatency {
 // with "0" for codes outside 100-599. The "histogram" rows split the
 // response times as the text report's bars do: each row counts the
 // responses above the previous row's upper_ms and at most its own.
+// "asked" is what the run was asked to do (bench's -n, -z and -q; 0 for
+// what was not asked), and "interrupted" is true if it was stopped before
+// (Ctrl-C). "error_samples" holds, for each kind of error seen, up to
+// three distinct messages. "non_2xx" counts the answers whose status is
+// not 2xx, which are not errors. When "count" of a latency section is 0
+// there were no answers, and its other fields are 0 and mean nothing.
 // "run_ids" names the runs merged (one for a single run) and
 // "merge_warnings" says how they differed if they were merged although
 // they do not belong together (see [MergeCheck]).
@@ -131,8 +147,12 @@ func latencyJSON(l Latency) jsonLatency {
 //	  "elapsed_s": 10.002,
 //	  "requests": 123456, "requests_per_s": 12343.1,
 //	  "bytes": 1604928, "bytes_per_s": 160460.3,
+//	  "asked": {"requests": 0, "duration_s": 10, "rate_per_s": 0},
+//	  "interrupted": false,
 //	  "errors": 3, "errors_by_kind": {"timeout": 3, "refused": 0, "reset": 0,
 //	    "dns": 0, "tls": 0, "protocol": 0, "other": 0},
+//	  "error_samples": {"timeout": ["read tcp ...: i/o timeout"]},
+//	  "non_2xx": 0,
 //	  "late": 0,
 //	  "status": {"200": 123453},
 //	  "response": {"count": 123453, "min_ms": 0.1, "mean_ms": 1.2,
@@ -163,7 +183,15 @@ func (s *Summary) WriteJSON(w io.Writer) error {
 		RequestsPerS: s.RequestsPerSecond(),
 		Bytes:        s.Bytes,
 		BytesPerS:    s.BytesPerSecond(),
+		Asked: jsonAsked{
+			Requests:  s.Asked.Requests,
+			DurationS: s.Asked.Duration.Seconds(),
+			RatePerS:  s.Rate,
+		},
+		Interrupted:  s.Interrupted,
 		Errors:       s.Errors,
+		ErrorSamples: make(map[string][]string),
+		Non2xx:       s.Non2xx(),
 		Late:         s.Late,
 		Response:     latencyJSON(s.Response()),
 		Service:      latencyJSON(s.Service()),
@@ -187,6 +215,9 @@ func (s *Summary) WriteJSON(w io.Writer) error {
 	}
 	for k := ErrNone + 1; k < numErrorKinds; k++ {
 		r.ErrorsByKind = append(r.ErrorsByKind, namedCount{k.String(), s.ErrorKinds[k]})
+		if msgs := s.errSamples[k]; len(msgs) > 0 {
+			r.ErrorSamples[k.String()] = slices.Clone(msgs)
+		}
 	}
 	codes := make([]int, 0, len(s.Status))
 	for code, n := range s.Status {

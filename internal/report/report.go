@@ -84,6 +84,9 @@ type Sample struct {
 	// FirstByte is the time from the send to the first byte of the
 	// response, for an answered request; 0 if the client did not measure it.
 	FirstByte time.Duration
+	// Error is the failure itself, if Err is not ErrNone: the report
+	// shows a few messages of each kind (see [Summary.ErrorSamples]).
+	Error error
 }
 
 // Recorder accumulates the samples of one worker. Only that worker may call
@@ -109,7 +112,10 @@ type Recorder struct {
 	answered int64
 	first    [firstSamples]struct{ response, service int64 }
 	phases   phases // connections opened, phase timings
-	_        [64]byte
+	// errLooks counts, per kind, the failures whose message was read.
+	errLooks   [numErrorKinds]int32
+	errSamples errorSamples
+	_          [64]byte
 }
 
 // firstSamples is how many samples a Recorder keeps raw.
@@ -130,10 +136,13 @@ func newHistogram() *hdrhistogram.Histogram {
 	return hdrhistogram.New(lowestMicros, highestMicros, sigFigs)
 }
 
-// Record adds one sample. It does not allocate, lock or block: it costs
-// about 20 ns (two histogram updates and two uncontended atomic adds).
-// Latencies of failed requests (Err != ErrNone) are not recorded: they
-// measure the failure (often the timeout), not the server's answer.
+// Record adds one sample. It does not lock or block, and it costs about
+// 20 ns (two histogram updates and two uncontended atomic adds). It does
+// not allocate either, except for the message of a failure (s.Error) for
+// the first 64 failures of each kind, which is kept if it is one of the
+// first few distinct ones. Latencies of failed requests (Err != ErrNone)
+// are not recorded: they measure the failure (often the timeout), not the
+// server's answer.
 func (r *Recorder) Record(s Sample) {
 	// requests is incremented before errors so that a concurrent reader
 	// that loads Errors before Requests never sees more errors than
@@ -150,6 +159,10 @@ func (r *Recorder) Record(s Sample) {
 		}
 		r.errKinds[k]++
 		r.errors.Add(1)
+		if s.Error != nil && r.errLooks[k] < errorLooksPerKind {
+			r.errLooks[k]++
+			r.errSamples.add(k, s.Error.Error())
+		}
 		return
 	}
 	code := s.Status

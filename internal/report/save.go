@@ -34,20 +34,25 @@ type savedSummary struct {
 	Runs        int     `json:"runs"`
 	// RunIDs and MergeWarnings are optional: files saved before they
 	// existed have neither.
-	RunIDs        []string         `json:"run_ids,omitempty"`
-	MergeWarnings []string         `json:"merge_warnings,omitempty"`
-	RequestsPerS  float64          `json:"requests_per_s"`
-	BytesPerS     float64          `json:"bytes_per_s"`
-	Requests      int64            `json:"requests"`
-	Errors        int64            `json:"errors"`
-	ErrorsByKind  map[string]int64 `json:"errors_by_kind"`
-	Late          int64            `json:"late"`
-	Bytes         int64            `json:"bytes"`
-	Status        map[string]int64 `json:"status"`
-	Generator     savedGenerator   `json:"generator"`
-	Response      string           `json:"response_histogram"`
-	Service       string           `json:"service_histogram"`
-	savedPhases                    // optional: connections and phase timings
+	RunIDs        []string `json:"run_ids,omitempty"`
+	MergeWarnings []string `json:"merge_warnings,omitempty"`
+	// So are these: what was asked, an interruption, failure messages.
+	AskedRequests   int64               `json:"asked_requests,omitempty"`
+	AskedDurationNS int64               `json:"asked_duration_ns,omitempty"`
+	Interrupted     bool                `json:"interrupted,omitempty"`
+	ErrorSamples    map[string][]string `json:"error_samples,omitempty"`
+	RequestsPerS    float64             `json:"requests_per_s"`
+	BytesPerS       float64             `json:"bytes_per_s"`
+	Requests        int64               `json:"requests"`
+	Errors          int64               `json:"errors"`
+	ErrorsByKind    map[string]int64    `json:"errors_by_kind"`
+	Late            int64               `json:"late"`
+	Bytes           int64               `json:"bytes"`
+	Status          map[string]int64    `json:"status"`
+	Generator       savedGenerator      `json:"generator"`
+	Response        string              `json:"response_histogram"`
+	Service         string              `json:"service_histogram"`
+	savedPhases                         // optional: connections and phase timings
 }
 
 type savedGenerator struct {
@@ -79,24 +84,27 @@ func (s *Summary) Save(w io.Writer) error {
 		return fmt.Errorf("report: encoding histogram: %w", err)
 	}
 	v := savedSummary{
-		Format:        saveFormat,
-		Version:       saveVersion,
-		Target:        s.Target,
-		Method:        s.Method,
-		Connections:   s.Connections,
-		Rate:          s.Rate,
-		ElapsedNS:     int64(s.Elapsed),
-		Runs:          max(s.Runs, 1),
-		RunIDs:        s.RunIDs,
-		MergeWarnings: s.MergeWarnings,
-		RequestsPerS:  s.RequestsPerSecond(),
-		BytesPerS:     s.BytesPerSecond(),
-		Requests:      s.Requests,
-		Errors:        s.Errors,
-		ErrorsByKind:  make(map[string]int64),
-		Late:          s.Late,
-		Bytes:         s.Bytes,
-		Status:        make(map[string]int64),
+		Format:          saveFormat,
+		Version:         saveVersion,
+		Target:          s.Target,
+		Method:          s.Method,
+		Connections:     s.Connections,
+		Rate:            s.Rate,
+		ElapsedNS:       int64(s.Elapsed),
+		Runs:            max(s.Runs, 1),
+		RunIDs:          s.RunIDs,
+		MergeWarnings:   s.MergeWarnings,
+		AskedRequests:   s.Asked.Requests,
+		AskedDurationNS: int64(s.Asked.Duration),
+		Interrupted:     s.Interrupted,
+		RequestsPerS:    s.RequestsPerSecond(),
+		BytesPerS:       s.BytesPerSecond(),
+		Requests:        s.Requests,
+		Errors:          s.Errors,
+		ErrorsByKind:    make(map[string]int64),
+		Late:            s.Late,
+		Bytes:           s.Bytes,
+		Status:          make(map[string]int64),
 		Generator: savedGenerator{
 			TargetRate:   s.Generator.TargetRate,
 			AchievedRate: s.Generator.AchievedRate,
@@ -116,6 +124,12 @@ func (s *Summary) Save(w io.Writer) error {
 	for k := ErrNone + 1; k < numErrorKinds; k++ {
 		if n := s.ErrorKinds[k]; n != 0 {
 			v.ErrorsByKind[k.String()] = n
+		}
+		if msgs := s.errSamples[k]; len(msgs) > 0 {
+			if v.ErrorSamples == nil {
+				v.ErrorSamples = make(map[string][]string)
+			}
+			v.ErrorSamples[k.String()] = msgs
 		}
 	}
 	for code, n := range s.Status {
@@ -161,7 +175,7 @@ func Load(r io.Reader) (*Summary, error) {
 	if v.Version != saveVersion {
 		return bad("version %d is not supported (this gather reads version %d)", v.Version, saveVersion)
 	}
-	if v.Runs < 1 || v.Connections < 0 || v.Rate < 0 || v.ElapsedNS < 0 ||
+	if v.Runs < 1 || v.AskedRequests < 0 || v.AskedDurationNS < 0 || v.Connections < 0 || v.Rate < 0 || v.ElapsedNS < 0 ||
 		v.Requests < 0 || v.Errors < 0 || v.Late < 0 || v.Bytes < 0 ||
 		v.RequestsPerS < 0 || v.BytesPerS < 0 || v.Generator.CPUNS < 0 {
 		return bad("negative count or duration")
@@ -178,6 +192,8 @@ func Load(r io.Reader) (*Summary, error) {
 	s := &Summary{
 		RunIDs:        v.RunIDs,
 		MergeWarnings: v.MergeWarnings,
+		Asked:         Asked{Requests: v.AskedRequests, Duration: time.Duration(v.AskedDurationNS)},
+		Interrupted:   v.Interrupted,
 		Target:        v.Target,
 		Method:        v.Method,
 		Connections:   v.Connections,
@@ -210,6 +226,15 @@ func Load(r io.Reader) (*Summary, error) {
 		}
 		s.ErrorKinds[k] += n
 		kinds += n
+	}
+	for name, msgs := range v.ErrorSamples {
+		k, ok := errorKindNamed(name)
+		if !ok {
+			return bad("error samples of unknown kind %q", name)
+		}
+		for _, msg := range msgs {
+			s.errSamples.add(k, msg)
+		}
 	}
 	var answered int64
 	for name, n := range v.Status {

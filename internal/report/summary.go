@@ -38,6 +38,11 @@ type Summary struct {
 	// MergeWarnings says, one line each, how the merged runs differed when
 	// they were merged although a [MergeCheck] set them apart.
 	MergeWarnings []string
+	// Asked is what the run was asked to do, for the record.
+	Asked Asked
+	// Interrupted reports that the run was stopped (by Ctrl-C) before it
+	// had done what was asked: the counts cover the requests that ended.
+	Interrupted bool
 	// Generator is the load generator's check on itself.
 	Generator Generator
 
@@ -56,9 +61,10 @@ type Summary struct {
 	// counted under 0.
 	Status map[int]int64
 
-	response *hdrhistogram.Histogram
-	service  *hdrhistogram.Histogram
-	phases   phases // connections opened, phase timings
+	response   *hdrhistogram.Histogram
+	service    *hdrhistogram.Histogram
+	phases     phases // connections opened, phase timings
+	errSamples errorSamples
 	// rateSum and byteRateSum hold the summed per-run throughputs once two
 	// runs are merged (Runs > 1); a single run computes them from Elapsed.
 	rateSum     float64
@@ -94,6 +100,14 @@ type Generator struct {
 	Bound bool
 	// Warnings explains each problem the generator found, one line each.
 	Warnings []string
+}
+
+// Asked is what a run was asked to do: bench's -n and -z; its -q is
+// [Summary.Rate]. A zero field was not asked for. Merged runs add their
+// request counts and keep the longest duration.
+type Asked struct {
+	Requests int64
+	Duration time.Duration
 }
 
 // Latency is a latency distribution's summary as the report prints it:
@@ -144,6 +158,7 @@ func Merge(recs ...*Recorder) *Summary {
 		}
 		s.Late += r.late
 		s.Bytes += r.bytes
+		s.errSamples.merge(&r.errSamples)
 		// Both histograms share one geometry and the recorder clamped every
 		// value into it, so nothing can be dropped here. Walking a histogram
 		// costs up to a few hundred microseconds, which adds up to seconds
@@ -173,8 +188,9 @@ func Merge(recs ...*Recorder) *Summary {
 // duration (for runs of equal length this equals total/elapsed);
 // Connections, Rate and the generator's target and achieved rates add up;
 // send lags take the maximum, GC pauses and CPU times add (the CPU time
-// is unknown if it is for any run), and the generator counts as the
-// bottleneck if it was in any run. The run ids and merge warnings of
+// is unknown if it is for any run), the generator counts as the
+// bottleneck if it was in any run, and the merge counts as interrupted if
+// any run was. The run ids and merge warnings of
 // other are appended to s's.
 //
 // Add merges whatever it is given; [MergeCheck] says whether runs
@@ -200,6 +216,9 @@ func (s *Summary) Add(other *Summary) error {
 	s.Elapsed = max(s.Elapsed, other.Elapsed)
 	s.Runs += max(other.Runs, 1)
 	s.RunIDs = append(s.RunIDs, other.RunIDs...)
+	s.Asked.Requests += other.Asked.Requests
+	s.Asked.Duration = max(s.Asked.Duration, other.Asked.Duration)
+	s.Interrupted = s.Interrupted || other.Interrupted
 	for _, w := range other.MergeWarnings {
 		if !slices.Contains(s.MergeWarnings, w) {
 			s.MergeWarnings = append(s.MergeWarnings, w)
@@ -231,6 +250,7 @@ func (s *Summary) Add(other *Summary) error {
 	}
 	s.Late += other.Late
 	s.Bytes += other.Bytes
+	s.errSamples.merge(&other.errSamples)
 	if s.Status == nil {
 		s.Status = make(map[int]int64)
 	}
@@ -263,6 +283,7 @@ func joinDistinct(a, b string) string {
 func (s *Summary) clone() *Summary {
 	c := *s
 	c.Generator.Warnings = slices.Clone(s.Generator.Warnings)
+	c.errSamples = s.errSamples.clone()
 	c.RunIDs = slices.Clone(s.RunIDs)
 	c.MergeWarnings = slices.Clone(s.MergeWarnings)
 	c.Status = make(map[int]int64, len(s.Status))
@@ -310,6 +331,19 @@ func latencyOf(h *hdrhistogram.Histogram) Latency {
 		P999:  us(v[4]),
 		Max:   us(h.Max()),
 	}
+}
+
+// Non2xx returns the number of answers whose status is not 2xx (codes
+// outside 100-599 included): they are answers, not errors, but seldom
+// what a test wanted, so reports show them beside the errors.
+func (s *Summary) Non2xx() int64 {
+	var n int64
+	for code, c := range s.Status {
+		if code < 200 || code > 299 {
+			n += c
+		}
+	}
+	return n
 }
 
 // RequestsPerSecond returns the throughput: Requests/Elapsed for one run,

@@ -19,10 +19,14 @@ const (
 	barWidth      = 46
 )
 
-// WriteText writes the human-readable report. Its layout is fixed (labels,
-// order and number formats do not depend on the values) and no line is
-// wider than 80 columns. Latencies are in milliseconds with microsecond
-// precision. The service-time section appears only when it can differ from
+// WriteText writes the human-readable report. Its layout is fixed (labels
+// and order do not depend on the values, and number formats only where
+// the fixed one would mislead: a run shorter than a second shows its
+// elapsed time in milliseconds, and a latency section without responses
+// says so instead of printing zeros) and no line is wider than 80
+// columns, but for a failure message longer than a line. Latencies are in
+// milliseconds with microsecond precision. Each kind of error shows a few
+// of its messages. The service-time section appears only when it can differ from
 // the response time: in the open model, or when the two distributions
 // differ; the connections and phases section, only when the run measured
 // them (every run of gather's own clients does). A merge of runs that do
@@ -38,9 +42,9 @@ func (s *Summary) WriteText(w io.Writer) error {
 
 	p("Target         %s %s", s.Method, s.Target)
 	if s.Open() {
-		p("Model          open: %.1f req/s over %d connections", s.Rate, s.Connections)
+		p("Model          open: %.1f req/s over %s", s.Rate, plural(s.Connections, "connection"))
 	} else {
-		p("Model          closed: %d connections", s.Connections)
+		p("Model          closed: %s", plural(s.Connections, "connection"))
 	}
 	if s.Runs > 1 {
 		p("Runs           %d merged (elapsed: longest run; rates: summed)", s.Runs)
@@ -50,10 +54,23 @@ func (s *Summary) WriteText(w io.Writer) error {
 			p("%s", line)
 		}
 	}
-	p("Elapsed        %.3f s", s.Elapsed.Seconds())
-	p("Requests       %d  (%.1f req/s)", s.Requests, s.RequestsPerSecond())
+	if s.Elapsed < time.Second {
+		// A run against a closed port can end in microseconds.
+		p("Elapsed        %.3f ms", ms(s.Elapsed))
+	} else {
+		p("Elapsed        %.3f s", s.Elapsed.Seconds())
+	}
+	if s.Interrupted {
+		p("Interrupted    before the end: the report covers the requests that ended")
+	}
+	if s.Requests > 0 && s.Errors == s.Requests {
+		p("Requests       %d  (%.1f req/s, every one failed)", s.Requests, s.RequestsPerSecond())
+	} else {
+		p("Requests       %d  (%.1f req/s)", s.Requests, s.RequestsPerSecond())
+	}
 	p("Transferred    %s  (%s/s, response bodies)", bytesText(float64(s.Bytes)), bytesText(s.BytesPerSecond()))
-	p("Errors         %d  (%.2f%%)", s.Errors, percent(s.Errors, s.Requests))
+	p("Errors         %d  (%.2f%%), non-2xx answers %d  (%.2f%%)", s.Errors, percent(s.Errors, s.Requests),
+		s.Non2xx(), percent(s.Non2xx(), s.Requests))
 	if s.Open() {
 		p("Late           %d  (sent after their intended start)", s.Late)
 	}
@@ -92,6 +109,11 @@ func (s *Summary) WriteText(w io.Writer) error {
 		for k := ErrNone + 1; k < numErrorKinds; k++ {
 			if n := s.ErrorKinds[k]; n > 0 {
 				p("  %-9s %12d", k, n)
+				for _, msg := range s.errSamples[k] {
+					for _, line := range wrap("e.g. "+msg, 80-4, "     ") {
+						p("    %s", line)
+					}
+				}
 			}
 		}
 	}
@@ -150,9 +172,14 @@ func (s *Summary) WriteText(w io.Writer) error {
 	return bw.Flush()
 }
 
-// writeLatency writes one latency section.
+// writeLatency writes one latency section; without responses it says so
+// rather than print zeros that would read as measurements.
 func writeLatency(p func(string, ...any), title string, l Latency) {
 	p("%s", title)
+	if l.Count == 0 {
+		p("  no data: no request was answered")
+		return
+	}
 	for _, row := range []struct {
 		name string
 		d    time.Duration
@@ -182,6 +209,14 @@ func wrap(text string, width int, indent string) []string {
 		}
 	}
 	return append(lines, line)
+}
+
+// plural returns "1 connection" or "n connections".
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
 
 func percent(n, of int64) float64 {

@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -46,7 +47,11 @@ func goldenSummaries(t *testing.T) map[string]*Summary {
 	forced := merged.clone()
 	forced.MergeWarnings = []string{"merged with --force: a.json and b.json: targets differ (http://127.0.0.1:5000/ and http://127.0.0.1:5001/)"}
 
-	failed := summaryOf([]Sample{{Err: ErrRefused}, {Err: ErrRefused}, {Err: ErrTimeout}}, time.Second)
+	refused := errors.New("dial tcp 127.0.0.1:1: connect: connection refused")
+	failed := summaryOf([]Sample{{Err: ErrRefused, Error: refused}, {Err: ErrRefused, Error: refused},
+		{Err: ErrTimeout, Error: errors.New("read tcp 127.0.0.1:40000->127.0.0.1:1: i/o timeout")}}, time.Millisecond)
+	failed.Asked.Requests = 3
+	failed.Connections = 1
 
 	all := map[string]*Summary{"closed": closed, "open": open, "merged": merged, "forced": forced, "failed": failed, "empty": Merge(),
 		"phases": phasedSummary(5, 2000, 40)}
@@ -148,7 +153,8 @@ func TestWriteJSON(t *testing.T) {
 			keys := []string{
 				"target", "method", "model", "connections", "rate_per_s", "runs", "run_ids",
 				"merge_warnings", "elapsed_s",
-				"requests", "requests_per_s", "bytes", "bytes_per_s", "errors", "errors_by_kind",
+				"requests", "requests_per_s", "bytes", "bytes_per_s", "asked", "interrupted", "errors", "errors_by_kind",
+				"error_samples", "non_2xx",
 				"late", "status", "response", "service", "histogram", "phases", "generator",
 			}
 			for _, key := range keys {
