@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -120,6 +121,7 @@ Examples:
 	fl.BoolVar(&f.noKeepAlive, "no-keepalive", false, "open a new connection for every request")
 	fl.StringVar(&f.host, "host", "", "Host header to send instead of the URL's host")
 	fl.StringVarP(&f.output, "output", "o", "text", "report format: text or json")
+	cmd.RegisterFlagCompletionFunc("output", completeReportFormats)
 	fl.StringVar(&f.save, "save", "", "also save the histograms and counters to `FILE`, for 'gather report'")
 	fl.BoolVar(&f.netHTTP, "nethttp", false, "use net/http even for plain HTTP/1.1 (for comparisons)")
 	fl.MarkHidden("nethttp")
@@ -163,7 +165,7 @@ func (f *benchFlags) plan(rawURL string, nSet bool) (*loadgen.Plan, error) {
 		return nil, usagef("bench: -q %v is below one request per 1000 s", f.rate)
 	case f.timeout < 0:
 		return nil, usagef("bench: -t must not be negative, got %v", f.timeout)
-	case f.output != "text" && f.output != "json":
+	case !slices.Contains(reportFormats, f.output):
 		return nil, usagef("bench: -o must be text or json, got %q", f.output)
 	case f.body != "" && f.bodyFile != "":
 		return nil, usagef("bench: -d and -D cannot be used together")

@@ -103,11 +103,49 @@ against a slow server it starts by itself.`,
 	return root
 }
 
+// version says which gather this is, from the build information Go
+// stamps into the binary: the module version ("go install ...@v1.2.0",
+// or a pseudo-version naming the commit for "go build" in a clone), else
+// the VCS revision, else "(devel)" when the build recorded neither
+// (-buildvcs=false, go run); and the Go version that built it.
 func version() string {
-	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" {
-		return info.Main.Version
+	info, _ := debug.ReadBuildInfo()
+	return versionOf(info)
+}
+
+func versionOf(info *debug.BuildInfo) string {
+	if info == nil {
+		return "(devel)"
 	}
-	return "(devel)"
+	v := info.Main.Version
+	if v == "" || v == "(devel)" {
+		v = "(devel)"
+		var rev, when string
+		dirty := false
+		for _, s := range info.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.time":
+				when = s.Value
+			case "vcs.modified":
+				dirty = s.Value == "true"
+			}
+		}
+		if rev != "" {
+			v = "devel " + rev[:min(12, len(rev))]
+			if dirty {
+				v += "+dirty"
+			}
+			if when != "" {
+				v += " " + when
+			}
+		}
+	}
+	if info.GoVersion != "" {
+		v += ", built with " + info.GoVersion
+	}
+	return v
 }
 
 // usageError is an error in how gather was called: a bad flag, argument or

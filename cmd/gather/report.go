@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -51,7 +52,7 @@ Examples:
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != "text" && output != "json" {
+			if !slices.Contains(reportFormats, output) {
 				return usagef("report: -o must be text or json, got %q", output)
 			}
 			if save != "" {
@@ -91,9 +92,18 @@ Examples:
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&output, "output", "o", "text", "report format: text or json")
+	cmd.RegisterFlagCompletionFunc("output", completeReportFormats)
 	fl.StringVar(&save, "save", "", "also save the merged run to `FILE`, for a later 'gather report'")
 	fl.BoolVar(&force, "force", false, "merge runs that do not belong together (different targets, methods, models, or one run twice)")
 	return cmd
+}
+
+// reportFormats are the values of -o, in bench and report.
+var reportFormats = []string{"text", "json"}
+
+// completeReportFormats offers reportFormats to the shell's completion.
+func completeReportFormats(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return reportFormats, cobra.ShellCompDirectiveNoFileComp
 }
 
 // loadSummary reads one saved run; "-" is stdin. Its errors name the file

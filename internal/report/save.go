@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -151,11 +152,9 @@ var ErrFormat = errors.New("not a valid saved gather bench summary")
 // a truncated or edited file is reported rather than merged; such errors
 // wrap [ErrFormat]. Load reads r to the end of the first JSON value.
 func Load(r io.Reader) (*Summary, error) {
-	var v savedSummary
+	var raw json.RawMessage
 	er := &readErr{r: r}
-	dec := json.NewDecoder(er)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&v); err != nil {
+	if err := json.NewDecoder(er).Decode(&raw); err != nil {
 		switch {
 		case er.err != nil:
 			return nil, er.err
@@ -168,6 +167,21 @@ func Load(r io.Reader) (*Summary, error) {
 	}
 	bad := func(format string, args ...any) (*Summary, error) {
 		return nil, fmt.Errorf("%w: %s", ErrFormat, fmt.Sprintf(format, args...))
+	}
+	// A report ('bench -o json') is the likeliest wrong file: say so
+	// rather than name the first field a saved run does not have.
+	var head struct {
+		Format *string         `json:"format"`
+		Model  json.RawMessage `json:"model"`
+	}
+	if json.Unmarshal(raw, &head) == nil && head.Format == nil && head.Model != nil {
+		return bad("it is a report ('gather bench -o json'); gather report reads the runs 'gather bench --save FILE' writes")
+	}
+	var v savedSummary
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrFormat, err)
 	}
 	if v.Format != saveFormat {
 		return bad("format is %q, want %q", v.Format, saveFormat)
