@@ -601,7 +601,7 @@ func (b *builder) splitURL(raw string) (origin *url.URL, target string, err erro
 	}
 	scheme, rest, ok := strings.Cut(raw, "://")
 	if !ok {
-		return nil, "", fmt.Errorf("bad URL %q: want http://host[:port]/path or https://...", raw)
+		return nil, "", fmt.Errorf("bad URL %q: want http://host[:port]/path or https://host[:port]/path", raw)
 	}
 	hostEnd := strings.IndexAny(rest, "/?#")
 	if hostEnd < 0 {
