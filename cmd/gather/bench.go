@@ -35,6 +35,7 @@ type benchFlags struct {
 	netHTTP     bool
 	goroutines  bool
 	conn        connFlags
+	series      seriesFlags
 }
 
 // benchSpareFiles is how many open files bench keeps for itself beyond one
@@ -78,6 +79,10 @@ Both count the bytes of response bodies only, not headers. The report's
 Generator block checks the generator itself: achieved versus target rate,
 send lag, GC pauses, CPU time per request, and a WARNING when the generator
 rather than the server may have been the bottleneck.
+The run is kept as a time series too: counters and latency histograms for
+every --interval (1 s), on wall-clock boundaries so that runs from several
+machines line up; it is in -o json ("series"), in --save files (merged by
+'gather report'), and with --hlog FILE as an HdrHistogram interval log.
 Ctrl-C stops the run and still prints the report of what was done (exit
 status 130). Failed requests are counted in the report, not in the exit
 status.
@@ -123,6 +128,7 @@ Examples:
 	fl.StringVarP(&f.output, "output", "o", "text", "report format: text or json")
 	cmd.RegisterFlagCompletionFunc("output", completeReportFormats)
 	fl.StringVar(&f.save, "save", "", "also save the histograms and counters to `FILE`, for 'gather report'")
+	f.series.register(fl)
 	fl.BoolVar(&f.netHTTP, "nethttp", false, "use net/http even for plain HTTP/1.1 (for comparisons)")
 	fl.MarkHidden("nethttp")
 	fl.BoolVar(&f.goroutines, "goroutines", false, "one goroutine per connection instead of event loops (for comparisons)")
@@ -188,6 +194,9 @@ func (f *benchFlags) plan(rawURL string, nSet bool) (*loadgen.Plan, error) {
 	}
 	if plan.Requests == 0 && plan.Duration == 0 {
 		plan.Requests = defaultRequests
+	}
+	if err := f.series.apply(plan); err != nil {
+		return nil, err
 	}
 	conns := int64(plan.Connections)
 	if plan.Requests > 0 {
@@ -284,6 +293,11 @@ func runBench(cmd *cobra.Command, f *benchFlags, plan *loadgen.Plan) error {
 		}
 		defer save.Close()
 	}
+	hlog, err := f.series.open()
+	if err != nil {
+		return err
+	}
+	defer hlog.Close()
 	ctx := cmd.Context()
 	stderr := cmd.ErrOrStderr()
 	live := isTerminal(stderr)
@@ -323,6 +337,9 @@ func runBench(cmd *cobra.Command, f *benchFlags, plan *loadgen.Plan) error {
 		if err := save.Close(); err != nil {
 			return fmt.Errorf("bench: --save: %w", err)
 		}
+	}
+	if err := writeIntervalLog(hlog, sum); err != nil {
+		return err
 	}
 	if status := interruptStatus(ctx); status != 0 {
 		fmt.Fprintln(stderr, "gather: bench interrupted: the report covers the requests that finished")

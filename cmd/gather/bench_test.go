@@ -65,6 +65,10 @@ func TestBenchFlags(t *testing.T) {
 		{args: []string{"http://u:p@h/"}, err: `bench: bad URL "http://u:p@h/": credentials in URLs are not sent; use -H 'Authorization: ...'`},
 		{args: []string{"-c", "100000000", "-z", "1s", url}, err: "bench: -c 100000000 needs 100000032 open files, the limit is " + strconv.FormatUint(fileLimit(t), 10) + " (raise it with ulimit -n)"},
 		{args: []string{"-c", "100000000", "-n", "10", url}},
+		{args: []string{"--interval", "250ms", "--hlog", "x.hlog", "-z", "1s", url}},
+		{args: []string{"--interval", "0s", url}, err: "bench: --interval must be at least 100ms, got 0s"},
+		{args: []string{"--interval", "-1s", url}, err: "bench: --interval must be at least 100ms, got -1s"},
+		{args: []string{"--interval", "10s", "-z", "5s", url}, err: "bench: --interval 10s is longer than the run (5s)"},
 		{args: []string{"http://h/%zz"}, err: `bench: bad URL "http://h/%zz": parse "http://h/%zz": invalid URL escape "%zz"`},
 	}
 	for _, tt := range tests {

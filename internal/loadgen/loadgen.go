@@ -73,8 +73,10 @@ func Run(ctx context.Context, p *Plan) (*report.Summary, error) {
 		r.interval = float64(time.Second) / p.Rate
 	}
 	stopProgress := r.progress(recs)
+	finishSeries := r.startSeries(recs, nil)
 	stats := e.run(ctx, r)
-	elapsed := time.Since(r.t0)
+	end := time.Now()
+	elapsed := end.Sub(r.t0)
 	cpu := cpuTime() - cpu0
 	var gc1 runtime.MemStats
 	runtime.ReadMemStats(&gc1)
@@ -94,6 +96,8 @@ func Run(ctx context.Context, p *Plan) (*report.Summary, error) {
 	// requests just as ctx ended was not interrupted.
 	s.Interrupted = ctx.Err() != nil && (p.Requests == 0 || s.Requests < p.Requests) &&
 		(p.Duration == 0 || elapsed < p.Duration)
+	s.Start = r.t0.Round(0) // the wall clock, without the monotonic reading
+	s.Series = finishSeries(end, 0)
 	s.Generator = r.judge(s, stats, time.Duration(gc1.PauseTotalNs-gc0.PauseTotalNs), cpu, elapsed)
 	s.Generator.Engine = e.String()
 	s.Generator.Warnings = append(s.Generator.Warnings, e.problems()...)

@@ -310,10 +310,12 @@ func TestSomeConnectionsHang(t *testing.T) {
 						hanging.Add(-1)
 						return
 					}
+					// Counted before the write: the client may record the
+					// response before this goroutine runs again.
+					answered.Add(1)
 					if _, err := io.WriteString(c, helloResponse); err != nil {
 						return
 					}
-					answered.Add(1)
 				}
 			})
 			s, err := Run(t.Context(), &Plan{

@@ -268,7 +268,7 @@ func (l *eventLoop) complete(c *loopConn) {
 		now = time.Now()
 	}
 	d := now.Sub(c.start)
-	l.rec.Record(report.Sample{Response: d, Service: d, Status: c.p.Status(), Bytes: c.p.BodyBytes(), FirstByte: c.first.Sub(c.sent)})
+	l.rec.Record(report.Sample{Response: d, Service: d, Status: c.p.Status(), Bytes: c.p.BodyBytes(), FirstByte: c.first.Sub(c.sent), End: now})
 	c.reused = true
 	c.served++
 	// A response that came before the whole request was written leaves
@@ -299,8 +299,9 @@ func (l *eventLoop) fail(c *loopConn, err error) {
 		}
 		l.closeConn(c)
 	}
-	d := time.Since(c.start)
-	l.rec.Record(report.Sample{Response: d, Service: d, Bytes: c.p.BodyBytes(), Err: Classify(err), Error: err})
+	now := time.Now()
+	d := now.Sub(c.start)
+	l.rec.Record(report.Sample{Response: d, Service: d, Bytes: c.p.BodyBytes(), Err: Classify(err), Error: err, End: now})
 	c.state = connIdle
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gather-dev/gather/internal/h1"
+	"github.com/gather-dev/gather/internal/report"
 )
 
 // UserAgent is sent with every request unless a header sets another.
@@ -78,6 +79,18 @@ type Plan struct {
 	// ProgressEvery is the interval between Progress calls; 0 means 1 s.
 	ProgressEvery time.Duration
 
+	// Interval is the length of the intervals of the run's series (see
+	// [report.Series]); 0 means 1 s. It must be at least
+	// [report.MinInterval].
+	Interval time.Duration
+	// OnInterval, if set, receives each interval of the series as it
+	// closes, a moment (a tenth of the interval, at most 100 ms) after it
+	// ends, in time order, from a goroutine of Run's own; Run returns once
+	// the last interval, the one in which the run ended, has been
+	// delivered. The run does not wait for it: while it is busy, closed
+	// intervals wait for it in the series' compact form.
+	OnInterval func(report.Interval)
+
 	// newDoer replaces the transport, for tests.
 	newDoer func(ctx context.Context, worker int) (Doer, error)
 }
@@ -99,6 +112,8 @@ func (p *Plan) check() error {
 		return errors.New("loadgen: requests per connection and no keep-alive contradict each other")
 	case p.TLSVersion != 0 && p.TLSVersion != tls.VersionTLS12 && p.TLSVersion != tls.VersionTLS13:
 		return fmt.Errorf("loadgen: TLS version %#x: want 1.2 or 1.3", p.TLSVersion)
+	case p.Interval < 0 || p.Interval > 0 && p.Interval < report.MinInterval:
+		return fmt.Errorf("loadgen: interval %v is shorter than %v", p.Interval, report.MinInterval)
 	}
 	if p.URL != nil && p.URL.Scheme != "http" && p.URL.Scheme != "https" {
 		return fmt.Errorf("loadgen: unsupported scheme %q", p.URL.Scheme)

@@ -180,6 +180,7 @@ func (r *run) work(ctx context.Context, d Doer, rec *report.Recorder, mu *sync.M
 			Err:      Classify(err),
 			Error:    err,
 			Late:     late,
+			End:      now,
 		}
 		if s.Err != report.ErrNone {
 			s.Status = 0

@@ -30,18 +30,37 @@ type jsonReport struct {
 	ErrorSamples map[string][]string `json:"error_samples"`
 	Non2xx       int64               `json:"non_2xx"`
 	Late         int64               `json:"late"`
+	Dropped      int64               `json:"dropped"`
 	Status       orderedCounts       `json:"status"`
 	Response     jsonLatency         `json:"response"`
 	Service      jsonLatency         `json:"service"`
 	Histogram    []jsonHistogramRow  `json:"histogram"`
 	Phases       jsonPhases          `json:"phases"`
 	Generator    jsonGenerator       `json:"generator"`
+	StartUnixS   float64             `json:"start_unix_s"`
+	IntervalS    float64             `json:"interval_s"`
+	Series       []jsonInterval      `json:"series"`
 }
 
 type jsonAsked struct {
 	Requests  int64   `json:"requests"`
 	DurationS float64 `json:"duration_s"`
 	RatePerS  float64 `json:"rate_per_s"`
+}
+
+// jsonInterval is one interval of the series in the JSON report.
+type jsonInterval struct {
+	StartUnixS   float64       `json:"start_unix_s"`
+	Requests     int64         `json:"requests"`
+	Errors       int64         `json:"errors"`
+	ErrorsByKind orderedCounts `json:"errors_by_kind"`
+	Status       orderedCounts `json:"status"`
+	Bytes        int64         `json:"bytes"`
+	Late         int64         `json:"late"`
+	Due          int64         `json:"due"`
+	Dropped      int64         `json:"dropped"`
+	Response     jsonLatency   `json:"response"`
+	Service      jsonLatency   `json:"service"`
 }
 
 type jsonLatency struct {
@@ -139,6 +158,18 @@ func latencyJSON(l Latency) jsonLatency {
 // time (one per connection) and of the time from a request's send to the
 // first byte of its response (one per answered request); all zero for
 // what the run did not measure (net/http measures none of them).
+// "dropped" counts the requests that were due (open model) but never sent
+// before the run ended.
+//
+// "series" is the run as a time series, one object per interval of
+// "interval_s" seconds (see [Series]), in time order: "start_unix_s" is
+// the interval's start in seconds since the Unix epoch, a whole multiple
+// of interval_s, so the intervals of runs on several machines line up;
+// counters are those of [IntervalCounts] ("due": the requests the schedule
+// made due in the interval, the open model's target; "status" by class,
+// "other" for codes outside 100-599) and "response" and "service" are the
+// interval's latencies, exact to 1%. A run saved by an older gather has
+// "interval_s": 0, an empty series and "start_unix_s": 0.
 //
 //	{
 //	  "target": "http://127.0.0.1:5000/", "method": "GET",
@@ -153,7 +184,7 @@ func latencyJSON(l Latency) jsonLatency {
 //	    "dns": 0, "tls": 0, "protocol": 0, "other": 0},
 //	  "error_samples": {"timeout": ["read tcp ...: i/o timeout"]},
 //	  "non_2xx": 0,
-//	  "late": 0,
+//	  "late": 0, "dropped": 0,
 //	  "status": {"200": 123453},
 //	  "response": {"count": 123453, "min_ms": 0.1, "mean_ms": 1.2,
 //	    "p50_ms": 1.1, "p90_ms": 2.0, "p95_ms": 2.4, "p99_ms": 3.1,
@@ -166,7 +197,13 @@ func latencyJSON(l Latency) jsonLatency {
 //	  "generator": {"target_rate_per_s": 0, "achieved_rate_per_s": 12345.0,
 //	    "send_lag_p99_ms": 0, "send_lag_max_ms": 0, "gc_pause_ms": 1.5,
 //	    "cpu_s": 1.25, "cpu_per_request_us": 10.1,
-//	    "bound": false, "warnings": []}
+//	    "bound": false, "warnings": []},
+//	  "start_unix_s": 1764576000.25, "interval_s": 1,
+//	  "series": [{"start_unix_s": 1764576000, "requests": 9041, "errors": 0,
+//	    "errors_by_kind": {"timeout": 0, ...}, "status": {"1xx": 0, "2xx": 9041,
+//	    "3xx": 0, "4xx": 0, "5xx": 0, "other": 0}, "bytes": 117533,
+//	    "late": 0, "due": 0, "dropped": 0,
+//	    "response": { as above }, "service": { as above }}, ...]
 //	}
 func (s *Summary) WriteJSON(w io.Writer) error {
 	r := jsonReport{
@@ -193,6 +230,7 @@ func (s *Summary) WriteJSON(w io.Writer) error {
 		ErrorSamples: make(map[string][]string),
 		Non2xx:       s.Non2xx(),
 		Late:         s.Late,
+		Dropped:      s.Dropped,
 		Response:     latencyJSON(s.Response()),
 		Service:      latencyJSON(s.Service()),
 		Histogram:    []jsonHistogramRow{},
@@ -233,7 +271,41 @@ func (s *Summary) WriteJSON(w io.Writer) error {
 	for _, row := range s.ResponseHistogram(histogramRows) {
 		r.Histogram = append(r.Histogram, jsonHistogramRow{msOf(row.Upper), row.Count})
 	}
+	if !s.Start.IsZero() {
+		r.StartUnixS = unixSeconds(s.Start)
+	}
+	r.Series = []jsonInterval{}
+	if s.Series != nil {
+		r.IntervalS = s.Series.Interval().Seconds()
+		for iv := range s.Series.All() {
+			r.Series = append(r.Series, intervalJSON(&iv))
+		}
+	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(r)
+}
+
+func intervalJSON(iv *Interval) jsonInterval {
+	j := jsonInterval{
+		StartUnixS: unixSeconds(iv.Start),
+		Requests:   iv.Requests, Errors: iv.Errors, Bytes: iv.Bytes,
+		Late: iv.Late, Due: iv.Due, Dropped: iv.Dropped,
+		ErrorsByKind: orderedCounts{}, Status: orderedCounts{},
+		Response: latencyJSON(iv.Response()),
+		Service:  latencyJSON(iv.Service()),
+	}
+	for k := ErrNone + 1; k < numErrorKinds; k++ {
+		j.ErrorsByKind = append(j.ErrorsByKind, namedCount{k.String(), iv.ErrorKinds[k]})
+	}
+	for class := 1; class < NumStatusClasses; class++ {
+		j.Status = append(j.Status, namedCount{statusClassNames[class], iv.Status[class]})
+	}
+	j.Status = append(j.Status, namedCount{statusClassNames[0], iv.Status[0]})
+	return j
+}
+
+// unixSeconds returns t in seconds since the Unix epoch, to the µs.
+func unixSeconds(t time.Time) float64 {
+	return float64(t.UnixMicro()) / 1e6
 }

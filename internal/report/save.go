@@ -14,10 +14,12 @@ import (
 )
 
 // saveFormat and saveVersion identify a saved summary. A change that an
-// older Load would misread must increase saveVersion.
+// older Load would misread must increase saveVersion. Version 2 added the
+// run's start, its dropped requests and its series; Load reads versions 1
+// and 2, Save writes 2.
 const (
 	saveFormat  = "gather-bench-summary"
-	saveVersion = 1
+	saveVersion = 2
 )
 
 // savedSummary is the saved form of a Summary: JSON, with durations in
@@ -54,6 +56,12 @@ type savedSummary struct {
 	Response        string              `json:"response_histogram"`
 	Service         string              `json:"service_histogram"`
 	savedPhases                         // optional: connections and phase timings
+	// Version 2. The series is absent from a run merged with one of
+	// version 1 (see [Summary.Add]).
+	StartNS    int64           `json:"start_unix_ns,omitempty"`
+	Dropped    int64           `json:"dropped,omitempty"`
+	IntervalNS int64           `json:"interval_ns,omitempty"`
+	Series     []savedInterval `json:"series,omitempty"`
 }
 
 type savedGenerator struct {
@@ -118,8 +126,15 @@ func (s *Summary) Save(w io.Writer) error {
 		},
 		Response: string(resp),
 		Service:  string(serv),
+		Dropped:  s.Dropped,
 	}
 	if v.savedPhases, err = s.phases.save(); err != nil {
+		return err
+	}
+	if !s.Start.IsZero() {
+		v.StartNS = s.Start.UnixNano()
+	}
+	if err := saveSeries(&v, s.Series); err != nil {
 		return err
 	}
 	for k := ErrNone + 1; k < numErrorKinds; k++ {
@@ -186,12 +201,15 @@ func Load(r io.Reader) (*Summary, error) {
 	if v.Format != saveFormat {
 		return bad("format is %q, want %q", v.Format, saveFormat)
 	}
-	if v.Version != saveVersion {
-		return bad("version %d is not supported (this gather reads version %d)", v.Version, saveVersion)
+	if v.Version < 1 || v.Version > saveVersion {
+		return bad("version %d is not supported (this gather reads versions 1 to %d)", v.Version, saveVersion)
+	}
+	if v.Version == 1 && (v.StartNS != 0 || v.Dropped != 0 || v.IntervalNS != 0 || v.Series != nil) {
+		return bad("version 1 has no start, dropped requests or series")
 	}
 	if v.Runs < 1 || v.AskedRequests < 0 || v.AskedDurationNS < 0 || v.Connections < 0 || v.Rate < 0 || v.ElapsedNS < 0 ||
 		v.Requests < 0 || v.Errors < 0 || v.Late < 0 || v.Bytes < 0 ||
-		v.RequestsPerS < 0 || v.BytesPerS < 0 || v.Generator.CPUNS < 0 {
+		v.RequestsPerS < 0 || v.BytesPerS < 0 || v.Generator.CPUNS < 0 || v.Dropped < 0 || v.StartNS < 0 {
 		return bad("negative count or duration")
 	}
 	switch {
@@ -227,19 +245,16 @@ func Load(r io.Reader) (*Summary, error) {
 		Requests:    v.Requests,
 		Errors:      v.Errors,
 		Late:        v.Late,
+		Dropped:     v.Dropped,
 		Bytes:       v.Bytes,
 		Status:      make(map[int]int64, len(v.Status)),
 		rateSum:     v.RequestsPerS,
 		byteRateSum: v.BytesPerS,
 	}
 	var kinds int64
-	for name, n := range v.ErrorsByKind {
-		k, ok := errorKindNamed(name)
-		if !ok || n < 0 {
-			return bad("error kind %q: %d", name, n)
-		}
-		s.ErrorKinds[k] += n
-		kinds += n
+	var err error
+	if s.ErrorKinds, kinds, err = loadErrorKinds(v.ErrorsByKind); err != nil {
+		return bad("%v", err)
 	}
 	for name, msgs := range v.ErrorSamples {
 		k, ok := errorKindNamed(name)
@@ -259,7 +274,6 @@ func Load(r io.Reader) (*Summary, error) {
 		s.Status[code] += n
 		answered += n
 	}
-	var err error
 	if s.response, err = decodeHistogram(v.Response); err != nil {
 		return bad("response histogram: %v", err)
 	}
@@ -277,6 +291,12 @@ func Load(r io.Reader) (*Summary, error) {
 	}
 	if msg, ok := s.phases.load(v.savedPhases, answered); !ok {
 		return bad("%s", msg)
+	}
+	if v.StartNS != 0 {
+		s.Start = time.Unix(0, v.StartNS)
+	}
+	if s.Series, err = loadSeries(&v); err != nil {
+		return bad("%v", err)
 	}
 	return s, nil
 }
@@ -299,16 +319,35 @@ func (e *readErr) Read(p []byte) (int, error) {
 // decodeHistogram decodes one saved histogram and insists on the geometry
 // every recorder uses, so that merging it loses nothing.
 func decodeHistogram(text string) (*hdrhistogram.Histogram, error) {
+	return decodeHistogramAt(text, sigFigs)
+}
+
+// decodeHistogramAt is decodeHistogram for histograms of digits
+// significant digits (the intervals').
+func decodeHistogramAt(text string, digits int64) (*hdrhistogram.Histogram, error) {
 	h, err := hdrhistogram.Decode([]byte(text))
 	if err != nil {
 		return nil, err
 	}
-	if h.LowestTrackableValue() != lowestMicros || h.HighestTrackableValue() != highestMicros || h.SignificantFigures() != sigFigs {
+	if h.LowestTrackableValue() != lowestMicros || h.HighestTrackableValue() != highestMicros || h.SignificantFigures() != digits {
 		return nil, fmt.Errorf("range %d-%d µs at %d digits, want %d-%d at %d",
 			h.LowestTrackableValue(), h.HighestTrackableValue(), h.SignificantFigures(),
-			lowestMicros, highestMicros, sigFigs)
+			lowestMicros, highestMicros, digits)
 	}
 	return h, nil
+}
+
+// loadErrorKinds reads saved error counts by kind name, and their sum.
+func loadErrorKinds(m map[string]int64) (kinds [numErrorKinds]int64, total int64, err error) {
+	for name, n := range m {
+		k, ok := errorKindNamed(name)
+		if !ok || n < 0 {
+			return kinds, 0, fmt.Errorf("error kind %q: %d", name, n)
+		}
+		kinds[k] += n
+		total += n
+	}
+	return kinds, total, nil
 }
 
 func errorKindNamed(name string) (ErrorKind, bool) {

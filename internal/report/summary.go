@@ -45,6 +45,12 @@ type Summary struct {
 	Interrupted bool
 	// Generator is the load generator's check on itself.
 	Generator Generator
+	// Start is when the run started, wall clock; for merged runs the
+	// earliest start. Zero if unknown (files saved before version 2).
+	Start time.Time
+	// Series is the run as a time series (see [Series]); nil if the run
+	// kept none, or was merged with one that kept none.
+	Series *Series
 
 	// Requests is the number of requests finished or failed.
 	Requests int64
@@ -55,6 +61,10 @@ type Summary struct {
 	// Late is the number of requests sent after their intended start
 	// (open model only): coordinated omission, counted instead of hidden.
 	Late int64
+	// Dropped is the number of requests that were due (open model) but
+	// never sent, because the run ended first: the duration passed or the
+	// run was interrupted with requests still waiting for a connection.
+	Dropped int64
 	// Bytes is the number of response body bytes read (see [Sample]).
 	Bytes int64
 	// Status counts responses by HTTP status code. Codes outside 100-599 are
@@ -190,8 +200,11 @@ func Merge(recs ...*Recorder) *Summary {
 // send lags take the maximum, GC pauses and CPU times add (the CPU time
 // is unknown if it is for any run), the generator counts as the
 // bottleneck if it was in any run, and the merge counts as interrupted if
-// any run was. The run ids and merge warnings of
-// other are appended to s's.
+// any run was. The run ids and merge warnings of other are appended to
+// s's. The series merge interval by interval (see [Series]); if only one
+// run has a series, the result has none and a merge warning says so.
+// Series that cannot merge (see [Series]) leave s unchanged and return an
+// error.
 //
 // Add merges whatever it is given; [MergeCheck] says whether runs
 // belong in one report.
@@ -206,6 +219,23 @@ func (s *Summary) Add(other *Summary) error {
 		*s = *other.clone()
 		return nil
 	}
+	// The series first: if it cannot merge, s is left as it was.
+	series, seriesWarning := s.Series, ""
+	switch {
+	case s.Series != nil && other.Series != nil:
+		m, err := s.Series.merged(other.Series)
+		if err != nil {
+			return err
+		}
+		series = m
+	case s.Series != nil || other.Series != nil:
+		series = nil
+		seriesWarning = "one of the merged runs has no series (saved by an older gather): the merged run has none"
+	}
+	s.Series = series
+	if seriesWarning != "" && !slices.Contains(s.MergeWarnings, seriesWarning) {
+		s.MergeWarnings = append(s.MergeWarnings, seriesWarning)
+	}
 	reqRate := s.RequestsPerSecond() + other.RequestsPerSecond()
 	byteRate := s.BytesPerSecond() + other.BytesPerSecond()
 
@@ -214,6 +244,9 @@ func (s *Summary) Add(other *Summary) error {
 	s.Connections += other.Connections
 	s.Rate += other.Rate
 	s.Elapsed = max(s.Elapsed, other.Elapsed)
+	if !other.Start.IsZero() && (s.Start.IsZero() || other.Start.Before(s.Start)) {
+		s.Start = other.Start
+	}
 	s.Runs += max(other.Runs, 1)
 	s.RunIDs = append(s.RunIDs, other.RunIDs...)
 	s.Asked.Requests += other.Asked.Requests
@@ -249,6 +282,7 @@ func (s *Summary) Add(other *Summary) error {
 		s.ErrorKinds[k] += n
 	}
 	s.Late += other.Late
+	s.Dropped += other.Dropped
 	s.Bytes += other.Bytes
 	s.errSamples.merge(&other.errSamples)
 	if s.Status == nil {
@@ -290,6 +324,7 @@ func (s *Summary) clone() *Summary {
 	for code, n := range s.Status {
 		c.Status[code] = n
 	}
+	c.Series = s.Series.clone()
 	c.response = s.response.Clone()
 	c.service = s.service.Clone()
 	c.phases = s.phases.clone()

@@ -73,6 +73,7 @@ func (s *Summary) WriteText(w io.Writer) error {
 		s.Non2xx(), percent(s.Non2xx(), s.Requests))
 	if s.Open() {
 		p("Late           %d  (sent after their intended start)", s.Late)
+		p("Dropped        %d  (due but never sent: the run ended first)", s.Dropped)
 	}
 
 	p("")

@@ -126,7 +126,7 @@ func TestWriteTextSections(t *testing.T) {
 		name, want string
 	}{
 		{"closed", "Target,Model,Elapsed,Requests,Transferred,Errors,Response,Status,Errors,Response,Generator"},
-		{"open", "Target,Model,Elapsed,Requests,Transferred,Errors,Late,Response,Service,Status,Errors,Response,Generator,WARNING:"},
+		{"open", "Target,Model,Elapsed,Requests,Transferred,Errors,Late,Dropped,Response,Service,Status,Errors,Response,Generator,WARNING:"},
 		{"merged", "Target,Model,Runs,Elapsed,Requests,Transferred,Errors,Response,Status,Errors,Response,Generator"},
 		{"empty", "Target,Model,Elapsed,Requests,Transferred,Errors,Response,Status,Response,Generator"},
 	}
@@ -155,7 +155,8 @@ func TestWriteJSON(t *testing.T) {
 				"merge_warnings", "elapsed_s",
 				"requests", "requests_per_s", "bytes", "bytes_per_s", "asked", "interrupted", "errors", "errors_by_kind",
 				"error_samples", "non_2xx",
-				"late", "status", "response", "service", "histogram", "phases", "generator",
+				"late", "dropped", "status", "response", "service", "histogram", "phases", "generator",
+				"start_unix_s", "interval_s", "series",
 			}
 			for _, key := range keys {
 				if _, ok := m[key]; !ok {
