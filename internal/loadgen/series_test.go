@@ -82,8 +82,10 @@ func TestLoopSeries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Series == nil || s.Series.Len() < 5 || s.Series.Len() > 7 {
-		t.Fatalf("series %v, want 5 to 7 intervals of 100 ms", s.Series)
+	// 500 ms starting inside an interval spans 6; a busy machine may
+	// take longer to finish the last requests.
+	if s.Series == nil || s.Series.Len() < 5 || s.Series.Len() > 50 || s.Series.Interval() != 100*time.Millisecond {
+		t.Fatalf("series of %d intervals, want 5 or more of 100 ms", s.Series.Len())
 	}
 	if tot := s.Series.Totals(); tot.Requests != s.Requests || tot.Status[2] != s.Status[200] || s.Requests == 0 {
 		t.Errorf("series totals %+v, run %d requests", tot, s.Requests)
