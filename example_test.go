@@ -115,11 +115,13 @@ func ExampleWait_nested() {
 }
 
 // Cell 3 again, with a timeout: the tasks still running when it expires are
-// returned as pending, and keep running.
+// returned as pending, and keep running. The timeout falls 4 units after
+// the second task and 4 before the third, so that a loaded machine would
+// need 200ms of delay to change the output.
 func ExampleWait_timeout() {
 	ctx := context.Background()
-	tasks := start(ctx, 1, 2, 4)
-	wctx, cancel := context.WithTimeout(ctx, 3*unit)
+	tasks := start(ctx, 1, 2, 10)
+	wctx, cancel := context.WithTimeout(ctx, 6*unit)
 	defer cancel()
 	done, pending := gather.Wait(wctx, tasks, gather.AllCompleted)
 	fmt.Println("done:", len(done), "pending:", len(pending))
@@ -127,7 +129,7 @@ func ExampleWait_timeout() {
 	// Output:
 	// Waiting: 1
 	// Waiting: 2
-	// Waiting: 4
+	// Waiting: 10
 	// done: 2 pending: 1
 }
 
