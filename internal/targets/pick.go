@@ -3,10 +3,61 @@ package targets
 import (
 	"crypto/rand"
 	"encoding/binary"
+	"fmt"
 	"math"
 	mrand "math/rand/v2"
+	"slices"
 	"time"
 )
+
+// Pick is how a target is chosen for each request.
+type Pick uint8
+
+const (
+	// PickDefault is RoundRobin, or Weighted when a target has a weight.
+	PickDefault Pick = iota
+	// RoundRobin takes the targets in the file's order: request n (of the
+	// whole run, counted across connections) sends target n mod N.
+	RoundRobin
+	// Random takes a target uniformly at random for each request.
+	Random
+	// Weighted takes a target at random, in proportion to its weight (1
+	// if not given).
+	Weighted
+)
+
+var pickNames = []string{PickDefault: "default", RoundRobin: "round-robin", Random: "random", Weighted: "weighted"}
+
+func (p Pick) String() string { return pickNames[p] }
+
+// ParsePick returns the Pick named s: "round-robin", "random" or "weighted".
+func ParsePick(s string) (Pick, error) {
+	if i := slices.Index(pickNames, s); i > 0 {
+		return Pick(i), nil
+	}
+	return 0, fmt.Errorf("unknown pick %q: want round-robin, random or weighted", s)
+}
+
+// RowPick is how a data row is chosen for each request.
+type RowPick uint8
+
+const (
+	// Cycle takes the rows in order: request n takes row n mod rows.
+	Cycle RowPick = iota
+	// RandomRow takes a row uniformly at random.
+	RandomRow
+)
+
+// ParseRowPick returns the RowPick named s: "cycle" or "random".
+func ParseRowPick(s string) (RowPick, error) {
+	switch s {
+	case "cycle":
+		return Cycle, nil
+	case "random":
+		return RandomRow, nil
+	}
+	return 0, fmt.Errorf("unknown data pick %q: want cycle or random", s)
+}
 
 // A Request is one request about to be sent: the target picked for it and
 // the values its templates render. Each connection owns one and reuses it
