@@ -36,6 +36,8 @@ type jsonReport struct {
 	Service      jsonLatency         `json:"service"`
 	Histogram    []jsonHistogramRow  `json:"histogram"`
 	Phases       jsonPhases          `json:"phases"`
+	Targets      []jsonTarget        `json:"targets"`
+	Thresholds   []jsonVerdict       `json:"thresholds"`
 	Generator    jsonGenerator       `json:"generator"`
 	StartUnixS   float64             `json:"start_unix_s"`
 	IntervalS    float64             `json:"interval_s"`
@@ -170,6 +172,12 @@ func latencyJSON(l Latency) jsonLatency {
 // "other" for codes outside 100-599) and "response" and "service" are the
 // interval's latencies, exact to 1%. A run saved by an older gather has
 // "interval_s": 0, an empty series and "start_unix_s": 0.
+// "targets" splits the run by target name, in the targets file's order
+// (one row, the totals, for a single URL; none for a merge of runs that
+// did not all keep them): each row's counts and response times mean what
+// the run's do. "thresholds" holds the verdicts of the thresholds the run
+// was judged by, each with its measured value (null when there was
+// nothing to measure) in its unit ("ms", "%", "req/s", "" for a count).
 //
 //	{
 //	  "target": "http://127.0.0.1:5000/", "method": "GET",
@@ -194,6 +202,12 @@ func latencyJSON(l Latency) jsonLatency {
 //	  "phases": {"connections_opened": 50, "tls_full_handshakes": 1,
 //	    "tls_resumed_handshakes": 49, "connect": { latency fields },
 //	    "tls_handshake": { latency fields }, "first_byte": { latency fields }},
+//	  "targets": [{"name": "login", "requests": 41152, "errors": 1,
+//	    "errors_by_kind": { as above }, "bytes": 534976, "status": {"200": 41151},
+//	    "response": { latency fields }}, ...],
+//	  "thresholds": [{"expr": "login:p99<250ms", "target": "login",
+//	    "metric": "p99", "op": "<", "limit": 250, "value": 3.1, "unit": "ms",
+//	    "measured": "3.100 ms", "pass": true}, ...],
 //	  "generator": {"target_rate_per_s": 0, "achieved_rate_per_s": 12345.0,
 //	    "send_lag_p99_ms": 0, "send_lag_max_ms": 0, "gc_pause_ms": 1.5,
 //	    "cpu_s": 1.25, "cpu_per_request_us": 10.1,
@@ -235,6 +249,8 @@ func (s *Summary) WriteJSON(w io.Writer) error {
 		Service:      latencyJSON(s.Service()),
 		Histogram:    []jsonHistogramRow{},
 		Phases:       s.phasesJSON(),
+		Targets:      s.targetsJSON(),
+		Thresholds:   s.thresholdsJSON(),
 		Generator: jsonGenerator{
 			Engine:           s.Generator.Engine,
 			TargetRatePerS:   s.Generator.TargetRate,
@@ -251,23 +267,13 @@ func (s *Summary) WriteJSON(w io.Writer) error {
 	if s.Open() {
 		r.Model = "open"
 	}
+	r.ErrorsByKind = kindCounts(&s.ErrorKinds)
 	for k := ErrNone + 1; k < numErrorKinds; k++ {
-		r.ErrorsByKind = append(r.ErrorsByKind, namedCount{k.String(), s.ErrorKinds[k]})
 		if msgs := s.errSamples[k]; len(msgs) > 0 {
 			r.ErrorSamples[k.String()] = slices.Clone(msgs)
 		}
 	}
-	codes := make([]int, 0, len(s.Status))
-	for code, n := range s.Status {
-		if n != 0 {
-			codes = append(codes, code)
-		}
-	}
-	slices.Sort(codes)
-	r.Status = orderedCounts{}
-	for _, code := range codes {
-		r.Status = append(r.Status, namedCount{strconv.Itoa(code), s.Status[code]})
-	}
+	r.Status = statusCounts(s.Status)
 	for _, row := range s.ResponseHistogram(histogramRows) {
 		r.Histogram = append(r.Histogram, jsonHistogramRow{msOf(row.Upper), row.Count})
 	}
@@ -283,6 +289,7 @@ func (s *Summary) WriteJSON(w io.Writer) error {
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // "p99<250ms", not "p99\u003c250ms"
 	return enc.Encode(r)
 }
 
@@ -295,9 +302,7 @@ func intervalJSON(iv *Interval) jsonInterval {
 		Response: latencyJSON(iv.Response()),
 		Service:  latencyJSON(iv.Service()),
 	}
-	for k := ErrNone + 1; k < numErrorKinds; k++ {
-		j.ErrorsByKind = append(j.ErrorsByKind, namedCount{k.String(), iv.ErrorKinds[k]})
-	}
+	j.ErrorsByKind = kindCounts(&iv.ErrorKinds)
 	for class := 1; class < NumStatusClasses; class++ {
 		j.Status = append(j.Status, namedCount{statusClassNames[class], iv.Status[class]})
 	}
@@ -308,4 +313,29 @@ func intervalJSON(iv *Interval) jsonInterval {
 // unixSeconds returns t in seconds since the Unix epoch, to the µs.
 func unixSeconds(t time.Time) float64 {
 	return float64(t.UnixMicro()) / 1e6
+}
+
+// kindCounts returns the counts of every error kind, in their order.
+func kindCounts(kinds *[numErrorKinds]int64) orderedCounts {
+	var c orderedCounts
+	for k := ErrNone + 1; k < numErrorKinds; k++ {
+		c = append(c, namedCount{k.String(), kinds[k]})
+	}
+	return c
+}
+
+// statusCounts returns the counts of the status codes seen, ascending.
+func statusCounts(status map[int]int64) orderedCounts {
+	codes := make([]int, 0, len(status))
+	for code, n := range status {
+		if n != 0 {
+			codes = append(codes, code)
+		}
+	}
+	slices.Sort(codes)
+	c := orderedCounts{}
+	for _, code := range codes {
+		c = append(c, namedCount{strconv.Itoa(code), status[code]})
+	}
+	return c
 }

@@ -91,6 +91,9 @@ type Sample struct {
 	// its monotonic reading); it places the sample in its interval of the
 	// series (see [Intervals]). Zero means the interval going on.
 	End time.Time
+	// Target is the index of the request's target among the names given
+	// to [Recorder.TrackTargets]; ignored if there were none.
+	Target int
 }
 
 // Recorder accumulates the samples of one worker. Only that worker may call
@@ -121,7 +124,11 @@ type Recorder struct {
 	errSamples errorSamples
 	// series is the recorder's part of the run's series, if it has one.
 	series *recorderSeries
-	_      [64]byte
+	// targetNames and targets are the per-target rows; see TrackTargets.
+	targetNames []string
+	targets     []targetRecord
+	watches     []watchState // see SetWatches
+	_           [64]byte
 }
 
 // firstSamples is how many samples a Recorder keeps raw.
@@ -155,6 +162,12 @@ func (r *Recorder) Record(s Sample) {
 	// that loads Errors before Requests never sees more errors than
 	// requests.
 	r.requests.Add(1)
+	if r.targets != nil {
+		r.recordTarget(&s)
+	}
+	if r.watches != nil {
+		r.watch(&s)
+	}
 	r.bytes += s.Bytes
 	if s.Late {
 		r.late++

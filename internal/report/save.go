@@ -62,6 +62,8 @@ type savedSummary struct {
 	Dropped    int64           `json:"dropped,omitempty"`
 	IntervalNS int64           `json:"interval_ns,omitempty"`
 	Series     []savedInterval `json:"series,omitempty"`
+	// Targets is optional: the per-target rows, when the run kept them.
+	Targets []savedTarget `json:"targets,omitempty"`
 }
 
 type savedGenerator struct {
@@ -137,10 +139,10 @@ func (s *Summary) Save(w io.Writer) error {
 	if err := saveSeries(&v, s.Series); err != nil {
 		return err
 	}
+	if v.Targets, err = s.saveTargets(); err != nil {
+		return err
+	}
 	for k := ErrNone + 1; k < numErrorKinds; k++ {
-		if n := s.ErrorKinds[k]; n != 0 {
-			v.ErrorsByKind[k.String()] = n
-		}
 		if msgs := s.errSamples[k]; len(msgs) > 0 {
 			if v.ErrorSamples == nil {
 				v.ErrorSamples = make(map[string][]string)
@@ -148,11 +150,8 @@ func (s *Summary) Save(w io.Writer) error {
 			v.ErrorSamples[k.String()] = msgs
 		}
 	}
-	for code, n := range s.Status {
-		if n != 0 {
-			v.Status[strconv.Itoa(code)] = n
-		}
-	}
+	v.ErrorsByKind = saveKinds(&s.ErrorKinds)
+	v.Status = saveStatus(s.Status)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
@@ -265,14 +264,9 @@ func Load(r io.Reader) (*Summary, error) {
 			s.errSamples.add(k, msg)
 		}
 	}
-	var answered int64
-	for name, n := range v.Status {
-		code, err := strconv.Atoi(name)
-		if err != nil || code < 0 || code >= statusSlots || (code > 0 && code < 100) || n < 0 {
-			return bad("status %q: %d", name, n)
-		}
-		s.Status[code] += n
-		answered += n
+	answered, err := loadStatus(v.Status, s.Status)
+	if err != nil {
+		return bad("%v", err)
 	}
 	if s.response, err = decodeHistogram(v.Response); err != nil {
 		return bad("response histogram: %v", err)
@@ -298,7 +292,46 @@ func Load(r io.Reader) (*Summary, error) {
 	if s.Series, err = loadSeries(&v); err != nil {
 		return bad("%v", err)
 	}
+	if err := s.loadTargets(v.Targets); err != nil {
+		return bad("%v", err)
+	}
 	return s, nil
+}
+
+// saveKinds returns the error counts by kind name, leaving out zeros.
+func saveKinds(kinds *[numErrorKinds]int64) map[string]int64 {
+	m := make(map[string]int64)
+	for k := ErrNone + 1; k < numErrorKinds; k++ {
+		if n := kinds[k]; n != 0 {
+			m[k.String()] = n
+		}
+	}
+	return m
+}
+
+// saveStatus returns the status counts by code, leaving out zeros.
+func saveStatus(status map[int]int64) map[string]int64 {
+	m := make(map[string]int64)
+	for code, n := range status {
+		if n != 0 {
+			m[strconv.Itoa(code)] = n
+		}
+	}
+	return m
+}
+
+// loadStatus adds saved status counts to status and returns their sum.
+func loadStatus(m map[string]int64, status map[int]int64) (int64, error) {
+	var sum int64
+	for name, n := range m {
+		code, err := strconv.Atoi(name)
+		if err != nil || code < 0 || code >= statusSlots || (code > 0 && code < 100) || n < 0 {
+			return 0, fmt.Errorf("status %q: %d", name, n)
+		}
+		status[code] += n
+		sum += n
+	}
+	return sum, nil
 }
 
 // readErr remembers the error of the underlying reader, so Load can tell

@@ -70,6 +70,14 @@ type Summary struct {
 	// Status counts responses by HTTP status code. Codes outside 100-599 are
 	// counted under 0.
 	Status map[int]int64
+	// Targets splits the counts and response times by target name, in the
+	// order of the targets file, when the load generator kept them (see
+	// [Recorder.TrackTargets]); nil if it did not. At most MaxTargetRows.
+	Targets []*TargetSummary
+	// Thresholds are the verdicts of the thresholds the run was judged
+	// by, filled by the caller (see the threshold package) for the text
+	// and JSON reports; they are not saved, since a merge is judged anew.
+	Thresholds []Verdict
 
 	response   *hdrhistogram.Histogram
 	service    *hdrhistogram.Histogram
@@ -184,6 +192,7 @@ func Merge(recs ...*Recorder) *Summary {
 		s.response.Merge(r.response)
 		s.service.Merge(r.service)
 	}
+	s.mergeTargets(recs)
 	return s
 }
 
@@ -292,6 +301,7 @@ func (s *Summary) Add(other *Summary) error {
 		s.Status[code] += n
 	}
 	s.phases.add(&other.phases)
+	s.addTargets(other)
 	if s.response.Merge(other.response) != 0 || s.service.Merge(other.service) != 0 {
 		return errors.New("report: histograms of different ranges cannot be merged exactly")
 	}
@@ -328,6 +338,14 @@ func (s *Summary) clone() *Summary {
 	c.response = s.response.Clone()
 	c.service = s.service.Clone()
 	c.phases = s.phases.clone()
+	c.Targets = nil
+	if s.Targets != nil {
+		c.Targets = make([]*TargetSummary, len(s.Targets))
+		for i, t := range s.Targets {
+			c.Targets[i] = t.clone()
+		}
+	}
+	c.Thresholds = slices.Clone(s.Thresholds)
 	if c.Runs == 0 {
 		c.Runs = 1
 	}

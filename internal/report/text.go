@@ -32,7 +32,9 @@ const (
 // them (every run of gather's own clients does). A merge of runs that do
 // not belong together (see [MergeCheck]) has a WARNING line for each way
 // they differ, after the Runs line; the generator block ends with a
-// WARNING line for each problem the generator found in itself.
+// WARNING line for each problem the generator found in itself. A run of
+// several target names has a table of them after the errors; a run judged
+// by thresholds ends with their verdicts.
 func (s *Summary) WriteText(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	p := func(format string, args ...any) {
@@ -118,6 +120,7 @@ func (s *Summary) WriteText(w io.Writer) error {
 			}
 		}
 	}
+	s.writeTargets(p)
 
 	p("")
 	p("Response time histogram (ms)")
@@ -170,6 +173,7 @@ func (s *Summary) WriteText(w io.Writer) error {
 	if g.Bound && len(g.Warnings) == 0 {
 		p("WARNING: the generator, not the server, was the bottleneck")
 	}
+	s.writeThresholds(p)
 	return bw.Flush()
 }
 

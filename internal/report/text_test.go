@@ -54,7 +54,11 @@ func goldenSummaries(t *testing.T) map[string]*Summary {
 	failed.Connections = 1
 
 	all := map[string]*Summary{"closed": closed, "open": open, "merged": merged, "forced": forced, "failed": failed, "empty": Merge(),
-		"phases": phasedSummary(5, 2000, 40)}
+		"phases": phasedSummary(5, 2000, 40), "targets": targetSummary(6, 3000, testTargetNames)}
+	all["targets"].Thresholds = []Verdict{
+		{Expr: "p99<250ms", Metric: "p99", Op: "<", Limit: 250, Value: 2007.039, Unit: "ms", Measured: "2007.039 ms"},
+		{Expr: "login:errors<10%", Target: "login", Metric: "errors", Op: "<", Limit: 10, Value: 5.1, Unit: "%", Measured: "5.10% (51 of 1000)", Pass: true},
+	}
 	// Run ids are random; fixed ones keep the golden files stable.
 	for name, s := range all {
 		s.RunIDs = []string{name}
@@ -155,7 +159,7 @@ func TestWriteJSON(t *testing.T) {
 				"merge_warnings", "elapsed_s",
 				"requests", "requests_per_s", "bytes", "bytes_per_s", "asked", "interrupted", "errors", "errors_by_kind",
 				"error_samples", "non_2xx",
-				"late", "dropped", "status", "response", "service", "histogram", "phases", "generator",
+				"late", "dropped", "status", "response", "service", "histogram", "phases", "targets", "thresholds", "generator",
 				"start_unix_s", "interval_s", "series",
 			}
 			for _, key := range keys {
