@@ -130,15 +130,15 @@ func TestEvaluate(t *testing.T) {
 		expr string
 		pass bool
 	}{
-		{"p50<10ms", true},    // home's and login's together: half are under 10 ms
-		{"p99<10ms", false},   // login's tail
-		{"p99<101ms", true},   // the slowest is 100 ms
-		{"mean<30ms", true},   // about 27.8 ms
-		{"mean<25ms", false},  //
-		{"min>=100us", true},  // the fastest is 0.1 ms
-		{"min>100us", false},  //
-		{"max<100ms", false},  // exactly 100 ms (within the histogram's 0.1%)
-		{"max<101ms", true},   //
+		{"p50<10ms", true},   // home's and login's together: half are under 10 ms
+		{"p99<10ms", false},  // login's tail
+		{"p99<101ms", true},  // the slowest is 100 ms
+		{"mean<30ms", true},  // about 27.8 ms
+		{"mean<25ms", false}, //
+		{"min>=100us", true}, // the fastest is 0.1 ms
+		{"min>100us", false}, //
+		{"max<100ms", false}, // exactly 100 ms (within the histogram's 0.1%)
+		{"max<101ms", true},  //
 		{"login:p50<10ms", false},
 		{"home:p99<=9.91ms", true}, // home's slowest: 9.9 ms
 		{"home:p99<9.9ms", false},
