@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"errors"
+	"net"
 	"os"
 	"syscall"
 	"time"
@@ -70,7 +71,7 @@ func (l *eventLoop) step(c *loopConn) {
 				return
 			}
 			if err := soError(c.fd); err != nil {
-				l.fail(c, err)
+				l.fail(c, l.dialError(err))
 				continue
 			}
 			l.connected(c)
@@ -160,9 +161,23 @@ func (l *eventLoop) connect(c *loopConn) error {
 	case syscall.EINPROGRESS, syscall.EINTR:
 		c.state = connConnecting
 	default:
-		return os.NewSyscallError("connect", err)
+		return l.dialError(os.NewSyscallError("connect", err))
 	}
 	return nil
+}
+
+// dialError says where a connection failed, as net.Dial does ("dial tcp
+// 10.0.0.5:8080: connect: connection refused"), for the report's sample
+// messages; it costs an allocation on a path that already has one.
+func (l *eventLoop) dialError(err error) error {
+	var addr net.Addr
+	switch a := l.sa.(type) {
+	case *syscall.SockaddrInet4:
+		addr = &net.TCPAddr{IP: net.IP(append([]byte(nil), a.Addr[:]...)), Port: a.Port}
+	case *syscall.SockaddrInet6:
+		addr = &net.TCPAddr{IP: net.IP(append([]byte(nil), a.Addr[:]...)), Port: a.Port}
+	}
+	return &net.OpError{Op: "dial", Net: "tcp", Addr: addr, Err: err}
 }
 
 // connected records c's connection, now open, and starts its request.
