@@ -23,6 +23,7 @@ import (
 // task, for its owner to read or for the unretrieved-error handler (see
 // [SetUnretrievedHandler]). To get every outcome instead, use [Settle].
 func All[T any](ctx context.Context, tasks ...*Task[T]) ([]T, error) {
+	defer markAwaitTasks(ctx, "All", tasks).end()
 	w := watchCount(tasks)
 	select {
 	case <-w.all:
@@ -99,7 +100,7 @@ func watchEach[T any](tasks []*Task[T], w waiter) []watcher {
 	for i, t := range tasks {
 		nodes[i] = watcher{w: w, i: i}
 		// A task that has finished needs no watcher, nor its lock.
-		if t.finished.Load() || !t.watch(&nodes[i]) {
+		if t.isFinished() || !t.watch(&nodes[i]) {
 			w.finished(i, t.err != nil)
 		}
 	}
@@ -122,7 +123,7 @@ func cancelAll[T any](tasks []*Task[T], cause error) {
 		t.Cancel(cause)
 	}
 	for _, t := range tasks {
-		<-t.Done()
+		t.awaited.Wait()
 	}
 }
 
@@ -139,6 +140,7 @@ func causedBy(err, cause error) bool {
 // If ctx ends first, Settle cancels the unfinished tasks with ctx's cause
 // and waits for them, so every Result holds what its task really returned.
 func Settle[T any](ctx context.Context, tasks ...*Task[T]) []Result[T] {
+	defer markAwaitTasks(ctx, "Settle", tasks).end()
 	select {
 	case <-watchCount(tasks).all:
 	case <-ctx.Done():
@@ -169,8 +171,13 @@ const (
 // asyncio.wait, and returns the tasks that have finished, in the order they
 // finished, and those still running, in the order given. A deadline on ctx
 // is the timeout. Wait cancels nothing, and it reads no errors: call
-// [Task.Result] on the done tasks.
+// [Task.Result] on the done tasks. Wait panics if until is not one of
+// AllCompleted, FirstCompleted and FirstError.
 func Wait[T any](ctx context.Context, tasks []*Task[T], until Until) (done, pending []*Task[T]) {
+	if until != AllCompleted && until != FirstCompleted && until != FirstError {
+		panic(fmt.Sprintf("gather: Wait: invalid Until %d (want AllCompleted, FirstCompleted or FirstError)", until))
+	}
+	defer markAwaitTasks(ctx, "Wait", tasks).end()
 	ch, nodes := watchChan(tasks)
 	left := len(tasks)
 	finished := make([]bool, len(tasks))

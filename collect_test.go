@@ -308,10 +308,10 @@ func TestAsCompletedStops(t *testing.T) {
 
 // watchers counts the waiters a task would tell when it finishes.
 func (t *Task[T]) watcherCount() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	t.ctx.mu.Lock()
+	defer t.ctx.mu.Unlock()
 	n := 0
-	for w := t.watchers; w != nil; w = w.next {
+	for w := t.watchers.Load(); w != nil && w != finishedMark; w = w.next {
 		n++
 	}
 	return n
@@ -361,4 +361,12 @@ func TestAsCompletedStopLeavesNoWatchers(t *testing.T) {
 			t.Fatalf("the running task has %d watchers after the loops stopped; want 0", c)
 		}
 	})
+}
+
+// An Until that is not one of the three used to act as AllCompleted.
+func TestWaitInvalidUntilPanics(t *testing.T) {
+	t.Parallel()
+	task := Go(context.Background(), func(ctx context.Context) (int, error) { return 1, nil })
+	mustPanic(t, "gather: Wait: invalid Until 7", func() { Wait(context.Background(), []*Task[int]{task}, Until(7)) })
+	task.Await(context.Background())
 }

@@ -324,3 +324,193 @@ func TestGroupParentEndsWithARealError(t *testing.T) {
 		}
 	})
 }
+
+// mustPanic calls f and fails the test unless it panics with a message
+// that contains want.
+func mustPanic(t *testing.T, want string, f func()) {
+	t.Helper()
+	defer func() {
+		t.Helper()
+		r := recover()
+		if msg, _ := r.(string); !strings.Contains(msg, want) {
+			t.Errorf("panicked with %v; want a message with %q", r, want)
+		}
+	}()
+	f()
+}
+
+// SetLimit after a child started made Wait hang (the child gave back a
+// slot of the new, empty semaphore) and raced; it now panics at once, as
+// errgroup does, and the group goes on working.
+func TestGroupSetLimitAfterGoPanics(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := NewGroup(context.Background())
+		g.Go(func(ctx context.Context) error { return Sleep(ctx, time.Second) })
+		mustPanic(t, "SetLimit called after the group started a child", func() { g.SetLimit(2) })
+		mustPanic(t, "SetPolicy called after the group started a child", func() { g.SetPolicy(Supervise()) })
+		if err := g.Wait(); err != nil {
+			t.Fatalf("Wait() = %v", err)
+		}
+	})
+	g := NewGroup(context.Background())
+	g.TryGo(func(ctx context.Context) error { return nil })
+	mustPanic(t, "SetLimit called after", func() { g.SetLimit(1) })
+	g.Wait()
+}
+
+func TestGroupLimitZeroMeansNone(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := NewGroup(context.Background())
+		g.SetLimit(3)
+		g.SetLimit(0) // no limit, as for Map and Stream
+		start := time.Now()
+		for range 10 {
+			g.Go(func(ctx context.Context) error { return Sleep(ctx, time.Second) })
+		}
+		g.Wait()
+		if d := time.Since(start); d != time.Second {
+			t.Fatalf("10 children of 1s took %v with limit 0; want 1s, all at once", d)
+		}
+	})
+}
+
+func TestGroupTryGo(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := NewGroup(context.Background())
+		g.SetLimit(2)
+		var ran atomic.Int32
+		child := func(ctx context.Context) error {
+			ran.Add(1)
+			return Sleep(ctx, time.Second)
+		}
+		results := []bool{g.TryGo(child), g.TryGo(child), g.TryGo(child)}
+		if !results[0] || !results[1] || results[2] {
+			t.Fatalf("TryGo on a group of limit 2 = %v; want true, true, false", results)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if !g.TryGo(child) {
+			t.Fatal("TryGo = false once the slots were free again")
+		}
+		if err := g.Wait(); err != nil || ran.Load() != 3 {
+			t.Fatalf("Wait() = %v with %d children run; want nil, 3", err, ran.Load())
+		}
+		if g.TryGo(child) {
+			t.Fatal("TryGo = true after Wait")
+		}
+	})
+	g := NewGroup(context.Background())
+	if !g.TryGo(func(ctx context.Context) error { return errBoom }) {
+		t.Fatal("TryGo on a group without a limit = false")
+	}
+	if err := g.Wait(); err != errBoom {
+		t.Fatalf("Wait() = %v; want the TryGo child's error", err)
+	}
+}
+
+// A shielded child keeps running when its group is cancelled, is still
+// waited for, and its error still counts.
+func TestGroupShieldedChild(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := NewGroup(context.Background())
+		errSave := errors.New("save failed")
+		var saved, cancelled atomic.Bool
+		g.Go(func(ctx context.Context) error {
+			if err := Sleep(ctx, 3*time.Second); err != nil {
+				return err
+			}
+			saved.Store(true)
+			return errSave
+		}, Shield())
+		task, _ := Spawn(g, func(ctx context.Context) (int, error) {
+			if err := Sleep(ctx, 3*time.Second); err != nil {
+				cancelled.Store(true)
+				return 0, err
+			}
+			return 1, nil
+		}, Shield())
+		g.Go(func(ctx context.Context) error {
+			err := Sleep(ctx, time.Hour)
+			cancelled.Store(true)
+			return err
+		})
+		time.Sleep(time.Second)
+		g.Cancel()
+		start := time.Now()
+		err := g.Wait()
+		if d := time.Since(start); d != 2*time.Second {
+			t.Errorf("Wait returned %v after Cancel; want 2s, when the shielded children end", d)
+		}
+		if !saved.Load() || err != errSave {
+			t.Errorf("shielded child saved=%v, Wait() = %v; want true, its error", saved.Load(), err)
+		}
+		if v, err := task.Await(context.Background()); v != 1 || err != nil {
+			t.Errorf("the shielded task returned %v, %v; want 1, nil", v, err)
+		}
+		if !cancelled.Load() {
+			t.Error("the unshielded child was not cancelled")
+		}
+	})
+}
+
+// A shielded task keeps running when its parent context ends, and Run
+// still waits for it; Task.Cancel still stops it.
+func TestGoShielded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		task := Go(ctx, func(ctx context.Context) (int, error) {
+			return 1, Sleep(ctx, time.Second)
+		}, Shield())
+		cancel()
+		if v, err := task.Await(context.Background()); v != 1 || err != nil {
+			t.Fatalf("shielded task = %v, %v after its parent ended; want 1, nil", v, err)
+		}
+		stubborn := Go(context.Background(), func(ctx context.Context) (int, error) {
+			return 0, Sleep(ctx, time.Hour)
+		}, Shield())
+		stubborn.Cancel(errBoom)
+		if _, err := stubborn.Await(context.Background()); err != errBoom {
+			t.Fatalf("cancelled shielded task returned %v; want boom", err)
+		}
+	})
+	var finished atomic.Bool
+	Run(func(ctx context.Context) error {
+		Go(ctx, func(ctx context.Context) (int, error) {
+			time.Sleep(50 * time.Millisecond)
+			finished.Store(ctx.Err() == nil)
+			return 0, nil
+		}, Shield())
+		return nil
+	})
+	if !finished.Load() {
+		t.Fatal("Run returned before the shielded task, or Run's end cancelled it")
+	}
+}
+
+// A group whose Wait is never called loses its children's errors: they
+// are reported as a task's would be, at Run's end or by the garbage
+// collector.
+func TestGroupWithoutWaitIsReported(t *testing.T) {
+	reported := captureUnretrieved(t)
+	Run(func(ctx context.Context) error {
+		g := NewGroup(ctx, Name("forgotten"))
+		g.Go(func(ctx context.Context) error { return errBoom })
+		g.Go(func(ctx context.Context) error { return nil })
+		return nil // no Wait
+	})
+	got := reported()
+	if len(got) != 1 || !errors.Is(got[0], errBoom) || !strings.Contains(got[0].Error(), `"forgotten"`) {
+		t.Fatalf("reports = %v; want the group's error, naming it", got)
+	}
+
+	// Waited for: nothing to report.
+	Run(func(ctx context.Context) error {
+		g := NewGroup(ctx)
+		g.Go(func(ctx context.Context) error { return errBoom })
+		g.Wait()
+		return nil
+	})
+	if got := reported(); len(got) != 1 {
+		t.Fatalf("reports after a waited group = %v; want none more", got[1:])
+	}
+}

@@ -11,7 +11,12 @@ import (
 
 func TestMain(m *testing.M) {
 	SetUnretrievedHandler(unretrieved.add)
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m,
+		// ants, a peer in the benchmarks, starts a default pool when it
+		// is loaded, whose goroutines live as long as the process.
+		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
+		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"),
+	)
 }
 
 // unretrieved collects what the unretrieved-error handler is given, so that

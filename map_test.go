@@ -330,3 +330,51 @@ func TestStreamInputPanicReachesTheLoop(t *testing.T) {
 	}
 	t.Fatal("Stream returned normally from an input that panicked")
 }
+
+// An Order that is neither of the two made Stream panic with "assignment
+// to entry in nil map" once the loop ran; it now panics at the call, and
+// says why.
+func TestStreamInvalidOrderPanics(t *testing.T) {
+	t.Parallel()
+	mustPanic(t, "gather: Stream: invalid Order 2", func() {
+		Stream(context.Background(), slices.Values([]int{1}), 1, Order(2), func(ctx context.Context, i int) (int, error) { return i, nil })
+	})
+}
+
+// A limit of 0 means no limit, as for Map and Group.SetLimit (it meant 1).
+func TestStreamNoLimit(t *testing.T) {
+	for _, order := range []Order{InputOrder, CompletionOrder} {
+		t.Run(fmt.Sprint(order), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var p peak
+				start := time.Now()
+				n := 0
+				for i, r := range Stream(context.Background(), slices.Values(make([]int, 50)), 0, order, func(ctx context.Context, _ int) (int, error) {
+					p.enter()
+					defer p.leave()
+					return 0, Sleep(ctx, time.Second)
+				}) {
+					if r.Err != nil || (order == InputOrder && i != n) {
+						t.Fatalf("item %d: %v (yielded %d before)", i, r.Err, n)
+					}
+					n++
+				}
+				if d := time.Since(start); d != time.Second || n != 50 || p.most.Load() != 50 {
+					t.Fatalf("50 calls of 1s without a limit: %d yielded after %v, %d at once; want 50, 1s, 50", n, d, p.most.Load())
+				}
+			})
+		})
+	}
+}
+
+func TestMapLimitZeroMeansNone(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		got, err := Map(context.Background(), make([]int, 20), 0, func(ctx context.Context, _ int) (int, error) {
+			return 1, Sleep(ctx, time.Second)
+		})
+		if d := time.Since(start); err != nil || len(got) != 20 || d != time.Second {
+			t.Fatalf("Map with limit 0: %d results, %v, after %v; want 20, nil, 1s", len(got), err, d)
+		}
+	})
+}

@@ -86,7 +86,7 @@ func Run(main func(ctx context.Context) error) error {
 		}
 	}()
 
-	err := callErr(ctx, main)
+	err := callErr(ctx, main, nil)
 	cancel(ErrMainReturned)
 	for _, st := range tr.wait() {
 		reportIfUnretrieved(st)

@@ -6,10 +6,9 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
-	"slices"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // A Task is a function running in its own goroutine whose result can be
@@ -29,16 +28,20 @@ import (
 // [context.DeadlineExceeded] or the cancellation cause) is not reported;
 // nor is a task started by [Spawn], whose error its [Group] reads.
 type Task[T any] struct {
-	ctx      taskCtx
-	value    T
-	err      error
-	state    *taskState  // set only if err must be read, before finished
-	finished atomic.Bool // value, err and state are final once it is true
-	owned    bool        // a Group reads the error: never report it
+	ctx   taskCtx
+	value T
+	err   error
+	state *taskState // set only if err must be read, before finished
+	group *Group     // the group that reads the error (Spawn); nil for Go
 
-	mu       sync.Mutex
-	done     chan struct{} // made by the first Done that needs it
-	watchers *watcher      // told when the task finishes
+	// watchers are told when the task finishes (Done's channel is one);
+	// finishedMark once it has, when value, err and state are final.
+	// Changed under ctx.mu.
+	watchers atomic.Pointer[watcher]
+
+	// awaited is Await's wait when its context cannot end: a semaphore
+	// in the task costs no channel.
+	awaited sync.WaitGroup
 }
 
 // A waiter is told, by the goroutine that finished it, when each task it
@@ -56,16 +59,24 @@ type watcher struct {
 	next *watcher
 }
 
+// finishedMark is the watchers of a finished task.
+var finishedMark = &watcher{}
+
+// isFinished reports whether the task has finished, when its result is
+// final.
+func (t *Task[T]) isFinished() bool { return t.watchers.Load() == finishedMark }
+
 // watch adds w to the task's watchers and reports whether it will be told;
 // false means the task has finished already.
 func (t *Task[T]) watch(w *watcher) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.finished.Load() {
+	t.ctx.mu.Lock()
+	defer t.ctx.mu.Unlock()
+	head := t.watchers.Load()
+	if head == finishedMark {
 		return false
 	}
-	w.next = t.watchers
-	t.watchers = w
+	w.next = head
+	t.watchers.Store(w)
 	return true
 }
 
@@ -75,23 +86,29 @@ func (t *Task[T]) watch(w *watcher) bool {
 // pending tasks, the asyncio idiom, would otherwise pile up one watcher per
 // task per call. The lists are short when everyone unwatches.
 func (t *Task[T]) unwatch(w *watcher) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for p := &t.watchers; *p != nil; p = &(*p).next {
-		if *p == w {
-			*p = w.next
+	t.ctx.mu.Lock()
+	defer t.ctx.mu.Unlock()
+	head := t.watchers.Load()
+	if head == finishedMark {
+		return
+	}
+	if head == w {
+		t.watchers.Store(w.next)
+		return
+	}
+	for p := head; p != nil && p.next != nil; p = p.next {
+		if p.next == w {
+			p.next = w.next
 			return
 		}
 	}
 }
 
-// taskState is the part of a task that outlives it: the garbage-collection
-// cleanup must not refer to the Task itself, or the Task would never be
-// collected.
-type taskState struct {
-	retrieved atomic.Bool
-	err       error
-}
+// doneWaiter is the watcher behind Done: the channel closes when the task
+// finishes.
+type doneWaiter chan struct{}
+
+func (d doneWaiter) finished(int, bool) { close(d) }
 
 // Go starts fn in a new goroutine and returns its task, like
 // asyncio.create_task. fn receives a child of ctx that is cancelled when ctx
@@ -101,74 +118,104 @@ type taskState struct {
 // A panic in fn does not crash the program: it is recovered and becomes the
 // task's error, a [*PanicError].
 //
-// Go costs a goroutine and two allocations; the task's context costs two
-// more if fn looks at it (see the benchmarks for times).
-func Go[T any](ctx context.Context, fn func(context.Context) (T, error)) *Task[T] {
-	return start(ctx, fn, false)
+// Options name the task ([Name]) or shield it from ctx's cancellation
+// ([Shield]).
+//
+// Go costs a goroutine and two allocations, 160 bytes for a small T; the
+// task's context costs three more if fn looks at it, and none if fn only
+// sleeps in it with [Sleep]. A name costs a few more, and nothing when
+// there is none (see the benchmarks in bench_test.go).
+func Go[T any](ctx context.Context, fn func(context.Context) (T, error), opts ...Option) *Task[T] {
+	return start(ctx, fn, nil, opts)
 }
 
-// start starts a task; owned says that a Group reads its error, so that it
-// is never reported as unretrieved.
-func start[T any](ctx context.Context, fn func(context.Context) (T, error), owned bool) *Task[T] {
-	t := &Task[T]{ctx: taskCtx{parent: ctx}, owned: owned}
+// start starts a task; g, if not nil, is the group that reads its error,
+// so that it is never reported as unretrieved.
+func start[T any](ctx context.Context, fn func(context.Context) (T, error), g *Group, opts []Option) *Task[T] {
+	t := &Task[T]{group: g}
+	t.ctx.parent = ctx
 	tr := trackerFrom(ctx)
 	if tr != nil && !tr.add() {
 		tr = nil // Run has stopped waiting
 	}
+	if len(opts) > 0 || observed(tr) {
+		// Names, the tree, a test scope, an execution trace: what a
+		// plain task never pays for.
+		t.ctx.node = newNode(ctx, kindTask, opts, tr, &t.ctx, 2)
+		t.ctx.parent = t.ctx.node.ctx
+	}
+	t.awaited.Add(1)
 	go t.run(fn, tr)
 	return t
 }
 
 func (t *Task[T]) run(fn func(context.Context) (T, error), tr *tracker) {
 	defer t.finish(tr)
+	if n := t.ctx.node; n != nil {
+		n.begin()
+	} else if t.group != nil && t.group.labels {
+		pprof.SetGoroutineLabels(t.group.ctx) // an unnamed child of a named group
+	}
 	t.err = errGoexit // stays if fn calls runtime.Goexit, so that finish still runs
-	t.value, t.err = call(&t.ctx, fn)
+	t.value, t.err = call(&t.ctx, fn, t.ctx.node)
 }
 
 // errGoexit is the error of a task whose function called runtime.Goexit,
 // as t.FailNow does in a test.
 var errGoexit = errors.New("gather: task function called runtime.Goexit")
 
+// finish publishes the task's result. Everything that counts the task as
+// running (its group, Run, a test scope, the tree) is told before anyone
+// waiting for it is woken, so that a task that has been awaited is never
+// seen as still running.
 func (t *Task[T]) finish(tr *tracker) {
+	n := t.ctx.node
 	var st *taskState
-	// Only failed tasks pay for a cleanup: a success has nothing to lose.
-	// Nor has a task that stopped because it was cancelled, as in asyncio,
-	// where a cancelled task has no exception to retrieve; that must be
-	// decided before the context is cancelled below.
-	if t.err != nil && !t.owned && !t.stoppedByCancel() {
-		st = &taskState{err: t.err}
-		t.state = st
-		runtime.AddCleanup(t, reportIfUnretrieved, st)
+	if t.err != nil {
+		// A task that stopped because it was cancelled has nothing to
+		// report, as in asyncio, where a cancelled task has no exception
+		// to retrieve; that must be decided before the context is
+		// cancelled below.
+		cause := t.ctx.cancelledBy()
+		stopped := cause != nil && causedBy(t.err, cause)
+		if g := t.group; g != nil {
+			// A child cancelled on its own, with Task.Cancel, does not
+			// fail the group, as in asyncio.TaskGroup.
+			if !(stopped && g.ctx.Err() == nil) {
+				g.record(t.err)
+			}
+		} else if !stopped {
+			// Only failed tasks pay for a cleanup: a success has nothing
+			// to lose.
+			st = &taskState{err: t.err, name: n.nameOrEmpty(), pc: n.pcOrZero()}
+			t.state = st
+			runtime.AddCleanup(t, reportIfUnretrieved, st)
+		}
+	} else if g := t.group; g != nil && g.policy.kind == quorum {
+		g.success(t.value, true)
 	}
-	t.ctx.cancelWith(ErrTaskReturned)
-	t.mu.Lock()
-	t.finished.Store(true)
-	done, watchers := t.done, t.watchers
-	t.watchers = nil
-	t.mu.Unlock()
-	if done != nil {
-		close(done)
+	n.end()
+	t.ctx.mu.Lock()
+	t.ctx.cancelLocked(ErrTaskReturned)
+	watchers := t.watchers.Swap(finishedMark)
+	t.ctx.mu.Unlock()
+	if tr != nil {
+		tr.done(st, n)
 	}
 	for w := watchers; w != nil; w = w.next {
 		w.w.finished(w.i, t.err != nil)
 	}
-	if tr != nil {
-		tr.done(st)
+	t.awaited.Done()
+	if t.group != nil {
+		t.group.childDone()
 	}
 }
 
-// stoppedByCancel reports whether the task's error is what a function
-// returns when its context is cancelled, and the context was cancelled.
-func (t *Task[T]) stoppedByCancel() bool {
-	cause := t.ctx.cancelledBy()
-	return cause != nil && causedBy(t.err, cause)
-}
-
 // call runs fn, turning a panic into a *PanicError.
-func call[T any](ctx context.Context, fn func(context.Context) (T, error)) (v T, err error) {
+func call[T any](ctx context.Context, fn func(context.Context) (T, error), n *node) (v T, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = newPanicError(r)
+			err = newPanicError(r, n)
 		}
 	}()
 	return fn(ctx)
@@ -184,17 +231,22 @@ var ErrTaskReturned = errors.New("gather: task returned")
 // Done returns a channel that is closed when the task's function has
 // returned.
 func (t *Task[T]) Done() <-chan struct{} {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.done == nil {
-		if t.finished.Load() {
-			return closed
-		}
-		// Made on demand: most tasks are waited for by All or a Group,
-		// which need no channel per task.
-		t.done = make(chan struct{})
+	t.ctx.mu.Lock()
+	defer t.ctx.mu.Unlock()
+	head := t.watchers.Load()
+	if head == finishedMark {
+		return closed
 	}
-	return t.done
+	for w := head; w != nil; w = w.next {
+		if d, ok := w.w.(doneWaiter); ok {
+			return d
+		}
+	}
+	// Made on demand: most tasks are waited for by All, Await or a Group,
+	// which need no channel per task.
+	d := make(doneWaiter)
+	t.watchers.Store(&watcher{w: d, next: head})
+	return d
 }
 
 // closed is a closed channel, the Done of every task that finished before
@@ -210,13 +262,19 @@ var closed = func() chan struct{} {
 // task goes on running: awaiting is not owning. To stop the task as well,
 // use [WaitFor] or call [Task.Cancel].
 func (t *Task[T]) Await(ctx context.Context) (T, error) {
-	if t.finished.Load() {
+	if t.isFinished() {
+		return t.take()
+	}
+	defer markAwait(ctx, "task", t.ctx.node).end()
+	stop := ctx.Done()
+	if stop == nil {
+		t.awaited.Wait() // ctx never ends: no channel needed
 		return t.take()
 	}
 	select {
 	case <-t.Done():
 		return t.take()
-	case <-ctx.Done():
+	case <-stop:
 		var zero T
 		return zero, context.Cause(ctx)
 	}
@@ -234,7 +292,7 @@ func (t *Task[T]) take() (T, error) {
 // zero Result, while the task is still running; once ok is true, the error
 // counts as read.
 func (t *Task[T]) Result() (r Result[T], ok bool) {
-	if !t.finished.Load() {
+	if !t.isFinished() {
 		return Result[T]{}, false
 	}
 	v, err := t.take()
@@ -252,6 +310,11 @@ func (t *Task[T]) Cancel(cause error) {
 	t.ctx.cancelWith(cause)
 }
 
+// Name returns the name given with [Name] when the task was started, or "".
+func (t *Task[T]) Name() string {
+	return t.ctx.node.nameOrEmpty()
+}
+
 // Result is the outcome of one task: its value, or the error it returned.
 type Result[T any] struct {
 	Value T
@@ -259,19 +322,24 @@ type Result[T any] struct {
 }
 
 // PanicError is the error of a task whose function panicked. It carries
-// the value passed to panic and the stack of the goroutine at that moment.
+// the value passed to panic, the stack of the goroutine at that moment,
+// and the name of the task or group child, if it had one.
 type PanicError struct {
 	Value any
 	Stack []byte
+	Task  string // the task's name, "" if it had none
 }
 
-func newPanicError(v any) *PanicError {
-	return &PanicError{Value: v, Stack: debug.Stack()}
+func newPanicError(v any, n *node) *PanicError {
+	return &PanicError{Value: v, Stack: debug.Stack(), Task: n.nameOrEmpty()}
 }
 
-// Error reports the panic value on one line; the stack is in the Stack
-// field.
+// Error reports the panic value, and the task's name if it has one, on one
+// line; the stack is in the Stack field.
 func (e *PanicError) Error() string {
+	if e.Task != "" {
+		return fmt.Sprintf("gather: task %q panicked: %v", e.Task, e.Value)
+	}
 	return fmt.Sprintf("gather: task panicked: %v", e.Value)
 }
 
@@ -280,188 +348,4 @@ func (e *PanicError) Error() string {
 func (e *PanicError) Unwrap() error {
 	err, _ := e.Value.(error)
 	return err
-}
-
-// ErrTimeout is the error of [WaitFor] when the time runs out. It matches
-// [context.DeadlineExceeded] with [errors.Is], so code that checks for
-// either works.
-var ErrTimeout error = timeoutError{}
-
-type timeoutError struct{}
-
-func (timeoutError) Error() string { return "gather: timed out" }
-
-func (timeoutError) Is(target error) bool { return target == context.DeadlineExceeded }
-
-// WaitFor waits at most d for the task to finish, like asyncio.wait_for. If
-// the time runs out, it cancels the task with cause [ErrTimeout], waits until
-// the task function has returned, and returns an error that wraps
-// ErrTimeout. If ctx ends first, the task is cancelled the same way and
-// ctx's cause is returned. Either way, the task has returned when WaitFor
-// does. What the stopped task returned is still in it: an error of its own,
-// rather than one caused by the cancellation, is not taken as read, so
-// read it with [Task.Result] or it is reported as unretrieved.
-func WaitFor[T any](ctx context.Context, t *Task[T], d time.Duration) (T, error) {
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	if t.finished.Load() {
-		return t.take()
-	}
-	var cause error
-	select {
-	case <-t.Done():
-		return t.take()
-	case <-timer.C:
-		cause = ErrTimeout
-	case <-ctx.Done():
-		cause = context.Cause(ctx)
-	}
-	t.Cancel(cause)
-	<-t.Done()
-	// An error caused by the cancellation is not reported (see Task), but
-	// one of the task's own is left in it, for Result or the report.
-	var zero T
-	if cause == ErrTimeout {
-		return zero, fmt.Errorf("gather: task did not finish within %v: %w", d, ErrTimeout)
-	}
-	return zero, cause
-}
-
-// Sleep pauses the calling goroutine for d, like asyncio.sleep, and returns
-// nil; it returns early, with ctx's cause, if ctx ends first.
-func Sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return context.Cause(ctx)
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return nil
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	}
-}
-
-// unretrievedHandler holds the func(error) that reports errors nobody read.
-var unretrievedHandler atomic.Pointer[func(error)]
-
-// SetUnretrievedHandler sets the function that is called with the error of
-// every failed task whose error was never read, and returns a function that
-// puts the previous handler back, made to be deferred:
-//
-//	defer gather.SetUnretrievedHandler(h)()
-//
-// A nil h restores the default, which writes one line to standard error:
-//
-//	gather: task error was never retrieved: <error>
-//
-// The handler is called from the garbage collector's cleanup goroutine or
-// from [Run]; it must not block for long. The handler is global: tests that
-// set it should not run in parallel with others that do.
-func SetUnretrievedHandler(h func(err error)) (restore func()) {
-	var p *func(error)
-	if h != nil {
-		p = &h
-	}
-	old := unretrievedHandler.Swap(p)
-	return func() { unretrievedHandler.Store(old) }
-}
-
-func defaultUnretrieved(err error) {
-	fmt.Fprintf(stderr, "gather: task error was never retrieved: %v\n", err)
-}
-
-// report calls the current handler once for st, if its error was never read.
-// Swapping retrieved makes the report happen at most once, whether Run or the
-// garbage collector gets there first.
-func reportIfUnretrieved(st *taskState) {
-	if st.retrieved.Swap(true) {
-		return
-	}
-	h := defaultUnretrieved
-	if p := unretrievedHandler.Load(); p != nil {
-		h = *p
-	}
-	h(&UnretrievedError{Err: st.err})
-}
-
-// UnretrievedError is what the unretrieved-error handler receives: the error
-// of a task that nobody read.
-type UnretrievedError struct {
-	Err error
-}
-
-func (e *UnretrievedError) Error() string { return e.Err.Error() }
-
-// Unwrap returns the task's error.
-func (e *UnretrievedError) Unwrap() error { return e.Err }
-
-// tracker counts the tasks and group children started under [Run], so
-// that Run can wait for them and report the failures nobody read. Unlike a
-// sync.WaitGroup, it may be added to while Run waits, even from zero (by a
-// goroutine Run does not know of), and it stops counting once Run is done
-// waiting, so that a late start is neither a race nor a misuse.
-type tracker struct {
-	mu      sync.Mutex
-	running int
-	idle    chan struct{} // closed when running drops to zero while Run waits
-	closed  bool          // Run no longer waits: nothing is counted
-	failed  []*taskState
-}
-
-type trackerKey struct{}
-
-func trackerFrom(ctx context.Context) *tracker {
-	tr, _ := ctx.Value(trackerKey{}).(*tracker)
-	return tr
-}
-
-// add counts one more task, and reports false if Run no longer waits.
-func (tr *tracker) add() bool {
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	if tr.closed {
-		return false
-	}
-	tr.running++
-	return true
-}
-
-// done counts a task out; st, if not nil, is its unread error for Run to
-// report.
-func (tr *tracker) done(st *taskState) {
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	if st != nil {
-		if len(tr.failed) == cap(tr.failed) {
-			// Drop the errors read since the last time, so that a long
-			// Run that reads its errors does not keep them all.
-			tr.failed = slices.DeleteFunc(tr.failed, func(st *taskState) bool { return st.retrieved.Load() })
-		}
-		tr.failed = append(tr.failed, st)
-	}
-	tr.running--
-	if tr.running == 0 && tr.idle != nil {
-		close(tr.idle)
-		tr.idle = nil
-	}
-}
-
-// wait waits until no task is counted, then stops counting and returns the
-// failed tasks.
-func (tr *tracker) wait() []*taskState {
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	for tr.running > 0 {
-		idle := make(chan struct{})
-		tr.idle = idle
-		tr.mu.Unlock()
-		<-idle
-		tr.mu.Lock()
-	}
-	tr.closed = true
-	failed := tr.failed
-	tr.failed = nil
-	return failed
 }

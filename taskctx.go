@@ -10,95 +10,155 @@ import (
 // taskCtx is the context a task function receives. It behaves as a child of
 // the context given to [Go], made with context.WithCancelCause, but it makes
 // that child only when someone first asks for its Done channel, its error
-// or a value. A task that never looks at its context (a computation, a
-// quick lookup) thus costs two allocations instead of four; one that does
-// pays the same as with context.WithCancelCause, and context.Cause,
-// context.AfterFunc and contexts derived from it work as usual, since
-// they all reach the real child through Value. As with a real child, the
-// first of a cancellation and the parent's end gives the cause, even when
-// the child is made after both.
+// or a value it does not know itself. A task that never looks at its
+// context (a computation, a quick lookup) thus costs no context at all, and
+// one that only sleeps in it with [Sleep] costs a timer; one that does
+// look pays the same as with context.WithCancelCause plus 32 bytes, and
+// context.Cause, context.AfterFunc and contexts derived from it work as
+// usual, since they all reach the real child through Value. As with a real
+// child, the first of a cancellation and the parent's end gives the cause,
+// even when the child is made after both.
 type taskCtx struct {
 	parent context.Context
+	state  atomic.Pointer[ctxState] // nil: neither made nor cancelled
 
-	ready  atomic.Bool // inner and cancel are set and final
-	inner  context.Context
-	cancel context.CancelCauseFunc
-
-	mu        sync.Mutex
-	cancelled bool  // cancelled before inner was made
-	cause     error // the cause it was cancelled with
+	// mu guards the changes of state, sleep, and the task's watchers and
+	// done channel: one lock for the task's few shared fields.
+	mu    sync.Mutex
+	sleep *time.Timer // of a Sleep under way on this very context
+	node  *node       // the task's names and place in the tree; nil for a plain task
 }
+
+// ctxState is the lazily made part of a task's context. It never changes
+// once stored, so that readers need no lock: a change stores a new one.
+type ctxState struct {
+	inner  context.Context // nil: cancelled with cause before it was made
+	cancel context.CancelCauseFunc
+	cause  error
+}
+
+// returned is the state of every task that returned without having made
+// its context, shared so that finishing such a task allocates nothing.
+var returned = &ctxState{cause: ErrTaskReturned}
 
 // get returns the real child context, making it if need be.
 func (c *taskCtx) get() context.Context {
-	if c.ready.Load() {
-		return c.inner
+	if s := c.state.Load(); s != nil && s.inner != nil {
+		return s.inner
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.ready.Load() {
-		if c.cancelled {
-			// Cancelled first, so the cause is c.cause even if the parent
-			// has ended since: the parent's cancellation must not reach
-			// the child and overwrite it.
-			c.inner, c.cancel = context.WithCancelCause(context.WithoutCancel(c.parent))
-			c.cancel(c.cause)
-		} else {
-			c.inner, c.cancel = context.WithCancelCause(c.parent)
-		}
-		c.ready.Store(true)
+	s := c.state.Load()
+	if s != nil && s.inner != nil {
+		return s.inner
 	}
-	return c.inner
+	made := new(ctxState)
+	if s != nil {
+		// Cancelled first, so the cause is s.cause even if the parent has
+		// ended since: the parent's cancellation must not reach the child
+		// and overwrite it.
+		made.inner, made.cancel = context.WithCancelCause(context.WithoutCancel(c.parent))
+		made.cancel(s.cause)
+	} else {
+		// A Sleep under way waits for its timer and the parent, not for
+		// inner: cancelLocked fires the timer, as before inner was made.
+		made.inner, made.cancel = context.WithCancelCause(c.parent)
+	}
+	c.state.Store(made)
+	return made.inner
 }
 
 // cancelWith cancels the context with cause, now if it has been made, or
 // as soon as it is.
 func (c *taskCtx) cancelWith(cause error) {
-	if c.ready.Load() {
-		c.cancel(cause)
-		return
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.ready.Load() {
-		c.cancel(cause)
-		return
-	}
-	// A parent that has ended has cancelled the real child already, with
-	// its own cause, which this cancel must not replace.
-	if !c.cancelled && c.parent.Err() == nil {
+	c.cancelLocked(cause)
+}
+
+func (c *taskCtx) cancelLocked(cause error) {
+	s := c.state.Load()
+	switch {
+	case s != nil && s.inner != nil:
+		s.cancel(cause)
+	case s != nil:
+		return // cancelled already: the first cause stays
+	case c.parent.Err() != nil:
+		// A parent that has ended has cancelled the real child already,
+		// with its own cause, which this cancel must not replace.
+	case cause == ErrTaskReturned:
+		c.state.Store(returned)
+	default:
 		if cause == nil {
 			cause = context.Canceled // as context.CancelCauseFunc does
 		}
-		c.cancelled, c.cause = true, cause
+		c.state.Store(&ctxState{cause: cause})
+	}
+	if c.sleep != nil {
+		c.sleep.Reset(0) // wake the Sleep under way: it reads the cause
 	}
 }
 
 // cancelledBy returns the cause with which the context has been cancelled,
 // or nil if it has not been, without making the real child.
 func (c *taskCtx) cancelledBy() error {
-	if !c.ready.Load() {
-		c.mu.Lock()
-		ready, cancelled, cause := c.ready.Load(), c.cancelled, c.cause
-		c.mu.Unlock()
-		if !ready {
-			if cancelled {
-				return cause
-			}
-			if c.parent.Err() != nil {
-				return context.Cause(c.parent)
-			}
-			return nil
+	s := c.state.Load()
+	switch {
+	case s == nil:
+		if c.parent.Err() != nil {
+			return context.Cause(c.parent)
 		}
-	}
-	if c.inner.Err() == nil {
 		return nil
+	case s.inner == nil:
+		return s.cause
+	case s.inner.Err() != nil:
+		return context.Cause(s.inner)
 	}
-	return context.Cause(c.inner)
+	return nil
+}
+
+// sleepFor is Sleep on a task's own context. Until the real child is made,
+// it waits for a timer alone, which a cancellation fires early, and for the
+// parent's end: a sleeping task costs no context and no channel of its own.
+func (c *taskCtx) sleepFor(d time.Duration) error {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	c.mu.Lock()
+	if s := c.state.Load(); s != nil {
+		c.mu.Unlock()
+		if s.inner == nil {
+			return s.cause
+		}
+		return sleepOn(s.inner, timer)
+	}
+	c.sleep = timer
+	c.mu.Unlock()
+	select {
+	case <-timer.C:
+	case <-c.parent.Done():
+	}
+	c.mu.Lock()
+	c.sleep = nil
+	c.mu.Unlock()
+	return c.cancelledBy()
 }
 
 func (c *taskCtx) Deadline() (time.Time, bool) { return c.parent.Deadline() }
 func (c *taskCtx) Done() <-chan struct{}       { return c.get().Done() }
 func (c *taskCtx) Err() error                  { return c.get().Err() }
-func (c *taskCtx) Value(key any) any           { return c.get().Value(key) }
 func (c *taskCtx) String() string              { return "gather.Task context" }
+
+// Value answers gather's own keys from what the task knows, so that
+// finding the task's tracker or tree node makes no context.
+func (c *taskCtx) Value(key any) any {
+	switch key.(type) {
+	case nodeKey:
+		if c.node != nil {
+			return c.node
+		}
+		return nil // an untracked task: its children are roots
+	case trackerKey:
+		return c.parent.Value(key)
+	}
+	return c.get().Value(key)
+}

@@ -175,3 +175,66 @@ func TestTaskContextReturnedThenParentEnds(t *testing.T) {
 		t.Fatalf("cause = %v; want ErrTaskReturned, which came first", got)
 	}
 }
+
+// Sleep in a task's own context makes no context: a cancellation fires its
+// timer, and the parent's end is watched on the parent's channel.
+func TestSleepInTaskContext(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		made := func(task *Task[error]) bool {
+			s := task.ctx.state.Load()
+			return s != nil && s.inner != nil
+		}
+		sleepy := func(ctx context.Context) (error, error) { return Sleep(ctx, time.Hour), nil }
+
+		// Cancelled while sleeping.
+		task := Go(context.Background(), sleepy)
+		time.Sleep(time.Second)
+		task.Cancel(errBoom)
+		if err, _ := task.Await(context.Background()); err != errBoom {
+			t.Errorf("Sleep after Cancel(boom) = %v; want boom", err)
+		}
+		if made(task) {
+			t.Error("Sleep made the task's context")
+		}
+
+		// The parent ends while it sleeps.
+		parent, cancel := context.WithCancelCause(context.Background())
+		task = Go(parent, sleepy)
+		time.Sleep(time.Second)
+		cancel(errBoom)
+		if err, _ := task.Await(context.Background()); err != errBoom {
+			t.Errorf("Sleep after the parent ended = %v; want the parent's cause", err)
+		}
+
+		// Cancelled before it sleeps: no wait at all.
+		start := time.Now()
+		task = Go(context.Background(), func(ctx context.Context) (error, error) {
+			time.Sleep(time.Second)
+			return Sleep(ctx, time.Hour), nil
+		})
+		task.Cancel(nil)
+		if err, _ := task.Await(context.Background()); err != context.Canceled || time.Since(start) != time.Second {
+			t.Errorf("Sleep on a cancelled task = %v after %v; want Canceled after 1s", err, time.Since(start))
+		}
+
+		// The context is made by someone else while the task sleeps, then
+		// cancelled: the sleep still ends.
+		task = Go(context.Background(), sleepy)
+		time.Sleep(time.Second)
+		_ = task.ctx.Done()
+		task.Cancel(errBoom)
+		if err, _ := task.Await(context.Background()); err != errBoom {
+			t.Errorf("Sleep after the context was made and cancelled = %v; want boom", err)
+		}
+
+		// Undisturbed, it sleeps its time and returns nil.
+		start = time.Now()
+		task = Go(context.Background(), func(ctx context.Context) (error, error) { return Sleep(ctx, 3*time.Second), nil })
+		if err, _ := task.Await(context.Background()); err != nil || time.Since(start) != 3*time.Second {
+			t.Errorf("Sleep(3s) = %v after %v; want nil after 3s", err, time.Since(start))
+		}
+		if made(task) {
+			t.Error("Sleep made the task's context")
+		}
+	})
+}
