@@ -183,3 +183,25 @@ func TestBenchInterruptedBeforeAnyAnswer(t *testing.T) {
 		}
 	}
 }
+
+// Bad input exits 2 before any request, whatever it is: a flag, a URL,
+// an input file that is a directory, an output path that cannot be
+// written (nothing listens on port 9: a request sent would fail, not
+// exit 2).
+func TestBenchExitStatus(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"bench", "--frobnicate", "http://127.0.0.1:9/"},
+		{"bench", "127.0.0.1:9"},
+		{"bench", "-n", "1", "--save", dir, "http://127.0.0.1:9/"},
+		{"bench", "-n", "1", "--save", filepath.Join(dir, "no", "such", "x.json"), "http://127.0.0.1:9/"},
+		{"bench", "-n", "1", "-D", dir, "http://127.0.0.1:9/"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if got := run(args, strings.NewReader(""), &stdout, &stderr); got != 2 || stdout.Len() != 0 ||
+			strings.Count(stderr.String(), "\n") != 1 {
+			t.Errorf("%q: exit status %d, stdout %q, stderr %q; want 2, nothing, one line", args, got, stdout.String(), stderr.String())
+		}
+	}
+}

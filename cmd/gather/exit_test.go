@@ -6,10 +6,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/txtar"
 )
 
 // TestSignalExitStatus sends the test process real signals while run
@@ -35,17 +37,35 @@ func TestSignalExitStatus(t *testing.T) {
 	defer srv.Close()
 	defer close(hold)
 
+	// A saved run that report reads from stdin, held back until the
+	// signal has come: report finishes its work, and still exits 130,
+	// by the rule main.run applies to every command.
+	ar, err := txtar.ParseFile("testdata/script/report_errors.txtar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var saved []byte
+	for _, f := range ar.Files {
+		if f.Name == "a.json" {
+			saved = f.Data
+		}
+	}
+	stdin := &heldReader{data: saved, reading: make(chan struct{}), release: make(chan struct{})}
+
 	tests := []struct {
 		name   string
 		args   []string
 		sig    syscall.Signal
 		ready  func(stderr *bufio.Reader) // returns once the command is running
+		after  func()                     // called once the signal is sent
 		status int
 	}{
-		{"serve SIGINT", []string{"serve", "--addr", "127.0.0.1:0", "--grace", "0s"}, syscall.SIGINT, listening, 130},
-		{"serve SIGTERM", []string{"serve", "--addr", "127.0.0.1:0", "--grace", "0s"}, syscall.SIGTERM, listening, 143},
+		{"report SIGINT", []string{"report", "-"}, syscall.SIGINT,
+			func(*bufio.Reader) { <-stdin.reading }, func() { close(stdin.release) }, 130},
+		{"serve SIGINT", []string{"serve", "--addr", "127.0.0.1:0", "--grace", "0s"}, syscall.SIGINT, listening, nil, 130},
+		{"serve SIGTERM", []string{"serve", "--addr", "127.0.0.1:0", "--grace", "0s"}, syscall.SIGTERM, listening, nil, 143},
 		{"bench SIGTERM", []string{"bench", "-n", "100", "-c", "1", "-t", "1m", srv.URL + "/"}, syscall.SIGTERM,
-			func(*bufio.Reader) { <-started }, 143},
+			func(*bufio.Reader) { <-started }, nil, 143},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -53,13 +73,18 @@ func TestSignalExitStatus(t *testing.T) {
 			var stdout bytes.Buffer
 			done := make(chan int, 1)
 			go func() {
-				done <- run(tt.args, strings.NewReader(""), &stdout, pw)
+				done <- run(tt.args, stdin, &stdout, pw)
 				pw.Close()
 			}()
 			stderr := bufio.NewReader(pr)
 			tt.ready(stderr)
 			if err := syscall.Kill(syscall.Getpid(), tt.sig); err != nil {
 				t.Fatal(err)
+			}
+			if tt.after != nil {
+				// The signal is delivered asynchronously: let it land first.
+				time.Sleep(200 * time.Millisecond)
+				tt.after()
 			}
 			rest, _ := io.ReadAll(stderr)
 			if got := <-done; got != tt.status {
@@ -72,4 +97,23 @@ func TestSignalExitStatus(t *testing.T) {
 // listening reads serve's first line, which it prints once it listens.
 func listening(stderr *bufio.Reader) {
 	stderr.ReadString('\n')
+}
+
+// heldReader is a stdin whose first Read says so on reading, then waits
+// for release before it returns data.
+type heldReader struct {
+	data             []byte
+	reading, release chan struct{}
+	once             sync.Once
+}
+
+func (r *heldReader) Read(p []byte) (int, error) {
+	r.once.Do(func() { close(r.reading) })
+	<-r.release
+	if len(r.data) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, r.data)
+	r.data = r.data[n:]
+	return n, nil
 }
