@@ -109,3 +109,50 @@ func BenchmarkRun(b *testing.B) {
 func reportCPU(b *testing.B, cpu0 time.Duration) {
 	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
 }
+
+// Over TLS a request costs the client one allocation, crypto/tls's (see
+// tls_linux.go), on every engine: ten times the requests cost at most that
+// many more allocations. The server runs in another process, with a
+// certificate of its own (hence Insecure).
+func TestRunAllocsTLS(t *testing.T) {
+	u := mustURL(t, helperServer(t))
+	for _, goroutines := range []bool{false, true} {
+		t.Run(map[bool]string{false: "event loops", true: "goroutines"}[goroutines], func(t *testing.T) {
+			mallocs := func(n int64) uint64 {
+				var before, after runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				s, err := Run(t.Context(), &Plan{URL: u, Insecure: true, Connections: 4, Requests: n, Timeout: 10 * time.Second, Goroutines: goroutines})
+				runtime.ReadMemStats(&after)
+				if err != nil || s.Requests != n || s.Errors != 0 {
+					t.Fatalf("Run: %v, %d requests, %d errors", err, s.Requests, s.Errors)
+				}
+				return after.Mallocs - before.Mallocs
+			}
+			small, large := mallocs(1000), mallocs(10000)
+			perRequest := float64(large-small) / 9000
+			t.Logf("allocations: %d for 1000 requests, %d for 10000: %.2f per request", small, large, perRequest)
+			if perRequest > 1.1 {
+				t.Errorf("%.2f allocations per request over TLS, want at most crypto/tls's one", perRequest)
+			}
+		})
+	}
+}
+
+// BenchmarkRunTLS measures a closed-model run over TLS, per request, with
+// the server in another process: cpu-ns/op is the client's CPU alone.
+func BenchmarkRunTLS(b *testing.B) {
+	u := mustURL(b, helperServer(b))
+	for _, engine := range []string{"event-loops", "goroutines", "net-http"} {
+		b.Run(engine, func(b *testing.B) {
+			b.ReportAllocs()
+			cpu0 := cpuTime()
+			s, err := Run(context.Background(), &Plan{URL: u, Insecure: true, Connections: 8, Requests: int64(b.N),
+				Goroutines: engine == "goroutines", NetHTTP: engine == "net-http"})
+			if err != nil || s.Errors != 0 {
+				b.Fatalf("%v, %d errors", err, s.Errors)
+			}
+			reportCPU(b, cpu0)
+		})
+	}
+}

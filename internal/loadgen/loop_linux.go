@@ -56,9 +56,10 @@ const loopReadBuffer = h1.LineLimit + 1<<10
 type loopEngine struct {
 	loops []*eventLoop
 	recs  []*report.Recorder
-	stop  atomic.Bool // ctx ended: drop what is in flight and return
-	mu    sync.Mutex  // guards wake against a late wake-up after close
-	wake  [2]int      // a pipe whose read end is in every loop's set
+	stop  atomic.Bool    // ctx ended: drop what is in flight and return
+	mu    sync.Mutex     // guards wake against a late wake-up after close
+	wake  [2]int         // a pipe whose read end is in every loop's set
+	tls   *loopTLSEngine // for https; nil for http
 }
 
 // newLoopEngine returns the event loops for p's conns connections, or nil
@@ -85,8 +86,16 @@ func newLoops(p *Plan, sa syscall.Sockaddr, family, conns, n int) (*loopEngine, 
 		return nil, os.NewSyscallError("pipe2", err)
 	}
 	req := p.h1Request()
+	if p.URL.Scheme == "https" {
+		e.tls = newLoopTLSEngine(p, sa, conns)
+	}
 	for i := range n {
 		l, err := newEventLoop(p, req, sa, family, e.wake[0], conns*(i+1)/n-conns*i/n)
+		if err == nil && e.tls != nil {
+			if l.tls, err = e.tls.newLoopTLS(l.epfd); err != nil {
+				l.close()
+			}
+		}
 		if err != nil {
 			e.close()
 			return nil, err
@@ -129,7 +138,11 @@ func loopAddr(ctx context.Context, p *Plan) (sa syscall.Sockaddr, family int, ok
 }
 
 func (e *loopEngine) String() string {
-	return count(len(e.loops), "event loop") + ", own HTTP/1.1 client"
+	s := count(len(e.loops), "event loop") + ", own HTTP/1.1 client"
+	if e.tls != nil {
+		s += " over " + e.tls.client.String()
+	}
+	return s
 }
 
 func (e *loopEngine) problems() []string {
@@ -171,6 +184,9 @@ func (e *loopEngine) interrupt() {
 }
 
 func (e *loopEngine) close() {
+	if e.tls != nil {
+		e.tls.stop() // no handshake goroutine may outlive the run
+	}
 	for _, l := range e.loops {
 		l.close()
 	}
@@ -215,6 +231,7 @@ type eventLoop struct {
 	rec       *report.Recorder
 	active    int       // connections not retired
 	sweep     time.Time // no request deadline is earlier; zero if none is set
+	tls       *loopTLS  // for https; nil for http
 	err       error     // why the loop stopped the run, if it did
 }
 
@@ -315,6 +332,10 @@ func (l *eventLoop) serve() {
 			if ev.Fd == wakeID {
 				return
 			}
+			if ev.Fd == handshakeID {
+				l.handshaken()
+				continue
+			}
 			c := &l.conns[ev.Fd]
 			if ev.Events&(syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
 				c.readable = true
@@ -339,7 +360,9 @@ func (l *eventLoop) expire() {
 	l.sweep = time.Time{}
 	for i := range l.conns {
 		c := &l.conns[i]
-		if c.state == connIdle || c.state == connRetired || c.deadline.IsZero() {
+		// A handshake's goroutine has the deadline too, and fails it as a
+		// TLS failure.
+		if c.state == connIdle || c.state == connRetired || c.state == connHandshaking || c.deadline.IsZero() {
 			continue
 		}
 		if !c.deadline.After(now) {
@@ -349,7 +372,7 @@ func (l *eventLoop) expire() {
 	}
 	for i := range l.conns {
 		c := &l.conns[i]
-		if c.state != connIdle && c.state != connRetired && !c.deadline.IsZero() &&
+		if c.state != connIdle && c.state != connRetired && c.state != connHandshaking && !c.deadline.IsZero() &&
 			(l.sweep.IsZero() || c.deadline.Before(l.sweep)) {
 			l.sweep = c.deadline
 		}
@@ -373,6 +396,10 @@ func (l *eventLoop) claim(now time.Time) bool {
 func (l *eventLoop) close() {
 	for i := range l.conns {
 		l.closeConn(&l.conns[i])
+	}
+	if l.tls != nil {
+		l.tls.close()
+		l.tls = nil
 	}
 	if l.file != nil {
 		l.file.Close() // and with it epfd

@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"crypto/tls"
 	"errors"
 	"net"
 	"os"
@@ -15,11 +16,12 @@ import (
 type connState uint8
 
 const (
-	connIdle       connState = iota // between requests
-	connConnecting                  // waiting for connect to complete
-	connWriting                     // writing the request
-	connReading                     // reading the response
-	connRetired                     // no request left for it
+	connIdle        connState = iota // between requests
+	connConnecting                   // waiting for connect to complete
+	connHandshaking                  // a goroutine connects and shakes hands (TLS)
+	connWriting                      // writing the request
+	connReading                      // reading the response
+	connRetired                      // no request left for it
 )
 
 // loopConn is one connection of a loop and its request in flight.
@@ -43,7 +45,9 @@ type loopConn struct {
 	// completed it, so first is the response's end too.
 	firstOnly bool
 	p         h1.Parser
-	pending   []byte // the start of a line that the last read cut
+	tc        *tls.Conn    // over ta, for https
+	ta        *loopTLSConn // the socket under tc
+	pending   []byte       // the start of a line that the last read cut
 }
 
 // step moves c on until it has to wait for the kernel.
@@ -66,6 +70,8 @@ func (l *eventLoop) step(c *loopConn) {
 				}
 			}
 			l.send(c)
+		case connHandshaking:
+			return // until the goroutine hands the connection over
 		case connConnecting:
 			if !c.writable {
 				return
@@ -137,6 +143,9 @@ func (l *eventLoop) send(c *loopConn) {
 // connect opens a nonblocking connection for c and leaves it connecting,
 // or writing if the kernel connected it at once.
 func (l *eventLoop) connect(c *loopConn) error {
+	if l.tls != nil {
+		return l.tlsConnect(c)
+	}
 	fd, err := syscall.Socket(l.family, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, syscall.IPPROTO_TCP)
 	if err != nil {
 		return os.NewSyscallError("socket", err)
@@ -202,6 +211,9 @@ func soError(fd int) error {
 
 // write writes what is left of the request; EAGAIN means the socket is full.
 func (l *eventLoop) write(c *loopConn) error {
+	if c.tc != nil {
+		return l.tlsWrite(c)
+	}
 	b := l.req.bytes
 	for c.written < len(b) {
 		n, err := rawWrite(c.fd, b[c.written:])
@@ -221,17 +233,15 @@ func (l *eventLoop) write(c *loopConn) error {
 // read reads and parses what has come of the response. It returns nil
 // when the response is complete, and EAGAIN when more must come first.
 func (l *eventLoop) read(c *loopConn) error {
+	if c.tc != nil {
+		return l.tlsRead(c)
+	}
 	for full := 0; ; full++ {
 		// A server that writes faster than the loop reads keeps every read
 		// full: look up from time to time for the request's deadline and
 		// the end of the run, which the loop cannot check meanwhile.
-		if full%readsBetweenChecks == readsBetweenChecks-1 {
-			if l.stop.Load() {
-				return errStopped
-			}
-			if !c.deadline.IsZero() && !time.Now().Before(c.deadline) {
-				return errTimeout
-			}
+		if err := l.lookUp(c, full); err != nil {
+			return err
 		}
 		off := copy(l.buf, c.pending)
 		n, err := rawRead(c.fd, l.buf[off:])
@@ -274,6 +284,21 @@ func (l *eventLoop) read(c *loopConn) error {
 			return syscall.EAGAIN
 		}
 	}
+}
+
+// lookUp returns why c's read must stop, if it must: every
+// readsBetweenChecks reads, the end of the run or of c's deadline.
+func (l *eventLoop) lookUp(c *loopConn, reads int) error {
+	if reads%readsBetweenChecks != readsBetweenChecks-1 {
+		return nil
+	}
+	if l.stop.Load() {
+		return errStopped
+	}
+	if !c.deadline.IsZero() && !time.Now().Before(c.deadline) {
+		return errTimeout
+	}
+	return nil
 }
 
 // complete records c's response and makes c ready for the next request.
@@ -323,7 +348,10 @@ func (l *eventLoop) fail(c *loopConn, err error) {
 // closeConn closes c's connection, if open; closing takes it out of the
 // epoll set.
 func (l *eventLoop) closeConn(c *loopConn) {
-	if c.fd >= 0 {
+	if c.tc != nil {
+		l.closeTLS(c)
+		c.fd = -1
+	} else if c.fd >= 0 {
 		syscall.Close(c.fd)
 		c.fd = -1
 	}

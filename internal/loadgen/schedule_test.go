@@ -15,7 +15,12 @@ import (
 	"github.com/gather-dev/gather/internal/report"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if serveHelper() { // the test binary as another process's server
+		return
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // fakeDoer answers in fake time: each request takes service(now) to come
 // back, as a server would, or returns when ctx ends.

@@ -76,13 +76,15 @@ func newTLSServer(t testing.TB, config *tls.Config, handle func(c net.Conn)) *ra
 }
 
 // tlsEngines are the engines that drive HTTPS with gather's own client,
-// each a Plan edit and what the Engine line says.
+// each a Plan edit and what the Engine line says (the goroutines where
+// the system has no event loops).
 var tlsEngines = []struct {
 	name   string
 	set    func(p *Plan)
 	engine string
 }{
 	{"goroutines", func(p *Plan) { p.Goroutines = true }, "goroutine"},
+	{"event loops", func(p *Plan) {}, map[bool]string{true: "event loop", false: "goroutine"}[loopsSupported]},
 }
 
 // The 38 responses of the HTTP/1.1 table make the same over TLS as over

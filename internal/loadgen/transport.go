@@ -30,7 +30,7 @@ func (p *Plan) FastPath() bool {
 // request. The open model keeps its goroutines: each request waits for its
 // due time on a Go timer, which is finer than epoll's milliseconds.
 func (p *Plan) EventLoops() bool {
-	return p.FastPath() && p.URL.Scheme == "http" && p.Rate == 0 && !p.Goroutines && loopsSupported
+	return p.FastPath() && p.Rate == 0 && !p.Goroutines && loopsSupported
 }
 
 // host returns the Host header to send.
