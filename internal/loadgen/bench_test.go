@@ -132,8 +132,12 @@ func TestRunAllocsTLS(t *testing.T) {
 			small, large := mallocs(1000), mallocs(10000)
 			perRequest := float64(large-small) / 9000
 			t.Logf("allocations: %d for 1000 requests, %d for 10000: %.2f per request", small, large, perRequest)
-			if perRequest > 1.1 {
-				t.Errorf("%.2f allocations per request over TLS, want at most crypto/tls's one", perRequest)
+			limit := 1.1
+			if raceEnabled {
+				limit = 2.5 // crypto/tls's buffers come from a sync.Pool
+			}
+			if perRequest > limit {
+				t.Errorf("%.2f allocations per request over TLS, want at most %.1f (crypto/tls's one)", perRequest, limit)
 			}
 		})
 	}
