@@ -1,13 +1,13 @@
 package fetcher
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"iter"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"unicode/utf8"
@@ -33,6 +33,16 @@ type Line struct {
 	URL *url.URL
 	// Err says why the line is not a URL that can be fetched.
 	Err error
+
+	printed string // URL.String(): Text itself when they agree, as they mostly do
+}
+
+// urlString returns l.URL.String(), computed once.
+func (l *Line) urlString() string {
+	if l.printed == "" && l.URL != nil {
+		l.printed = l.URL.String()
+	}
+	return l.printed
 }
 
 // ErrLineTooLong is the Err of a [Line] longer than [MaxLineLength].
@@ -47,10 +57,10 @@ var ErrLineTooLong = fmt.Errorf("line longer than %d bytes", MaxLineLength)
 // A '#' after the URL is a fragment, not a comment: it is part of the URL
 // (and, as with any client, never sent to the server).
 func ParseLine(line string) (u *url.URL, skip bool, err error) {
-	s := strings.TrimSpace(line)
-	if s == "" || s[0] == '#' {
+	if skipped(line) {
 		return nil, true, nil
 	}
+	s := strings.TrimSpace(line)
 	if strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
 		return nil, false, errors.New("URL contains white space or a control character")
 	}
@@ -72,11 +82,18 @@ func ParseLine(line string) (u *url.URL, skip bool, err error) {
 	case u.Hostname() == "":
 		return nil, false, errors.New("URL has an empty host name")
 	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return nil, false, fmt.Errorf("port %s is out of range (want 1 to 65535)", p)
+		}
+	}
 	// The request is made from u.String(), which must parse too: net/url
 	// accepts a few odd forms (such as a zone of raw bytes) that it does not
-	// print back in a form it reads.
-	if _, err := url.Parse(u.String()); err != nil {
-		return nil, false, errors.New("malformed URL: does not survive normalization")
+	// print back in a form it reads. Most lines print back as they are.
+	if !printsAs(u, s) {
+		if _, err := url.Parse(u.String()); err != nil {
+			return nil, false, errors.New("malformed URL: does not survive normalization")
+		}
 	}
 	return u, false, nil
 }
@@ -126,35 +143,115 @@ func (in *Input) All() iter.Seq[Line] {
 			}
 			return
 		}
-		br := bufio.NewReaderSize(in.r, MaxLineLength+1) // and its newline
-		for n := 1; ; n++ {
-			b, err := br.ReadSlice('\n')
-			in.read.Add(int64(len(b)))
-			if n == 1 {
-				b = bytes.TrimPrefix(b, []byte("\ufeff"))
+		in.err = scan(in.r, &in.read, func(n int, text string, tooLong bool) bool {
+			if tooLong {
+				return yield(Line{Number: n, Text: text + "...", Err: ErrLineTooLong})
 			}
-			if errors.Is(err, bufio.ErrBufferFull) {
-				text := prefix(b, shownPrefix)
-				for errors.Is(err, bufio.ErrBufferFull) {
-					b, err = br.ReadSlice('\n')
-					in.read.Add(int64(len(b)))
+			l, ok := parse(n, text)
+			return !ok || yield(l)
+		})
+	}
+}
+
+// CountLines returns how many lines of r [Lines] would yield: those that
+// are neither blank nor a comment. It reads r to its end.
+func CountLines(r io.Reader) (int, error) {
+	count := 0
+	err := scan(r, nil, func(_ int, text string, tooLong bool) bool {
+		if tooLong || !skipped(text) {
+			count++
+		}
+		return true
+	})
+	return count, err
+}
+
+// scanBlock is how much input scan reads at once. It holds two of the
+// longest lines, so that one always fits after the part of another.
+const scanBlock = 2 * (MaxLineLength + 1)
+
+// scan reads r and calls line with each line's number and text (without
+// its newline), until line returns false, r ends, or reading fails, whose
+// error it returns (nil at the end of r). For a line longer than
+// MaxLineLength it calls line with the first few hundred bytes and tooLong
+// set, and skips the rest without holding it. read, if not nil, counts the
+// bytes read.
+//
+// The lines of one read come from one string, converted once: a line's
+// text is a substring of it, so that reading costs one allocation per read
+// rather than one per line. A line's text keeps its block in memory, which
+// is bounded by the lines a run holds at once.
+func scan(r io.Reader, read *atomic.Int64, line func(n int, text string, tooLong bool) bool) error {
+	buf := make([]byte, scanBlock)
+	start, end := 0, 0 // buf[start:end] is read, not yet split into lines
+	fresh := 0         // buf[fresh:end] is yet to be searched for a newline
+	n := 0             // the number of the last line begun
+	skipping := false  // the rest of a long line is being dropped
+	emit := func(text string) bool {
+		n++
+		if n == 1 {
+			text = strings.TrimPrefix(text, "\ufeff")
+		}
+		if len(text) > MaxLineLength {
+			return line(n, prefix(text, shownPrefix), true)
+		}
+		return line(n, text, false)
+	}
+	var err error
+	for {
+		if i := bytes.LastIndexByte(buf[fresh:end], '\n'); i >= 0 {
+			block := string(buf[start : fresh+i+1])
+			start = fresh + i + 1
+			for len(block) > 0 {
+				j := strings.IndexByte(block, '\n')
+				text := block[:j]
+				block = block[j+1:]
+				if skipping {
+					skipping = false // the end of a long line
+					continue
 				}
-				if !yield(Line{Number: n, Text: text + "...", Err: ErrLineTooLong}) {
-					return
+				if !emit(text) {
+					return nil
 				}
-			} else if len(b) > 0 {
-				if l, ok := parse(n, string(b)); ok && !yield(l) {
-					return
-				}
-			}
-			if err == io.EOF {
-				return
-			}
-			if err != nil {
-				in.err = err
-				return
 			}
 		}
+		fresh = end
+		// What is left has no newline: the start of the next line, or a
+		// line longer than allowed already, whose rest is dropped.
+		if !skipping && end-start > MaxLineLength {
+			n++
+			long := buf[start:end]
+			if n == 1 {
+				long = bytes.TrimPrefix(long, []byte("\ufeff"))
+			}
+			if !line(n, prefix(long, shownPrefix), true) {
+				return nil
+			}
+			skipping = true
+		}
+		if skipping {
+			start, end, fresh = 0, 0, 0
+		}
+		if err != nil {
+			if end > start {
+				// A last line without a newline, or one cut by the error.
+				emit(string(buf[start:end]))
+			}
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+		if end == len(buf) {
+			end = copy(buf, buf[start:end])
+			start, fresh = 0, end
+		}
+		var m int
+		m, err = r.Read(buf[end:])
+		if read != nil {
+			read.Add(int64(m))
+		}
+		end += m
 	}
 }
 
@@ -164,11 +261,64 @@ func parse(n int, s string) (Line, bool) {
 	if skip {
 		return Line{}, false
 	}
-	return Line{Number: n, Text: strings.TrimSpace(s), URL: u, Err: err}, true
+	l := Line{Number: n, Text: strings.TrimSpace(s), URL: u, Err: err}
+	if u != nil && printsAs(u, l.Text) {
+		l.printed = l.Text
+	}
+	return l, true
+}
+
+// printsAs reports whether u.String() is s, without building the string,
+// for the common URL that has no user, needs no escaping and is written as
+// net/url writes it. False means "do not know": the caller builds it.
+func printsAs(u *url.URL, s string) bool {
+	if u.User != nil || u.Opaque != "" || u.OmitHost || u.Host == "" {
+		return false
+	}
+	take := func(p string) bool {
+		if !strings.HasPrefix(s, p) {
+			return false
+		}
+		s = s[len(p):]
+		return true
+	}
+	if !take(u.Scheme) || !take("://") {
+		return false
+	}
+	for i := 0; i < len(u.Host); i++ {
+		// Characters net/url writes as they are in a host.
+		c := u.Host[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == ':' || c == '[' || c == ']') {
+			return false
+		}
+	}
+	if !take(u.Host) {
+		return false
+	}
+	if p := u.EscapedPath(); p != "" && (p[0] != '/' || !take(p)) {
+		return false
+	}
+	if u.ForceQuery || u.RawQuery != "" {
+		if !take("?") || !take(u.RawQuery) {
+			return false
+		}
+	}
+	if u.Fragment != "" || u.RawFragment != "" {
+		if !take("#") || !take(u.EscapedFragment()) {
+			return false
+		}
+	}
+	return s == ""
+}
+
+// skipped reports whether ParseLine skips line: it is blank or a comment.
+func skipped(line string) bool {
+	s := strings.TrimSpace(line)
+	return s == "" || s[0] == '#'
 }
 
 // prefix returns at most n bytes of b as a string, cut at a rune boundary.
-func prefix(b []byte, n int) string {
+func prefix[T string | []byte](b T, n int) string {
 	if len(b) <= n {
 		return string(b)
 	}

@@ -2,6 +2,8 @@ package fetcher
 
 import (
 	"errors"
+	"fmt"
+	"io"
 	"net/url"
 	"slices"
 	"strings"
@@ -37,6 +39,10 @@ func TestParseLine(t *testing.T) {
 		{line: "http://example.com/\x00", wantErr: "control"},
 		{line: "http://example.com/%zz", wantErr: "malformed"},
 		{line: "http://[::1/", wantErr: "malformed"},
+		{line: "http://127.0.0.1:99999/", wantErr: "port 99999 is out of range"},
+		{line: "http://127.0.0.1:0/", wantErr: "port 0 is out of range"},
+		{line: "http://127.0.0.1:65535/", want: "http://127.0.0.1:65535/"},
+		{line: "http://127.0.0.1:/", want: "http://127.0.0.1:/"},
 	}
 	for _, tt := range tests {
 		u, skip, err := ParseLine(tt.line)
@@ -64,6 +70,7 @@ func FuzzParseLine(f *testing.F) {
 		"", "# comment", "http://example.com/", "https://a.b:8443/p?q=1#f", "http://[::1]:80/",
 		"example.com", "http://%41/", "http://a b/", "\ufeffhttp://x/", "http://x/\r", "http://x/%zz",
 		"HTTP://X/..%2f..%2f", "http://user:pass@host/", "http://host:port/", "http://[fe80::1%25en0]/",
+		"http://x/a%20b?q=%zz#fr%20ag", "http://x?", "http://x#", "http://x/é?é#é", "http://x/p?q#",
 	} {
 		f.Add(s)
 	}
@@ -91,6 +98,9 @@ func FuzzParseLine(f *testing.F) {
 		}
 		if again.Host != u.Host {
 			t.Fatalf("ParseLine(%q): host %q became %q", line, u.Host, again.Host)
+		}
+		if printsAs(u, trimmed) && u.String() != trimmed {
+			t.Fatalf("printsAs(%q) is true, but the URL prints as %q", trimmed, u)
 		}
 		if name := FileName(u); !safeName(name) {
 			t.Fatalf("FileName(%q) = %q, not a safe name", u, name)
@@ -181,5 +191,44 @@ func TestArgs(t *testing.T) {
 	}
 	if !slices.Equal(got, []int{1, 4}) {
 		t.Fatalf("line numbers %v, want [1 4]", got)
+	}
+}
+
+// CountLines counts what Lines yields, over a chunked read as much as a
+// whole one.
+func TestCountLines(t *testing.T) {
+	t.Parallel()
+	long := "http://example.com/" + strings.Repeat("a", MaxLineLength)
+	input := "\ufeffhttp://a.example/\r\n\n# comment\n  \nnot a url\n" + long + "\nhttp://b.example/ \n   # x\nhttp://c.example/"
+	for _, r := range []func() io.Reader{
+		func() io.Reader { return strings.NewReader(input) },
+		func() io.Reader { return iotest.OneByteReader(strings.NewReader(input)) },
+		func() io.Reader { return iotest.HalfReader(strings.NewReader(input)) },
+	} {
+		n, err := CountLines(r())
+		yielded := 0
+		for range Lines(r()).All() {
+			yielded++
+		}
+		if err != nil || n != 5 || yielded != 5 {
+			t.Errorf("CountLines = %d, %v; Lines yields %d; want 5", n, err, yielded)
+		}
+	}
+}
+
+// BenchmarkLines reads 10,000 lines per op: the input side of a run.
+func BenchmarkLines(b *testing.B) {
+	var in strings.Builder
+	for i := range 10000 {
+		fmt.Fprintf(&in, "http://127.0.0.1:8080/?i=%d\n", i)
+	}
+	s := in.String()
+	b.ReportAllocs()
+	for b.Loop() {
+		for l := range Lines(strings.NewReader(s)).All() {
+			if l.Err != nil {
+				b.Fatal(l.Err)
+			}
+		}
 	}
 }

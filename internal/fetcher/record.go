@@ -2,7 +2,6 @@ package fetcher
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -56,11 +55,12 @@ func (r *Record) OK() bool { return r.Error == "" }
 // A Writer writes records as JSON Lines. Writes are buffered and flushed
 // at least every flush interval, so a slow tail of requests does not hold
 // back records already written, and a fast run costs few system calls.
+// A record is encoded straight into the buffer, with no allocation unless
+// it is larger than the buffer's free space.
 // Its methods may be called from any goroutine.
 type Writer struct {
 	mu   sync.Mutex
 	bw   *bufio.Writer
-	enc  *json.Encoder
 	err  error
 	stop chan struct{}
 	done chan struct{}
@@ -71,9 +71,7 @@ type Writer struct {
 // stops.
 func NewWriter(w io.Writer, interval time.Duration) *Writer {
 	bw := bufio.NewWriterSize(w, 64<<10)
-	enc := json.NewEncoder(bw)
-	enc.SetEscapeHTML(false) // URLs keep their '&' readable
-	wr := &Writer{bw: bw, enc: enc, stop: make(chan struct{}), done: make(chan struct{})}
+	wr := &Writer{bw: bw, stop: make(chan struct{}), done: make(chan struct{})}
 	go wr.flusher(interval)
 	return wr
 }
@@ -106,7 +104,7 @@ func (w *Writer) Write(r *Record) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.err == nil {
-		w.err = w.enc.Encode(r)
+		_, w.err = w.bw.Write(appendRecord(w.bw.AvailableBuffer(), r))
 	}
 	return w.err
 }
