@@ -7,22 +7,25 @@
 // timeout or an interrupted run each give a record that says so, and the
 // run goes on, so the output always has one record per input line. Memory
 // is bounded by the concurrency, not by the length of the input.
+//
+// Plain http:// URLs go through the package's own HTTP/1.1 client, which
+// keeps connections per host and reads responses with the same strict
+// parser as bench ([h1.Parser]); https://, proxies from the environment
+// and anything else it does not do go through net/http. Both follow
+// redirects, retry and report errors through the same code, so a record
+// reads the same whichever made it.
 package fetcher
 
 import (
-	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"errors"
-	"fmt"
-	"io"
-	"iter"
+	"maps"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"os"
+	"slices"
 	"strings"
-	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -39,13 +42,14 @@ type Options struct {
 	Order gather.Order
 	// PerHost limits the requests in flight to any one host (host:port of
 	// the input URL, not of a redirect's target); <= 0 means no limit
-	// beyond Concurrency.
+	// beyond Concurrency. It also bounds the idle connections kept per
+	// host.
 	PerHost int
 	// Rate limits the requests started per second to any one host,
 	// retries included, spacing them evenly; <= 0 means no limit.
 	Rate float64
 	// Timeout bounds each attempt, from sending the request to reading
-	// the last byte of the body; <= 0 means none.
+	// the last byte of the body, redirects included; <= 0 means none.
 	Timeout time.Duration
 	// Retries is how many times a URL is tried again after a network
 	// error, a timeout, or a 408, 429 or 5xx status.
@@ -65,7 +69,7 @@ type Options struct {
 	MaxRedirects int
 	// Header is added to every request. A "Host" entry sets the Host
 	// header. Setting Accept-Encoding turns off the transparent gzip
-	// decoding of the default transport.
+	// decoding.
 	Header http.Header
 	// Body puts each body in its record, as text.
 	Body bool
@@ -75,28 +79,67 @@ type Options struct {
 	// Dir, if set, is an existing directory where the body of each
 	// successful response is saved, under the name [FileName] gives.
 	Dir string
-	// Transport makes the requests; nil means a copy of
-	// [http.DefaultTransport] (proxy from the environment, HTTP/2 over TLS
-	// when the server offers it, transparent gzip) sized for Concurrency.
+	// Client chooses the HTTP client: [ClientAuto] (the own client for
+	// plain http://, net/http for the rest) or [ClientNetHTTP].
+	Client Client
+	// DNSCache is how long a host name's addresses are used before they
+	// are looked up again: 0 means [DefaultDNSCache], < 0 no cache.
+	DNSCache time.Duration
+	// Stalled, if set, is called by Run in InputOrder when the records it
+	// holds behind a slow line have filled its window, with that line and
+	// the number of records held: the fetches wait until it ends. It is
+	// called once per such line, from Run's goroutine.
+	Stalled func(l Line, held int)
+
+	// Transport, if set, makes every request (through net/http's
+	// interface; the own client is not used), for tests. nil means a copy
+	// of [http.DefaultTransport] (proxy from the environment, HTTP/2 over
+	// TLS when the server offers it, transparent gzip) sized for
+	// Concurrency, for what the own client does not do.
 	Transport http.RoundTripper
+	// Dial, if set, makes every connection, given the URL's host:port
+	// (the DNS cache is not used), for tests.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Lookup, if set, resolves host names for the DNS cache, for tests.
+	Lookup func(ctx context.Context, host string) ([]netip.Addr, error)
 }
+
+// A Client is the HTTP client a [Fetcher] uses.
+type Client int
+
+const (
+	// ClientAuto fetches plain http:// URLs with the own HTTP/1.1 client,
+	// unless a proxy from the environment applies to them, and the rest
+	// with net/http.
+	ClientAuto Client = iota
+	// ClientNetHTTP fetches every URL with net/http: for a server whose
+	// responses the own client's strict parser rejects, or to compare.
+	ClientNetHTTP
+)
 
 // A Fetcher fetches URLs as its [Options] say. Its methods may be called
 // from any goroutine.
 type Fetcher struct {
 	opts   Options
-	client *http.Client
+	own    *h1Client // nil: net/http only
+	net    *netHTTP
+	idle   interface{ CloseIdleConnections() }
 	hosts  *hosts
 	saver  *saver
 	host   string // from a "Host" header
+	dns    *dnsCache
+	proxy  func(*http.Request) (*url.URL, error) // nil: no proxy in the environment for http://
 	header http.Header
 }
 
 // New returns a Fetcher for opts. It fails only if opts.Dir cannot be
-// opened. Call [Fetcher.Close] when done.
+// opened or written to. Call [Fetcher.Close] when done.
 func New(opts Options) (*Fetcher, error) {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 1
+	}
+	if opts.DNSCache == 0 {
+		opts.DNSCache = DefaultDNSCache
 	}
 	f := &Fetcher{opts: opts, hosts: newHosts(opts.PerHost, opts.Rate), header: http.Header{}}
 	for k, v := range opts.Header {
@@ -104,37 +147,42 @@ func New(opts Options) (*Fetcher, error) {
 			f.host = v[len(v)-1]
 			continue
 		}
-		f.header[k] = v
+		f.header[http.CanonicalHeaderKey(k)] = append(f.header[http.CanonicalHeaderKey(k)], v...)
 	}
 	if _, ok := f.header["User-Agent"]; !ok {
 		f.header.Set("User-Agent", "gather-fetch")
+	}
+	f.dns = newDNSCache(opts.Lookup, opts.DNSCache)
+	d := &dialer{dns: f.dns, net: net.Dialer{KeepAlive: -1}, dial: opts.Dial}
+	idlePerHost := opts.Concurrency
+	if opts.PerHost > 0 && opts.PerHost < idlePerHost {
+		idlePerHost = opts.PerHost
 	}
 	tr := opts.Transport
 	if tr == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
 		t.Proxy = http.ProxyFromEnvironment
+		t.DialContext = d.dialContext
 		t.ForceAttemptHTTP2 = true
-		idle := opts.Concurrency
-		if opts.PerHost > 0 && opts.PerHost < idle {
-			idle = opts.PerHost
-		}
-		t.MaxIdleConnsPerHost = idle
-		t.MaxIdleConns = max(opts.Concurrency, 100)
+		t.MaxIdleConnsPerHost = idlePerHost
+		t.MaxIdleConns = opts.Concurrency
 		tr = t
 	}
-	maxRedirects := opts.MaxRedirects
-	f.client = &http.Client{
-		Transport: &chainTransport{rt: tr},
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if len(via) > maxRedirects {
-				return http.ErrUseLastResponse // Fetch reports it
-			}
-			return nil
-		},
+	f.net = &netHTTP{rt: tr, header: f.header}
+	f.idle, _ = tr.(interface{ CloseIdleConnections() })
+	if opts.Transport == nil && opts.Client == ClientAuto {
+		f.own = newH1Client(f.header, d, opts.Concurrency, idlePerHost)
+		if os.Getenv("HTTP_PROXY") != "" || os.Getenv("http_proxy") != "" {
+			f.proxy = http.ProxyFromEnvironment
+		}
 	}
 	if opts.Dir != "" {
 		s, err := newSaver(opts.Dir)
 		if err != nil {
+			return nil, err
+		}
+		if err := s.checkWritable(); err != nil {
+			s.close()
 			return nil, err
 		}
 		f.saver = s
@@ -142,117 +190,60 @@ func New(opts Options) (*Fetcher, error) {
 	return f, nil
 }
 
+// newH1Client returns the own client, sending header (canonical names)
+// with every request.
+func newH1Client(header http.Header, d *dialer, maxConns, maxIdlePerHost int) *h1Client {
+	c := &h1Client{pool: newPool(maxConns, maxIdlePerHost), dialer: d}
+	for _, k := range slices.Sorted(maps.Keys(header)) {
+		for _, v := range header[k] {
+			c.header = append(c.header, [2]string{k, v})
+			sensitive := false
+			for _, s := range sensitiveFields {
+				sensitive = sensitive || s == k
+			}
+			c.sensitive = append(c.sensitive, sensitive)
+		}
+	}
+	_, userEncoding := header["Accept-Encoding"]
+	_, ranged := header["Range"]
+	if !userEncoding && !ranged {
+		// As net/http's transport: gzip asked for, and decoded, unless
+		// the user chose the encodings or asked for a range of bytes.
+		c.header = append(c.header, [2]string{"Accept-Encoding", "gzip"})
+		c.sensitive = append(c.sensitive, false)
+		c.gzip = true
+	}
+	_, c.referer = header["Referer"]
+	_, c.auth = header["Authorization"]
+	return c
+}
+
 // Close releases the Fetcher's idle connections and its directory.
 func (f *Fetcher) Close() error {
-	f.client.CloseIdleConnections()
+	if f.own != nil {
+		f.own.pool.close()
+	}
+	if f.idle != nil {
+		f.idle.CloseIdleConnections()
+	}
 	return f.saver.close()
-}
-
-// reorderWindow is how many times Concurrency records [Fetcher.Run] may
-// hold in InputOrder: a slow line holds back the records after it, and
-// without room for them their fetch slots would sit idle until it ends.
-const reorderWindow = 4
-
-// Run fetches each line of lines, at most Options.Concurrency at once, and
-// calls emit with each line's record, from the calling goroutine, in the
-// order Options.Order says. It returns when every line has its record, or
-// with emit's error as soon as emit fails.
-//
-// When ctx ends, Run goes on reading lines: the requests under way end,
-// and every line not yet fetched gets a record of kind [KindCancelled] at
-// once, so the output is complete. The caller decides how long the input
-// lasts: a file ends soon, a pipe when its writer closes it.
-//
-// Run holds at most Options.Concurrency lines in CompletionOrder, and
-// 4 x Options.Concurrency in InputOrder, each on its own goroutine,
-// whatever the length of the input: a slow line holds back the records
-// after it, but not the fetches. A record is emitted as soon as the
-// records before it are, except while Run waits for the next line:
-// [gather.Stream] yields nothing then, so a slow pipe delays the records
-// of lines already fetched until it gives a line or ends.
-func (f *Fetcher) Run(ctx context.Context, lines iter.Seq[Line], emit func(*Record) error) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	window := f.opts.Concurrency
-	var fetching chan struct{}
-	if f.opts.Order == gather.InputOrder {
-		// Stream holds more lines than may be fetched at once, so fetching
-		// bounds the fetches. Its slots go to the lines in input order, each
-		// line taking its turn after the line before it: in whatever order
-		// the calls happened to run, a later line could take a slot first
-		// and make the wait for the earliest longer.
-		window *= reorderWindow
-		fetching = make(chan struct{}, f.opts.Concurrency)
-	}
-	jobs := func(yield func(job) bool) {
-		turn := make(chan struct{})
-		close(turn)
-		for l := range lines {
-			j := job{line: l}
-			if fetching != nil {
-				j.turn, j.next = turn, make(chan struct{})
-				turn = j.next
-			}
-			if !yield(j) {
-				return
-			}
-		}
-	}
-	// Stream stops taking input when its context ends, so it gets one that
-	// does not end with ctx: each call looks at ctx itself, and answers
-	// "cancelled" at once when it has ended.
-	results := gather.Stream(context.WithoutCancel(ctx), jobs, window, f.opts.Order,
-		func(_ context.Context, j job) (Record, error) {
-			if fetching != nil && j.takeSlot(ctx, fetching) {
-				defer func() { <-fetching }()
-			}
-			return f.Fetch(ctx, j.line), nil
-		})
-	for _, r := range results {
-		if r.Err != nil {
-			// Only a panic in Fetch gets here: a bug, not an outcome.
-			cancel(r.Err)
-			return r.Err
-		}
-		if err := emit(&r.Value); err != nil {
-			cancel(err) // the calls under way must end before Stream returns
-			return err
-		}
-	}
-	return nil
-}
-
-// A job is a line for Run's calls. In InputOrder it takes a fetch slot
-// when turn is closed, and closes next to hand the turn on.
-type job struct {
-	line       Line
-	turn, next chan struct{}
-}
-
-// takeSlot waits for j's turn, takes a slot of fetching if j's line is to
-// be fetched, and hands the turn on, whatever happens. It reports whether
-// it took a slot; it gives up waiting when ctx ends.
-func (j job) takeSlot(ctx context.Context, fetching chan struct{}) bool {
-	defer close(j.next)
-	select {
-	case <-j.turn:
-	case <-ctx.Done():
-		return false
-	}
-	if j.line.Err != nil {
-		return false
-	}
-	select {
-	case fetching <- struct{}{}:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // Fetch fetches one input line and returns its record. It never fails: an
 // invalid line, a network error or an ended ctx is in the record.
-func (f *Fetcher) Fetch(ctx context.Context, l Line) (rec Record) {
+func (f *Fetcher) Fetch(ctx context.Context, l Line) Record {
+	var w worker
+	return w.fetch(ctx, f, &l, nil)
+}
+
+// A worker fetches lines one at a time, with what it keeps between them.
+type worker struct {
+	body []byte // --body: the body read so far
+}
+
+// fetch fetches l; run, if not nil, is the Run whose end aborts the own
+// client's requests, else ctx's end does.
+func (w *worker) fetch(ctx context.Context, f *Fetcher, l *Line, run *runState) (rec Record) {
 	rec = Record{Line: l.Number, URL: l.Text}
 	if l.Err != nil {
 		rec.Error, rec.Message = KindInvalid, l.Err.Error()
@@ -271,7 +262,7 @@ func (f *Fetcher) Fetch(ctx context.Context, l Line) (rec Record) {
 			return rec
 		}
 		rec.Attempts = attempt
-		wait, retry := f.attempt(ctx, l.URL, &rec, attempt)
+		wait, retry := w.attempt(ctx, f, l, &rec, attempt, run)
 		f.hosts.release(hostKey)
 		if !retry {
 			return rec
@@ -291,99 +282,15 @@ func cancelMessage(ctx context.Context) string {
 // connection can be reused; a longer body costs a new connection instead.
 const drainLimit = 64 << 10
 
-// attempt makes one request for u and fills rec with its outcome. It
-// reports whether to retry, and after how long.
-func (f *Fetcher) attempt(ctx context.Context, u *url.URL, rec *Record, n int) (wait time.Duration, retry bool) {
-	*rec = Record{Line: rec.Line, URL: rec.URL, Attempts: rec.Attempts}
-	last := n > f.opts.Retries
-	actx := ctx
-	if f.opts.Timeout > 0 {
-		var cancel context.CancelFunc
-		actx, cancel = context.WithTimeout(ctx, f.opts.Timeout)
-		defer cancel()
-	}
-	var ch chain
-	req, err := http.NewRequestWithContext(withChain(actx, &ch), http.MethodGet, u.String(), nil)
-	if err != nil {
-		rec.Error, rec.Message = KindInvalid, err.Error()
-		return 0, false
-	}
-	req.Header = f.header.Clone()
-	if f.host != "" {
-		req.Host = f.host
-	}
-	resp, err := f.client.Do(req)
-	if err != nil {
-		// Once a response has come, the failure is at the end of a chain
-		// of redirects: say where it broke.
-		if ch.responses > 0 {
-			rec.FinalURL = ch.last.String()
-		}
-		var re *redirectError
-		if errors.As(err, &re) {
-			rec.Status = re.status
-		}
-		return f.failed(ctx, rec, err, n, last)
-	}
-	defer resp.Body.Close()
-	rec.Status = resp.StatusCode
-	rec.FinalURL = resp.Request.URL.String()
-	rec.ContentType = resp.Header.Get("Content-Type")
-
-	if loc := resp.Header.Get("Location"); loc != "" && isRedirect(resp.StatusCode) {
-		io.CopyN(io.Discard, resp.Body, drainLimit)
-		rec.Error = KindRedirects
-		rec.Message = fmt.Sprintf("more than %d redirects; next: %s", f.opts.MaxRedirects, loc)
-		return 0, false
-	}
-	var tooLong string
-	if retryStatus(resp.StatusCode) && !last {
-		d, ok := retryAfter(resp.Header.Get("Retry-After"), time.Now())
-		switch {
-		case !ok:
-			d = backoff(n, f.opts.Backoff, f.opts.MaxBackoff)
-			ok = true
-		case d > f.opts.MaxRetryAfter:
-			tooLong = fmt.Sprintf(" (not retried: Retry-After %v is over the %v limit)", d, f.opts.MaxRetryAfter)
-			ok = false
-		}
-		if ok {
-			io.CopyN(io.Discard, resp.Body, drainLimit)
-			return d, true
-		}
-	}
-
-	ok := resp.StatusCode < 400
-	switch {
-	case ok && f.saver != nil:
-		rec.File, rec.Bytes, err = f.saver.save(u, resp.Body)
-	case f.opts.Body:
-		err = f.readBody(resp.Body, rec)
-	default:
-		rec.Bytes, err = io.Copy(io.Discard, resp.Body)
-	}
-	if err != nil {
-		return f.failed(ctx, rec, err, n, last)
-	}
-	if !ok {
-		rec.Error, rec.Message = KindStatus, resp.Status+tooLong
-	}
-	return 0, false
-}
-
-// readBody reads body whole, keeping at most MaxBody bytes of it, cut at a
-// character boundary, as rec.Body.
-func (f *Fetcher) readBody(body io.Reader, rec *Record) error {
-	var buf bytes.Buffer
-	n, err := io.Copy(&buf, io.LimitReader(body, f.opts.MaxBody))
+// readBody reads the body whole, keeping at most MaxBody bytes of it, cut
+// at a character boundary, as rec.Body.
+func (w *worker) readBody(f *Fetcher, body responseBody, rec *Record) error {
+	c := capture{b: w.body[:0], max: f.opts.MaxBody}
+	n, err := body.read(&c)
+	w.body = c.b[:0]
 	rec.Bytes = n
-	if err == nil {
-		var rest int64
-		rest, err = io.Copy(io.Discard, body)
-		rec.Bytes += rest
-		rec.BodyTruncated = rest > 0
-	}
-	b := buf.Bytes()
+	b := c.b
+	rec.BodyTruncated = n > int64(len(b))
 	if rec.BodyTruncated {
 		// Do not cut a character in two: drop the incomplete tail.
 		for i := 0; i < utf8.UTFMax && len(b) > 0; i++ {
@@ -398,6 +305,19 @@ func (f *Fetcher) readBody(body io.Reader, rec *Record) error {
 	return err
 }
 
+// capture keeps the first max bytes written to it and drops the rest.
+type capture struct {
+	b   []byte
+	max int64
+}
+
+func (c *capture) Write(p []byte) (int, error) {
+	if room := c.max - int64(len(c.b)); room > 0 {
+		c.b = append(c.b, p[:min(int64(len(p)), room)]...)
+	}
+	return len(p), nil
+}
+
 func isRedirect(code int) bool {
 	switch code {
 	case http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
@@ -405,61 +325,4 @@ func isRedirect(code int) bool {
 		return true
 	}
 	return false
-}
-
-// failed fills rec from an attempt's error and says whether to retry.
-func (f *Fetcher) failed(ctx context.Context, rec *Record, err error, n int, last bool) (time.Duration, bool) {
-	kind, msg, retryable := f.classify(ctx, err)
-	rec.Error, rec.Message = kind, msg
-	if retryable && !last {
-		return backoff(n, f.opts.Backoff, f.opts.MaxBackoff), true
-	}
-	return 0, false
-}
-
-// classify names the kind of a request's error, gives its message without
-// the "Get URL:" prefix the record already says, and reports whether it is
-// worth retrying.
-func (f *Fetcher) classify(ctx context.Context, err error) (kind, msg string, retryable bool) {
-	if ctx.Err() != nil {
-		return KindCancelled, "interrupted: " + context.Cause(ctx).Error(), false
-	}
-	msg = err.Error()
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		msg = ue.Err.Error()
-	}
-	var (
-		se      *saveError
-		ne      net.Error
-		dns     *net.DNSError
-		rh      tls.RecordHeaderError
-		cv      *tls.CertificateVerificationError
-		unknown x509.UnknownAuthorityError
-		badName x509.HostnameError
-		invalid x509.CertificateInvalidError
-		re      *redirectError
-	)
-	switch {
-	case errors.As(err, &se):
-		return KindSave, se.Error(), false
-	case errors.As(err, &re):
-		return KindRedirects, re.Error(), false
-	case errors.Is(err, context.DeadlineExceeded) && f.opts.Timeout > 0:
-		return KindTimeout, fmt.Sprintf("attempt took longer than %v", f.opts.Timeout), true
-	case errors.Is(err, context.DeadlineExceeded):
-		return KindTimeout, msg, true
-	case errors.As(err, &dns):
-		return KindDNS, msg, !dns.IsNotFound
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return KindRefused, msg, true
-	case errors.As(err, &rh), errors.As(err, &cv), errors.As(err, &unknown),
-		errors.As(err, &badName), errors.As(err, &invalid):
-		return KindTLS, msg, false
-	case errors.As(err, &ne) && ne.Timeout():
-		return KindTimeout, msg, true
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return KindConnection, "connection closed before the response was complete (" + msg + ")", true
-	}
-	return KindConnection, msg, true
 }

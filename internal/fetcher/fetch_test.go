@@ -549,7 +549,7 @@ func TestHTTP2(t *testing.T) {
 	f := mustNew(t, Options{Body: true, MaxBody: 100})
 	// Trust the test server's certificate, keeping the rest of the default
 	// transport as New made it.
-	f.client.Transport.(*chainTransport).rt.(*http.Transport).TLSClientConfig = tlsSrv.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
+	f.net.rt.(*http.Transport).TLSClientConfig = tlsSrv.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
 	recs := run(t, f, []string{tlsSrv.URL + "/", plain.URL + "/"})
 	for i, want := range []string{"HTTP/2.0", "HTTP/1.1"} {
 		if r := recs[i]; !r.OK() || r.Body == nil || *r.Body != want {

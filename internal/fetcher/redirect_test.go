@@ -208,6 +208,11 @@ func TestCheckLocation(t *testing.T) {
 		{"/a%zz", "invalid URL escape"},
 		{"http://h.example:port/", "invalid port"},
 	}
+	f := mustNew(t, Options{})
+	checkLocation := func(base *url.URL, loc string) error {
+		_, err := f.nextHop(&hop{url: base, printed: base.String(), host: base.Host}, loc)
+		return err
+	}
 	for _, tt := range tests {
 		err := checkLocation(base, tt.loc)
 		switch {

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -69,34 +68,68 @@ func newSaver(dir string) (*saver, error) {
 	return &saver{root: root, dir: dir}, nil
 }
 
-// save copies body into the file for u and returns the file's path (the
-// directory joined with its name) and the bytes copied. The file appears
-// whole or not at all: it is written under a temporary name first, then
-// renamed, so a crash or a cancelled download leaves no partial file under
-// the final name, and two lines with the same URL do not interleave.
-func (s *saver) save(u *url.URL, body io.Reader) (path string, n int64, err error) {
+// create opens the file for the body of u. The file appears whole or not
+// at all: it is written under a temporary name first, renamed by commit,
+// so a crash or a cancelled download leaves no partial file under the
+// final name, and two lines with the same URL do not interleave.
+func (s *saver) create(u *url.URL) (*partFile, error) {
 	name := FileName(u)
 	var nonce [6]byte
 	rand.Read(nonce[:])
 	tmp := "." + name + "." + hex.EncodeToString(nonce[:]) + ".part"
 	f, err := s.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
-		return "", 0, &saveError{err}
+		return nil, &saveError{err}
 	}
-	n, err = io.Copy(fileWriter{f}, body)
-	if cerr := f.Close(); err == nil && cerr != nil {
-		err = &saveError{cerr}
+	return &partFile{s: s, f: f, tmp: tmp, name: name}, nil
+}
+
+// checkWritable reports whether files can be created in the directory: it
+// creates one and removes it.
+func (s *saver) checkWritable() error {
+	f, err := s.create(&url.URL{Host: "gather-fetch-check"})
+	if err != nil {
+		return err
 	}
+	f.abort()
+	return nil
+}
+
+// A partFile is a body being saved under its temporary name.
+type partFile struct {
+	s         *saver
+	f         *os.File
+	tmp, name string
+}
+
+// Write writes to the file; its errors are errors of the file
+// ([saveError]), told apart from errors in reading the body.
+func (p *partFile) Write(b []byte) (int, error) {
+	n, err := p.f.Write(b)
+	if err != nil {
+		err = &saveError{err}
+	}
+	return n, err
+}
+
+// commit closes the file and gives it its name, and returns its path (the
+// directory joined with its name).
+func (p *partFile) commit() (string, error) {
+	err := p.f.Close()
 	if err == nil {
-		if rerr := s.root.Rename(tmp, name); rerr != nil {
-			err = &saveError{rerr}
-		}
+		err = p.s.root.Rename(p.tmp, p.name)
 	}
 	if err != nil {
-		s.root.Remove(tmp)
-		return "", n, err
+		p.s.root.Remove(p.tmp)
+		return "", &saveError{err}
 	}
-	return filepath.Join(s.dir, name), n, nil
+	return filepath.Join(p.s.dir, p.name), nil
+}
+
+// abort closes and removes the file.
+func (p *partFile) abort() {
+	p.f.Close()
+	p.s.root.Remove(p.tmp)
 }
 
 func (s *saver) close() error {
@@ -104,18 +137,6 @@ func (s *saver) close() error {
 		return nil
 	}
 	return s.root.Close()
-}
-
-// fileWriter marks its write errors as errors of the file, so that they
-// are told apart from errors in reading the body.
-type fileWriter struct{ f *os.File }
-
-func (w fileWriter) Write(p []byte) (int, error) {
-	n, err := w.f.Write(p)
-	if err != nil {
-		err = &saveError{err}
-	}
-	return n, err
 }
 
 // saveError is an error in writing a body to its file.
