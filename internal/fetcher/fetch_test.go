@@ -45,6 +45,28 @@ func sleepReq(r *http.Request, d time.Duration) error {
 	return gather.Sleep(r.Context(), d)
 }
 
+// forClients runs test for each Client, in a parallel subtest.
+func forClients(t *testing.T, test func(t *testing.T, client Client)) {
+	for _, c := range []struct {
+		name   string
+		client Client
+	}{{"own", ClientAuto}, {"net/http", ClientNetHTTP}} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			test(t, c.client)
+		})
+	}
+}
+
+// forPaths runs test for each of paths, in a subtest, in a synctest bubble.
+func forPaths(t *testing.T, test func(t *testing.T, path string)) {
+	for _, path := range paths {
+		t.Run(path, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) { test(t, path) })
+		})
+	}
+}
+
 func mustNew(t *testing.T, opts Options) *Fetcher {
 	t.Helper()
 	f, err := New(opts)
@@ -66,14 +88,14 @@ func TestOrder(t *testing.T) {
 		{gather.InputOrder, []int{1, 2, 3}},
 		{gather.CompletionOrder, []int{2, 3, 1}},
 	} {
-		synctest.Test(t, func(t *testing.T) {
-			f := mustNew(t, Options{Concurrency: 3, Order: tt.order, Transport: fakeTransport(func(r *http.Request) (*http.Response, error) {
+		forPaths(t, func(t *testing.T, path string) {
+			f := mustNew(t, onPath(t, path, Options{Concurrency: 3, Order: tt.order, Transport: fakeTransport(func(r *http.Request) (*http.Response, error) {
 				d, _ := time.ParseDuration(r.URL.Query().Get("d"))
 				if err := sleepReq(r, d); err != nil {
 					return nil, err
 				}
 				return respond(r, 200, "ok"), nil
-			})})
+			})}))
 			start := time.Now()
 			recs := run(t, f, []string{"http://x/?d=3s", "http://x/?d=1s", "http://x/?d=2s"})
 			var got []int
@@ -115,10 +137,10 @@ func TestRetries(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
+			forPaths(t, func(t *testing.T, path string) {
 				const base = 100 * time.Millisecond
 				var times []time.Time
-				f := mustNew(t, Options{Retries: tt.retries, Backoff: base, MaxBackoff: time.Hour,
+				f := mustNew(t, onPath(t, path, Options{Retries: tt.retries, Backoff: base, MaxBackoff: time.Hour,
 					Transport: fakeTransport(func(r *http.Request) (*http.Response, error) {
 						times = append(times, time.Now())
 						code := tt.statuses[len(times)-1]
@@ -126,7 +148,7 @@ func TestRetries(t *testing.T) {
 							return nil, io.ErrUnexpectedEOF
 						}
 						return respond(r, code, "body"), nil
-					})})
+					})}))
 				rec := run(t, f, []string{"http://x/"})[0]
 				if rec.Attempts != tt.attempts || len(times) != tt.attempts || rec.Error != tt.kind {
 					t.Fatalf("attempts %d (%d requests), error %q %s; want %d attempts, error %q",
@@ -163,9 +185,9 @@ func TestRetryAfter(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
+			forPaths(t, func(t *testing.T, path string) {
 				var times []time.Time
-				f := mustNew(t, Options{Retries: 1, Backoff: time.Second, MaxRetryAfter: time.Minute,
+				f := mustNew(t, onPath(t, path, Options{Retries: 1, Backoff: time.Second, MaxRetryAfter: time.Minute,
 					Transport: fakeTransport(func(r *http.Request) (*http.Response, error) {
 						now := time.Now()
 						times = append(times, now)
@@ -173,7 +195,7 @@ func TestRetryAfter(t *testing.T) {
 							return respond(r, 503, "busy", "Retry-After", tt.header(now)), nil
 						}
 						return respond(r, 200, "ok"), nil
-					})})
+					})}))
 				rec := run(t, f, []string{"http://x/"})[0]
 				if rec.Attempts != tt.attempts {
 					t.Fatalf("attempts %d, want %d (%s %s)", rec.Attempts, tt.attempts, rec.Error, rec.Message)
@@ -281,56 +303,58 @@ func (c *inFlight) leave(host string) {
 // actually reached.
 func TestPerHost(t *testing.T) {
 	t.Parallel()
-	c := &inFlight{now: map[string]int{}, peak: map[string]int{}}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		host, _, _ := strings.Cut(r.Host, ":")
-		c.enter(host)
-		defer c.leave(host)
-		time.Sleep(20 * time.Millisecond) // lets requests overlap; not a synchronization
-		io.WriteString(w, "ok")
-	}))
-	defer srv.Close()
-	port := srv.URL[strings.LastIndex(srv.URL, ":"):]
-	var lines []string
-	for i := range 60 {
-		host := "127.0.0.1"
-		if i%2 == 1 {
-			host = "localhost"
+	forClients(t, func(t *testing.T, client Client) {
+		c := &inFlight{now: map[string]int{}, peak: map[string]int{}}
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			host, _, _ := strings.Cut(r.Host, ":")
+			c.enter(host)
+			defer c.leave(host)
+			time.Sleep(20 * time.Millisecond) // lets requests overlap; not a synchronization
+			io.WriteString(w, "ok")
+		}))
+		defer srv.Close()
+		port := srv.URL[strings.LastIndex(srv.URL, ":"):]
+		var lines []string
+		for i := range 60 {
+			host := "127.0.0.1"
+			if i%2 == 1 {
+				host = "localhost"
+			}
+			lines = append(lines, fmt.Sprintf("http://%s%s/?i=%d", host, port, i))
 		}
-		lines = append(lines, fmt.Sprintf("http://%s%s/?i=%d", host, port, i))
-	}
-	f := mustNew(t, Options{Concurrency: 20, PerHost: 3})
-	for _, r := range run(t, f, lines) {
-		if !r.OK() {
-			t.Fatalf("line %d: %s %s", r.Line, r.Error, r.Message)
+		f := mustNew(t, Options{Concurrency: 20, PerHost: 3, Client: client})
+		for _, r := range run(t, f, lines) {
+			if !r.OK() {
+				t.Fatalf("line %d: %s %s", r.Line, r.Error, r.Message)
+			}
 		}
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, host := range []string{"127.0.0.1", "localhost"} {
-		if p := c.peak[host]; p != 3 {
-			t.Errorf("%s: at most %d requests at once, want exactly 3", host, p)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, host := range []string{"127.0.0.1", "localhost"} {
+			if p := c.peak[host]; p != 3 {
+				t.Errorf("%s: at most %d requests at once, want exactly 3", host, p)
+			}
 		}
-	}
-	if n := f.hosts.size(); n != 0 {
-		t.Errorf("%d hosts still have an entry after the run", n)
-	}
+		if n := f.hosts.size(); n != 0 {
+			t.Errorf("%d hosts still have an entry after the run", n)
+		}
+	})
 }
 
 // TestRate checks that --rate spaces the starts of requests to one host
 // evenly, retries included, while other hosts are not held back (fake time).
 func TestRate(t *testing.T) {
 	t.Parallel()
-	synctest.Test(t, func(t *testing.T) {
+	forPaths(t, func(t *testing.T, path string) {
 		var mu sync.Mutex
 		starts := map[string][]time.Duration{}
 		begin := time.Now()
-		f := mustNew(t, Options{Concurrency: 10, Rate: 4, Transport: fakeTransport(func(r *http.Request) (*http.Response, error) {
+		f := mustNew(t, onPath(t, path, Options{Concurrency: 10, Rate: 4, Transport: fakeTransport(func(r *http.Request) (*http.Response, error) {
 			mu.Lock()
 			starts[r.URL.Host] = append(starts[r.URL.Host], time.Since(begin))
 			mu.Unlock()
 			return respond(r, 200, "ok"), nil
-		})})
+		})}))
 		var lines []string
 		for i := range 5 {
 			lines = append(lines, fmt.Sprintf("http://a/%d", i), fmt.Sprintf("http://b/%d", i))
@@ -347,26 +371,28 @@ func TestRate(t *testing.T) {
 
 func TestTimeout(t *testing.T) {
 	t.Parallel()
-	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/slow-body" {
-			w.Header().Set("Content-Type", "text/plain")
-			io.WriteString(w, "start")
-			w.(http.Flusher).Flush()
+	forClients(t, func(t *testing.T, client Client) {
+		release := make(chan struct{})
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/slow-body" {
+				w.Header().Set("Content-Type", "text/plain")
+				io.WriteString(w, "start")
+				w.(http.Flusher).Flush()
+			}
+			select {
+			case <-r.Context().Done():
+			case <-release:
+			}
+		}))
+		defer srv.Close()
+		defer close(release)
+		f := mustNew(t, Options{Concurrency: 2, Timeout: 50 * time.Millisecond, Retries: 1, Backoff: time.Millisecond, Client: client})
+		for _, r := range run(t, f, []string{srv.URL + "/slow-headers", srv.URL + "/slow-body"}) {
+			if r.Error != KindTimeout || r.Attempts != 2 {
+				t.Errorf("line %d: error %q (%s), %d attempts; want timeout after 2", r.Line, r.Error, r.Message, r.Attempts)
+			}
 		}
-		select {
-		case <-r.Context().Done():
-		case <-release:
-		}
-	}))
-	defer srv.Close()
-	defer close(release)
-	f := mustNew(t, Options{Concurrency: 2, Timeout: 50 * time.Millisecond, Retries: 1, Backoff: time.Millisecond})
-	for _, r := range run(t, f, []string{srv.URL + "/slow-headers", srv.URL + "/slow-body"}) {
-		if r.Error != KindTimeout || r.Attempts != 2 {
-			t.Errorf("line %d: error %q (%s), %d attempts; want timeout after 2", r.Line, r.Error, r.Message, r.Attempts)
-		}
-	}
+	})
 }
 
 // TestRecords checks the fields of records against a real server: invalid
@@ -374,54 +400,56 @@ func TestTimeout(t *testing.T) {
 // truncated, a refused connection.
 func TestRecords(t *testing.T) {
 	t.Parallel()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/header":
-			w.Header().Set("Content-Type", "text/plain")
-			io.WriteString(w, r.Header.Get("X-Test")+"|"+r.Host+"|"+r.UserAgent())
-		case "/gzip":
-			w.Header().Set("Content-Encoding", "gzip")
-			zw := gzip.NewWriter(w)
-			io.WriteString(zw, strings.Repeat("z", 5000))
-			zw.Close()
-		case "/long":
-			io.WriteString(w, strings.Repeat("é", 100)) // 200 bytes
-		default:
-			http.NotFound(w, r)
+	forClients(t, func(t *testing.T, client Client) {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			switch r.URL.Path {
+			case "/header":
+				w.Header().Set("Content-Type", "text/plain")
+				io.WriteString(w, r.Header.Get("X-Test")+"|"+r.Host+"|"+r.UserAgent())
+			case "/gzip":
+				w.Header().Set("Content-Encoding", "gzip")
+				zw := gzip.NewWriter(w)
+				io.WriteString(zw, strings.Repeat("z", 5000))
+				zw.Close()
+			case "/long":
+				io.WriteString(w, strings.Repeat("é", 100)) // 200 bytes
+			default:
+				http.NotFound(w, r)
+			}
+		}))
+		defer srv.Close()
+		closed := httptest.NewServer(http.NotFoundHandler())
+		closed.Close()
+		f := mustNew(t, Options{Concurrency: 4, Body: true, MaxBody: 51, Client: client,
+			Header: http.Header{"X-Test": {"yes"}, "Host": {"virtual.example"}}})
+		lines := []string{srv.URL + "/header", "# comment", "not a url", srv.URL + "/gzip", "", srv.URL + "/long", srv.URL + "/missing", closed.URL + "/"}
+		recs := run(t, f, lines)
+		byLine := map[int]Record{}
+		for _, r := range recs {
+			byLine[r.Line] = r
 		}
-	}))
-	defer srv.Close()
-	closed := httptest.NewServer(http.NotFoundHandler())
-	closed.Close()
-	f := mustNew(t, Options{Concurrency: 4, Body: true, MaxBody: 51,
-		Header: http.Header{"X-Test": {"yes"}, "Host": {"virtual.example"}}})
-	lines := []string{srv.URL + "/header", "# comment", "not a url", srv.URL + "/gzip", "", srv.URL + "/long", srv.URL + "/missing", closed.URL + "/"}
-	recs := run(t, f, lines)
-	byLine := map[int]Record{}
-	for _, r := range recs {
-		byLine[r.Line] = r
-	}
-	if len(recs) != 6 || len(byLine) != 6 {
-		t.Fatalf("%d records for 6 URL lines: %+v", len(recs), recs)
-	}
-	check := func(line int, cond bool, what string) {
-		t.Helper()
-		if !cond {
-			t.Errorf("line %d: want %s; record %+v", line, what, byLine[line])
+		if len(recs) != 6 || len(byLine) != 6 {
+			t.Fatalf("%d records for 6 URL lines: %+v", len(recs), recs)
 		}
-	}
-	r := byLine[1]
-	check(1, r.OK() && r.Status == 200 && r.ContentType == "text/plain" && *r.Body == "yes|virtual.example|gather-fetch" && r.Attempts == 1, "headers echoed")
-	r = byLine[3]
-	check(3, r.Error == KindInvalid && r.URL == "not a url" && r.Attempts == 0, "invalid")
-	r = byLine[4]
-	check(4, r.OK() && r.Bytes == 5000 && r.BodyTruncated, "5000 bytes decoded from gzip")
-	r = byLine[6]
-	check(6, r.OK() && r.Bytes == 200 && r.BodyTruncated && *r.Body == strings.Repeat("é", 25), "body cut at a character boundary")
-	r = byLine[7]
-	check(7, r.Error == KindStatus && r.Status == 404 && r.Message == "404 Not Found", "404")
-	r = byLine[8]
-	check(8, r.Error == KindRefused && r.Status == 0 && r.Attempts == 1, "refused")
+		check := func(line int, cond bool, what string) {
+			t.Helper()
+			if !cond {
+				t.Errorf("line %d: want %s; record %+v", line, what, byLine[line])
+			}
+		}
+		r := byLine[1]
+		check(1, r.OK() && r.Status == 200 && r.ContentType == "text/plain" && *r.Body == "yes|virtual.example|gather-fetch" && r.Attempts == 1, "headers echoed")
+		r = byLine[3]
+		check(3, r.Error == KindInvalid && r.URL == "not a url" && r.Attempts == 0, "invalid")
+		r = byLine[4]
+		check(4, r.OK() && r.Bytes == 5000 && r.BodyTruncated, "5000 bytes decoded from gzip")
+		r = byLine[6]
+		check(6, r.OK() && r.Bytes == 200 && r.BodyTruncated && *r.Body == strings.Repeat("é", 25), "body cut at a character boundary")
+		r = byLine[7]
+		check(7, r.Error == KindStatus && r.Status == 404 && r.Message == "404 Not Found", "404")
+		r = byLine[8]
+		check(8, r.Error == KindRefused && r.Status == 0 && r.Attempts == 1, "refused")
+	})
 }
 
 // TestCancel interrupts a run whose requests never answer: the requests
@@ -430,14 +458,14 @@ func TestRecords(t *testing.T) {
 func TestCancel(t *testing.T) {
 	t.Parallel()
 	for _, order := range []gather.Order{gather.InputOrder, gather.CompletionOrder} {
-		synctest.Test(t, func(t *testing.T) {
-			f := mustNew(t, Options{Concurrency: 5, Order: order, Transport: fakeTransport(func(r *http.Request) (*http.Response, error) {
+		forPaths(t, func(t *testing.T, path string) {
+			f := mustNew(t, onPath(t, path, Options{Concurrency: 5, Order: order, Transport: fakeTransport(func(r *http.Request) (*http.Response, error) {
 				if r.URL.Path == "/fast" {
 					return respond(r, 200, "ok"), nil
 				}
 				<-r.Context().Done()
 				return nil, r.Context().Err()
-			})})
+			})}))
 			ctx, cancel := context.WithCancel(context.Background())
 			time.AfterFunc(time.Second, cancel)
 			var lines []string
@@ -516,14 +544,14 @@ func TestHundredThousand(t *testing.T) {
 // fails.
 func TestEmitError(t *testing.T) {
 	t.Parallel()
-	synctest.Test(t, func(t *testing.T) {
-		f := mustNew(t, Options{Concurrency: 4, Transport: fakeTransport(func(r *http.Request) (*http.Response, error) {
+	forPaths(t, func(t *testing.T, path string) {
+		f := mustNew(t, onPath(t, path, Options{Concurrency: 4, Transport: fakeTransport(func(r *http.Request) (*http.Response, error) {
 			if r.URL.Path == "/hang" {
 				<-r.Context().Done()
 				return nil, r.Context().Err()
 			}
 			return respond(r, 200, "ok"), nil
-		})})
+		})}))
 		boom := fmt.Errorf("disk full")
 		calls := 0
 		err := f.Run(context.Background(), Args([]string{"http://x/", "http://x/hang", "http://x/hang", "http://x/"}).All(),
@@ -566,9 +594,9 @@ func TestHTTP2(t *testing.T) {
 // slot until the slow one is emitted.
 func TestSlowLineDoesNotStall(t *testing.T) {
 	t.Parallel()
-	synctest.Test(t, func(t *testing.T) {
+	forPaths(t, func(t *testing.T, path string) {
 		var now, peak atomic.Int64
-		f := mustNew(t, Options{Concurrency: 2, Transport: fakeTransport(func(r *http.Request) (*http.Response, error) {
+		f := mustNew(t, onPath(t, path, Options{Concurrency: 2, Transport: fakeTransport(func(r *http.Request) (*http.Response, error) {
 			n := now.Add(1)
 			defer now.Add(-1)
 			for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
@@ -581,7 +609,7 @@ func TestSlowLineDoesNotStall(t *testing.T) {
 				return nil, err
 			}
 			return respond(r, 200, "ok"), nil
-		})})
+		})}))
 		lines := []string{"http://x/slow"}
 		for range 7 {
 			lines = append(lines, "http://x/fast")
@@ -608,13 +636,13 @@ func TestSlowLineDoesNotStall(t *testing.T) {
 // and line k is emitted after ceil(k/2) s.
 func TestInputOrderEmitsPromptly(t *testing.T) {
 	t.Parallel()
-	synctest.Test(t, func(t *testing.T) {
-		f := mustNew(t, Options{Concurrency: 2, Transport: fakeTransport(func(r *http.Request) (*http.Response, error) {
+	forPaths(t, func(t *testing.T, path string) {
+		f := mustNew(t, onPath(t, path, Options{Concurrency: 2, Transport: fakeTransport(func(r *http.Request) (*http.Response, error) {
 			if err := sleepReq(r, time.Second); err != nil {
 				return nil, err
 			}
 			return respond(r, 200, "ok"), nil
-		})})
+		})}))
 		var lines []string
 		for i := range 10 {
 			lines = append(lines, fmt.Sprintf("http://x/%d", i))

@@ -42,6 +42,7 @@ type h1Conn struct {
 	nc     net.Conn
 	key    string // the pool's key: the URL's host, lower-case
 	reused bool   // it has carried a whole response already
+	broken bool   // reading the response failed: it cannot carry another
 
 	buf  []byte // read buffer: buf[r:w] is read and not yet fed
 	r, w int
@@ -272,6 +273,12 @@ func (c *h1Conn) read(w io.Writer) (int64, error) {
 	}
 	c.sink = w
 	defer func() { c.sink = nil }()
+	n, err := c.readIdentity()
+	c.broken = c.broken || err != nil
+	return n, err
+}
+
+func (c *h1Conn) readIdentity() (int64, error) {
 	start := c.p.BodyBytes()
 	// The bytes that came with the head first.
 	if !c.p.Done() && c.r < c.w {
@@ -301,6 +308,12 @@ func (c *h1Conn) finish() error {
 }
 
 func (c *h1Conn) readGzip(w io.Writer) (int64, error) {
+	n, err := c.gunzip(w)
+	c.broken = c.broken || err != nil
+	return n, err
+}
+
+func (c *h1Conn) gunzip(w io.Writer) (int64, error) {
 	zr, _ := gzipReaders.Get().(*gzip.Reader)
 	var err error
 	if zr == nil {
@@ -360,7 +373,7 @@ func (z compressed) Read(p []byte) (int, error) {
 // reading what is left of the body if that is short (drainLimit), and is
 // closed otherwise.
 func (c *h1Conn) release() {
-	if !c.p.Done() && !c.drain() {
+	if c.broken || !c.p.Done() && !c.drain() {
 		c.client.pool.drop(c)
 		return
 	}

@@ -60,52 +60,54 @@ func TestFileName(t *testing.T) {
 // body landed as a plain file inside the directory, and nothing outside.
 func TestDirHostile(t *testing.T) {
 	t.Parallel()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprint(w, r.URL.RequestURI())
-	}))
-	defer srv.Close()
-	parent := t.TempDir()
-	dir := filepath.Join(parent, "out")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	// A symbolic link planted in the directory must not be followed out.
-	if err := os.Symlink(parent, filepath.Join(dir, "escape")); err != nil {
-		t.Fatal(err)
-	}
-	f, err := New(Options{Concurrency: 4, Dir: dir + string(filepath.Separator)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	paths := []string{"/../../etc/passwd", "/..%2f..%2fescape%2fx", "/escape/x", "/%2e%2e/%2e%2e/y", "/a\\..\\..\\b", "/.hidden", "/" + strings.Repeat("d/", 300)}
-	var lines []string
-	for _, p := range paths {
-		lines = append(lines, srv.URL+p)
-	}
-	recs := run(t, f, lines)
-	for i, r := range recs {
-		if !r.OK() {
-			t.Errorf("%s: %s %s", lines[i], r.Error, r.Message)
-			continue
+	forClients(t, func(t *testing.T, client Client) {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprint(w, r.URL.RequestURI())
+		}))
+		defer srv.Close()
+		parent := t.TempDir()
+		dir := filepath.Join(parent, "out")
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
 		}
-		if r.File != filepath.Join(dir, filepath.Base(r.File)) || !safeName(filepath.Base(r.File)) {
-			t.Errorf("%s saved as %q, not a plain file in %s", lines[i], r.File, dir)
-			continue
+		// A symbolic link planted in the directory must not be followed out.
+		if err := os.Symlink(parent, filepath.Join(dir, "escape")); err != nil {
+			t.Fatal(err)
 		}
-		b, err := os.ReadFile(r.File)
-		if err != nil || int64(len(b)) != r.Bytes {
-			t.Errorf("%s: file %s: %d bytes, err %v; record says %d", lines[i], r.File, len(b), err, r.Bytes)
+		f, err := New(Options{Concurrency: 4, Dir: dir + string(filepath.Separator), Client: client})
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	entries, _ := os.ReadDir(parent)
-	if len(entries) != 1 {
-		t.Errorf("%s holds %d entries, want only out/", parent, len(entries))
-	}
-	entries, _ = os.ReadDir(dir)
-	if len(entries) != len(paths)+1 {
-		t.Errorf("%s holds %d entries, want %d files and the link", dir, len(entries), len(paths))
-	}
+		defer f.Close()
+		paths := []string{"/../../etc/passwd", "/..%2f..%2fescape%2fx", "/escape/x", "/%2e%2e/%2e%2e/y", "/a\\..\\..\\b", "/.hidden", "/" + strings.Repeat("d/", 300)}
+		var lines []string
+		for _, p := range paths {
+			lines = append(lines, srv.URL+p)
+		}
+		recs := run(t, f, lines)
+		for i, r := range recs {
+			if !r.OK() {
+				t.Errorf("%s: %s %s", lines[i], r.Error, r.Message)
+				continue
+			}
+			if r.File != filepath.Join(dir, filepath.Base(r.File)) || !safeName(filepath.Base(r.File)) {
+				t.Errorf("%s saved as %q, not a plain file in %s", lines[i], r.File, dir)
+				continue
+			}
+			b, err := os.ReadFile(r.File)
+			if err != nil || int64(len(b)) != r.Bytes {
+				t.Errorf("%s: file %s: %d bytes, err %v; record says %d", lines[i], r.File, len(b), err, r.Bytes)
+			}
+		}
+		entries, _ := os.ReadDir(parent)
+		if len(entries) != 1 {
+			t.Errorf("%s holds %d entries, want only out/", parent, len(entries))
+		}
+		entries, _ = os.ReadDir(dir)
+		if len(entries) != len(paths)+1 {
+			t.Errorf("%s holds %d entries, want %d files and the link", dir, len(entries), len(paths))
+		}
+	})
 }
 
 // run fetches lines and returns their records in input order.
