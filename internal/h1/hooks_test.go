@@ -118,7 +118,7 @@ func netHTTPReads(t *testing.T, resp string) (fields, body string) {
 	br := bufio.NewReader(strings.NewReader(resp))
 	for {
 		// The order of the fields, which http.Header loses.
-		head, err := textprotoHead(br)
+		head, err := h1test.ReadRequest(br) // a response head reads the same
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -143,22 +143,6 @@ func netHTTPReads(t *testing.T, resp string) (fields, body string) {
 				f.WriteString(name + ": " + strings.Trim(value, " \t") + "\n")
 			}
 			return f.String(), string(b)
-		}
-	}
-}
-
-// textprotoHead reads a response's status line and header section, up to
-// and including the blank line.
-func textprotoHead(br *bufio.Reader) (string, error) {
-	var b strings.Builder
-	for {
-		line, err := br.ReadString('\n')
-		b.WriteString(line)
-		if err != nil {
-			return b.String(), err
-		}
-		if line == "\r\n" {
-			return b.String(), nil
 		}
 	}
 }
