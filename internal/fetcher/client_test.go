@@ -54,7 +54,7 @@ func TestRedirectFields(t *testing.T) {
 		to := func(host, target string) string { return at(host, "?to="+url.QueryEscape(target)) }
 		tests := []struct {
 			name, in, want string
-			header       http.Header
+			header         http.Header
 		}{
 			{"same host", to("a.test", at("a.test", "")), "auth=Bearer x cookie=c=1 referer=" + to("a.test", at("a.test", "")) + " host=a.test:" + port, nil},
 			{"subdomain", to("a.test", at("sub.a.test", "")), "auth=Bearer x cookie=c=1 referer=" + to("a.test", at("sub.a.test", "")) + " host=sub.a.test:" + port, nil},
