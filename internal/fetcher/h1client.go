@@ -59,7 +59,6 @@ type h1Conn struct {
 	sink                              io.Writer // where body bytes go; nil: counted only
 	pend                              []byte    // body bytes fed, not yet read (gzip)
 	toPend                            bool
-	read0                             int64 // body bytes before this read call
 
 	// For the pool: its lists, and the run whose requests it carries.
 	prev, next *h1Conn
@@ -411,14 +410,4 @@ var errAttemptTimeout = errors.New("attempt timed out")
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
-}
-
-// hasField reports whether fields has one named name (lower-case).
-func hasField(fields [][2]string, name string) bool {
-	for _, f := range fields {
-		if h1.EqualFold(f[0], name) {
-			return true
-		}
-	}
-	return false
 }
