@@ -313,8 +313,10 @@ func roundAge(d time.Duration) time.Duration {
 		return d.Round(time.Microsecond)
 	case d < time.Second:
 		return d.Round(time.Millisecond)
+	case d < time.Minute:
+		return d.Round(100 * time.Millisecond)
 	}
-	return d.Round(100 * time.Millisecond)
+	return d.Round(time.Second)
 }
 
 func count(n int, what string) string {

@@ -30,6 +30,9 @@ func main() {
 // other error.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root := newRootCmd()
+	stopDebug := func() {}
+	addDebugFlag(root, stderr, &stopDebug)
+	defer func() { stopDebug() }()
 	root.SetArgs(args)
 	root.SetIn(stdin)
 	root.SetOut(stdout)
@@ -98,6 +101,7 @@ against a slow server it starts by itself.`,
 		newDemoCmd(),
 		newBenchCmd(),
 		newReportCmd(),
+		newPsCmd(),
 		newFetchCmd(),
 	)
 	return root

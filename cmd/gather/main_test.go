@@ -14,7 +14,8 @@ import (
 
 func TestMain(m *testing.M) {
 	testscript.Main(leakChecked{m}, map[string]func(){
-		"gather": main,
+		"gather":     main,
+		"taskserver": taskServer,
 	})
 }
 
