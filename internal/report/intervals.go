@@ -3,6 +3,7 @@ package report
 import (
 	"math"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,6 +44,7 @@ type Intervals struct {
 	response *hdrhistogram.Histogram
 	service  *hdrhistogram.Histogram
 	counts   IntervalCounts
+	targets  []TargetCounts // per target, once a recorder has names
 
 	mu     sync.Mutex // guards series.items against Closed and Len
 	series Series
@@ -79,6 +81,9 @@ func NewIntervals(start time.Time, length time.Duration, recs ...*Recorder) *Int
 		cur.next.Store(next)
 		rs.active.Store(cur)
 		r.series = rs
+		if len(r.targets) > 0 {
+			rs.trackTargets(r.targetNames)
+		}
 		iv.recs = append(iv.recs, rs)
 	}
 	return iv
@@ -147,11 +152,13 @@ func (iv *Intervals) close(k int64, recycle bool, end time.Time) {
 		}
 		// Every recorder that may have chosen sl has left it after this.
 		rs.phaser.flip()
+		iv.addTargets(rs, sl)
 		iv.counts.Add(&sl.counts)
 		iv.response.Merge(sl.response)
 		iv.service.Merge(sl.service)
 		if recycle {
 			sl.counts = IntervalCounts{}
+			clear(sl.targets)
 			sl.response.Reset()
 			sl.service.Reset()
 			sl.next.Store(nil)
@@ -171,6 +178,10 @@ func (iv *Intervals) close(k int64, recycle bool, end time.Time) {
 		iv.counts.Due = iv.due(from, to)
 	}
 	it := storedInterval{index: k, counts: iv.counts, response: packHistogram(iv.response), service: packHistogram(iv.service)}
+	if iv.counts.Requests > 0 && iv.targets != nil {
+		it.targets = slices.Clone(iv.targets)
+		clear(iv.targets)
+	}
 	iv.counts = IntervalCounts{}
 	iv.response.Reset()
 	iv.service.Reset()
@@ -178,6 +189,24 @@ func (iv *Intervals) close(k int64, recycle bool, end time.Time) {
 	iv.series.items = append(iv.series.items, it)
 	iv.mu.Unlock()
 	iv.sealNext = false
+}
+
+// addTargets adds the per-target counters of rs's slot sl to the
+// interval being closed, taking the target names from the first recorder
+// that has them.
+func (iv *Intervals) addTargets(rs *recorderSeries, sl *intervalSlot) {
+	if rs.names == nil {
+		return
+	}
+	if iv.targets == nil {
+		iv.targets = make([]TargetCounts, len(rs.names))
+		iv.mu.Lock()
+		iv.series.targets = rs.names
+		iv.mu.Unlock()
+	}
+	for i, c := range sl.targets[:min(len(sl.targets), len(iv.targets))] {
+		iv.targets[i].add(c)
+	}
 }
 
 // Finish closes every interval up to the one in which the run ended at
@@ -212,7 +241,7 @@ func (iv *Intervals) Len() int {
 // histograms outside any lock.
 func (iv *Intervals) Closed(i int) Interval {
 	iv.mu.Lock()
-	s := Series{length: iv.length, items: iv.series.items[i : i+1 : i+1]}
+	s := Series{length: iv.length, items: iv.series.items[i : i+1 : i+1], targets: iv.series.targets}
 	iv.mu.Unlock()
 	return s.At(0)
 }
@@ -224,6 +253,16 @@ type recorderSeries struct {
 	phaser phaser
 	active atomic.Pointer[intervalSlot]
 	slots  [2]*intervalSlot
+	names  []string // the recorder's target names, when it keeps rows
+}
+
+// trackTargets gives the slots per-target counters for names, before the
+// recorder records.
+func (rs *recorderSeries) trackTargets(names []string) {
+	rs.names = names
+	for _, sl := range rs.slots {
+		sl.targets = make([]TargetCounts, len(names))
+	}
 }
 
 // slot returns the slot that holds interval k, if any does.
@@ -246,6 +285,11 @@ func (rs *recorderSeries) record(s *Sample, kind ErrorKind, code int, resp, serv
 		}
 	}
 	c := &sl.counts
+	var t *TargetCounts
+	if sl.targets != nil {
+		t = &sl.targets[min(max(s.Target, 0), len(sl.targets)-1)]
+		t.Requests++
+	}
 	c.Requests++
 	c.Bytes += s.Bytes
 	if s.Late {
@@ -254,8 +298,15 @@ func (rs *recorderSeries) record(s *Sample, kind ErrorKind, code int, resp, serv
 	if kind != ErrNone {
 		c.Errors++
 		c.ErrorKinds[kind]++
+		if t != nil {
+			t.Errors++
+		}
 	} else {
-		c.Status[StatusClass(code)]++
+		class := StatusClass(code)
+		c.Status[class]++
+		if t != nil && class != 2 {
+			t.Non2xx++
+		}
 		_ = sl.response.RecordValue(resp)
 		_ = sl.service.RecordValue(serv)
 	}
@@ -269,6 +320,7 @@ type intervalSlot struct {
 	prev, next atomic.Pointer[intervalSlot]
 	sealed     atomic.Bool
 	counts     IntervalCounts
+	targets    []TargetCounts // indexed by Sample.Target; see trackTargets
 	response   *hdrhistogram.Histogram
 	service    *hdrhistogram.Histogram
 }

@@ -62,6 +62,9 @@ type savedSummary struct {
 	Dropped    int64           `json:"dropped,omitempty"`
 	IntervalNS int64           `json:"interval_ns,omitempty"`
 	Series     []savedInterval `json:"series,omitempty"`
+	// SeriesTargets names the targets of the series' per-target
+	// counters, when the run kept them.
+	SeriesTargets []string `json:"series_targets,omitempty"`
 	// Targets is optional: the per-target rows, when the run kept them.
 	Targets []savedTarget `json:"targets,omitempty"`
 }

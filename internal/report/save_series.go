@@ -22,6 +22,11 @@ type savedInterval struct {
 	Dropped      int64            `json:"dropped,omitempty"`
 	Response     string           `json:"response_histogram,omitempty"`
 	Service      string           `json:"service_histogram,omitempty"`
+	// The per-target counters, indexed as the summary's series_targets,
+	// when the run kept them and the interval had requests.
+	TargetRequests []int64 `json:"target_requests,omitempty"`
+	TargetErrors   []int64 `json:"target_errors,omitempty"`
+	TargetNon2xx   []int64 `json:"target_non_2xx,omitempty"`
 }
 
 // statusClassNames name the status classes in saved files and JSON.
@@ -32,8 +37,10 @@ func saveSeries(v *savedSummary, s *Series) error {
 		return nil
 	}
 	v.IntervalNS = int64(s.length)
+	v.SeriesTargets = s.targets
 	v.Series = make([]savedInterval, 0, len(s.items))
-	for _, it := range s.items {
+	for i := range s.items {
+		it := &s.items[i]
 		c := &it.counts
 		si := savedInterval{
 			StartNS:  it.index * int64(s.length),
@@ -55,6 +62,9 @@ func saveSeries(v *savedSummary, s *Series) error {
 				}
 				si.Status[statusClassNames[class]] = n
 			}
+		}
+		if it.targets != nil {
+			saveTargetCounts(&si, s.targetsOf(it))
 		}
 		var err error
 		if si.Response, err = encodeInterval(it.response); err != nil {
@@ -91,7 +101,10 @@ func loadSeries(v *savedSummary) (*Series, error) {
 	if v.IntervalNS < int64(MinInterval) {
 		return nil, fmt.Errorf("series interval %v is shorter than %v", time.Duration(v.IntervalNS), MinInterval)
 	}
-	s := &Series{length: time.Duration(v.IntervalNS), items: make([]storedInterval, 0, len(v.Series))}
+	if err := checkTargetNames(v.SeriesTargets); err != nil {
+		return nil, err
+	}
+	s := &Series{length: time.Duration(v.IntervalNS), items: make([]storedInterval, 0, len(v.Series)), targets: v.SeriesTargets}
 	var total IntervalCounts
 	for i, si := range v.Series {
 		bad := func(format string, args ...any) (*Series, error) {
@@ -138,6 +151,9 @@ func loadSeries(v *savedSummary) (*Series, error) {
 			return bad("errors_by_kind adds up to %d, errors is %d", kinds, c.Errors)
 		case answered+c.Errors != c.Requests:
 			return bad("status counts (%d) plus errors (%d) are not requests (%d)", answered, c.Errors, c.Requests)
+		}
+		if it.targets, err = loadTargetCounts(&si, len(s.targets), c); err != nil {
+			return bad("%v", err)
 		}
 		total.Add(c)
 		s.items = append(s.items, it)

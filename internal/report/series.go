@@ -103,6 +103,10 @@ type Interval struct {
 	// Length is the interval's length: the series' interval.
 	Length time.Duration
 	IntervalCounts
+	// Targets splits Requests, Errors and the non-2xx answers by target,
+	// indexed as [Series.TargetNames], in a run that kept per-target rows
+	// (see [Recorder.TrackTargets]); nil in one that did not.
+	Targets []TargetCounts
 
 	response, service *hdrhistogram.Histogram
 }
@@ -131,8 +135,9 @@ func (iv Interval) ServiceHistogram() *hdrhistogram.Histogram { return iv.servic
 // gaps between them. A Series is not changed once a [Summary] holds it,
 // so it may be read from several goroutines.
 type Series struct {
-	length time.Duration
-	items  []storedInterval // ascending index
+	length  time.Duration
+	items   []storedInterval // ascending index
+	targets []string         // see TargetNames
 }
 
 // storedInterval is a closed interval in the form the series keeps:
@@ -142,6 +147,7 @@ type storedInterval struct {
 	index             int64 // Start is index·length since the Unix epoch
 	counts            IntervalCounts
 	response, service []byte
+	targets           []TargetCounts // nil if the series has no targets or the interval no request
 }
 
 const sizeofStoredInterval = unsafe.Sizeof(storedInterval{})
@@ -159,6 +165,7 @@ func (s *Series) At(i int) Interval {
 		Start:          time.Unix(0, it.index*int64(s.length)).UTC(),
 		Length:         s.length,
 		IntervalCounts: it.counts,
+		Targets:        s.targetsOf(it),
 		response:       unpackHistogram(it.response),
 		service:        unpackHistogram(it.service),
 	}
@@ -190,7 +197,7 @@ func (s *Series) Totals() IntervalCounts {
 func (s *Series) MemorySize() int {
 	n := cap(s.items) * int(sizeofStoredInterval)
 	for i := range s.items {
-		n += cap(s.items[i].response) + cap(s.items[i].service)
+		n += cap(s.items[i].response) + cap(s.items[i].service) + cap(s.items[i].targets)*int(unsafe.Sizeof(TargetCounts{}))
 	}
 	return n
 }
@@ -274,7 +281,9 @@ func (s *Series) merged(o *Series) (*Series, error) {
 	default:
 		return nil, fmt.Errorf("report: series of %v and %v intervals cannot be merged (neither is a multiple of the other)", s.length, o.length)
 	}
-	out := &Series{length: a.length, items: make([]storedInterval, 0, max(len(a.items), len(b.items)))}
+	names, toA, toB := mergeTargetNames(a.targets, b.targets)
+	a, b = a.withTargets(names, toA), b.withTargets(names, toB)
+	out := &Series{length: a.length, items: make([]storedInterval, 0, max(len(a.items), len(b.items))), targets: names}
 	i, j := 0, 0
 	for i < len(a.items) || j < len(b.items) {
 		switch {
@@ -300,7 +309,7 @@ func (s *Series) merged(o *Series) (*Series, error) {
 // coarsened returns s regrouped into intervals of length, a multiple of
 // s's.
 func (s *Series) coarsened(length time.Duration) *Series {
-	out := &Series{length: length}
+	out := &Series{length: length, targets: s.targets}
 	ratio := int64(length / s.length)
 	for _, it := range s.items {
 		it.index = floorDiv(it.index, ratio)
@@ -326,7 +335,7 @@ func floorDiv(a, b int64) int64 {
 
 // mergeStored adds two stored intervals of the same index.
 func mergeStored(a, b storedInterval) (storedInterval, error) {
-	out := storedInterval{index: a.index, counts: a.counts}
+	out := storedInterval{index: a.index, counts: a.counts, targets: addTargetCounts(a.targets, b.targets)}
 	out.counts.Add(&b.counts)
 	var err error
 	if out.response, err = mergePacked(a.response, b.response); err != nil {
@@ -355,5 +364,5 @@ func (s *Series) clone() *Series {
 	if s == nil {
 		return nil
 	}
-	return &Series{length: s.length, items: slices.Clone(s.items)}
+	return &Series{length: s.length, items: slices.Clone(s.items), targets: s.targets}
 }

@@ -82,6 +82,9 @@ func (r *Recorder) TrackTargets(names []string) {
 	r.targetNames = names[:min(len(names), MaxTargetRows)]
 	if len(r.targetNames) > 1 {
 		r.targets = make([]targetRecord, len(r.targetNames))
+		if r.series != nil {
+			r.series.trackTargets(r.targetNames)
+		}
 	}
 }
 
