@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -26,9 +27,24 @@ func TestSignalExitStatus(t *testing.T) {
 	// is in flight when the signal comes.
 	var once sync.Once
 	started := make(chan struct{})
+	arrived := make(chan string, 100) // the paths requested
+	// request returns a ready func that waits for a request of path.
+	request := func(path string) func(*bufio.Reader) {
+		return func(*bufio.Reader) {
+			for p := range arrived {
+				if p == path {
+					return
+				}
+			}
+		}
+	}
 	hold := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		once.Do(func() { close(started) })
+		select {
+		case arrived <- r.URL.Path:
+		default:
+		}
 		select {
 		case <-hold:
 		case <-r.Context().Done():
@@ -59,13 +75,20 @@ func TestSignalExitStatus(t *testing.T) {
 		ready  func(stderr *bufio.Reader) // returns once the command is running
 		after  func()                     // called once the signal is sent
 		status int
+		// records, if not 0, is how many records stdout must hold, each
+		// line a whole one: fetch's output is complete after a signal.
+		records int
 	}{
 		{"report SIGINT", []string{"report", "-"}, syscall.SIGINT,
-			func(*bufio.Reader) { <-stdin.reading }, func() { close(stdin.release) }, 130},
-		{"serve SIGINT", []string{"serve", "--addr", "127.0.0.1:0", "--grace", "0s"}, syscall.SIGINT, listening, nil, 130},
-		{"serve SIGTERM", []string{"serve", "--addr", "127.0.0.1:0", "--grace", "0s"}, syscall.SIGTERM, listening, nil, 143},
+			func(*bufio.Reader) { <-stdin.reading }, func() { close(stdin.release) }, 130, 0},
+		{"serve SIGINT", []string{"serve", "--addr", "127.0.0.1:0", "--grace", "0s"}, syscall.SIGINT, listening, nil, 130, 0},
+		{"serve SIGTERM", []string{"serve", "--addr", "127.0.0.1:0", "--grace", "0s"}, syscall.SIGTERM, listening, nil, 143, 0},
 		{"bench SIGTERM", []string{"bench", "-n", "100", "-c", "1", "-t", "1m", srv.URL + "/"}, syscall.SIGTERM,
-			func(*bufio.Reader) { <-started }, nil, 143},
+			func(*bufio.Reader) { <-started }, nil, 143, 0},
+		{"fetch SIGINT", []string{"fetch", "-c", "2", srv.URL + "/1", srv.URL + "/2", srv.URL + "/3", srv.URL + "/4"}, syscall.SIGINT,
+			request("/1"), nil, 130, 4},
+		{"fetch SIGINT, net/http", []string{"fetch", "--client", "net/http", "-c", "2", srv.URL + "/5", srv.URL + "/6", srv.URL + "/7"}, syscall.SIGINT,
+			request("/5"), nil, 130, 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -89,6 +112,17 @@ func TestSignalExitStatus(t *testing.T) {
 			rest, _ := io.ReadAll(stderr)
 			if got := <-done; got != tt.status {
 				t.Errorf("exit status %d, want %d; stderr: %s", got, tt.status, rest)
+			}
+			if tt.records > 0 {
+				lines := strings.Split(strings.TrimSuffix(stdout.String(), "\n"), "\n")
+				for _, l := range lines {
+					if !strings.HasPrefix(l, `{"line":`) || !strings.HasSuffix(l, "}") || !strings.Contains(l, `"error":"cancelled"`) {
+						t.Errorf("record %q, want a whole cancelled one", l)
+					}
+				}
+				if len(lines) != tt.records {
+					t.Errorf("%d records, want %d:\n%s", len(lines), tt.records, stdout.String())
+				}
 			}
 		})
 	}

@@ -662,3 +662,46 @@ func TestInputOrderEmitsPromptly(t *testing.T) {
 		}
 	})
 }
+
+// TestStalled checks that in input order a slow line holds back the
+// records after it while the fetches go on, until the window is full;
+// then the input waits, and Options.Stalled hears of the line once, a
+// second after the window filled (fake time).
+func TestStalled(t *testing.T) {
+	t.Parallel()
+	forPaths(t, func(t *testing.T, path string) {
+		type stall struct{ line, held int }
+		var stalls []stall
+		f := mustNew(t, onPath(t, path, Options{Concurrency: 2,
+			Stalled: func(l Line, held int) { stalls = append(stalls, stall{l.Number, held}) },
+			Transport: fakeTransport(func(r *http.Request) (*http.Response, error) {
+				d := 700 * time.Millisecond
+				if r.URL.Path == "/slow" {
+					d = 10 * time.Second
+				}
+				if err := sleepReq(r, d); err != nil {
+					return nil, err
+				}
+				return respond(r, 200, "ok"), nil
+			})}))
+		f.hold = 6
+		lines := []string{"http://x/slow"}
+		for range 10 {
+			lines = append(lines, "http://x/fast")
+		}
+		start := time.Now()
+		recs := run(t, f, lines)
+		if len(recs) != 11 {
+			t.Fatalf("%d records, want 11", len(recs))
+		}
+		// The window fills at 2.8 s (the slow line and five fast ones),
+		// the note comes at 3.8 s, the slow line ends at 10 s, and the
+		// last five fast ones take two slots 2.1 s.
+		if want := []stall{{1, 5}}; fmt.Sprint(stalls) != fmt.Sprint(want) {
+			t.Errorf("stalls %v, want %v", stalls, want)
+		}
+		if d := time.Since(start); d != 12100*time.Millisecond {
+			t.Errorf("took %v, want 12.1s", d)
+		}
+	})
+}

@@ -4,37 +4,40 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
 
 // A Progress draws a one-line progress bar, meant for a terminal: records
-// done and failed, the current rate, and a bar when the fraction of the
-// input read is known. [Progress.Add] is cheap enough for every record
-// (two atomic adds); drawing happens on its own goroutine a few times a
-// second.
+// written and failed, the rate, and a bar when the number of records the
+// run will write is known. [Progress.Add] is cheap enough for every record
+// (a few atomic operations); drawing happens on its own goroutine a few
+// times a second.
 type Progress struct {
-	w        io.Writer
-	fraction func() float64 // in [0,1], or < 0 if unknown
-	done     atomic.Int64
-	failed   atomic.Int64
-	stop     chan struct{}
-	stopped  chan struct{}
+	w       io.Writer
+	total   atomic.Int64 // records to come in all; < 0 if not known
+	done    atomic.Int64
+	failed  atomic.Int64
+	mu      sync.Mutex // serializes writes to w
+	stop    chan struct{}
+	stopped chan struct{}
+	once    sync.Once
 }
 
-// StartProgress starts drawing on w every interval until Stop. fraction
-// reports how much of the input has been read, or a negative number if
-// that is unknown; it may be nil.
-func StartProgress(w io.Writer, interval time.Duration, fraction func() float64) *Progress {
-	if fraction == nil {
-		fraction = func() float64 { return -1 }
-	}
-	p := &Progress{w: w, fraction: fraction, stop: make(chan struct{}), stopped: make(chan struct{})}
+// StartProgress starts drawing on w every interval until Stop. The bar
+// appears once SetTotal has said how many records to expect.
+func StartProgress(w io.Writer, interval time.Duration) *Progress {
+	p := &Progress{w: w, stop: make(chan struct{}), stopped: make(chan struct{})}
+	p.total.Store(-1)
 	go p.run(interval)
 	return p
 }
 
-// Add counts a record.
+// SetTotal says how many records the run will write in all.
+func (p *Progress) SetTotal(n int) { p.total.Store(int64(n)) }
+
+// Add counts a record written.
 func (p *Progress) Add(r *Record) {
 	p.done.Add(1)
 	if !r.OK() {
@@ -42,12 +45,21 @@ func (p *Progress) Add(r *Record) {
 	}
 }
 
+// Note writes msg on a line of its own above the bar.
+func (p *Progress) Note(msg string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprint(p.w, "\r\x1b[K"+msg+"\n")
+}
+
 // Stop stops drawing and erases the bar, so that what follows on w starts
-// on a clean line.
+// on a clean line. It may be called more than once.
 func (p *Progress) Stop() {
-	close(p.stop)
-	<-p.stopped
-	fmt.Fprint(p.w, "\r\x1b[K")
+	p.once.Do(func() {
+		close(p.stop)
+		<-p.stopped
+		fmt.Fprint(p.w, "\r\x1b[K")
+	})
 }
 
 func (p *Progress) run(interval time.Duration) {
@@ -64,7 +76,10 @@ func (p *Progress) run(interval time.Duration) {
 			// finish in waves, and a per-tick rate would swing to zero
 			// between them.
 			done, elapsed := p.done.Load(), now.Sub(start)
-			fmt.Fprint(p.w, "\r\x1b[K"+p.line(done, float64(done)/elapsed.Seconds(), elapsed))
+			line := p.line(done, float64(done)/elapsed.Seconds(), elapsed)
+			p.mu.Lock()
+			fmt.Fprint(p.w, "\r\x1b[K"+line)
+			p.mu.Unlock()
 		}
 	}
 }
@@ -72,10 +87,15 @@ func (p *Progress) run(interval time.Duration) {
 func (p *Progress) line(done int64, rate float64, elapsed time.Duration) string {
 	const width = 30
 	var b strings.Builder
-	if f := p.fraction(); f >= 0 {
-		f = min(f, 1)
+	if total := p.total.Load(); total >= 0 {
+		f := 1.0
+		if total > 0 {
+			f = min(float64(done)/float64(total), 1)
+		}
 		n := int(f * width)
 		fmt.Fprintf(&b, "[%s%s] %3.0f%% ", strings.Repeat("=", n), strings.Repeat(" ", width-n), f*100)
+		fmt.Fprintf(&b, "%d of %d done, %d failed, %.0f URLs/s, %v", done, total, p.failed.Load(), rate, elapsed.Truncate(time.Second))
+		return b.String()
 	}
 	fmt.Fprintf(&b, "%d done, %d failed, %.0f URLs/s, %v", done, p.failed.Load(), rate, elapsed.Truncate(time.Second))
 	return b.String()

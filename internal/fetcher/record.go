@@ -154,8 +154,12 @@ func (s *Summary) Format(w io.Writer, elapsed time.Duration) {
 	if elapsed > 0 {
 		rate = float64(s.Total) / elapsed.Seconds()
 	}
-	fmt.Fprintf(w, "fetched %d URLs in %v (%.0f URLs/s): %d ok, %d failed\n",
-		s.Total, elapsed.Round(time.Millisecond), rate, s.Total-s.Failed, s.Failed)
+	urls := "URLs"
+	if s.Total == 1 {
+		urls = "URL"
+	}
+	fmt.Fprintf(w, "fetched %d %s in %v (%.0f URLs/s): %d ok, %d failed\n",
+		s.Total, urls, elapsed.Round(time.Millisecond), rate, s.Total-s.Failed, s.Failed)
 	if len(s.Statuses) > 0 {
 		var parts []string
 		for _, code := range slices.Sorted(maps.Keys(s.Statuses)) {

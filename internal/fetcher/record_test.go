@@ -96,21 +96,32 @@ func TestSummary(t *testing.T) {
 	}
 }
 
+// The bar counts records written against the records to come, not the
+// input read: nothing written is 0%, whatever has been read; a note goes
+// on a line of its own above the bar.
 func TestProgress(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		var out lockedBuffer
-		fraction := 0.5
-		p := StartProgress(&out, time.Second, func() float64 { return fraction })
+		p := StartProgress(&out, time.Second)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		p.SetTotal(60)
+		time.Sleep(time.Second)
+		synctest.Wait()
 		for i := range 30 {
 			p.Add(&Record{Error: map[bool]string{true: KindTimeout}[i%10 == 0]})
 		}
-		time.Sleep(2 * time.Second)
+		p.Note("a note")
+		time.Sleep(time.Second)
 		synctest.Wait()
 		p.Stop()
+		p.Stop()
 		got := out.String()
-		want := "\r\x1b[K[===============               ]  50% 30 done, 3 failed, 30 URLs/s, 1s" +
-			"\r\x1b[K[===============               ]  50% 30 done, 3 failed, 15 URLs/s, 2s" +
+		want := "\r\x1b[K0 done, 0 failed, 0 URLs/s, 1s" +
+			"\r\x1b[K[                              ]   0% 0 of 60 done, 0 failed, 0 URLs/s, 2s" +
+			"\r\x1b[Ka note\n" +
+			"\r\x1b[K[===============               ]  50% 30 of 60 done, 3 failed, 10 URLs/s, 3s" +
 			"\r\x1b[K"
 		if got != want {
 			t.Errorf("progress output:\n%q\nwant\n%q", got, want)

@@ -25,6 +25,9 @@ const stallReport = time.Second
 // not: at least 4 x Concurrency, and as many more as holdBudget allows, so
 // that one slow line does not leave the fetch slots idle while it lasts.
 func (f *Fetcher) window() int {
+	if f.hold > 0 {
+		return f.hold
+	}
 	per := int64(holdPerRecord)
 	if f.opts.Body {
 		per += f.opts.MaxBody

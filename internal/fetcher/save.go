@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -89,7 +90,7 @@ func (s *saver) create(u *url.URL) (*partFile, error) {
 func (s *saver) checkWritable() error {
 	f, err := s.create(&url.URL{Host: "gather-fetch-check"})
 	if err != nil {
-		return err
+		return errors.Unwrap(err) // not "saving body"
 	}
 	f.abort()
 	return nil
