@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"math"
 	"net/url"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gather-dev/gather/internal/loadgen"
+	"github.com/gather-dev/gather/internal/targets"
 )
 
 // benchFlags holds the bench command's flags as parsed.
@@ -36,6 +38,8 @@ type benchFlags struct {
 	goroutines  bool
 	conn        connFlags
 	series      seriesFlags
+	targets     targetFlags
+	thresholds  thresholdFlags
 }
 
 // benchSpareFiles is how many open files bench keeps for itself beyond one
@@ -55,7 +59,7 @@ func newBenchCmd() *cobra.Command {
 func newBenchCmdFlags() (*cobra.Command, *benchFlags) {
 	f := new(benchFlags)
 	cmd := &cobra.Command{
-		Use:   "bench [flags] URL",
+		Use:   "bench [flags] URL | --targets FILE [URL]",
 		Short: "Load-test an HTTP server and report throughput and latency percentiles",
 		Long: `bench sends HTTP requests to URL over many connections at once and reports
 requests/s, bytes/s, latency percentiles (p50 to p99.9, from HdrHistograms),
@@ -94,16 +98,22 @@ Examples:
   gather bench -m POST -H 'Content-Type: application/json' -d '{"a":1}' http://127.0.0.1:8080/
   gather bench -z 10s --save run1.json http://127.0.0.1:8080/ && gather report run1.json`,
 		Args: func(cmd *cobra.Command, args []string) error {
-			switch len(args) {
-			case 0:
+			switch {
+			case len(args) == 0 && !f.targets.given():
 				return usagef("bench: missing URL (see 'gather bench --help')")
-			case 1:
+			case len(args) <= 1:
 				return nil
+			case f.targets.given():
+				return usagef("bench: want at most one URL with --targets (the server of targets given as paths), got %d arguments", len(args))
 			}
 			return usagef("bench: want one URL, got %d arguments", len(args))
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			plan, err := f.plan(args[0], cmd.Flags().Changed("requests"))
+			rawURL := ""
+			if len(args) > 0 {
+				rawURL = args[0]
+			}
+			plan, err := f.plan(rawURL, cmd.Flags().Changed("requests"), cmd.InOrStdin())
 			if err != nil {
 				return err
 			}
@@ -134,28 +144,22 @@ Examples:
 	fl.BoolVar(&f.goroutines, "goroutines", false, "one goroutine per connection instead of event loops (for comparisons)")
 	fl.MarkHidden("goroutines")
 	f.conn.register(fl)
+	f.targets.register(fl)
+	f.thresholds.register(fl, "bench")
 	return cmd, f
 }
 
 // plan validates the flags and the URL and returns the run they describe;
 // every error is a usage error.
-func (f *benchFlags) plan(rawURL string, nSet bool) (*loadgen.Plan, error) {
-	u, err := url.Parse(rawURL)
-	switch {
-	case !strings.Contains(rawURL, "://"):
-		return nil, usagef("bench: bad URL %q: want http://host[:port]/path or https://...", rawURL)
-	case err != nil:
-		return nil, usagef("bench: bad URL %q: %v", rawURL, err)
-	case u.Scheme != "http" && u.Scheme != "https":
-		return nil, usagef("bench: bad URL %q: scheme must be http or https", rawURL)
-	case u.Host == "" || u.Hostname() == "":
-		return nil, usagef("bench: bad URL %q: no host", rawURL)
-	case u.User != nil:
-		return nil, usagef("bench: bad URL %q: credentials in URLs are not sent; use -H 'Authorization: ...'", rawURL)
+func (f *benchFlags) plan(rawURL string, nSet bool, stdin io.Reader) (*loadgen.Plan, error) {
+	if err := f.targets.conflicts(f); err != nil {
+		return nil, err
 	}
-	if p := u.Port(); p != "" {
-		if n, err := benchPort(p); err != nil || n == 0 {
-			return nil, usagef("bench: bad URL %q: bad port %q", rawURL, p)
+	var u *url.URL
+	if rawURL != "" || !f.targets.given() {
+		var err error
+		if u, err = benchURL(rawURL); err != nil {
+			return nil, err
 		}
 	}
 	switch {
@@ -179,8 +183,6 @@ func (f *benchFlags) plan(rawURL string, nSet bool) (*loadgen.Plan, error) {
 		return nil, usagef("bench: bad method %q", f.method)
 	}
 	plan := &loadgen.Plan{
-		URL:         u,
-		Method:      f.method,
 		Connections: f.conns,
 		Requests:    f.requests,
 		Duration:    f.duration,
@@ -237,20 +239,69 @@ func (f *benchFlags) plan(rawURL string, nSet bool) (*loadgen.Plan, error) {
 		return nil, usagef("bench: bad --host %q", host)
 	}
 	plan.Host = host
-	if err := f.conn.apply(plan, f); err != nil {
-		return nil, err
-	}
+	var body []byte
 	switch {
 	case f.body != "":
-		plan.Body = []byte(f.body)
+		body = []byte(f.body)
 	case f.bodyFile != "":
 		b, err := os.ReadFile(f.bodyFile)
 		if err != nil {
 			return nil, usagef("bench: -D: %v", err)
 		}
-		plan.Body = b
+		body = b
+	}
+	// The requests: a targets file, or the URL, -m, -H and -d as one
+	// target; either may hold templates.
+	var err error
+	if f.targets.given() {
+		var opt targets.Options
+		if opt, err = f.targets.options(u, plan.Header, stdin); err != nil {
+			return nil, err
+		}
+		plan.Targets, err = f.targets.load(opt, stdin)
+	} else {
+		plan.Targets, err = f.targets.single(f.method, rawURL, plan.Header, body, f.bodyFile == "" || f.targets.bodyTemplates, stdin)
+	}
+	if err != nil {
+		return nil, err
+	}
+	plan.URL = plan.Targets.Server()
+	plan.Header, plan.Method = nil, "" // in the targets now
+	if err := f.conn.apply(plan, f); err != nil {
+		return nil, err
+	}
+	names := plan.Targets.Names()
+	if err := f.thresholds.parse(plan.Rate > 0, names); err != nil {
+		return nil, err
+	}
+	if err := f.thresholds.watch(plan, names); err != nil {
+		return nil, err
 	}
 	return plan, nil
+}
+
+// benchURL parses and checks bench's URL argument; every error is a
+// usage error.
+func benchURL(rawURL string) (*url.URL, error) {
+	u, err := url.Parse(rawURL)
+	switch {
+	case !strings.Contains(rawURL, "://"):
+		return nil, usagef("bench: bad URL %q: want http://host[:port]/path or https://...", rawURL)
+	case err != nil:
+		return nil, usagef("bench: bad URL %q: %v", rawURL, err)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return nil, usagef("bench: bad URL %q: scheme must be http or https", rawURL)
+	case u.Host == "" || u.Hostname() == "":
+		return nil, usagef("bench: bad URL %q: no host", rawURL)
+	case u.User != nil:
+		return nil, usagef("bench: bad URL %q: credentials in URLs are not sent; use -H 'Authorization: ...'", rawURL)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := benchPort(p); err != nil || n == 0 {
+			return nil, usagef("bench: bad URL %q: bad port %q", rawURL, p)
+		}
+	}
+	return u, nil
 }
 
 func benchPort(s string) (int, error) {
@@ -298,6 +349,11 @@ func runBench(cmd *cobra.Command, f *benchFlags, plan *loadgen.Plan) error {
 		return err
 	}
 	defer hlog.Close()
+	junit, err := f.thresholds.openJUnit()
+	if err != nil {
+		return err
+	}
+	defer junit.Close()
 	ctx := cmd.Context()
 	stderr := cmd.ErrOrStderr()
 	live := isTerminal(stderr)
@@ -314,6 +370,7 @@ func runBench(cmd *cobra.Command, f *benchFlags, plan *loadgen.Plan) error {
 				p.Requests, rate, p.Errors, p.Elapsed.Seconds())
 		}
 	}
+	started := time.Now()
 	sum, err := loadgen.Run(ctx, plan)
 	if live {
 		fmt.Fprintf(stderr, "\r%72s\r", "")
@@ -321,6 +378,7 @@ func runBench(cmd *cobra.Command, f *benchFlags, plan *loadgen.Plan) error {
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
+	f.thresholds.judge(sum)
 	out := cmd.OutOrStdout()
 	if f.output == "json" {
 		err = sum.WriteJSON(out)
@@ -341,9 +399,10 @@ func runBench(cmd *cobra.Command, f *benchFlags, plan *loadgen.Plan) error {
 	if err := writeIntervalLog(hlog, sum); err != nil {
 		return err
 	}
+	judged := f.thresholds.finish(junit, sum, started, stderr)
 	if status := interruptStatus(ctx); status != 0 {
 		fmt.Fprintln(stderr, "gather: bench interrupted: the report covers the requests that finished")
 		return status
 	}
-	return nil
+	return judged
 }

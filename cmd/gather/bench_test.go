@@ -81,7 +81,7 @@ func TestBenchFlags(t *testing.T) {
 		if err := cmd.Args(cmd, args); err != nil {
 			t.Fatalf("%q: %v", tt.args, err)
 		}
-		_, err := f.plan(args[0], cmd.Flags().Changed("requests"))
+		_, err := f.plan(args[0], cmd.Flags().Changed("requests"), strings.NewReader(""))
 		var usage *usageError
 		switch {
 		case tt.err == "" && err != nil:

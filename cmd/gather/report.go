@@ -12,11 +12,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gather-dev/gather/internal/report"
+	"github.com/gather-dev/gather/internal/threshold"
 )
 
 func newReportCmd() *cobra.Command {
 	var output, save string
 	var force bool
+	var th thresholdFlags
 	cmd := &cobra.Command{
 		Use:   "report [flags] FILE...",
 		Short: "Merge runs saved by 'gather bench --save' into one report",
@@ -44,7 +46,12 @@ Examples:
   gather bench -z 30s -c 50 --save b.json http://10.0.0.5:8080/   # machine B
   gather report a.json b.json
   gather report -o json a.json b.json
-  gather report --save ab.json a.json b.json    # merge once, report later`,
+  gather report --save ab.json a.json b.json    # merge once, report later
+  gather report --threshold 'p99<250ms' --threshold 'errors<1%' --junit t.xml a.json b.json
+
+--threshold judges the merged runs as bench judges one (see 'gather bench
+--help'): the verdicts end the report, and a failed one makes the exit
+status 3.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usagef("report: missing FILE (write one with 'gather bench --save FILE')")
@@ -59,6 +66,14 @@ Examples:
 				if err := checkWritable(save); err != nil {
 					return usagef("report: --save: %v", err)
 				}
+			}
+			if th.junit != "" {
+				if err := checkWritable(th.junit); err != nil {
+					return usagef("report: --junit: %v", err)
+				}
+			}
+			if _, err := threshold.ParseAll(th.exprs); err != nil {
+				return usagef("report: %v", err) // before reading any run
 			}
 			var total report.Summary
 			var check report.MergeCheck
@@ -79,15 +94,29 @@ Examples:
 				}
 			}
 			total.MergeWarnings = append(total.MergeWarnings, conflicts...)
+			if err := th.parse(total.Open(), threshold.Names(&total)); err != nil {
+				return err
+			}
 			if save != "" {
 				if err := saveSummary(&total, save); err != nil {
 					return err
 				}
 			}
+			th.judge(&total)
+			var err error
 			if output == "json" {
-				return total.WriteJSON(cmd.OutOrStdout())
+				err = total.WriteJSON(cmd.OutOrStdout())
+			} else {
+				err = total.WriteText(cmd.OutOrStdout())
 			}
-			return total.WriteText(cmd.OutOrStdout())
+			if err != nil {
+				return err
+			}
+			junit, err := th.openJUnit()
+			if err != nil {
+				return err
+			}
+			return th.finish(junit, &total, total.Start, cmd.ErrOrStderr())
 		},
 	}
 	fl := cmd.Flags()
@@ -95,6 +124,7 @@ Examples:
 	cmd.RegisterFlagCompletionFunc("output", completeReportFormats)
 	fl.StringVar(&save, "save", "", "also save the merged run to `FILE`, for a later 'gather report'")
 	fl.BoolVar(&force, "force", false, "merge runs that do not belong together (different targets, methods, models, or one run twice)")
+	th.register(fl, "report")
 	return cmd
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gather-dev/gather/internal/h1"
+	"github.com/gather-dev/gather/internal/targets"
 )
 
 var (
@@ -42,6 +43,9 @@ type h1Doer struct {
 	aborted atomic.Bool
 	stop    func() bool // unregisters abort from the context
 
+	bufs  h1Buffers // the request rendered, when it varies
+	bytes []byte    // the request being sent
+
 	reused bool   // conn has carried a whole response already
 	served int    // responses conn has carried
 	buf    []byte // read buffer
@@ -58,7 +62,6 @@ func newH1Doer(ctx context.Context, addr string, req *h1Request, timeout time.Du
 		req:     req,
 		timeout: timeout,
 		buf:     make([]byte, minReadBuffer),
-		p:       h1.Parser{NoBody: req.noBody},
 	}
 	d.stop = context.AfterFunc(ctx, d.abort)
 	return d
@@ -139,7 +142,10 @@ func (d *h1Doer) client() string {
 // request sent once more, as net/http does; any other failure drops the
 // connection and is returned. The timeout bounds the whole of Do:
 // connecting, the retry and reading the response.
-func (d *h1Doer) Do(ctx context.Context) (status int, body int64, err error) {
+func (d *h1Doer) Do(ctx context.Context, r *targets.Request) (status int, body int64, err error) {
+	t := &d.req.targets[r.Target.Index()]
+	d.bytes = t.render(&d.bufs, r)
+	d.p.NoBody = t.noBody
 	var deadline time.Time
 	if d.timeout > 0 {
 		deadline = time.Now().Add(d.timeout)
@@ -161,7 +167,7 @@ func (d *h1Doer) Do(ctx context.Context) (status int, body int64, err error) {
 		d.p.Reset()
 		keepable, err := d.exchange()
 		if err != nil {
-			stale := d.reused && !d.p.Started() && attempt == 0 && d.req.replay && !isTimeout(err)
+			stale := d.reused && !d.p.Started() && attempt == 0 && t.replay && !isTimeout(err)
 			d.drop()
 			if stale && ctx.Err() == nil {
 				continue
@@ -191,16 +197,16 @@ const concurrentWriteAbove = 64 << 10
 // and the connection cannot carry another.
 func (d *h1Doer) exchange() (keepable bool, err error) {
 	d.times.sent = time.Now()
-	if len(d.req.bytes) <= concurrentWriteAbove {
-		if _, err := d.conn.Write(d.req.bytes); err != nil {
+	if len(d.bytes) <= concurrentWriteAbove {
+		if _, err := d.conn.Write(d.bytes); err != nil {
 			return false, err
 		}
 		return true, d.response()
 	}
-	c := d.conn
+	c, b := d.conn, d.bytes
 	written := make(chan error, 1)
 	go func() {
-		_, err := c.Write(d.req.bytes)
+		_, err := c.Write(b)
 		written <- err
 	}()
 	err = d.response()

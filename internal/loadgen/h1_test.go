@@ -16,6 +16,7 @@ import (
 
 	"github.com/gather-dev/gather/internal/h1/h1test"
 	"github.com/gather-dev/gather/internal/report"
+	"github.com/gather-dev/gather/internal/targets"
 )
 
 // rawServer is a loopback TCP server whose every connection is served by
@@ -85,6 +86,22 @@ var (
 	readRequest = h1test.ReadRequest
 	canned      = h1test.Canned
 )
+
+// testRequests holds, by set, request 0 of its targets, as a worker would
+// pass it to a doer.
+var testRequests sync.Map
+
+// doFirst sends request 0 of set through d. It allocates nothing once the
+// set's request is made, so tests may count the doer's allocations.
+func doFirst(ctx context.Context, d Doer, set *targets.Set) (int, int64, error) {
+	r, ok := testRequests.Load(set)
+	if !ok {
+		nr := set.NewRequest()
+		nr.Next(0, time.Time{})
+		r, _ = testRequests.LoadOrStore(set, nr)
+	}
+	return d.Do(ctx, r.(*targets.Request))
+}
 
 // testRequest returns a bodyless request with method m to example.test.
 func testRequest(m string) *h1Request {
@@ -184,7 +201,7 @@ func TestH1Responses(t *testing.T) {
 	forEachResponse(t, func(t *testing.T, tt responseCase, srv *rawServer) {
 		d := testDoer(t, srv.addr())
 		for i := range 2 {
-			status, n, err := d.Do(t.Context())
+			status, n, err := doFirst(t.Context(), d, d.req.set)
 			if kind := Classify(err); status != tt.status && tt.status != 0 || kind != tt.kind {
 				t.Fatalf("request %d: status %d, error %v (%v); want %d, %v", i, status, err, kind, tt.status, tt.kind)
 			}
@@ -233,7 +250,7 @@ func TestBuildRequest(t *testing.T) {
 	}
 	for _, tt := range tests {
 		p := tt.plan
-		got := string(buildRequest(p.method(), requestTarget(p.URL), p.host(), p.Header, p.Body, p.NoKeepAlive))
+		got := string(p.h1Request().bytes)
 		if got != tt.want {
 			t.Errorf("%s:\n got %q\nwant %q", tt.name, got, tt.want)
 		}
@@ -246,6 +263,55 @@ func TestBuildRequest(t *testing.T) {
 		if req.Host != p.host() || req.Method != p.method() {
 			t.Errorf("%s: net/http reads host %q method %q", tt.name, req.Host, req.Method)
 		}
+	}
+}
+
+// TestTemplatedRequests: a target whose parts vary renders, request by
+// request, the bytes the same target written out would send.
+func TestTemplatedRequests(t *testing.T) {
+	set, err := targets.Load(strings.NewReader(`{"url": "http://h:1/a/{{.seq}}?r={{randInt 7 7}}", "header": {"X-Seq": "{{.seq}}"}}
+{"method": "POST", "url": "http://h:1/b", "header": {"Host": "api.example", "Content-Type": "application/json"}}
+{"method": "PUT", "url": "http://h:1/c", "body": "{\"n\": {{.seq}}}"}
+{"method": "HEAD", "url": "http://h:1/d", "body": "fixed"}
+`), "t.jsonl", targets.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Plan{URL: set.Server(), Targets: set, NoKeepAlive: true}
+	h := p.h1Request()
+	if h.bytes != nil || !h.seq {
+		t.Fatalf("a varying set: bytes %q, seq %v", h.bytes, h.seq)
+	}
+	r := set.NewRequest()
+	var buf h1Buffers
+	ua := "User-Agent: " + UserAgent + "\r\n"
+	for seq, want := range []string{
+		"GET /a/0?r=7 HTTP/1.1\r\nHost: h:1\r\n" + ua + "X-Seq: 0\r\nConnection: close\r\n\r\n",
+		"POST /b HTTP/1.1\r\nHost: api.example\r\n" + ua + "Content-Type: application/json\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+		"PUT /c HTTP/1.1\r\nHost: h:1\r\n" + ua + "Content-Length: 8\r\nConnection: close\r\n\r\n{\"n\": 2}",
+		"HEAD /d HTTP/1.1\r\nHost: h:1\r\n" + ua + "Content-Length: 5\r\nConnection: close\r\n\r\nfixed",
+		"GET /a/4?r=7 HTTP/1.1\r\nHost: h:1\r\n" + ua + "X-Seq: 4\r\nConnection: close\r\n\r\n",
+		"PUT /c HTTP/1.1\r\nHost: h:1\r\n" + ua + "Content-Length: 9\r\nConnection: close\r\n\r\n{\"n\": 10}",
+	} {
+		if seq == 5 {
+			seq = 10 // 10 mod 4 is the PUT again, with a longer body
+		}
+		tg, b := h.next(r, &buf, int64(seq), time.Now())
+		if string(b) != want {
+			t.Errorf("request %d:\n got %q\nwant %q", seq, b, want)
+		}
+		if tg.noBody != (r.Target.Method == "HEAD") || tg.replay != (r.Target.Method != "POST") {
+			t.Errorf("request %d: noBody %v replay %v", seq, tg.noBody, tg.replay)
+		}
+		if _, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(b))); err != nil {
+			t.Errorf("request %d: net/http cannot read it: %v", seq, err)
+		}
+	}
+	// Rendering into a connection's buffers allocates nothing once they
+	// have grown.
+	seq := int64(0)
+	if allocs := testing.AllocsPerRun(1000, func() { seq++; h.next(r, &buf, seq, time.Now()) }); allocs != 0 {
+		t.Errorf("%v allocations per request", allocs)
 	}
 }
 
@@ -266,11 +332,11 @@ func TestH1Abort(t *testing.T) {
 	defer d.Close()
 	time.AfterFunc(50*time.Millisecond, cancel)
 	start := time.Now()
-	_, _, err := d.Do(ctx)
+	_, _, err := doFirst(ctx, d, d.req.set)
 	if err == nil || time.Since(start) > 20*time.Second {
 		t.Fatalf("Do returned %v after %v", err, time.Since(start))
 	}
-	if _, _, err := d.Do(ctx); err == nil {
+	if _, _, err := doFirst(ctx, d, d.req.set); err == nil {
 		t.Fatal("Do after cancel succeeded")
 	}
 }
@@ -283,7 +349,7 @@ func TestH1Head(t *testing.T) {
 	d := newH1Doer(t.Context(), srv.addr(), testRequest("HEAD"), 5*time.Second)
 	defer d.Close()
 	for i := range 3 {
-		if status, n, err := d.Do(t.Context()); status != 200 || n != 0 || err != nil {
+		if status, n, err := doFirst(t.Context(), d, d.req.set); status != 200 || n != 0 || err != nil {
 			t.Fatalf("request %d: status %d, %d bytes, %v", i, status, n, err)
 		}
 	}
@@ -307,12 +373,12 @@ func TestH1AbortBetweenRequests(t *testing.T) {
 	})
 	d := newH1Doer(context.Background(), srv.addr(), testRequest("GET"), time.Minute)
 	defer d.Close()
-	if _, _, err := d.Do(t.Context()); err != nil {
+	if _, _, err := doFirst(t.Context(), d, d.req.set); err != nil {
 		t.Fatal(err)
 	}
 	d.abort() // as context.AfterFunc would, from another goroutine
 	start := time.Now()
-	if _, _, err := d.Do(t.Context()); err == nil {
+	if _, _, err := doFirst(t.Context(), d, d.req.set); err == nil {
 		t.Fatal("Do after abort succeeded")
 	}
 	if took := time.Since(start); took > 20*time.Second {
@@ -356,11 +422,11 @@ func TestH1NoAllocs(t *testing.T) {
 func testAllocs(t *testing.T, addr string) {
 	d := testDoer(t, addr)
 	ctx := t.Context()
-	if _, _, err := d.Do(ctx); err != nil { // connect
+	if _, _, err := doFirst(ctx, d, d.req.set); err != nil { // connect
 		t.Fatal(err)
 	}
 	allocs := testing.AllocsPerRun(200, func() {
-		if status, _, err := d.Do(ctx); err != nil || status != 200 {
+		if status, _, err := doFirst(ctx, d, d.req.set); err != nil || status != 200 {
 			t.Fatalf("status %d, err %v", status, err)
 		}
 	})

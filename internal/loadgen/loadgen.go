@@ -29,17 +29,22 @@ package loadgen
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/gather-dev/gather/internal/report"
+	"github.com/gather-dev/gather/internal/targets"
 )
 
 // run is the state the workers share, read-only after start but for next.
 type run struct {
 	plan     *Plan
+	set      *targets.Set // the plan's targets
+	seq      bool         // the requests need their sequence number: claim one each
 	t0       time.Time
 	interval float64 // ns between due times in the open model
 	next     atomic.Int64
@@ -59,20 +64,33 @@ func Run(ctx context.Context, p *Plan) (*report.Summary, error) {
 	if p.Requests > 0 && int64(conns) > p.Requests {
 		conns = int(p.Requests)
 	}
+	// The run's own context: Check may end it (and with it the engine's
+	// requests in flight) before ctx ends.
+	ctx, stopRun := context.WithCancelCause(ctx)
+	defer stopRun(nil)
+	set := p.targetSet()
 	e, err := newEngine(ctx, p, conns)
 	if err != nil {
 		return nil, err
 	}
 	recs := e.recorders()
+	names := set.Names()
+	for _, rec := range recs {
+		rec.TrackTargets(names)
+		if p.Watches != nil {
+			rec.SetWatches(p.Watches)
+		}
+	}
 
 	var gc0 runtime.MemStats
 	runtime.ReadMemStats(&gc0)
 	cpu0 := cpuTime()
-	r := &run{plan: p, t0: time.Now()}
+	r := &run{plan: p, set: set, seq: set.Needs()&targets.NeedsSeq != 0, t0: time.Now()}
 	if p.Rate > 0 {
 		r.interval = float64(time.Second) / p.Rate
 	}
 	stopProgress := r.progress(recs)
+	stopChecks := r.checks(recs, stopRun)
 	finishSeries := r.startSeries(recs, nil)
 	stats := e.run(ctx, r)
 	end := time.Now()
@@ -81,13 +99,12 @@ func Run(ctx context.Context, p *Plan) (*report.Summary, error) {
 	var gc1 runtime.MemStats
 	runtime.ReadMemStats(&gc1)
 	stopProgress()
+	stopChecks()
 	e.close() // after the clock stops: closing is not the server's time
 
 	s := report.Merge(recs...)
-	if p.URL != nil {
-		s.Target = p.URL.String()
-	}
-	s.Method = p.method()
+	s.Target = set.String()
+	s.Method = strings.Join(set.Methods(), ", ")
 	s.Connections = conns
 	s.Rate = p.Rate
 	s.Elapsed = elapsed
@@ -101,6 +118,10 @@ func Run(ctx context.Context, p *Plan) (*report.Summary, error) {
 	s.Generator = r.judge(s, stats, time.Duration(gc1.PauseTotalNs-gc0.PauseTotalNs), cpu, elapsed)
 	s.Generator.Engine = e.String()
 	s.Generator.Warnings = append(s.Generator.Warnings, e.problems()...)
+	if err := context.Cause(ctx); errors.Is(err, errChecked) {
+		s.Interrupted = true
+		s.Generator.Warnings = append(s.Generator.Warnings, err.Error())
+	}
 	return s, nil
 }
 
@@ -145,7 +166,7 @@ func newEngine(ctx context.Context, p *Plan, conns int) (engine, error) {
 	case !p.FastPath():
 		client = "net/http"
 	}
-	return newWorkers(ctx, conns, client, newDoer)
+	return newWorkers(ctx, conns, len(p.targetSet().Names()), client, newDoer)
 }
 
 // count returns "1 thing" or "n things".

@@ -158,7 +158,7 @@ func endlessLoop(t *testing.T, timeout time.Duration) (*eventLoop, *loopConn) {
 		t.Fatal(err)
 	}
 	c := &l.conns[0]
-	c.fd, c.state, c.readable, c.start = fd, connReading, true, time.Now()
+	c.fd, c.state, c.readable, c.start, c.target = fd, connReading, true, time.Now(), &l.req.targets[0]
 	if timeout > 0 {
 		c.deadline = c.start.Add(timeout)
 	}

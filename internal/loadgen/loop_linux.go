@@ -264,7 +264,10 @@ func newEventLoop(p *Plan, req *h1Request, sa syscall.Sockaddr, family, wake, co
 		active: conns,
 	}
 	for i := range l.conns {
-		l.conns[i] = loopConn{id: int32(i), fd: -1, p: h1.Parser{NoBody: req.noBody}}
+		l.conns[i] = loopConn{id: int32(i), fd: -1}
+		if req.bytes == nil { // the requests vary: each connection picks and renders its own
+			l.conns[i].req = req.set.NewRequest()
+		}
 	}
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: wakeID}
 	if err := syscall.EpollCtl(epfd, syscall.EPOLL_CTL_ADD, wake, &ev); err != nil {
@@ -379,18 +382,24 @@ func (l *eventLoop) expire() {
 	}
 }
 
-// claim takes the next request of the run, if there is one.
-func (l *eventLoop) claim(now time.Time) bool {
+// claim takes the next request of the run, if there is one, and returns
+// its sequence number: one from the run's counter when there is a request
+// count or the requests need it, else 0.
+func (l *eventLoop) claim(now time.Time) (seq int64, ok bool) {
 	p := l.run.plan
-	switch {
-	case l.stop.Load():
-		return false
-	case p.Requests > 0 && l.run.next.Add(1) > p.Requests:
-		return false
-	case p.Duration > 0 && !now.Before(l.run.t0.Add(p.Duration)):
-		return false
+	if l.stop.Load() {
+		return 0, false
 	}
-	return true
+	if p.Requests > 0 || l.run.seq {
+		seq = l.run.next.Add(1) - 1
+		if p.Requests > 0 && seq >= p.Requests {
+			return 0, false
+		}
+	}
+	if p.Duration > 0 && !now.Before(l.run.t0.Add(p.Duration)) {
+		return 0, false
+	}
+	return seq, true
 }
 
 func (l *eventLoop) close() {

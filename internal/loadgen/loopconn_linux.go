@@ -10,6 +10,7 @@ import (
 
 	"github.com/gather-dev/gather/internal/h1"
 	"github.com/gather-dev/gather/internal/report"
+	"github.com/gather-dev/gather/internal/targets"
 )
 
 // connState is where a connection is in its request.
@@ -48,6 +49,13 @@ type loopConn struct {
 	tc        *tls.Conn    // over ta, for https
 	ta        *loopTLSConn // the socket under tc
 	pending   []byte       // the start of a line that the last read cut
+	// The request: its target on the wire and its bytes, rendered into
+	// bufs when they vary; req picks and numbers it (nil when every
+	// request is the same).
+	target *h1Target
+	bytes  []byte
+	req    *targets.Request
+	bufs   h1Buffers
 }
 
 // step moves c on until it has to wait for the kernel.
@@ -56,12 +64,15 @@ func (l *eventLoop) step(c *loopConn) {
 		switch c.state {
 		case connIdle:
 			now := time.Now()
-			if !l.claim(now) {
+			seq, ok := l.claim(now)
+			if !ok {
 				l.closeConn(c)
 				c.state = connRetired
 				l.active--
 				return
 			}
+			c.target, c.bytes = l.req.next(c.req, &c.bufs, seq, now)
+			c.p.NoBody = c.target.noBody
 			c.start, c.sent, c.retried = now, now, false
 			if t := l.run.plan.Timeout; t > 0 {
 				c.deadline = now.Add(t)
@@ -214,7 +225,7 @@ func (l *eventLoop) write(c *loopConn) error {
 	if c.tc != nil {
 		return l.tlsWrite(c)
 	}
-	b := l.req.bytes
+	b := c.bytes
 	for c.written < len(b) {
 		n, err := rawWrite(c.fd, b[c.written:])
 		switch {
@@ -308,7 +319,7 @@ func (l *eventLoop) complete(c *loopConn) {
 		now = time.Now()
 	}
 	d := now.Sub(c.start)
-	l.rec.Record(report.Sample{Response: d, Service: d, Status: c.p.Status(), Bytes: c.p.BodyBytes(), FirstByte: c.first.Sub(c.sent), End: now})
+	l.rec.Record(report.Sample{Response: d, Service: d, Status: c.p.Status(), Bytes: c.p.BodyBytes(), FirstByte: c.first.Sub(c.sent), End: now, Target: c.target.name})
 	c.reused = true
 	c.served++
 	// A response that came before the whole request was written leaves
@@ -324,7 +335,7 @@ func (l *eventLoop) complete(c *loopConn) {
 // the connection turned out stale (see h1Doer.Do), else recorded as
 // failed. Either way the connection is closed.
 func (l *eventLoop) fail(c *loopConn, err error) {
-	stale := c.reused && !c.p.Started() && !c.retried && l.req.replay && !errors.Is(err, os.ErrDeadlineExceeded)
+	stale := c.reused && !c.p.Started() && !c.retried && c.target.replay && !errors.Is(err, os.ErrDeadlineExceeded)
 	l.closeConn(c)
 	if l.stop.Load() {
 		c.state = connIdle // interrupted, not failed: the loop is ending
@@ -341,7 +352,7 @@ func (l *eventLoop) fail(c *loopConn, err error) {
 	}
 	now := time.Now()
 	d := now.Sub(c.start)
-	l.rec.Record(report.Sample{Response: d, Service: d, Bytes: c.p.BodyBytes(), Err: Classify(err), Error: err, End: now})
+	l.rec.Record(report.Sample{Response: d, Service: d, Bytes: c.p.BodyBytes(), Err: Classify(err), Error: err, End: now, Target: c.target.name})
 	c.state = connIdle
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gather-dev/gather/internal/h1"
 	"github.com/gather-dev/gather/internal/report"
+	"github.com/gather-dev/gather/internal/targets"
 )
 
 // UserAgent is sent with every request unless a header sets another.
@@ -31,8 +32,15 @@ type Plan struct {
 	Header [][2]string
 	// Body is sent with every request.
 	Body []byte
-	// Host, if set, is sent as the Host header instead of the URL's host.
+	// Host, if set, is sent as the Host header instead of the URL's host
+	// (of a target without a Host field of its own).
 	Host string
+	// Targets, if set, are the run's requests, one picked for each
+	// request sent (see the targets package); URL must then be their
+	// server ([targets.Set.Server]), and Method, Header and Body are not
+	// used. If nil, every request is the one URL, Method, Header and Body
+	// describe.
+	Targets *targets.Set
 
 	// Connections is the number of workers, each with its own connection.
 	Connections int
@@ -91,8 +99,21 @@ type Plan struct {
 	// intervals wait for it in the series' compact form.
 	OnInterval func(report.Interval)
 
+	// Watches are counted by every recorder as the run goes (see
+	// [report.Watch]). Check, if set, is called with their counts every
+	// CheckEvery (0 means 250 ms), from a goroutine of Run's own, and with
+	// how many requests the run may still send (-1 if it has no bound);
+	// when it returns an error the run stops, as if ctx had ended, and
+	// the summary's warnings say why. This is how bench --abort-on-fail
+	// judges thresholds while the run goes.
+	Watches    []report.Watch
+	Check      func(counts []report.WatchCount, remaining int64) error
+	CheckEvery time.Duration
+
 	// newDoer replaces the transport, for tests.
 	newDoer func(ctx context.Context, worker int) (Doer, error)
+	// single is the one target of a plan without Targets, compiled by check.
+	single *targets.Set
 }
 
 // check reports what is wrong with p, if anything.
@@ -123,6 +144,9 @@ func (p *Plan) check() error {
 	if strings.ContainsAny(p.Method+p.Host, " \t\r\n") {
 		return fmt.Errorf("loadgen: bad method %q or host %q", p.Method, p.Host)
 	}
+	if p.Targets != nil {
+		return nil // checked as they were read
+	}
 	for _, h := range p.Header {
 		switch {
 		case !h1.IsToken([]byte(h[0])) || h[0] == "" || strings.ContainsAny(h[1], "\r\n"):
@@ -132,7 +156,37 @@ func (p *Plan) check() error {
 			return fmt.Errorf("loadgen: header %s is set by the plan, not by Header", h[0])
 		}
 	}
-	return nil
+	_, err := p.compileSingle()
+	return err
+}
+
+// compileSingle compiles the plan's one target, for a plan without Targets.
+func (p *Plan) compileSingle() (*targets.Set, error) {
+	u := "http://doer.test/" // test doers send nothing; a target still numbers their requests
+	if p.URL != nil {
+		u = p.URL.String()
+	}
+	set, err := targets.Single(p.method(), u, p.Body, false, targets.Options{Header: p.Header})
+	if err != nil {
+		return nil, fmt.Errorf("loadgen: %v", err)
+	}
+	p.single = set
+	return set, nil
+}
+
+// targetSet returns the run's targets: Targets, or the plan's one target.
+func (p *Plan) targetSet() *targets.Set {
+	switch {
+	case p.Targets != nil:
+		return p.Targets
+	case p.single != nil:
+		return p.single
+	}
+	set, err := p.compileSingle()
+	if err != nil {
+		panic(err) // Run checks the plan first; only a test skips that
+	}
+	return set
 }
 
 func (p *Plan) method() string {
@@ -152,13 +206,4 @@ func hostPort(u *url.URL) string {
 		}
 	}
 	return net.JoinHostPort(u.Hostname(), port)
-}
-
-// requestTarget returns u's request-target: path and query, "/" if empty.
-func requestTarget(u *url.URL) string {
-	t := u.RequestURI()
-	if t == "" || t[0] != '/' && t != "*" {
-		t = "/" + strings.TrimPrefix(t, "/")
-	}
-	return t
 }

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/gather-dev/gather/internal/report"
+	"github.com/gather-dev/gather/internal/targets"
 )
 
 func TestMain(m *testing.M) {
@@ -28,7 +29,7 @@ type fakeDoer struct {
 	service func(now time.Time) time.Duration
 }
 
-func (d fakeDoer) Do(ctx context.Context) (int, int64, error) {
+func (d fakeDoer) Do(ctx context.Context, _ *targets.Request) (int, int64, error) {
 	t := time.NewTimer(d.service(time.Now()))
 	defer t.Stop()
 	select {

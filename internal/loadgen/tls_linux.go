@@ -387,8 +387,8 @@ func (l *eventLoop) adopt(c *loopConn, d *handshakeDone) error {
 // whole; EAGAIN means some of it waits for room in the socket.
 func (l *eventLoop) tlsWrite(c *loopConn) error {
 	if c.written == 0 {
-		c.tc.Write(l.req.bytes) // cannot fail: see loopTLSConn.Write
-		c.written = len(l.req.bytes)
+		c.tc.Write(c.bytes) // cannot fail: see loopTLSConn.Write
+		c.written = len(c.bytes)
 	}
 	if !c.writable {
 		return syscall.EAGAIN

@@ -284,7 +284,7 @@ func TestTLSHandshakeFailures(t *testing.T) {
 				}
 				d, _ := newDoer(t.Context(), 0)
 				defer d.Close()
-				_, _, err = d.Do(t.Context())
+				_, _, err = doFirst(t.Context(), d, p.targetSet())
 				if msg := fmt.Sprint(err); Classify(err) != report.ErrTLS || !strings.Contains(msg, tt.message) ||
 					strings.Contains(msg, "\n") || !strings.HasPrefix(msg, "TLS handshake with 127.0.0.1:") {
 					t.Errorf("error %q (%v), want one line of kind tls with %q", msg, Classify(err), tt.message)

@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/gather-dev/gather/internal/report"
+	"github.com/gather-dev/gather/internal/targets"
 )
 
 // FastPath reports whether Run sends p's requests with its own HTTP/1.1
@@ -87,25 +88,40 @@ func transport(p *Plan, conns int) (func(context.Context, int) (Doer, error), er
 			return http.ErrUseLastResponse // measure this URL, not another
 		},
 	}
-	header := make(http.Header)
-	for _, h := range p.Header {
-		header.Add(h[0], h[1])
-	}
-	if header.Get("User-Agent") == "" {
-		header.Set("User-Agent", UserAgent)
-	}
 	t.TLSClientConfig.RootCAs = p.RootCAs
 	t.TLSClientConfig.ServerName = p.serverName()
 	if p.TLSVersion != 0 {
 		t.TLSClientConfig.MinVersion, t.TLSClientConfig.MaxVersion = p.TLSVersion, p.TLSVersion
 	}
-	url := p.URL.String()
+	set := p.targetSet()
+	origin := strings.TrimSuffix(set.Server().String(), "/")
+	if p.Targets == nil {
+		origin = p.URL.Scheme + "://" + p.URL.Host
+	}
+	// The fields of a target whose values never vary are made once.
+	headers := make([]http.Header, len(set.Targets()))
+	for i, tg := range set.Targets() {
+		if tg.Static() {
+			headers[i] = stdHeader(tg, nil)
+		}
+	}
 	host := p.host()
-	method := p.method()
-	body := p.Body
 	return func(ctx context.Context, worker int) (Doer, error) {
-		return &stdDoer{client: client, transport: t, worker: worker, method: method, url: url, host: host, header: header, body: body}, nil
+		return &stdDoer{client: client, transport: t, worker: worker, origin: origin, host: host, headers: headers}, nil
 	}, nil
+}
+
+// stdHeader returns t's fields rendered for r (nil if they never vary),
+// with the User-Agent unless t sets one.
+func stdHeader(t *targets.Target, r *targets.Request) http.Header {
+	h := make(http.Header, len(t.Header)+1)
+	for _, f := range t.Header {
+		h.Add(f.Name, string(f.Value.Append(nil, r)))
+	}
+	if h.Get("User-Agent") == "" {
+		h.Set("User-Agent", UserAgent)
+	}
+	return h
 }
 
 // stdDoer sends requests through net/http. The workers share one
@@ -116,26 +132,31 @@ type stdDoer struct {
 	client    *http.Client
 	transport *http.Transport
 	worker    int
-	method    string
-	url       string
-	host      string
-	header    http.Header // shared, read-only
-	body      []byte
+	origin    string        // scheme://host[:port]
+	host      string        // the Host of a target without its own
+	headers   []http.Header // by target: the fields of a static one; shared, read-only
 }
 
 // Do sends one request and reads its body to the end, so that the
 // connection goes back to the pool.
-func (d *stdDoer) Do(ctx context.Context) (int, int64, error) {
+func (d *stdDoer) Do(ctx context.Context, r *targets.Request) (int, int64, error) {
+	t := r.Target
 	var body io.Reader
-	if d.body != nil {
-		body = bytes.NewReader(d.body)
+	if t.Body != nil {
+		body = bytes.NewReader(t.Body.Append(nil, r))
 	}
-	req, err := http.NewRequestWithContext(ctx, d.method, d.url, body)
+	req, err := http.NewRequestWithContext(ctx, t.Method, d.origin+string(t.Path.Append(nil, r)), body)
 	if err != nil {
 		return 0, 0, err
 	}
-	req.Header = d.header
+	req.Header = d.headers[t.Index()]
+	if req.Header == nil {
+		req.Header = stdHeader(t, r)
+	}
 	req.Host = d.host
+	if t.Host != nil {
+		req.Host = string(t.Host.Append(nil, r))
+	}
 	resp, err := d.client.Do(req)
 	if err != nil {
 		return 0, 0, err

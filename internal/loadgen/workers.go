@@ -7,15 +7,20 @@ import (
 
 	"github.com/gather-dev/gather"
 	"github.com/gather-dev/gather/internal/report"
+	"github.com/gather-dev/gather/internal/targets"
 )
 
 // A Doer sends one request and reads its response on a connection that one
-// worker owns. Do must be safe to call again after an error (a failed
-// connection is replaced) and must return soon after ctx ends. It returns
-// the HTTP status and the number of response body bytes read (decoded:
-// without headers, chunk framing or trailers).
+// worker owns. The request is r: its target, picked for it, and the values
+// the target's templates render ([targets.Request]); a client renders it
+// in the form it sends (HTTP/1.1 bytes, or method, path, fields and body
+// for HTTP/2), and may keep r's pointer only until Do returns. Do must be
+// safe to call again after an error (a failed connection is replaced) and
+// must return soon after ctx ends. It returns the HTTP status and the
+// number of response body bytes read (decoded: without headers, chunk
+// framing or trailers).
 type Doer interface {
-	Do(ctx context.Context) (status int, bytes int64, err error)
+	Do(ctx context.Context, r *targets.Request) (status int, bytes int64, err error)
 	Close() error
 }
 
@@ -25,6 +30,19 @@ type Doer interface {
 // behind a mutex each, which at that many connections is held for about
 // 50 ns per request of ones that last far longer.
 const maxRecorders = 128
+
+// recordersFor returns how many recorders conns workers get when the run
+// reports names target names: each name costs a recorder one histogram
+// more (see [report.Recorder.TrackTargets]), so that many names mean
+// fewer recorders, shared, and the histograms stay within the budget of
+// maxRecorders recorders of two.
+func recordersFor(conns, names int) int {
+	n := maxRecorders
+	if names > 1 {
+		n = max(1, 2*maxRecorders/(2+names))
+	}
+	return min(conns, n)
+}
 
 // lateSlack is how far past its due time a request may be sent before it
 // counts as late: scheduling noise, not a busy connection.
@@ -48,8 +66,8 @@ type workers struct {
 	stats  []workerStats
 }
 
-func newWorkers(ctx context.Context, conns int, client string, newDoer func(context.Context, int) (Doer, error)) (*workers, error) {
-	nrec := min(conns, maxRecorders)
+func newWorkers(ctx context.Context, conns, names int, client string, newDoer func(context.Context, int) (Doer, error)) (*workers, error) {
+	nrec := recordersFor(conns, names)
 	w := &workers{
 		client: client,
 		doers:  make([]Doer, conns),
@@ -128,12 +146,15 @@ func (r *run) work(ctx context.Context, d Doer, rec *report.Recorder, mu *sync.M
 		deadline = r.t0.Add(p.Duration)
 	}
 	timed, _ := d.(timedDoer)
+	req := r.set.NewRequest()
 	now := time.Now()
 	for ctx.Err() == nil {
 		var due time.Time
+		var seq int64
 		late := false
 		if p.Rate > 0 {
 			i := r.next.Add(1) - 1
+			seq = i
 			if p.Requests > 0 && i >= p.Requests {
 				return
 			}
@@ -158,8 +179,11 @@ func (r *run) work(ctx context.Context, d Doer, rec *report.Recorder, mu *sync.M
 			st.lag.add(now.Sub(due))
 			st.lastSent = now
 		} else {
-			if p.Requests > 0 && r.next.Add(1) > p.Requests {
-				return
+			if p.Requests > 0 || r.seq {
+				seq = r.next.Add(1) - 1
+				if p.Requests > 0 && seq >= p.Requests {
+					return
+				}
 			}
 			if !deadline.IsZero() && !now.Before(deadline) {
 				return
@@ -167,7 +191,8 @@ func (r *run) work(ctx context.Context, d Doer, rec *report.Recorder, mu *sync.M
 			due = now
 		}
 		sent := now
-		status, n, err := d.Do(ctx)
+		req.Next(seq, now)
+		status, n, err := d.Do(ctx, req)
 		now = time.Now()
 		if err != nil && ended(ctx, now) {
 			return // interrupted, not failed
@@ -181,6 +206,7 @@ func (r *run) work(ctx context.Context, d Doer, rec *report.Recorder, mu *sync.M
 			Error:    err,
 			Late:     late,
 			End:      now,
+			Target:   req.Target.NameID(),
 		}
 		if s.Err != report.ErrNone {
 			s.Status = 0

@@ -22,7 +22,9 @@ import (
 	"io"
 	"iter"
 	"net/url"
+	"path/filepath"
 	"slices"
+	"strconv"
 )
 
 // A Target is one request of a targets file, compiled. Its templates are
@@ -149,6 +151,7 @@ type Set struct {
 	alias   alias
 	needs   Needs
 	source  string // what the targets came from, for the report
+	label   string // what the report calls them; see String
 }
 
 // Server returns the server every target goes to: its scheme and host
@@ -172,6 +175,32 @@ func (s *Set) Data() *Data { return s.data }
 
 // Needs returns what the set's templates and picks draw on.
 func (s *Set) Needs() Needs { return s.needs }
+
+// String names the targets for the report: a single URL as it was given,
+// or the server, the number of targets and the file's base name:
+// "http://127.0.0.1:8080/ (3 targets from api.txt)".
+func (s *Set) String() string {
+	if s.label != "" {
+		return s.label
+	}
+	n := len(s.targets)
+	what := "1 target"
+	if n != 1 {
+		what = strconv.Itoa(n) + " targets"
+	}
+	return fmt.Sprintf("%s (%s from %s)", s.server, what, filepath.Base(s.source))
+}
+
+// Methods returns the targets' methods, each once, in order of first use.
+func (s *Set) Methods() []string {
+	var m []string
+	for _, t := range s.targets {
+		if !slices.Contains(m, t.Method) {
+			m = append(m, t.Method)
+		}
+	}
+	return m
+}
 
 // Source returns what the targets came from, for the report: the file's
 // name, or "" for a single URL.
@@ -246,13 +275,20 @@ func lines(src []byte) iter.Seq2[int, []byte] {
 }
 
 // Single returns the set of one target: bench's URL, -m, -H and -d. Each
-// may hold templates, but the URL's scheme and host may not.
-func Single(method, rawURL string, body []byte, opt Options) (*Set, error) {
+// may hold templates, but the URL's scheme and host may not; body is a
+// template if bodyTemplate is set (-d), and sent as it is if not (-D,
+// unless --body-templates).
+func Single(method, rawURL string, body []byte, bodyTemplate bool, opt Options) (*Set, error) {
 	b := newBuilder("", opt)
-	if err := b.add(&spec{method: method, url: rawURL, body: body, bodyTemplate: true}); err != nil {
+	if err := b.add(&spec{method: method, url: rawURL, body: body, bodyTemplate: bodyTemplate}); err != nil {
 		return nil, err
 	}
-	return b.finish()
+	s, err := b.finish()
+	if err != nil {
+		return nil, err
+	}
+	s.label = rawURL
+	return s, nil
 }
 
 // maxLine bounds a line of a targets or data file.

@@ -155,14 +155,14 @@ func TestDefaultHeaders(t *testing.T) {
 
 func TestSingle(t *testing.T) {
 	t.Parallel()
-	s, err := Single("POST", "http://127.0.0.1:9/u/{{.seq}}?q={{randInt 1 1}}#frag", []byte(`{"id":{{.seq}}}`), Options{})
+	s, err := Single("POST", "http://127.0.0.1:9/u/{{.seq}}?q={{randInt 1 1}}#frag", []byte(`{"id":{{.seq}}}`), true, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := sent(s, 0); got != `POST /u/0?q=1 | body {"id":0}` {
 		t.Errorf("got %s", got)
 	}
-	if _, err := Single("GET", "http://{{.seq}}/", nil, Options{}); err == nil || !strings.Contains(err.Error(), "templates are not allowed in the scheme or host") {
+	if _, err := Single("GET", "http://{{.seq}}/", nil, true, Options{}); err == nil || !strings.Contains(err.Error(), "templates are not allowed in the scheme or host") {
 		t.Errorf("template in the host: %v", err)
 	}
 	if s.Source() != "" || s.Targets()[0].Name != "POST /u/{{.seq}}" {

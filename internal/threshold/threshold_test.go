@@ -329,13 +329,13 @@ func TestDoomed(t *testing.T) {
 		}
 	}
 
-	// Certainty: runs of 400 requests, whose first k are judged with the
+	// Certainty: 120 runs of 400 requests, whose first k are judged with the
 	// bound of 400; when a threshold is called doomed, the whole run fails
 	// it, whatever came after.
 	rng := rand.New(rand.NewPCG(1, 2))
 	exprs := []string{"errors<5%", "errors<=20", "status5xx<=2%", "p90<50ms", "p99<=80ms", "max<100ms", "status2xx>=90%"}
 	ts, _ := ParseAll(exprs)
-	for trial := range 300 {
+	for trial := range 120 {
 		failRate := rng.Float64() * 0.2
 		all := make([]report.Sample, 400)
 		for i := range all {
