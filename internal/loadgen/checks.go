@@ -28,9 +28,9 @@ func (r *run) checks(recs []*report.Recorder, stop context.CancelCauseFunc) func
 	if p.Check == nil {
 		return func() {}
 	}
-	every := p.CheckEvery
-	if every <= 0 {
-		every = defaultCheckEvery
+	interval := p.CheckEvery
+	if interval <= 0 {
+		interval = defaultCheckEvery
 	}
 	bound := int64(-1) // the most requests the run may send
 	if p.Requests > 0 {
@@ -42,37 +42,22 @@ func (r *run) checks(recs []*report.Recorder, stop context.CancelCauseFunc) func
 			bound = due
 		}
 	}
-	done := make(chan struct{})
-	exited := make(chan struct{})
-	go func() {
-		defer close(exited)
-		t := time.NewTicker(every)
-		defer t.Stop()
-		counts := make([]report.WatchCount, len(p.Watches))
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-			}
-			clear(counts)
-			var requests int64
-			for _, rec := range recs {
-				requests += rec.Requests()
-				rec.AddWatchCounts(counts)
-			}
-			remaining := int64(-1)
-			if bound >= 0 {
-				remaining = max(0, bound-requests)
-			}
-			if err := p.Check(counts, remaining); err != nil {
-				stop(fmt.Errorf("%w: %v", errChecked, err))
-				return
-			}
+	counts := make([]report.WatchCount, len(p.Watches))
+	return every(interval, func() bool {
+		clear(counts)
+		var requests int64
+		for _, rec := range recs {
+			requests += rec.Requests()
+			rec.AddWatchCounts(counts)
 		}
-	}()
-	return func() {
-		close(done)
-		<-exited
-	}
+		remaining := int64(-1)
+		if bound >= 0 {
+			remaining = max(0, bound-requests)
+		}
+		if err := p.Check(counts, remaining); err != nil {
+			stop(fmt.Errorf("%w: %v", errChecked, err))
+			return false
+		}
+		return true
+	})
 }

@@ -20,28 +20,40 @@ func (r *run) progress(recs []*report.Recorder) (stop func()) {
 	if p.Progress == nil {
 		return func() {}
 	}
-	every := p.ProgressEvery
-	if every <= 0 {
-		every = time.Second
+	interval := p.ProgressEvery
+	if interval <= 0 {
+		interval = time.Second
 	}
+	return every(interval, func() bool {
+		var pr Progress
+		for _, rec := range recs {
+			pr.Requests += rec.Requests()
+			pr.Errors += rec.Errors()
+		}
+		pr.Elapsed = time.Since(r.t0)
+		p.Progress(pr)
+		return true
+	})
+}
+
+// every calls f every d from a goroutine of its own until f returns false
+// or the function it returns is called; that function waits for the
+// goroutine to end.
+func every(d time.Duration, f func() (more bool)) (stop func()) {
 	done := make(chan struct{})
 	exited := make(chan struct{})
 	go func() {
 		defer close(exited)
-		t := time.NewTicker(every)
+		t := time.NewTicker(d)
 		defer t.Stop()
 		for {
 			select {
 			case <-done:
 				return
 			case <-t.C:
-				var pr Progress
-				for _, rec := range recs {
-					pr.Requests += rec.Requests()
-					pr.Errors += rec.Errors()
+				if !f() {
+					return
 				}
-				pr.Elapsed = time.Since(r.t0)
-				p.Progress(pr)
 			}
 		}
 	}()

@@ -255,12 +255,13 @@ func (b *builder) finish() (*Set, error) {
 	default:
 		s.pick = b.opt.Pick
 	}
-	switch s.pick {
-	case RoundRobin:
+	switch {
+	case len(s.targets) == 1: // nothing to pick
+	case s.pick == RoundRobin:
 		s.needs |= NeedsSeq
-	case Random:
+	case s.pick == Random:
 		s.needs |= NeedsRand
-	case Weighted:
+	case s.pick == Weighted:
 		s.needs |= NeedsRand
 		w := make([]float64, len(s.targets))
 		for i, t := range s.targets {
