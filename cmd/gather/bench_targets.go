@@ -82,7 +82,7 @@ func (t *targetFlags) options(base *url.URL, header [][2]string, stdin io.Reader
 		}
 		return opt, nil
 	}
-	r, name, closeFile, err := openInput(t.data, "--data", stdin)
+	r, name, closeFile, err := openFlagFile(t.data, "--data", stdin)
 	if err != nil {
 		return opt, err
 	}
@@ -95,7 +95,7 @@ func (t *targetFlags) options(base *url.URL, header [][2]string, stdin io.Reader
 
 // load reads the targets file.
 func (t *targetFlags) load(opt targets.Options, stdin io.Reader) (*targets.Set, error) {
-	r, name, closeFile, err := openInput(t.file, "--targets", stdin)
+	r, name, closeFile, err := openFlagFile(t.file, "--targets", stdin)
 	if err != nil {
 		return nil, err
 	}
@@ -107,9 +107,9 @@ func (t *targetFlags) load(opt targets.Options, stdin io.Reader) (*targets.Set, 
 	return set, nil
 }
 
-// openInput opens a file a flag names, "-" being stdin; a missing or
+// openFlagFile opens a file a flag names, "-" being stdin; a missing or
 // unreadable file, or a directory, is a usage error.
-func openInput(path, flag string, stdin io.Reader) (r io.Reader, name string, closeFile func(), err error) {
+func openFlagFile(path, flag string, stdin io.Reader) (r io.Reader, name string, closeFile func(), err error) {
 	if path == "-" {
 		return stdin, "stdin", func() {}, nil
 	}
