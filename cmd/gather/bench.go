@@ -78,7 +78,9 @@ http:// and https:// use gather's own HTTP/1.1 client: one keep-alive
 connection per -c, no allocation per request, and in the closed model on
 Linux one event loop per CPU driving the connections through epoll, as wrk
 does; TLS 1.2 and 1.3 through crypto/tls, a replaced connection resuming
-its session. --http2 uses net/http.
+its session. --http2 uses gather's own HTTP/2 client (over TLS with ALPN h2,
+or cleartext with prior knowledge for http://), with --streams requests in
+flight on each connection.
 Both count the bytes of response bodies only, not headers. The report's
 Generator block checks the generator itself: achieved versus target rate,
 send lag, GC pauses, CPU time per request, and a WARNING when the generator

@@ -15,19 +15,26 @@ type connFlags struct {
 	cacert     string
 	tlsVersion string
 	perConn    int
+	streams    int
 }
 
 func (c *connFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&c.cacert, "cacert", "", "verify the server's certificate against the authorities in this PEM `FILE` instead of the system's")
 	fl.StringVar(&c.tlsVersion, "tls-version", "", "offer only this TLS `VERSION`: 1.2 or 1.3 (default: both)")
 	fl.IntVar(&c.perConn, "requests-per-conn", 0, "close each connection from the client after `N` responses and open a new one (0: no limit)")
+	fl.IntVar(&c.streams, "streams", 1, "with --http2: `N` concurrent streams per connection (h2load's -m), fewer if the server allows fewer")
 }
 
 // apply checks the flags against each other and the URL and sets them in
 // plan; every error is a usage error.
 func (c *connFlags) apply(plan *loadgen.Plan, f *benchFlags) error {
 	https := plan.URL.Scheme == "https"
+	streamsSet := c.streams != 1
 	switch {
+	case c.streams < 1:
+		return usagef("bench: --streams must be at least 1, got %d", c.streams)
+	case streamsSet && !f.http2:
+		return usagef("bench: --streams %d needs --http2 (HTTP/1.1 has one request in flight per connection)", c.streams)
 	case c.perConn < 0:
 		return usagef("bench: --requests-per-conn must be at least 1, got %d", c.perConn)
 	case c.perConn > 0 && f.noKeepAlive:
@@ -38,6 +45,7 @@ func (c *connFlags) apply(plan *loadgen.Plan, f *benchFlags) error {
 		return usagef("bench: --cacert needs an https:// URL")
 	}
 	plan.RequestsPerConn = c.perConn
+	plan.Streams = c.streams
 	switch c.tlsVersion {
 	case "":
 	case "1.2":

@@ -56,9 +56,12 @@ type Plan struct {
 	// Timeout bounds each request, connecting included; 0 means none.
 	Timeout time.Duration
 
-	// HTTP2 uses HTTP/2 (over TLS, or cleartext with prior knowledge for
-	// http://) through net/http.
+	// HTTP2 uses HTTP/2: over TLS (ALPN h2), or cleartext with prior
+	// knowledge for http://; gather's own client unless NetHTTP is set.
 	HTTP2 bool
+	// Streams is the number of concurrent streams per HTTP/2 connection
+	// (h2load's -m), fewer if the server allows fewer; 0 means 1.
+	Streams int
 	// Insecure skips the verification of the server's certificate.
 	Insecure bool
 	// RootCAs, if set, are the authorities the server's certificate must
@@ -127,6 +130,10 @@ func (p *Plan) check() error {
 		return errors.New("loadgen: negative count, duration, rate or timeout")
 	case p.Requests == 0 && p.Duration == 0:
 		return errors.New("loadgen: neither a request count nor a duration")
+	case p.Streams < 0:
+		return fmt.Errorf("loadgen: %d streams", p.Streams)
+	case p.Streams > 1 && !p.HTTP2:
+		return errors.New("loadgen: streams need HTTP/2")
 	case p.RequestsPerConn < 0:
 		return fmt.Errorf("loadgen: %d requests per connection", p.RequestsPerConn)
 	case p.RequestsPerConn > 0 && p.NoKeepAlive:

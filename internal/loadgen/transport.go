@@ -204,6 +204,10 @@ func Classify(err error) report.ErrorKind {
 	case errors.As(err, &op) && (op.Op == "remote error" || op.Op == "local error"):
 		// crypto/tls's alerts, sent or received, after the handshake.
 		return report.ErrTLS
+	case errors.Is(err, ErrHTTP2):
+		return report.ErrProtocol
+	case errors.As(err, new(errStreamReset)):
+		return report.ErrReset
 	case errors.Is(err, ErrProtocol):
 		return report.ErrProtocol
 	case errors.As(err, &dnsErr):

@@ -1,0 +1,357 @@
+package loadgen
+
+import (
+	"context"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gather-dev/gather"
+	"github.com/gather-dev/gather/internal/report"
+)
+
+// h2Engine runs the own HTTP/2 client: one goroutine per connection, each
+// multiplexing up to Plan.Streams requests on it, in the closed and the
+// open model. A goroutine writes what its connection has to send, then
+// blocks reading through Go's network poller; in the open model the read
+// deadline is the next request's due time, so that one goroutine both
+// paces and reads (a read that times out is not an error for crypto/tls,
+// and keeps what it has of a record). A wake-up serves every stream whose
+// frames came in it: with 10 streams a connection pays one read, and
+// usually one write, per several responses.
+type h2Engine struct {
+	plan    *Plan
+	req     *h2Request
+	tls     *tlsClient // nil: cleartext with prior knowledge (h2c)
+	addr    string
+	streams int
+	recs    []*report.Recorder
+	locks   []sync.Mutex // one per recorder, used if goroutines share them
+	stats   []workerStats
+}
+
+func newH2Engine(p *Plan, conns int) *h2Engine {
+	nrec := min(conns, maxRecorders)
+	e := &h2Engine{
+		plan:    p,
+		req:     p.h2Request(),
+		addr:    hostPort(p.URL),
+		streams: max(p.Streams, 1),
+		recs:    make([]*report.Recorder, nrec),
+		locks:   make([]sync.Mutex, nrec),
+		stats:   make([]workerStats, conns),
+	}
+	if p.URL.Scheme == "https" {
+		e.tls = newTLSClient(p, conns, "h2")
+	}
+	for i := range e.recs {
+		e.recs[i] = report.NewRecorder()
+	}
+	return e
+}
+
+func (e *h2Engine) String() string {
+	s := count(len(e.stats), "goroutine") + ", own HTTP/2 client"
+	if e.tls != nil {
+		s += " over " + e.tls.String()
+	} else {
+		s += " over cleartext (h2c)"
+	}
+	return s + ", " + count(e.streams, "stream") + " per connection"
+}
+
+func (e *h2Engine) recorders() []*report.Recorder { return e.recs }
+func (e *h2Engine) problems() []string            { return nil }
+func (e *h2Engine) close()                        {} // each goroutine closes its connection
+
+func (e *h2Engine) run(ctx context.Context, r *run) []workerStats {
+	nrec := len(e.recs)
+	shared := len(e.stats) > nrec
+	g := gather.NewGroup(ctx)
+	for i := range e.stats {
+		w := &h2Worker{e: e, r: r, rec: e.recs[i%nrec], st: &e.stats[i]}
+		if shared {
+			w.mu = &e.locks[i%nrec]
+		}
+		_ = g.Go(func(ctx context.Context) error {
+			w.work(ctx)
+			return nil
+		})
+	}
+	g.Wait()
+	return e.stats
+}
+
+// h2Worker is one connection's goroutine.
+type h2Worker struct {
+	e   *h2Engine
+	r   *run
+	rec *report.Recorder
+	mu  *sync.Mutex // guards rec if shared
+	st  *workerStats
+
+	connMu  sync.Mutex // guards conn against abort
+	conn    net.Conn
+	aborted atomic.Bool
+
+	c       *h2Conn
+	armed   time.Time // the read deadline set on conn
+	owed    []h2Stream
+	pending bool // a claimed request waits for its due time
+	due     time.Time
+	late    bool
+	noMore  bool // the run has no request left to claim
+}
+
+// claim takes the run's next request into w.due: due now in the closed
+// model, at its place in the schedule in the open model (see run.work).
+func (w *h2Worker) claim(now time.Time) bool {
+	r, p := w.r, w.r.plan
+	if w.noMore {
+		return false
+	}
+	if p.Rate > 0 {
+		i := r.next.Add(1) - 1
+		off := time.Duration(float64(i) * r.interval)
+		if p.Requests > 0 && i >= p.Requests || p.Duration > 0 && off >= p.Duration {
+			w.noMore = true
+			return false
+		}
+		w.due = r.t0.Add(off)
+		w.late = now.Sub(w.due) > lateSlack
+	} else {
+		if p.Requests > 0 && r.next.Add(1) > p.Requests || p.Duration > 0 && !now.Before(r.t0.Add(p.Duration)) {
+			w.noMore = true
+			return false
+		}
+		w.due, w.late = now, false
+	}
+	w.pending = true
+	return true
+}
+
+// hasWork reports whether a request is claimed or owed.
+func (w *h2Worker) hasWork(now time.Time) bool {
+	return len(w.owed) > 0 || w.pending || w.claim(now)
+}
+
+func (w *h2Worker) abort() {
+	w.aborted.Store(true)
+	w.connMu.Lock()
+	defer w.connMu.Unlock()
+	if w.conn != nil {
+		w.conn.SetDeadline(aLongTimeAgo)
+	}
+}
+
+func (w *h2Worker) record(s report.Sample) {
+	if w.mu != nil {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+	}
+	w.rec.Record(s)
+}
+
+func (w *h2Worker) work(ctx context.Context) {
+	stop := context.AfterFunc(ctx, w.abort)
+	defer stop()
+	defer w.drop()
+	timeout := w.e.plan.Timeout
+	for !w.aborted.Load() {
+		now := time.Now()
+		if w.c == nil {
+			if !w.hasWork(now) {
+				return
+			}
+			if err := w.dial(ctx, now); err != nil {
+				if ended(ctx, time.Now()) {
+					return
+				}
+				w.failOne(err)
+				continue
+			}
+		}
+		c := w.c
+		for c.canOpen() {
+			if len(w.owed) > 0 {
+				s := w.owed[0]
+				w.owed = w.owed[1:]
+				c.open(s.due, now, s.late, true, timeout)
+				continue
+			}
+			if !w.pending && !w.claim(now) {
+				break
+			}
+			if w.due.After(now) {
+				break // its time has not come
+			}
+			w.send(now, timeout)
+		}
+		if len(c.out.b) > 0 {
+			_, err := w.conn.Write(c.out.b)
+			c.out.b = c.out.b[:0]
+			if err != nil {
+				if ended(ctx, time.Now()) {
+					return
+				}
+				w.closeConn(err)
+				continue
+			}
+		}
+		switch {
+		case c.err != nil || c.goaway && c.inFlight() == 0:
+			w.closeConn(c.err)
+			continue
+		case c.inFlight() == 0 && !w.hasWork(now):
+			return
+		}
+		if !w.wait(ctx, c) {
+			return
+		}
+	}
+}
+
+// send opens a stream for the claimed request, now.
+func (w *h2Worker) send(now time.Time, timeout time.Duration) {
+	if w.e.plan.Rate > 0 {
+		w.st.lag.add(now.Sub(w.due))
+		w.st.lastSent = now
+	}
+	w.c.open(w.due, now, w.late, false, timeout)
+	w.pending = false
+}
+
+// wait reads what comes until the next deadline: the pending request's
+// due time, if a stream is free for it, or the earliest stream deadline.
+// It returns false once the run has stopped.
+func (w *h2Worker) wait(ctx context.Context, c *h2Conn) bool {
+	inFlight := c.inFlight()
+	deadline := c.expire(time.Now())
+	if c.inFlight() != inFlight {
+		return true // streams timed out: their slots are free, their RST_STREAMs to send
+	}
+	timer := w.pending && c.canOpen()
+	if timer && (deadline.IsZero() || w.due.Before(deadline)) {
+		deadline = w.due
+	}
+	if !deadline.Equal(w.armed) {
+		w.conn.SetReadDeadline(deadline)
+		w.armed = deadline
+		if w.aborted.Load() {
+			return false // abort's deadline was just overwritten
+		}
+	}
+	n, err := w.conn.Read(c.in.space())
+	now := time.Now()
+	if n > 0 {
+		c.received(n, now)
+		w.takeRetries()
+	}
+	if err == nil {
+		return true
+	}
+	if ended(ctx, now) {
+		return false
+	}
+	if isTimeout(err) {
+		if timer && !now.Before(w.due) {
+			w.st.overshoot += now.Sub(w.due)
+			w.st.wakeups++
+		}
+		return true // expire and the schedule run on the next turn
+	}
+	w.closeConn(err)
+	return true
+}
+
+// dial opens a connection and makes it w's, with the client's preface
+// written by the caller's next flush.
+func (w *h2Worker) dial(ctx context.Context, now time.Time) error {
+	var deadline time.Time
+	if t := w.e.plan.Timeout; t > 0 {
+		deadline = now.Add(t)
+	}
+	d := net.Dialer{KeepAlive: -1, Deadline: deadline} // see noProbes
+	conn, err := d.DialContext(ctx, "tcp", w.e.addr)
+	if err != nil {
+		return err
+	}
+	ct := connTimes{connect: time.Since(now)}
+	if w.e.tls != nil {
+		tc, took, err := w.e.tls.handshake(ctx, conn, deadline, "h2")
+		if err != nil {
+			w.recordConn(ct)
+			return err
+		}
+		ct.tls, ct.handshake, ct.resumed = true, took, tc.ConnectionState().DidResume
+		conn = tc
+	}
+	w.recordConn(ct)
+	w.connMu.Lock()
+	if w.aborted.Load() {
+		w.connMu.Unlock()
+		conn.Close()
+		return errAborted
+	}
+	w.conn = conn
+	w.connMu.Unlock()
+	w.armed = time.Time{}
+	w.c = newH2Conn(w.e.req, w.rec, w.e.streams)
+	w.c.mu = w.mu
+	return nil
+}
+
+func (w *h2Worker) recordConn(ct connTimes) {
+	if w.mu != nil {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+	}
+	w.rec.RecordConn(ct.sample())
+}
+
+// failOne records a request that failed for want of a connection: an owed
+// one, else the claimed one.
+func (w *h2Worker) failOne(err error) {
+	now := time.Now()
+	due, late := w.due, w.late
+	if len(w.owed) > 0 {
+		due, late = w.owed[0].due, w.owed[0].late
+		w.owed = w.owed[1:]
+	} else {
+		w.pending = false
+	}
+	d := now.Sub(due)
+	w.record(report.Sample{Response: d, Service: d, Late: late, Err: Classify(err)})
+}
+
+// takeRetries moves the connection's streams that the server never
+// processed to those owed to the run.
+func (w *h2Worker) takeRetries() {
+	if c := w.c; len(c.retry) > 0 {
+		w.owed = append(w.owed, c.retry...)
+		c.retry = c.retry[:0]
+	}
+}
+
+// closeConn ends the connection after err (nil: it was done), failing the
+// streams still in flight, and closes the socket.
+func (w *h2Worker) closeConn(err error) {
+	if err == nil {
+		err = errStreamReset{code: w.c.goawayCode, goaway: true}
+	}
+	w.c.closed(err, time.Now())
+	w.takeRetries()
+	w.drop()
+}
+
+func (w *h2Worker) drop() {
+	w.connMu.Lock()
+	conn := w.conn
+	w.conn = nil
+	w.connMu.Unlock()
+	if conn != nil {
+		conn.Close()
+	}
+	w.c = nil
+}
