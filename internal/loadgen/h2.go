@@ -519,9 +519,9 @@ func (c *h2Conn) remove(i int) {
 // server stops sending.
 func (c *h2Conn) end(i int, err error) {
 	s := &c.streams[i]
-	sample := report.Sample{Response: c.now.Sub(s.due), Service: c.now.Sub(s.start), Late: s.late, Bytes: s.bytes}
+	sample := report.Sample{Response: c.now.Sub(s.due), Service: c.now.Sub(s.start), Late: s.late, Bytes: s.bytes, End: c.now}
 	if err != nil {
-		sample.Err = Classify(err)
+		sample.Err, sample.Error = Classify(err), err
 		if _, reset := err.(errStreamReset); !reset {
 			c.fr.WriteRSTStream(s.id, http2.ErrCodeCancel)
 		}

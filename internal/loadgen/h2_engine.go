@@ -322,7 +322,7 @@ func (w *h2Worker) failOne(err error) {
 		w.pending = false
 	}
 	d := now.Sub(due)
-	w.record(report.Sample{Response: d, Service: d, Late: late, Err: Classify(err)})
+	w.record(report.Sample{Response: d, Service: d, Late: late, Err: Classify(err), Error: err, End: now})
 }
 
 // takeRetries moves the connection's streams that the server never

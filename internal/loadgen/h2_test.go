@@ -338,7 +338,6 @@ func TestH2NotSpoken(t *testing.T) {
 	}
 }
 
-
 // h2Frames returns the bytes of frames written by write.
 func h2Frames(write func(fr *http2.Framer, enc *hpack.Encoder, buf *bytes.Buffer)) []byte {
 	var out, buf bytes.Buffer

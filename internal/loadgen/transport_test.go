@@ -230,8 +230,9 @@ func TestHTTP2(t *testing.T) {
 
 // A client and server that do not speak the same protocol fail with the
 // kind that says so, and the report keeps the message: https:// against a
-// plain HTTP port is tls; --http2 against a server without HTTP/2, over
-// TLS or cleartext, is protocol.
+// plain HTTP port is tls; --http2 against a server without HTTP/2 is
+// protocol in cleartext, and tls over TLS, where ALPN settles it in the
+// handshake (issue 9).
 func TestMismatchedProtocolKinds(t *testing.T) {
 	t.Parallel()
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("hi")) })
@@ -251,8 +252,8 @@ func TestMismatchedProtocolKinds(t *testing.T) {
 		msg   string
 	}{
 		{"https to plain HTTP", strings.Replace(plain.URL, "http:", "https:", 1), false, report.ErrTLS, "not look like a TLS handshake"},
-		{"h2c to HTTP/1", plain.URL, true, report.ErrProtocol, "http2:"},
-		{"h2 to TLS HTTP/1", tls1.URL, true, report.ErrProtocol, "no application protocol"},
+		{"h2c to HTTP/1", plain.URL, true, report.ErrProtocol, "the server answered in HTTP/1.x"},
+		{"h2 to TLS HTTP/1", tls1.URL, true, report.ErrTLS, "no application protocol"},
 	} {
 		p := &Plan{URL: mustURL(t, tt.url), HTTP2: tt.http2, Insecure: true, Connections: 2, Requests: 4, Timeout: 10 * time.Second}
 		s, err := Run(t.Context(), p)
