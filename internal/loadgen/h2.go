@@ -31,6 +31,7 @@ import (
 
 	"github.com/gather-dev/gather/internal/h1"
 	"github.com/gather-dev/gather/internal/report"
+	"github.com/gather-dev/gather/internal/targets"
 )
 
 // The client's settings: no server push, large receive windows (a
@@ -81,8 +82,52 @@ type h2Request struct {
 	noBody bool // HEAD: responses carry no body
 }
 
-// h2Request returns the plan's request for the HTTP/2 client.
-func (p *Plan) h2Request() *h2Request {
+// h2Request returns the plan's request for the HTTP/2 client, which
+// sends one request, the same for the whole run: ok is false for a run of
+// several targets or of templates, which net/http then sends.
+func (p *Plan) h2Request() (_ *h2Request, ok bool) {
+	ts := p.targetSet().Targets()
+	if len(ts) != 1 {
+		return nil, false
+	}
+	t := ts[0]
+	static := func(t *targets.Template, def string) (string, bool) {
+		if t == nil {
+			return def, true
+		}
+		b, ok := t.Static()
+		return string(b), ok
+	}
+	path, ok1 := static(t.Path, "/")
+	host, ok2 := static(t.Host, p.host())
+	body, ok3 := static(t.Body, "")
+	if !ok1 || !ok2 || !ok3 {
+		return nil, false
+	}
+	fields := []hpack.HeaderField{
+		{Name: ":method", Value: t.Method},
+		{Name: ":scheme", Value: p.URL.Scheme},
+		{Name: ":authority", Value: host},
+		{Name: ":path", Value: path},
+	}
+	hasUA := false
+	var header []hpack.HeaderField
+	for _, f := range t.Header {
+		v, ok := static(f.Value, "")
+		if !ok {
+			return nil, false
+		}
+		hasUA = hasUA || h1.EqualFold(f.Name, "user-agent")
+		// HTTP/2 field names are lower case (RFC 9113, 8.2.1).
+		header = append(header, hpack.HeaderField{Name: lower(f.Name), Value: v})
+	}
+	if !hasUA {
+		fields = append(fields, hpack.HeaderField{Name: "user-agent", Value: UserAgent})
+	}
+	fields = append(fields, header...)
+	if len(body) > 0 || t.Method == "POST" || t.Method == "PUT" || t.Method == "PATCH" {
+		fields = append(fields, hpack.HeaderField{Name: "content-length", Value: strconv.Itoa(len(body))})
+	}
 	var buf bytes.Buffer
 	enc := hpack.NewEncoder(&buf)
 	// No dynamic table: every block is the same bytes, whatever came
@@ -91,32 +136,10 @@ func (p *Plan) h2Request() *h2Request {
 	enc.SetMaxDynamicTableSizeLimit(0)
 	enc.WriteField(hpack.HeaderField{Name: ":method", Value: "GET"})
 	buf.Reset()
-	scheme := p.URL.Scheme
-	m := p.method()
-	fields := []hpack.HeaderField{
-		{Name: ":method", Value: m},
-		{Name: ":scheme", Value: scheme},
-		{Name: ":authority", Value: p.host()},
-		{Name: ":path", Value: requestTarget(p.URL)},
-	}
-	hasUA := false
-	for _, h := range p.Header {
-		hasUA = hasUA || h1.EqualFold(h[0], "user-agent")
-	}
-	if !hasUA {
-		fields = append(fields, hpack.HeaderField{Name: "user-agent", Value: UserAgent})
-	}
-	for _, h := range p.Header {
-		// HTTP/2 field names are lower case (RFC 9113, 8.2.1).
-		fields = append(fields, hpack.HeaderField{Name: lower(h[0]), Value: h[1]})
-	}
-	if len(p.Body) > 0 || m == "POST" || m == "PUT" || m == "PATCH" {
-		fields = append(fields, hpack.HeaderField{Name: "content-length", Value: strconv.Itoa(len(p.Body))})
-	}
 	for _, f := range fields {
 		enc.WriteField(f)
 	}
-	return &h2Request{block: bytes.Clone(buf.Bytes()), body: p.Body, noBody: m == "HEAD"}
+	return &h2Request{block: bytes.Clone(buf.Bytes()), body: []byte(body), noBody: t.Method == "HEAD"}, true
 }
 
 func lower(s string) string {

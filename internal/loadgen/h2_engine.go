@@ -31,11 +31,17 @@ type h2Engine struct {
 	stats   []workerStats
 }
 
+// newH2Engine returns the engine for p, or nil if p's requests are more
+// than the own client sends (see Plan.h2Request).
 func newH2Engine(p *Plan, conns int) *h2Engine {
+	req, ok := p.h2Request()
+	if !ok {
+		return nil
+	}
 	nrec := min(conns, maxRecorders)
 	e := &h2Engine{
 		plan:    p,
-		req:     p.h2Request(),
+		req:     req,
 		addr:    hostPort(p.URL),
 		streams: max(p.Streams, 1),
 		recs:    make([]*report.Recorder, nrec),

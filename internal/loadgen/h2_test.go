@@ -376,7 +376,8 @@ func FuzzH2Response(f *testing.F) {
 	f.Fuzz(func(t *testing.T, server []byte, piece uint8) {
 		rec := report.NewRecorder()
 		p := &Plan{URL: mustURL(t, "https://example.test/"), Method: "POST", Body: []byte("body")}
-		c := newH2Conn(p.h2Request(), rec, 3)
+		req, _ := p.h2Request()
+		c := newH2Conn(req, rec, 3)
 		now := time.Now()
 		for range 3 {
 			c.open(now, now, false, false, time.Second)

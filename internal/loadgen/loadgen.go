@@ -148,7 +148,9 @@ type engine interface {
 // (see [Plan.EventLoops]), else one worker goroutine per connection.
 func newEngine(ctx context.Context, p *Plan, conns int) (engine, error) {
 	if p.newDoer == nil && p.HTTP2 && !p.NetHTTP {
-		return newH2Engine(p, conns), nil
+		if e := newH2Engine(p, conns); e != nil {
+			return e, nil
+		}
 	}
 	if p.newDoer == nil && p.EventLoops() {
 		if e := newLoopEngine(ctx, p, conns); e != nil {
