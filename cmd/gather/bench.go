@@ -40,6 +40,7 @@ type benchFlags struct {
 	series      seriesFlags
 	targets     targetFlags
 	thresholds  thresholdFlags
+	pace        paceFlags
 }
 
 // benchSpareFiles is how many open files bench keeps for itself beyond one
@@ -72,19 +73,32 @@ Open model (-q RATE): requests are due at a fixed total RATE per second,
 whatever the server does. A request due while every connection was busy is
 sent late and counted as late, and its response time runs from when it was
 due (service time runs from when it was sent), so a stalling server shows
-in the percentiles instead of being hidden.
+in the percentiles instead of being hidden. -z bounds the run: at -z nothing
+more is sent, requests in flight get at most -t, and requests that were due
+but never sent are counted as dropped.
+
+Load profiles (--stage DURATION:TARGET, repeatable, in order): each stage
+ramps linearly from where the last one left off to TARGET over DURATION;
+DURATION:=TARGET steps to TARGET at once and holds it. With -q the stages
+shape the rate, starting at -q (0 to start from nothing), and request i is
+due where the integral of the rate reaches i. Without -q they ramp the
+closed model's connections, starting at -c if given, else 0; connections
+above the level wait, kept open. The stages set the run's length.
 
 http:// and https:// use gather's own HTTP/1.1 client: one keep-alive
-connection per -c, no allocation per request, and in the closed model on
-Linux one event loop per CPU driving the connections through epoll, as wrk
-does; TLS 1.2 and 1.3 through crypto/tls, a replaced connection resuming
+connection per -c, no allocation per request, and on Linux one event loop
+per CPU driving the connections through epoll, as wrk does (in the open
+model each loop sends at the due times to within microseconds, woken by a
+timerfd); TLS 1.2 and 1.3 through crypto/tls, a replaced connection resuming
 its session. --http2 uses gather's own HTTP/2 client (over TLS with ALPN h2,
 or cleartext with prior knowledge for http://), with --streams requests in
 flight on each connection.
 Both count the bytes of response bodies only, not headers. The report's
 Generator block checks the generator itself: achieved versus target rate,
 send lag, GC pauses, CPU time per request, and a WARNING when the generator
-rather than the server may have been the bottleneck.
+rather than the server may have been the bottleneck, or when an open-model
+run did not keep its schedule (under 99% of the rate, over 1% late, or any
+dropped), naming the limit: the generator, the connections or the server.
 The run is kept as a time series too: counters and latency histograms for
 every --interval (1 s), on wall-clock boundaries so that runs from several
 machines line up; it is in -o json ("series"), in --save files (merged by
@@ -97,6 +111,8 @@ Examples:
   gather bench -n 5 -c 5 http://127.0.0.1:5000/
   gather bench -z 10s -c 50 http://127.0.0.1:8080/index.html
   gather bench -z 30s -q 1000 -c 100 -o json http://127.0.0.1:8080/api
+  gather bench -q 0 --stage 30s:5000 --stage 2m:5000 --stage 30s:0 http://127.0.0.1:8080/
+  gather bench --stage 1m:200 --stage 5m:200 http://127.0.0.1:8080/   # 0 to 200 connections
   gather bench -m POST -H 'Content-Type: application/json' -d '{"a":1}' http://127.0.0.1:8080/
   gather bench -z 10s --save run1.json http://127.0.0.1:8080/ && gather report run1.json`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -141,6 +157,7 @@ Examples:
 	cmd.RegisterFlagCompletionFunc("output", completeReportFormats)
 	fl.StringVar(&f.save, "save", "", "also save the histograms and counters to `FILE`, for 'gather report'")
 	f.series.register(fl)
+	f.pace.register(fl)
 	fl.BoolVar(&f.netHTTP, "nethttp", false, "use net/http even for plain HTTP/1.1 (for comparisons)")
 	fl.MarkHidden("nethttp")
 	fl.BoolVar(&f.goroutines, "goroutines", false, "one goroutine per connection instead of event loops (for comparisons)")
@@ -196,16 +213,16 @@ func (f *benchFlags) plan(rawURL string, nSet bool, stdin io.Reader) (*loadgen.P
 		NetHTTP:     f.netHTTP,
 		Goroutines:  f.goroutines,
 	}
-	if plan.Requests == 0 && plan.Duration == 0 {
+	if err := f.pace.apply(plan, nSet); err != nil {
+		return nil, err
+	}
+	if plan.Requests == 0 && plan.Duration == 0 && !f.pace.staged() {
 		plan.Requests = defaultRequests
 	}
 	if err := f.series.apply(plan); err != nil {
 		return nil, err
 	}
-	conns := int64(plan.Connections)
-	if plan.Requests > 0 {
-		conns = min(conns, plan.Requests)
-	}
+	conns := int64(plan.PeakConnections())
 	var lim syscall.Rlimit
 	// Go raises the soft limit to the hard one at start-up, so Cur is what
 	// the connections can have.

@@ -34,8 +34,8 @@ func (f *seriesFlags) apply(plan *loadgen.Plan) error {
 	switch {
 	case f.interval < minInterval:
 		return usagef("bench: --interval must be at least %v, got %v", minInterval, f.interval)
-	case plan.Duration > 0 && f.interval > plan.Duration && f.flags.Changed("interval"):
-		return usagef("bench: --interval %v is longer than the run (%v)", f.interval, plan.Duration)
+	case plan.Length() > 0 && f.interval > plan.Length() && f.flags.Changed("interval"):
+		return usagef("bench: --interval %v is longer than the run (%v)", f.interval, plan.Length())
 	}
 	plan.Interval = f.interval
 	return nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/gather-dev/gather/internal/report"
@@ -36,8 +35,8 @@ func (r *run) checks(recs []*report.Recorder, stop context.CancelCauseFunc) func
 	if p.Requests > 0 {
 		bound = p.Requests
 	}
-	if p.Rate > 0 && p.Duration > 0 {
-		due := int64(math.Ceil(p.Rate * p.Duration.Seconds()))
+	if r.sched != nil && p.Duration > 0 {
+		due := r.sched.count(p.Duration)
 		if bound < 0 || due < bound {
 			bound = due
 		}

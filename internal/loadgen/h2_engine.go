@@ -117,15 +117,19 @@ func (w *h2Worker) claim(now time.Time) bool {
 	if w.noMore {
 		return false
 	}
-	if p.Rate > 0 {
+	if r.sched != nil {
 		i := r.next.Add(1) - 1
-		off := time.Duration(float64(i) * r.interval)
-		if p.Requests > 0 && i >= p.Requests || p.Duration > 0 && off >= p.Duration {
+		off, ok := r.sched.due(i)
+		// Past -z nothing more is sent: what is due is dropped.
+		if !ok || p.Duration > 0 && !now.Before(r.t0.Add(p.Duration)) {
 			w.noMore = true
 			return false
 		}
 		w.due = r.t0.Add(off)
 		w.late = now.Sub(w.due) > lateSlack
+		if w.late {
+			w.st.lateBusy++
+		}
 	} else {
 		if p.Requests > 0 && r.next.Add(1) > p.Requests || p.Duration > 0 && !now.Before(r.t0.Add(p.Duration)) {
 			w.noMore = true
@@ -220,9 +224,14 @@ func (w *h2Worker) work(ctx context.Context) {
 
 // send opens a stream for the claimed request, now.
 func (w *h2Worker) send(now time.Time, timeout time.Duration) {
-	if w.e.plan.Rate > 0 {
+	if w.r.sched != nil {
 		w.st.lag.add(now.Sub(w.due))
 		w.st.lastSent = now
+		w.st.sent++
+		if !w.late && now.Sub(w.due) > lateSlack {
+			w.late = true
+			w.st.lateFree++ // claimed in time, sent late
+		}
 	}
 	w.c.open(w.due, now, w.late, false, timeout)
 	w.pending = false

@@ -42,12 +42,13 @@ import (
 
 // run is the state the workers share, read-only after start but for next.
 type run struct {
-	plan     *Plan
-	set      *targets.Set // the plan's targets
-	seq      bool         // the requests need their sequence number: claim one each
-	t0       time.Time
-	interval float64 // ns between due times in the open model
-	next     atomic.Int64
+	plan  *Plan        // as the engines see it: Duration is the profile's length
+	set   *targets.Set // the plan's targets
+	seq   bool         // the requests need their sequence number: claim one each
+	t0    time.Time
+	sched *schedule // the open model's; nil in the closed model
+	ramp  *profile  // the closed model's connections; nil without a ramp
+	next  atomic.Int64
 }
 
 // Run carries out the plan and returns its summary. It returns when the
@@ -60,16 +61,15 @@ func Run(ctx context.Context, p *Plan) (*report.Summary, error) {
 	if err := p.check(); err != nil {
 		return nil, err
 	}
-	conns := p.Connections
-	if p.Requests > 0 && int64(conns) > p.Requests {
-		conns = int(p.Requests)
-	}
+	conns := p.PeakConnections()
+	eff := *p
+	eff.Duration = p.Length()
 	// The run's own context: Check may end it (and with it the engine's
 	// requests in flight) before ctx ends.
 	ctx, stopRun := context.WithCancelCause(ctx)
 	defer stopRun(nil)
 	set := p.targetSet()
-	e, err := newEngine(ctx, p, conns)
+	e, err := newEngine(ctx, &eff, conns)
 	if err != nil {
 		return nil, err
 	}
@@ -85,15 +85,28 @@ func Run(ctx context.Context, p *Plan) (*report.Summary, error) {
 	var gc0 runtime.MemStats
 	runtime.ReadMemStats(&gc0)
 	cpu0 := cpuTime()
-	r := &run{plan: p, set: set, seq: set.Needs()&targets.NeedsSeq != 0, t0: time.Now()}
-	if p.Rate > 0 {
-		r.interval = float64(time.Second) / p.Rate
+	r := &run{plan: &eff, set: set, seq: set.Needs()&targets.NeedsSeq != 0, t0: time.Now()}
+	var due func(from, to time.Time) int64
+	if eff.open() {
+		r.sched = newSchedule(&eff)
+		due = func(from, to time.Time) int64 { return r.sched.count(to.Sub(r.t0)) - r.sched.count(from.Sub(r.t0)) }
+	}
+	if p.ConnectionStages != nil {
+		r.ramp = newProfile(p.startLevel(), p.ConnectionStages)
 	}
 	stopProgress := r.progress(recs)
 	stopChecks := r.checks(recs, stopRun)
-	finishSeries := r.startSeries(recs, nil)
+	finishSeries := r.startSeries(recs, due)
 	stats := e.run(ctx, r)
 	end := time.Now()
+	var sent, dropped int64
+	for i := range stats {
+		sent += stats[i].sent
+	}
+	if r.sched != nil {
+		// Due by the end (or the interruption), never sent.
+		dropped = max(r.sched.count(end.Sub(r.t0))-sent, 0)
+	}
 	elapsed := end.Sub(r.t0)
 	cpu := cpuTime() - cpu0
 	var gc1 runtime.MemStats
@@ -106,7 +119,11 @@ func Run(ctx context.Context, p *Plan) (*report.Summary, error) {
 	s.Target = set.String()
 	s.Method = strings.Join(set.Methods(), ", ")
 	s.Connections = conns
-	s.Rate = p.Rate
+	if r.sched != nil {
+		s.Rate = r.sched.meanRate()
+	}
+	s.Profile = p.describeProfile()
+	s.Dropped = dropped
 	s.Elapsed = elapsed
 	s.Asked = report.Asked{Requests: p.Requests, Duration: p.Duration}
 	// Ended by ctx before the plan was done: a run that finished its
@@ -114,7 +131,7 @@ func Run(ctx context.Context, p *Plan) (*report.Summary, error) {
 	s.Interrupted = ctx.Err() != nil && (p.Requests == 0 || s.Requests < p.Requests) &&
 		(p.Duration == 0 || elapsed < p.Duration)
 	s.Start = r.t0.Round(0) // the wall clock, without the monotonic reading
-	s.Series = finishSeries(end, 0)
+	s.Series = finishSeries(end, dropped)
 	s.Generator = r.judge(s, stats, time.Duration(gc1.PauseTotalNs-gc0.PauseTotalNs), cpu, elapsed)
 	s.Generator.Engine = e.String()
 	s.Generator.Warnings = append(s.Generator.Warnings, e.problems()...)

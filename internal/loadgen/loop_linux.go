@@ -54,12 +54,13 @@ const loopReadBuffer = h1.LineLimit + 1<<10
 
 // loopEngine runs the event loops.
 type loopEngine struct {
-	loops []*eventLoop
-	recs  []*report.Recorder
-	stop  atomic.Bool    // ctx ended: drop what is in flight and return
-	mu    sync.Mutex     // guards wake against a late wake-up after close
-	wake  [2]int         // a pipe whose read end is in every loop's set
-	tls   *loopTLSEngine // for https; nil for http
+	loops  []*eventLoop
+	recs   []*report.Recorder
+	stop   atomic.Bool    // ctx ended: drop what is in flight and return
+	mu     sync.Mutex     // guards wake against a late wake-up after close
+	wake   [2]int         // a pipe whose read end is in every loop's set
+	tls    *loopTLSEngine // for https; nil for http
+	failed error          // a loop's panic, as the group reported it
 }
 
 // newLoopEngine returns the event loops for p's conns connections, or nil
@@ -90,7 +91,9 @@ func newLoops(p *Plan, sa syscall.Sockaddr, family, conns, n int) (*loopEngine, 
 		e.tls = newLoopTLSEngine(p, sa, conns)
 	}
 	for i := range n {
-		l, err := newEventLoop(p, req, sa, family, e.wake[0], conns*(i+1)/n-conns*i/n)
+		// Loop i holds places i, n+i, 2n+i... of the connections (see
+		// loopPacer).
+		l, err := newEventLoop(p, req, sa, family, e.wake[0], (conns-i+n-1)/n)
 		if err == nil && e.tls != nil {
 			if l.tls, err = e.tls.newLoopTLS(l.epfd); err != nil {
 				l.close()
@@ -147,6 +150,9 @@ func (e *loopEngine) String() string {
 
 func (e *loopEngine) problems() []string {
 	var p []string
+	if e.failed != nil {
+		p = append(p, fmt.Sprintf("an event loop failed, which stopped the run: %v", e.failed))
+	}
 	for _, l := range e.loops {
 		if l.err != nil {
 			p = append(p, fmt.Sprintf("an event loop stopped the run early: %v", l.err))
@@ -161,15 +167,31 @@ func (e *loopEngine) run(ctx context.Context, r *run) []workerStats {
 	stop := context.AfterFunc(ctx, e.interrupt)
 	defer stop()
 	g := gather.NewGroup(context.WithoutCancel(ctx)) // the loops watch e.stop
-	for _, l := range e.loops {
+	for i, l := range e.loops {
 		l.run = r
+		l.pace = newLoopPacer(l, r, i, len(e.loops))
 		_ = g.Go(func(context.Context) error {
+			served := false
+			defer func() {
+				if !served { // a panic, which the group reports: stop the others
+					e.interrupt()
+				}
+			}()
 			l.serve()
+			served = true
 			return nil
 		})
 	}
-	g.Wait()
-	return nil
+	if err := g.Wait(); err != nil {
+		e.failed = err // a loop's panic, never lost
+	}
+	var stats []workerStats
+	for _, l := range e.loops {
+		if l.pace != nil {
+			stats = append(stats, l.pace.stats)
+		}
+	}
+	return stats
 }
 
 // interrupt stops the run: every loop drops what it has in flight and
@@ -229,10 +251,11 @@ type eventLoop struct {
 	events    []syscall.EpollEvent
 	buf       []byte
 	rec       *report.Recorder
-	active    int       // connections not retired
-	sweep     time.Time // no request deadline is earlier; zero if none is set
-	tls       *loopTLS  // for https; nil for http
-	err       error     // why the loop stopped the run, if it did
+	active    int        // connections not retired
+	pace      *loopPacer // the open model's schedule or a ramp; nil if neither
+	sweep     time.Time  // no request deadline is earlier; zero if none is set
+	tls       *loopTLS   // for https; nil for http
+	err       error      // why the loop stopped the run, if it did
 }
 
 // wakeID marks the wake pipe's events.
@@ -303,9 +326,15 @@ func (l *eventLoop) pollOnce(fd uintptr) bool {
 // wait returns the number of ready events, waiting for some if none are,
 // and 0 once the earliest request deadline has passed.
 func (l *eventLoop) wait() (int, error) {
-	if !l.sweep.Equal(l.armed) {
-		l.file.SetReadDeadline(l.sweep) // zero: none
-		l.armed = l.sweep
+	deadline := l.sweep
+	if l.pace != nil {
+		if n, err, done := l.pace.timer.wait(l, l.pace.wake(), &deadline); done {
+			return n, err
+		}
+	}
+	if !deadline.Equal(l.armed) {
+		l.file.SetReadDeadline(deadline) // zero: none
+		l.armed = deadline
 	}
 	if err := l.rc.Read(l.poll); err != nil {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
@@ -320,6 +349,9 @@ func (l *eventLoop) wait() (int, error) {
 func (l *eventLoop) serve() {
 	for i := range l.conns {
 		l.step(&l.conns[i])
+	}
+	if l.pace != nil {
+		l.pace.dispatch(l)
 	}
 	for l.active > 0 && !l.stop.Load() {
 		n, err := l.wait()
@@ -339,6 +371,9 @@ func (l *eventLoop) serve() {
 				l.handshaken()
 				continue
 			}
+			if ev.Fd == timerID {
+				continue // edge-triggered: a wake-up, nothing to read
+			}
 			c := &l.conns[ev.Fd]
 			if ev.Events&(syscall.EPOLLIN|syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
 				c.readable = true
@@ -353,6 +388,9 @@ func (l *eventLoop) serve() {
 		}
 		if !l.sweep.IsZero() && !time.Now().Before(l.sweep) {
 			l.expire()
+		}
+		if l.pace != nil {
+			l.pace.dispatch(l)
 		}
 	}
 }
@@ -405,6 +443,9 @@ func (l *eventLoop) claim(now time.Time) (seq int64, ok bool) {
 func (l *eventLoop) close() {
 	for i := range l.conns {
 		l.closeConn(&l.conns[i])
+	}
+	if l.pace != nil {
+		l.pace.timer.close()
 	}
 	if l.tls != nil {
 		l.tls.close()

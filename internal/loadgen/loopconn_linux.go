@@ -38,6 +38,8 @@ type loopConn struct {
 	written  int  // bytes of the request written
 	served   int  // responses the connection has carried
 	start    time.Time
+	due      time.Time // the open model's due time; zero in the closed model
+	late     bool      // the request was sent more than lateSlack after due
 	deadline time.Time // zero without a timeout
 	dialed   time.Time // when the connection was begun
 	sent     time.Time // when the request's first byte could be written
@@ -64,23 +66,15 @@ func (l *eventLoop) step(c *loopConn) {
 		switch c.state {
 		case connIdle:
 			now := time.Now()
-			seq, ok := l.claim(now)
-			if !ok {
-				l.closeConn(c)
-				c.state = connRetired
-				l.active--
+			if l.pace != nil && l.pace.hold(l, c, now) {
 				return
 			}
-			c.target, c.bytes = l.req.next(c.req, &c.bufs, seq, now)
-			c.p.NoBody = c.target.noBody
-			c.start, c.sent, c.retried = now, now, false
-			if t := l.run.plan.Timeout; t > 0 {
-				c.deadline = now.Add(t)
-				if l.sweep.IsZero() { // later deadlines come later: only set the first
-					l.sweep = c.deadline
-				}
+			seq, ok := l.claim(now)
+			if !ok {
+				l.retire(c)
+				return
 			}
-			l.send(c)
+			l.begin(c, now, seq, time.Time{}, false)
 		case connHandshaking:
 			return // until the goroutine hands the connection over
 		case connConnecting:
@@ -118,6 +112,23 @@ func (l *eventLoop) step(c *loopConn) {
 			return
 		}
 	}
+}
+
+// begin starts c's request number seq at now. In the open model due is
+// the request's due time, from which its response time runs, and late
+// says whether it was sent late; in the closed model due is zero.
+func (l *eventLoop) begin(c *loopConn, now time.Time, seq int64, due time.Time, late bool) {
+	c.target, c.bytes = l.req.next(c.req, &c.bufs, seq, now)
+	c.p.NoBody = c.target.noBody
+	c.start, c.sent, c.retried = now, now, false
+	c.due, c.late = due, late
+	if t := l.run.plan.Timeout; t > 0 {
+		c.deadline = now.Add(t)
+		if l.sweep.IsZero() { // later deadlines come later: only set the first
+			l.sweep = c.deadline
+		}
+	}
+	l.send(c)
 }
 
 // receive reads what has come of c's response, and records the response
@@ -312,6 +323,15 @@ func (l *eventLoop) lookUp(c *loopConn, reads int) error {
 	return nil
 }
 
+// response returns the response time of c's request ending at now, which
+// took d since its send: from its due time in the open model.
+func (c *loopConn) response(now time.Time, d time.Duration) time.Duration {
+	if c.due.IsZero() {
+		return d
+	}
+	return now.Sub(c.due)
+}
+
 // complete records c's response and makes c ready for the next request.
 func (l *eventLoop) complete(c *loopConn) {
 	now := c.first
@@ -319,7 +339,8 @@ func (l *eventLoop) complete(c *loopConn) {
 		now = time.Now()
 	}
 	d := now.Sub(c.start)
-	l.rec.Record(report.Sample{Response: d, Service: d, Status: c.p.Status(), Bytes: c.p.BodyBytes(), FirstByte: c.first.Sub(c.sent), End: now, Target: c.target.name})
+	l.rec.Record(report.Sample{Response: c.response(now, d), Service: d, Status: c.p.Status(), Bytes: c.p.BodyBytes(),
+		FirstByte: c.first.Sub(c.sent), Late: c.late, End: now, Target: c.target.name})
 	c.reused = true
 	c.served++
 	// A response that came before the whole request was written leaves
@@ -352,7 +373,8 @@ func (l *eventLoop) fail(c *loopConn, err error) {
 	}
 	now := time.Now()
 	d := now.Sub(c.start)
-	l.rec.Record(report.Sample{Response: d, Service: d, Bytes: c.p.BodyBytes(), Err: Classify(err), Error: err, End: now, Target: c.target.name})
+	l.rec.Record(report.Sample{Response: c.response(now, d), Service: d, Bytes: c.p.BodyBytes(), Err: Classify(err), Error: err,
+		Late: c.late, End: now, Target: c.target.name})
 	c.state = connIdle
 }
 

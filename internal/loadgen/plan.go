@@ -51,8 +51,20 @@ type Plan struct {
 	// no limit. At least one of Requests and Duration must be set.
 	Duration time.Duration
 	// Rate is the total request rate of the open model, in requests per
-	// second; 0 means the closed model.
+	// second; 0 means the closed model, unless RateStages are set.
 	Rate float64
+	// RateStages, if set, shape the open model's rate over the run (see
+	// [Stage]): it starts at Rate, which may then be 0, and goes through
+	// the stages in order. The run lasts as long as the stages: Duration
+	// and Requests must be 0.
+	RateStages []Stage
+	// ConnectionStages, if set, ramp the closed model's connections (see
+	// [Stage]): Connections at the start, which may then be 0, then
+	// through the stages. A connection above the level waits between two
+	// requests, its connection kept open, until the level reaches it
+	// again. The run lasts as long as the stages: Duration and Requests
+	// must be 0.
+	ConnectionStages []Stage
 	// Timeout bounds each request, connecting included; 0 means none.
 	Timeout time.Duration
 
@@ -112,6 +124,11 @@ type Plan struct {
 	Watches    []report.Watch
 	Check      func(counts []report.WatchCount, remaining int64) error
 	CheckEvery time.Duration
+	// LoopTimer chooses how the event loops wake for the open model's due
+	// times, and LoopSpin how long before a due time they wake to spin on
+	// the clock (0: 20 µs); for comparisons (see [LoopTimer]).
+	LoopTimer LoopTimer
+	LoopSpin  time.Duration
 
 	// newDoer replaces the transport, for tests.
 	newDoer func(ctx context.Context, worker int) (Doer, error)
@@ -124,11 +141,11 @@ func (p *Plan) check() error {
 	switch {
 	case p.URL == nil && p.newDoer == nil:
 		return errors.New("loadgen: no URL")
-	case p.Connections < 1:
+	case p.Connections < 0 || p.Connections == 0 && p.ConnectionStages == nil:
 		return fmt.Errorf("loadgen: %d connections", p.Connections)
 	case p.Requests < 0 || p.Duration < 0 || p.Rate < 0 || p.Timeout < 0:
 		return errors.New("loadgen: negative count, duration, rate or timeout")
-	case p.Requests == 0 && p.Duration == 0:
+	case p.Requests == 0 && p.Duration == 0 && p.RateStages == nil && p.ConnectionStages == nil:
 		return errors.New("loadgen: neither a request count nor a duration")
 	case p.Streams < 0:
 		return fmt.Errorf("loadgen: %d streams", p.Streams)
@@ -142,6 +159,9 @@ func (p *Plan) check() error {
 		return fmt.Errorf("loadgen: TLS version %#x: want 1.2 or 1.3", p.TLSVersion)
 	case p.Interval < 0 || p.Interval > 0 && p.Interval < report.MinInterval:
 		return fmt.Errorf("loadgen: interval %v is shorter than %v", p.Interval, report.MinInterval)
+	}
+	if err := p.CheckProfile(); err != nil {
+		return err
 	}
 	if p.URL != nil && p.URL.Scheme != "http" && p.URL.Scheme != "https" {
 		return fmt.Errorf("loadgen: unsupported scheme %q", p.URL.Scheme)

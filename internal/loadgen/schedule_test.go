@@ -305,26 +305,46 @@ func TestLagHistogram(t *testing.T) {
 	}
 }
 
-// The generator blames itself when it used its CPUs up or its timers woke
-// late, and blames the connections when requests waited for one.
+// The generator blames itself when it used its CPUs up, and in the open
+// model says which limit kept the run off its schedule: the generator
+// (late with a connection free), the server (service time far above its
+// fastest) or the connections.
 func TestJudge(t *testing.T) {
 	t.Parallel()
 	procs := time.Duration(runtime.GOMAXPROCS(0))
-	withOvershoot := func(d time.Duration) []workerStats {
+	t0 := time.Now()
+	// stats returns two workers' statistics of 200 requests sent over 1 s
+	// at 200 req/s, late ones of the given causes.
+	stats := func(lag time.Duration, lateBusy, lateFree int64) []workerStats {
 		st := make([]workerStats, 2)
 		for i := range st {
-			st[i].overshoot, st[i].wakeups = 100*d, 100
+			st[i].overshoot, st[i].wakeups, st[i].sent = 100*lag, 100, 100
+			st[i].lateBusy, st[i].lateFree = lateBusy/2, lateFree/2
+			st[i].lastSent = t0.Add(995 * time.Millisecond)
 			for range 100 {
-				st[i].lag.add(d)
+				st[i].lag.add(lag)
 			}
 		}
 		return st
 	}
+	served := func(fastest, mean time.Duration) *report.Summary {
+		rec := report.NewRecorder()
+		for i := range 200 {
+			d := fastest
+			if i%2 == 1 {
+				d = 2*mean - fastest
+			}
+			rec.Record(report.Sample{Response: d, Service: d, Status: 200})
+		}
+		s := report.Merge(rec)
+		s.Connections = 10
+		return s
+	}
 	tests := []struct {
 		name    string
 		rate    float64
-		late    int64
 		stats   []workerStats
+		s       *report.Summary
 		gc, cpu time.Duration
 		bound   bool
 		warn    string // a substring of the warnings; "" for none
@@ -332,13 +352,25 @@ func TestJudge(t *testing.T) {
 		{name: "closed, idle generator", cpu: procs * 100 * time.Millisecond},
 		{name: "closed, CPUs used up", cpu: procs * 950 * time.Millisecond, bound: true, warn: "CPUs: it may have been the bottleneck"},
 		{name: "GC pauses", gc: 50 * time.Millisecond, warn: "GC paused the generator for 50ms (5.0% of the run)"},
-		{name: "open, on time", rate: 200, stats: withOvershoot(100 * time.Microsecond)},
-		{name: "open, timers late", rate: 200, stats: withOvershoot(5 * time.Millisecond), bound: true, warn: "timers woke 5ms late on average"},
-		{name: "open, connections busy", rate: 2000, late: 500, stats: withOvershoot(0), warn: "500 requests were sent late because all 10 connections were busy"},
+		{name: "open, on time", rate: 200, stats: stats(100*time.Microsecond, 0, 1)},
+		{name: "open, generator late", rate: 200, stats: stats(5*time.Millisecond, 10, 60), bound: true,
+			warn: "35.0%); the limit was the generator: 60 late requests had a connection free when due, it used 0% of its"},
+		{name: "open, server slow", rate: 200, stats: stats(0, 100, 0), s: served(time.Millisecond, 40*time.Millisecond),
+			warn: "the limit was the server: all 10 connections were busy while its service time grew to 40.004 ms on average"},
+		{name: "open, too few connections", rate: 200, stats: stats(0, 100, 0), s: served(40*time.Millisecond, 50*time.Millisecond),
+			warn: "the limit was the connections: at the server's service time (50.016 ms on average) 10 connections carry at most 200 req/s; use more (-c 16 or more)"},
+		{name: "open, behind", rate: 250, stats: stats(0, 0, 0), s: served(time.Millisecond, time.Millisecond),
+			warn: "sent 200.0 req/s of the 250.0 asked (80.0%)"},
 	}
 	for _, tt := range tests {
-		r := &run{plan: &Plan{Rate: tt.rate, Connections: 10}}
-		s := &report.Summary{Requests: 200, Late: tt.late, Connections: 10}
+		r := &run{plan: &Plan{Rate: tt.rate, Connections: 10, Duration: time.Second}, t0: t0}
+		if tt.rate > 0 {
+			r.sched = newSchedule(r.plan)
+		}
+		s := tt.s
+		if s == nil {
+			s = &report.Summary{Requests: 200, Connections: 10}
+		}
 		g := r.judge(s, tt.stats, tt.gc, tt.cpu, time.Second)
 		warnings := strings.Join(g.Warnings, "\n")
 		if g.Bound != tt.bound || (tt.warn == "") != (warnings == "") || !strings.Contains(warnings, tt.warn) {
@@ -351,11 +383,19 @@ func TestJudge(t *testing.T) {
 			t.Errorf("%s: send lag max %v, want %v", tt.name, g.SendLagMax, tt.stats[0].lag.max)
 		}
 	}
+	// Dropped requests warn, whatever the rest.
+	r := &run{plan: &Plan{Rate: 200, Connections: 10, Duration: time.Second}, t0: t0}
+	r.sched = newSchedule(r.plan)
+	s := served(time.Millisecond, time.Millisecond)
+	s.Dropped = 30
+	if g := r.judge(s, stats(0, 0, 0), 0, 0, time.Second); len(g.Warnings) != 1 || !strings.Contains(g.Warnings[0], "30 due and never sent") {
+		t.Errorf("dropped requests: warnings %q", g.Warnings)
+	}
 
 	// A run of a millisecond (against a closed port) that spent it all on
 	// the CPU, or in GC, is too short to judge.
-	r := &run{plan: &Plan{Connections: 5}}
-	s := &report.Summary{Requests: 20, Connections: 5}
+	r = &run{plan: &Plan{Connections: 5}}
+	s = &report.Summary{Requests: 20, Connections: 5}
 	g := r.judge(s, nil, 500*time.Microsecond, procs*time.Millisecond, time.Millisecond)
 	if g.Bound || len(g.Warnings) != 0 {
 		t.Errorf("a 1 ms run: bound %v, warnings %q; want neither", g.Bound, g.Warnings)

@@ -2,7 +2,9 @@ package loadgen
 
 import (
 	"fmt"
+	"math"
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 
@@ -11,10 +13,9 @@ import (
 
 // judge fills the generator's check on itself. The generator counts as the
 // bottleneck when it used nearly all the CPU it could, or, in the open
-// model, when its timers woke late on average (a busy connection makes a
-// request late; a busy generator makes a free worker wake late).
+// model, when it sent requests late although a connection was free for
+// them (see judgeSchedule).
 func (r *run) judge(s *report.Summary, stats []workerStats, gcPause, cpu, elapsed time.Duration) report.Generator {
-	p := r.plan
 	g := report.Generator{GCPause: gcPause, CPU: cpu}
 	if elapsed > 0 {
 		g.AchievedRate = float64(s.Requests) / elapsed.Seconds()
@@ -34,41 +35,10 @@ func (r *run) judge(s *report.Summary, stats []workerStats, gcPause, cpu, elapse
 		g.Warnings = append(g.Warnings, fmt.Sprintf("GC paused the generator for %v (%.1f%% of the run)",
 			gcPause.Round(time.Microsecond), 100*gcPause.Seconds()/elapsed.Seconds()))
 	}
-	if p.Rate == 0 {
+	if r.sched == nil {
 		return g
 	}
-	g.TargetRate = p.Rate
-	var lag lagHistogram
-	var over time.Duration
-	var wakeups int64
-	var last time.Time
-	for i := range stats {
-		lag.merge(&stats[i].lag)
-		over += stats[i].overshoot
-		wakeups += stats[i].wakeups
-		if stats[i].lastSent.After(last) {
-			last = stats[i].lastSent
-		}
-	}
-	// The send rate, not the throughput: the last responses' tail is the
-	// server's time, and n requests sent on schedule span n intervals.
-	if !last.IsZero() {
-		span := last.Sub(r.t0) + time.Duration(r.interval)
-		g.AchievedRate = float64(s.Requests) / span.Seconds()
-	}
-	g.SendLagP99 = lag.quantile(0.99)
-	g.SendLagMax = lag.max
-	if wakeups > 0 && over/time.Duration(wakeups) > lateSlack {
-		g.Bound = true
-		g.Warnings = append(g.Warnings, fmt.Sprintf(
-			"the generator's timers woke %v late on average: it could not keep the schedule",
-			(over/time.Duration(wakeups)).Round(time.Microsecond)))
-	}
-	if g.AchievedRate < 0.9*p.Rate && s.Late > 0 {
-		g.Warnings = append(g.Warnings, fmt.Sprintf(
-			"%d requests were sent late because all %d connections were busy: add connections or lower the rate",
-			s.Late, s.Connections))
-	}
+	r.judgeSchedule(&g, s, stats, cpu, elapsed)
 	return g
 }
 
@@ -85,3 +55,99 @@ func cpuTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// judgeSchedule fills the open model's part of the generator's check:
+// the target and achieved rates, the send lag, and a WARNING whenever the
+// run did not keep its schedule (it sent under 99% of the target rate,
+// more than 1% of its requests late, or dropped some), saying which limit
+// was hit and what to change:
+//
+//   - the generator, when most late requests had a connection free at
+//     their due time, or it used nearly all its CPUs: it could not send
+//     them in time itself;
+//   - the server, when every connection was busy and the service time
+//     grew far above the fastest answers (mean over 5 times the minimum):
+//     more connections would only queue in the server;
+//   - too few connections otherwise: at the server's service time, the
+//     connections could not carry the rate.
+func (r *run) judgeSchedule(g *report.Generator, s *report.Summary, stats []workerStats, cpu, elapsed time.Duration) {
+	var lag lagHistogram
+	var over time.Duration
+	var wakeups, sent, lateBusy, lateFree int64
+	var last time.Time
+	for i := range stats {
+		st := &stats[i]
+		lag.merge(&st.lag)
+		over += st.overshoot
+		wakeups += st.wakeups
+		sent += st.sent
+		lateBusy += st.lateBusy
+		lateFree += st.lateFree
+		if st.lastSent.After(last) {
+			last = st.lastSent
+		}
+	}
+	g.TargetRate = r.sched.meanRate()
+	g.SendLagP99 = lag.quantile(0.99)
+	g.SendLagMax = lag.max
+	// The send rate, not the throughput: the last responses' tail is the
+	// server's time. Over the schedule's span (as far as the run went), or
+	// to the last send if sending lagged behind it.
+	span := r.sched.span()
+	if span <= 0 || elapsed < span {
+		span = elapsed
+	}
+	if !last.IsZero() && g.TargetRate > 0 {
+		span = max(span, last.Sub(r.t0)+time.Duration(float64(time.Second)/g.TargetRate))
+	}
+	if span > 0 {
+		g.AchievedRate = float64(sent) / span.Seconds()
+	}
+	late := lateBusy + lateFree
+	short := g.AchievedRate < 0.99*g.TargetRate
+	if !short && (sent == 0 || float64(late) <= 0.01*float64(sent)) && s.Dropped == 0 {
+		return
+	}
+	var what []string
+	if short {
+		what = append(what, fmt.Sprintf("sent %.1f req/s of the %.1f asked (%.1f%%)",
+			g.AchievedRate, g.TargetRate, 100*g.AchievedRate/g.TargetRate))
+	}
+	if late > 0 {
+		what = append(what, fmt.Sprintf("%d of %d requests late (%.1f%%)", late, sent, 100*float64(late)/float64(max(sent, 1))))
+	}
+	if s.Dropped > 0 {
+		what = append(what, fmt.Sprintf("%d due and never sent", s.Dropped))
+	}
+	procs := runtime.GOMAXPROCS(0)
+	use := 0.0
+	if elapsed > 0 {
+		use = cpu.Seconds() / elapsed.Seconds() / float64(procs)
+	}
+	serv := s.Service()
+	var cause string
+	switch {
+	case lateFree > lateBusy || use > 0.9:
+		g.Bound = true
+		cause = fmt.Sprintf("the limit was the generator: %d late requests had a connection free when due, "+
+			"it used %.0f%% of its %d CPUs", lateFree, use*100, procs)
+		if wakeups > 0 {
+			cause += fmt.Sprintf(" and its timers woke %v late on average", (over / time.Duration(wakeups)).Round(time.Microsecond))
+		}
+		cause += "; give it more CPU (fewer other processes on its machine, or a share of the rate on another machine) or lower the rate"
+	case serv.Count > 0 && serv.Mean > 5*max(serv.Min, time.Microsecond):
+		cause = fmt.Sprintf("the limit was the server: all %s were busy while its service time grew to %.3f ms on average "+
+			"(the fastest answers took %.3f ms); more connections would wait in the server too: lower the rate, or find what slows the server",
+			count(s.Connections, "connection"), ms(serv.Mean), ms(serv.Min))
+	case serv.Count > 0:
+		capacity := float64(s.Connections) / serv.Mean.Seconds()
+		need := int(math.Ceil(1.5 * g.TargetRate * serv.Mean.Seconds()))
+		cause = fmt.Sprintf("the limit was the connections: at the server's service time (%.3f ms on average) %s carry "+
+			"at most %.0f req/s; use more (-c %d or more), or lower the rate", ms(serv.Mean), count(s.Connections, "connection"), capacity, max(need, s.Connections+1))
+	default:
+		cause = fmt.Sprintf("no request was answered: all %s were taken by requests that failed or never ended", count(s.Connections, "connection"))
+	}
+	g.Warnings = append(g.Warnings, "the run did not keep its schedule: "+strings.Join(what, ", ")+"; "+cause)
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

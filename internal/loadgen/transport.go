@@ -25,13 +25,14 @@ func (p *Plan) FastPath() bool {
 
 // EventLoops reports whether Run sends p's requests from event loops, a
 // few goroutines that each drive many nonblocking connections through
-// epoll, rather than from one goroutine per connection: on the fast path,
-// in the closed model, on Linux, unless Goroutines is set. They save the
-// goroutine switch and the extra read that Go's network poller costs per
-// request. The open model keeps its goroutines: each request waits for its
-// due time on a Go timer, which is finer than epoll's milliseconds.
+// epoll, rather than from one goroutine per connection: on the fast path
+// for http://, in the closed and the open model, on Linux, unless
+// Goroutines is set. They save the goroutine switch and the extra read
+// that Go's network poller costs per request; in the open model they
+// send each request at its due time to within microseconds (see
+// [LoopTimer]).
 func (p *Plan) EventLoops() bool {
-	return p.FastPath() && p.Rate == 0 && !p.Goroutines && loopsSupported
+	return p.FastPath() && !p.Goroutines && loopsSupported
 }
 
 // host returns the Host header to send.

@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"context"
+	"math"
 	"sync"
 	"time"
 
@@ -48,12 +49,18 @@ func recordersFor(conns, names int) int {
 // counts as late: scheduling noise, not a busy connection.
 const lateSlack = time.Millisecond
 
-// workerStats is a worker's own measure of its pacing, merged after the run.
+// workerStats is a worker's (or an event loop's) own measure of its
+// pacing in the open model, merged after the run.
 type workerStats struct {
-	lag       lagHistogram  // send minus due time, every request (open model)
+	lag       lagHistogram  // send minus due time, every request
 	overshoot time.Duration // timer wake-ups past the due time, summed
 	wakeups   int64
-	lastSent  time.Time // of the worker's last request (open model)
+	lastSent  time.Time // of the last request
+	sent      int64     // requests sent
+	// Late requests by cause: a connection came free only after the due
+	// time (lateBusy), or one was free and the generator was slow
+	// (lateFree).
+	lateBusy, lateFree int64
 }
 
 // workers is the engine of one goroutine per connection, each with its
@@ -117,7 +124,7 @@ func (w *workers) run(ctx context.Context, r *run) []workerStats {
 		// Go fails only once ctx has ended: the run is over then, and the
 		// workers not started have nothing to report.
 		_ = g.Go(func(ctx context.Context) error {
-			r.work(ctx, d, rec, mu, st)
+			r.work(ctx, d, i, rec, mu, st)
 			return nil
 		})
 	}
@@ -133,10 +140,10 @@ func (w *workers) close() {
 
 // work is one worker's loop: claim a request, wait for its due time (open
 // model), send it, record it.
-func (r *run) work(ctx context.Context, d Doer, rec *report.Recorder, mu *sync.Mutex, st *workerStats) {
+func (r *run) work(ctx context.Context, d Doer, place int, rec *report.Recorder, mu *sync.Mutex, st *workerStats) {
 	p := r.plan
 	var timer *time.Timer
-	if p.Rate > 0 {
+	if r.sched != nil || r.ramp != nil {
 		timer = time.NewTimer(time.Hour)
 		timer.Stop()
 		defer timer.Stop()
@@ -152,33 +159,42 @@ func (r *run) work(ctx context.Context, d Doer, rec *report.Recorder, mu *sync.M
 		var due time.Time
 		var seq int64
 		late := false
-		if p.Rate > 0 {
+		if r.sched != nil {
 			i := r.next.Add(1) - 1
 			seq = i
-			if p.Requests > 0 && i >= p.Requests {
+			off, ok := r.sched.due(i)
+			if !ok {
 				return
 			}
-			off := time.Duration(float64(i) * r.interval)
-			if p.Duration > 0 && off >= p.Duration {
-				return
+			if !deadline.IsZero() && !now.Before(deadline) {
+				return // the run is over: what is due and not sent is dropped
 			}
 			due = r.t0.Add(off)
 			if wait := due.Sub(now); wait > 0 {
-				timer.Reset(wait)
-				select {
-				case <-timer.C:
-				case <-ctx.Done():
+				if !sleep(ctx, timer, wait) {
 					return
 				}
 				now = time.Now()
 				st.overshoot += now.Sub(due)
 				st.wakeups++
+				if now.Sub(due) > lateSlack {
+					late = true
+					st.lateFree++
+				}
 			} else if -wait > lateSlack {
 				late = true
+				st.lateBusy++
 			}
 			st.lag.add(now.Sub(due))
 			st.lastSent = now
+			st.sent++
 		} else {
+			if r.ramp != nil {
+				var ok bool
+				if now, ok = r.admit(ctx, timer, place, now); !ok {
+					return
+				}
+			}
 			if p.Requests > 0 || r.seq {
 				seq = r.next.Add(1) - 1
 				if p.Requests > 0 && seq >= p.Requests {
@@ -221,5 +237,36 @@ func (r *run) work(ctx context.Context, d Doer, rec *report.Recorder, mu *sync.M
 		if mu != nil {
 			mu.Unlock()
 		}
+	}
+}
+
+// sleep waits d on timer, and reports false if ctx ended first.
+func sleep(ctx context.Context, timer *time.Timer, d time.Duration) bool {
+	timer.Reset(d)
+	select {
+	case <-timer.C:
+		return true
+	case <-ctx.Done():
+		timer.Stop()
+		return false
+	}
+}
+
+// admit waits until the ramp's level reaches the worker's place, and
+// returns the time then; false if it never does again before the end.
+func (r *run) admit(ctx context.Context, timer *time.Timer, place int, now time.Time) (time.Time, bool) {
+	for {
+		off := now.Sub(r.t0)
+		if d := r.plan.Duration; d > 0 && off >= d {
+			return now, false
+		}
+		if float64(place) < math.Floor(r.ramp.level(off)+1e-9) {
+			return now, true
+		}
+		at, ok := r.ramp.reach(float64(place+1), off)
+		if !ok || !sleep(ctx, timer, at-off) {
+			return now, false
+		}
+		now = time.Now()
 	}
 }

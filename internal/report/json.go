@@ -15,6 +15,7 @@ type jsonReport struct {
 	Model        string              `json:"model"`
 	Connections  int                 `json:"connections"`
 	Rate         float64             `json:"rate_per_s"`
+	Profile      string              `json:"profile"`
 	Runs         int                 `json:"runs"`
 	RunIDs       []string            `json:"run_ids"`
 	MergeWarn    []string            `json:"merge_warnings"`
@@ -154,7 +155,9 @@ func latencyJSON(l Latency) jsonLatency {
 // there were no answers, and its other fields are 0 and mean nothing.
 // "run_ids" names the runs merged (one for a single run) and
 // "merge_warnings" says how they differed if they were merged although
-// they do not belong together (see [MergeCheck]).
+// they do not belong together (see [MergeCheck]). "profile" describes a
+// load profile of stages (see [Summary.Profile]), "" for a constant load;
+// "rate_per_s" is then its mean rate.
 // "phases" counts the connections opened and the TLS handshakes, full and
 // resumed, with the distributions of the connect time and TLS handshake
 // time (one per connection) and of the time from a request's send to the
@@ -182,6 +185,7 @@ func latencyJSON(l Latency) jsonLatency {
 //	{
 //	  "target": "http://127.0.0.1:5000/", "method": "GET",
 //	  "model": "closed" | "open", "connections": 50, "rate_per_s": 0,
+//	  "profile": "",
 //	  "runs": 1, "run_ids": ["3f9c0e1a5b7d2468"], "merge_warnings": [],
 //	  "elapsed_s": 10.002,
 //	  "requests": 123456, "requests_per_s": 12343.1,
@@ -226,6 +230,7 @@ func (s *Summary) WriteJSON(w io.Writer) error {
 		Model:        "closed",
 		Connections:  s.Connections,
 		Rate:         s.Rate,
+		Profile:      s.Profile,
 		Runs:         s.Runs,
 		RunIDs:       append([]string{}, s.RunIDs...),
 		MergeWarn:    append([]string{}, s.MergeWarnings...),

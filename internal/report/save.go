@@ -59,6 +59,7 @@ type savedSummary struct {
 	// Version 2. The series is absent from a run merged with one of
 	// version 1 (see [Summary.Add]).
 	StartNS    int64           `json:"start_unix_ns,omitempty"`
+	Profile    string          `json:"profile,omitempty"`
 	Dropped    int64           `json:"dropped,omitempty"`
 	IntervalNS int64           `json:"interval_ns,omitempty"`
 	Series     []savedInterval `json:"series,omitempty"`
@@ -104,6 +105,7 @@ func (s *Summary) Save(w io.Writer) error {
 		Method:          s.Method,
 		Connections:     s.Connections,
 		Rate:            s.Rate,
+		Profile:         s.Profile,
 		ElapsedNS:       int64(s.Elapsed),
 		Runs:            max(s.Runs, 1),
 		RunIDs:          s.RunIDs,
@@ -206,8 +208,8 @@ func Load(r io.Reader) (*Summary, error) {
 	if v.Version < 1 || v.Version > saveVersion {
 		return bad("version %d is not supported (this gather reads versions 1 to %d)", v.Version, saveVersion)
 	}
-	if v.Version == 1 && (v.StartNS != 0 || v.Dropped != 0 || v.IntervalNS != 0 || v.Series != nil) {
-		return bad("version 1 has no start, dropped requests or series")
+	if v.Version == 1 && (v.StartNS != 0 || v.Dropped != 0 || v.IntervalNS != 0 || v.Series != nil || v.Profile != "") {
+		return bad("version 1 has no start, profile, dropped requests or series")
 	}
 	if v.Runs < 1 || v.AskedRequests < 0 || v.AskedDurationNS < 0 || v.Connections < 0 || v.Rate < 0 || v.ElapsedNS < 0 ||
 		v.Requests < 0 || v.Errors < 0 || v.Late < 0 || v.Bytes < 0 ||
@@ -232,6 +234,7 @@ func Load(r io.Reader) (*Summary, error) {
 		Method:        v.Method,
 		Connections:   v.Connections,
 		Rate:          v.Rate,
+		Profile:       v.Profile,
 		Elapsed:       time.Duration(v.ElapsedNS),
 		Runs:          v.Runs,
 		Generator: Generator{

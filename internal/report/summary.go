@@ -24,8 +24,14 @@ type Summary struct {
 	// Connections is the number of concurrent connections (workers).
 	Connections int
 	// Rate is the requested total rate in requests per second in the open
-	// model; 0 means the closed model.
+	// model, the mean rate of a profile; 0 means the closed model.
 	Rate float64
+	// Profile describes the load profile of a run with stages, as
+	// "from 0, 30s:5000, 2m:5000, 30s:0" (a level, then duration:target for
+	// each stage, "=" before a target for a step): of the rate in the open
+	// model, of the connections in the closed model. "" for a constant
+	// load; for merged runs, their profiles, distinct, joined by "; ".
+	Profile string
 	// Elapsed is the wall-clock duration of the run.
 	Elapsed time.Duration
 	// Runs is the number of runs merged into this summary: 1 for a single
@@ -250,6 +256,9 @@ func (s *Summary) Add(other *Summary) error {
 
 	s.Target = joinDistinct(s.Target, other.Target)
 	s.Method = joinDistinct(s.Method, other.Method)
+	if other.Profile != "" && !slices.Contains(strings.Split(s.Profile, "; "), other.Profile) {
+		s.Profile = strings.TrimPrefix(s.Profile+"; "+other.Profile, "; ")
+	}
 	s.Connections += other.Connections
 	s.Rate += other.Rate
 	s.Elapsed = max(s.Elapsed, other.Elapsed)

@@ -48,6 +48,9 @@ func (s *Summary) WriteText(w io.Writer) error {
 	} else {
 		p("Model          closed: %s", plural(s.Connections, "connection"))
 	}
+	if s.Profile != "" {
+		p("Profile        %s", s.Profile)
+	}
 	if s.Runs > 1 {
 		p("Runs           %d merged (elapsed: longest run; rates: summed)", s.Runs)
 	}

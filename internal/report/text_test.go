@@ -155,7 +155,7 @@ func TestWriteJSON(t *testing.T) {
 				t.Fatalf("not JSON: %v", err)
 			}
 			keys := []string{
-				"target", "method", "model", "connections", "rate_per_s", "runs", "run_ids",
+				"target", "method", "model", "connections", "rate_per_s", "profile", "runs", "run_ids",
 				"merge_warnings", "elapsed_s",
 				"requests", "requests_per_s", "bytes", "bytes_per_s", "asked", "interrupted", "errors", "errors_by_kind",
 				"error_samples", "non_2xx",

@@ -1,0 +1,235 @@
+package loadgen
+
+import (
+	"math"
+	"slices"
+	"time"
+)
+
+// Pacing in the event loops: the open model's schedule, and the closed
+// model's ramp of connections.
+//
+// In the open model each loop sends its share of the one schedule of the
+// run. A loop claims the next request of the schedule (an atomic add on
+// the run's counter) only when it has a free connection for it, so the
+// requests go to whichever loop has connections free: a loop whose
+// connections are all busy does not hold requests that another could
+// send on time. The loop then sends the request at its due time: it
+// sleeps until a moment before it (see loopTimer), spins the last few
+// microseconds, and writes. A request that finds every connection of
+// its loop busy waits for the first to come free and is sent late:
+// counted as late (more than lateSlack after its due time), with its
+// response time from its due time.
+//
+// In a closed model with a ramp, a connection whose place is above the
+// level of the ramp waits between two requests, its connection kept
+// open, until the level reaches it again. Places interleave across the
+// loops (loop i of n holds places i, n+i, 2n+i...), so that a ramp
+// spreads over every loop from its start.
+
+// loopPacer is one loop's pacing state.
+type loopPacer struct {
+	run  *run
+	open bool // the open model; else the closed model's ramp
+	// idle holds the open model's free connections, and the ramp's
+	// connections above its level, in place order.
+	idle     []*loopConn
+	idleFrom time.Time // since when idle has not been empty
+	next     int64     // the request claimed and not yet sent; -1 if none
+	due      time.Time // its due time
+	ended    bool      // the schedule holds nothing more for this loop
+	admitAt  time.Time // when the ramp reaches the lowest idle place; zero: to find
+	place    func(c *loopConn) int
+	timer    loopTimer
+	stats    workerStats
+}
+
+// newLoopPacer returns the pacer of loop index of n, or nil if the run
+// has no pacing (a closed model without a ramp).
+func newLoopPacer(l *eventLoop, r *run, index, n int) *loopPacer {
+	if r.sched == nil && r.ramp == nil {
+		return nil
+	}
+	p := &loopPacer{
+		run:   r,
+		open:  r.sched != nil,
+		next:  -1,
+		place: func(c *loopConn) int { return int(c.id)*n + index },
+		timer: newLoopTimer(l, r.plan),
+	}
+	return p
+}
+
+// hold is called for each connection that has become idle, before it
+// claims a request. It reports whether the pacer took c: the open model
+// takes every connection until a request is due for it (or retires it
+// once the schedule is over); a ramp takes the connections above its
+// level.
+func (p *loopPacer) hold(l *eventLoop, c *loopConn, now time.Time) bool {
+	if p.ended {
+		l.retire(c)
+		return true
+	}
+	if p.open {
+		p.park(c, now)
+		return true
+	}
+	if float64(p.place(c)) < math.Floor(p.run.ramp.level(now.Sub(p.run.t0))+1e-9) {
+		return false
+	}
+	p.park(c, now)
+	return true
+}
+
+// park adds c to the idle connections: on top for the open model (the
+// one that ran last is the warmest), in place order for a ramp.
+func (p *loopPacer) park(c *loopConn, now time.Time) {
+	if len(p.idle) == 0 {
+		p.idleFrom = now
+	}
+	if p.open {
+		p.idle = append(p.idle, c)
+		return
+	}
+	i, _ := slices.BinarySearchFunc(p.idle, p.place(c), func(a *loopConn, place int) int { return p.place(a) - place })
+	p.idle = slices.Insert(p.idle, i, c)
+	p.admitAt = time.Time{}
+}
+
+// dispatch sends the requests that are due (open model) or admits the
+// connections the ramp has reached, and retires what the run no longer
+// needs. The loop calls it after each batch of events and each wake-up.
+func (p *loopPacer) dispatch(l *eventLoop) {
+	if p.open {
+		p.send(l)
+	} else {
+		p.admit(l)
+	}
+}
+
+// send sends the due requests on free connections.
+func (p *loopPacer) send(l *eventLoop) {
+	r := p.run
+	now := time.Now()
+	for !p.ended && len(p.idle) > 0 && !l.stop.Load() {
+		if p.next < 0 {
+			i := r.next.Add(1) - 1
+			off, ok := r.sched.due(i)
+			if !ok {
+				p.end(l)
+				return
+			}
+			p.next, p.due = i, r.t0.Add(off)
+		}
+		if r.plan.Duration > 0 && !now.Before(r.t0.Add(r.plan.Duration)) {
+			// The run is over: what is due and not sent is dropped.
+			p.end(l)
+			return
+		}
+		wait := p.due.Sub(now)
+		if wait > p.timer.spin {
+			return // the timer wakes the loop in time
+		}
+		for wait > 0 {
+			now = time.Now()
+			wait = p.due.Sub(now)
+		}
+		c := p.idle[len(p.idle)-1]
+		p.idle = p.idle[:len(p.idle)-1]
+		lag := now.Sub(p.due)
+		late := lag > lateSlack
+		st := &p.stats
+		st.lag.add(lag)
+		st.sent++
+		st.lastSent = now
+		if late {
+			// Late with a connection free since before it was due: the
+			// generator was slow. Else it waited for a connection.
+			if !p.idleFrom.After(p.due) {
+				st.lateFree++
+			} else {
+				st.lateBusy++
+			}
+		}
+		if len(p.idle) == 0 {
+			p.idleFrom = time.Time{}
+		}
+		seq := p.next
+		p.next = -1
+		l.begin(c, now, seq, p.due, late)
+		l.step(c)
+		now = time.Now()
+	}
+}
+
+// end marks the schedule over for this loop and retires its free
+// connections; busy ones retire when their request ends.
+func (p *loopPacer) end(l *eventLoop) {
+	p.ended = true
+	p.next = -1
+	for _, c := range p.idle {
+		l.retire(c)
+	}
+	p.idle = p.idle[:0]
+}
+
+// admit lets the ramp's connections below its level take requests again,
+// once the level has reached the lowest of them, and retires the ones it
+// will not reach again.
+func (p *loopPacer) admit(l *eventLoop) {
+	if len(p.idle) == 0 {
+		return
+	}
+	r := p.run
+	now := time.Now()
+	if !p.admitAt.IsZero() && now.Before(p.admitAt) {
+		return
+	}
+	off := now.Sub(r.t0)
+	if r.plan.Duration > 0 && off >= r.plan.Duration {
+		p.end(l)
+		return
+	}
+	level := math.Floor(r.ramp.level(off) + 1e-9)
+	n := 0
+	for n < len(p.idle) && float64(p.place(p.idle[n])) < level {
+		n++
+	}
+	ready := slices.Clone(p.idle[:n])
+	p.idle = slices.Delete(p.idle, 0, n)
+	if len(p.idle) > 0 {
+		at, ok := r.ramp.reach(float64(p.place(p.idle[0])+1), off)
+		if !ok {
+			p.end(l) // the ramp never rises to them again
+		}
+		p.admitAt = r.t0.Add(at)
+	}
+	for _, c := range ready {
+		l.step(c) // which holds it again if the level fell meanwhile
+	}
+}
+
+// wake returns when the loop must next wake for its pacing, zero if it
+// need not.
+func (p *loopPacer) wake() time.Time {
+	if p.ended || len(p.idle) == 0 {
+		return time.Time{}
+	}
+	if p.open {
+		if p.next < 0 {
+			return time.Now() // a request to claim: at once
+		}
+		return p.due.Add(-p.timer.spin)
+	}
+	if p.admitAt.IsZero() {
+		return time.Now() // to find at once
+	}
+	return p.admitAt
+}
+
+// retire closes c for good: the run needs no more of it.
+func (l *eventLoop) retire(c *loopConn) {
+	l.closeConn(c)
+	c.state = connRetired
+	l.active--
+}

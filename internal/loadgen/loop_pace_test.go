@@ -1,0 +1,126 @@
+//go:build linux
+
+package loadgen
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gather-dev/gather/internal/report"
+)
+
+// slowly answers each request after delay; a delay of -1 never answers.
+func slowly(delay time.Duration) func(net.Conn) {
+	return func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for {
+			if _, err := readRequest(br); err != nil {
+				return
+			}
+			if delay < 0 {
+				io.Copy(io.Discard, br) // until the client closes
+				return
+			}
+			time.Sleep(delay)
+			if _, err := io.WriteString(c, helloResponse); err != nil {
+				return
+			}
+		}
+	}
+}
+
+// The open model runs on the event loops, with every timer: every
+// request due is sent or counted as dropped, and the series counts them
+// as due. (How many are late depends on the machine's load; the schedule
+// is tested in fake time, its precision in bench/open.sh.)
+func TestLoopOpenModel(t *testing.T) {
+	t.Parallel()
+	srv := newRawServer(t, quiet(helloResponse))
+	for _, timer := range []LoopTimer{TimerFD, TimerDeadline, TimerPwait2} {
+		t.Run(timer.String(), func(t *testing.T) {
+			s := runLoops(t, t.Context(), &Plan{
+				URL:         mustURL(t, "http://"+srv.addr()+"/"),
+				Connections: 4,
+				Rate:        1000,
+				Duration:    500 * time.Millisecond,
+				Timeout:     5 * time.Second,
+				LoopTimer:   timer,
+			})
+			if s.Requests+s.Dropped != 500 || s.Errors != 0 || s.Series.Totals().Due != 500 {
+				t.Errorf("%d requests, %d dropped, %d errors, %d due in the series; want 500 sent or dropped",
+					s.Requests, s.Dropped, s.Errors, s.Series.Totals().Due)
+			}
+			if s.Generator.TargetRate != 1000 || s.Generator.SendLagMax == 0 {
+				t.Errorf("generator %+v", s.Generator)
+			}
+			t.Logf("%s: late %d, send lag p99 %v, max %v, CPU %v per request", timer, s.Late,
+				s.Generator.SendLagP99, s.Generator.SendLagMax, s.CPUPerRequest())
+		})
+	}
+}
+
+// -z bounds the open model on the loops too: against a server slower
+// than the rate, the run ends at -z plus the last responses, and the
+// requests it could not send are dropped, not sent late after the end.
+func TestLoopOpenDeadline(t *testing.T) {
+	t.Parallel()
+	srv := newRawServer(t, slowly(100*time.Millisecond))
+	start := time.Now()
+	s := runLoops(t, t.Context(), &Plan{
+		URL:         mustURL(t, "http://"+srv.addr()+"/"),
+		Connections: 2,
+		Rate:        1000,
+		Duration:    500 * time.Millisecond,
+		Timeout:     5 * time.Second,
+	})
+	took := time.Since(start)
+	// 2 connections at 100 ms a request: about 10 requests in 500 ms;
+	// before -z bounded the run, the other 490 were sent for 25 s more.
+	if s.Requests > 20 || s.Requests+s.Dropped != 500 || took > 3*time.Second {
+		t.Errorf("%d requests, %d dropped in %v; want about 10, the rest dropped, in about 600 ms", s.Requests, s.Dropped, took)
+	}
+	if w := strings.Join(s.Generator.Warnings, "\n"); !strings.Contains(w, "due and never sent") {
+		t.Errorf("warnings %q", w)
+	}
+}
+
+// Requests in flight at -z get at most -t.
+func TestLoopOpenTimeoutAtEnd(t *testing.T) {
+	t.Parallel()
+	srv := newRawServer(t, slowly(-1))
+	start := time.Now()
+	s := runLoops(t, t.Context(), &Plan{
+		URL:         mustURL(t, "http://"+srv.addr()+"/"),
+		Connections: 2,
+		Rate:        100,
+		Duration:    300 * time.Millisecond,
+		Timeout:     300 * time.Millisecond,
+	})
+	if took := time.Since(start); took > 3*time.Second || s.ErrorKinds[report.ErrTimeout] != s.Requests || s.Requests < 2 {
+		t.Errorf("%d requests, errors %v, in %v; want every one timed out, within about 600 ms", s.Requests, s.ErrorKinds, took)
+	}
+}
+
+// A ramp of connections keeps them: ramping up, down to nothing and up
+// again opens each connection once.
+func TestLoopConnectionRampKeepsConnections(t *testing.T) {
+	t.Parallel()
+	srv := newRawServer(t, quiet(helloResponse))
+	s := runLoops(t, t.Context(), &Plan{
+		URL: mustURL(t, "http://"+srv.addr()+"/"),
+		ConnectionStages: []Stage{
+			{Duration: 200 * time.Millisecond, Target: 6},
+			{Duration: 200 * time.Millisecond, Target: 0, Step: true},
+			{Duration: 200 * time.Millisecond, Target: 6, Step: true},
+		},
+		Timeout: 5 * time.Second,
+	})
+	if got := srv.conns.Load(); got != 6 || s.Connections != 6 || s.Requests == 0 || s.Errors != 0 {
+		t.Errorf("%d connections accepted, %d in the report, %d requests, %d errors; want 6, 6, some, 0",
+			got, s.Connections, s.Requests, s.Errors)
+	}
+}

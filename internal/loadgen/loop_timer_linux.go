@@ -1,0 +1,125 @@
+package loadgen
+
+import (
+	"os"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// defaultSpin is how long before a due time the loop wakes to spin.
+const defaultSpin = 20 * time.Microsecond
+
+// pwait2Longest is the longest wait TimerPwait2 blocks its thread for.
+const pwait2Longest = time.Millisecond
+
+// timerID marks the timerfd's events.
+const timerID = -3 // wakeID is -1, handshakeID -2
+
+// loopTimer is one loop's timer.
+type loopTimer struct {
+	mode  LoopTimer
+	spin  time.Duration
+	fd    int       // the timerfd, or -1
+	armed time.Time // what the timerfd is armed for
+}
+
+func newLoopTimer(l *eventLoop, p *Plan) loopTimer {
+	t := loopTimer{mode: p.LoopTimer, spin: p.LoopSpin, fd: -1}
+	if t.mode == TimerDefault {
+		t.mode = TimerFD
+	}
+	if t.spin == 0 {
+		t.spin = defaultSpin
+	}
+	t.spin = max(t.spin, 0)
+	if t.mode == TimerFD {
+		fd, _, errno := syscall.RawSyscall(syscall.SYS_TIMERFD_CREATE, uintptr(clockMonotonic), syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+		ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLET&0xffffffff, Fd: timerID}
+		if errno != 0 || syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev) != nil {
+			if errno == 0 {
+				syscall.Close(int(fd))
+			}
+			t.mode = TimerDeadline // a kernel without timerfd: Go's timers then
+		} else {
+			t.fd = int(fd)
+		}
+	}
+	return t
+}
+
+// clockMonotonic is CLOCK_MONOTONIC, the clock of time.Now's monotonic
+// reading.
+const clockMonotonic = 1
+
+// wait prepares the loop's wait for a pacing wake-up at wake (zero: none):
+// it moves *deadline earlier or arms the timerfd. For TimerPwait2 and a
+// short wait it waits itself, and reports done with what it found.
+func (t *loopTimer) wait(l *eventLoop, wake time.Time, deadline *time.Time) (n int, err error, done bool) {
+	if wake.IsZero() {
+		return 0, nil, false
+	}
+	switch t.mode {
+	case TimerFD:
+		if !wake.Equal(t.armed) {
+			t.arm(time.Until(wake))
+			t.armed = wake
+		}
+		return 0, nil, false
+	case TimerPwait2:
+		if d := time.Until(earliest(wake, *deadline)); d < pwait2Longest {
+			n, err := epollPwait2(l.epfd, l.events, max(d, 0))
+			if err == syscall.EINTR {
+				err = nil
+			}
+			return n, err, true
+		}
+	}
+	*deadline = earliest(*deadline, wake)
+	return 0, nil, false
+}
+
+// arm sets the timerfd to expire in d; 1 ns for a time already past, since
+// zero would disarm it.
+func (t *loopTimer) arm(d time.Duration) {
+	d = max(d, 1)
+	spec := [4]int64{0, 0, int64(d / time.Second), int64(d % time.Second)} // interval, value
+	syscall.RawSyscall6(syscall.SYS_TIMERFD_SETTIME, uintptr(t.fd), 0, uintptr(unsafe.Pointer(&spec)), 0, 0, 0)
+}
+
+func (t *loopTimer) close() {
+	if t.fd >= 0 {
+		syscall.Close(t.fd)
+		t.fd = -1
+	}
+}
+
+// earliest returns the earlier of two times, either zero meaning none.
+func earliest(a, b time.Time) time.Time {
+	switch {
+	case a.IsZero():
+		return b
+	case b.IsZero() || a.Before(b):
+		return a
+	}
+	return b
+}
+
+// sysEpollPwait2 is epoll_pwait2's number, the same on every architecture
+// (Linux 5.11 and later).
+const sysEpollPwait2 = 441
+
+// epollPwait2 waits up to d for events of epfd, blocking the thread: a
+// system call the runtime knows may block.
+func epollPwait2(epfd int, events []syscall.EpollEvent, d time.Duration) (int, error) {
+	ts := syscall.NsecToTimespec(int64(d))
+	n, _, errno := syscall.Syscall6(sysEpollPwait2, uintptr(epfd),
+		uintptr(unsafe.Pointer(unsafe.SliceData(events))), uintptr(len(events)), uintptr(unsafe.Pointer(&ts)), 0, 0)
+	if errno != 0 {
+		if errno == syscall.ENOSYS {
+			return 0, os.NewSyscallError("epoll_pwait2 (Linux 5.11 or later)", errno)
+		}
+		return 0, errno
+	}
+	return int(n), nil
+}
