@@ -181,6 +181,8 @@ type h2Conn struct {
 	streams    []h2Stream // in flight, in no order
 	maxStreams int        // what the server takes and the run asks, whichever is less
 	want       int        // streams per connection the run asks for
+	limit      int        // streams the connection may carry in all (--requests-per-conn); 0: no limit
+	opened     int        // streams opened
 	nextID     uint32
 	settings   bool // the server's first SETTINGS has come
 	// The server's windows for what the client sends.
@@ -232,8 +234,12 @@ func newH2Conn(req *h2Request, rec *report.Recorder, streams int) *h2Conn {
 
 // canOpen reports whether the connection takes another stream now.
 func (c *h2Conn) canOpen() bool {
-	return c.err == nil && !c.goaway && len(c.streams) < c.maxStreams && c.nextID < 1<<31-1
+	return c.err == nil && !c.goaway && len(c.streams) < c.maxStreams && c.nextID < 1<<31-1 && !c.spent()
 }
+
+// spent reports whether the connection has carried all the streams the
+// run lets one connection carry: once they are done, the client closes it.
+func (c *h2Conn) spent() bool { return c.limit > 0 && c.opened >= c.limit }
 
 // open sends a request on a new stream; retried marks one sent before
 // that the server did not process.
@@ -243,6 +249,7 @@ func (c *h2Conn) open(due, now time.Time, late, retried bool, timeout time.Durat
 		s.deadline = now.Add(timeout)
 	}
 	c.nextID += 2
+	c.opened++
 	c.writeHeaders(s.id, len(c.req.body) == 0)
 	c.streams = append(c.streams, s)
 	if len(c.req.body) > 0 {
@@ -599,6 +606,9 @@ func (c *h2Conn) fail(err error) {
 // closed tells the connection that the socket failed or ended with err.
 func (c *h2Conn) closed(err error, now time.Time) {
 	c.now = now
+	if err == nil {
+		err = io.ErrUnexpectedEOF // a stream in flight cannot end well here
+	}
 	if c.goaway && c.goawayCode == http2.ErrCodeNo {
 		err = errStreamReset{code: http2.ErrCodeNo, goaway: true}
 	}

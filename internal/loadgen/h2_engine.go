@@ -210,7 +210,7 @@ func (w *h2Worker) work(ctx context.Context) {
 			}
 		}
 		switch {
-		case c.err != nil || c.goaway && c.inFlight() == 0:
+		case c.err != nil || (c.goaway || c.spent()) && c.inFlight() == 0:
 			w.closeConn(c.err)
 			continue
 		case c.inFlight() == 0 && !w.hasWork(now):
@@ -314,6 +314,10 @@ func (w *h2Worker) dial(ctx context.Context, now time.Time) error {
 	w.armed = time.Time{}
 	w.c = newH2Conn(w.e.req, w.rec, w.e.streams)
 	w.c.mu = w.mu
+	w.c.limit = w.e.plan.RequestsPerConn
+	if w.e.plan.NoKeepAlive {
+		w.c.limit = 1
+	}
 	return nil
 }
 
@@ -352,7 +356,7 @@ func (w *h2Worker) takeRetries() {
 // closeConn ends the connection after err (nil: it was done), failing the
 // streams still in flight, and closes the socket.
 func (w *h2Worker) closeConn(err error) {
-	if err == nil {
+	if err == nil && w.c.goaway {
 		err = errStreamReset{code: w.c.goawayCode, goaway: true}
 	}
 	w.c.closed(err, time.Now())

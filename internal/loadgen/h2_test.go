@@ -398,3 +398,36 @@ func FuzzH2Response(f *testing.F) {
 		}
 	})
 }
+
+// --no-keepalive and --requests-per-conn close HTTP/2 connections from
+// the client too, and the replacements resume their TLS sessions.
+func TestH2Churn(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name             string
+		noKeepAlive      bool
+		perConn          int
+		requests, opened int64
+	}{
+		{"no keep-alive", true, 0, 5, 5},
+		{"3 requests per connection", false, 3, 9, 3},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var cc concurrency
+			url := h2Servers(t, cc.handler(0, "hi"), 0)["TLS"]
+			p := &Plan{URL: mustURL(t, url), HTTP2: true, Streams: 2, RootCAs: testRoots(), NoKeepAlive: tt.noKeepAlive,
+				RequestsPerConn: tt.perConn, Connections: 1, Requests: tt.requests, Timeout: 10 * time.Second}
+			s, err := Run(t.Context(), p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			full, resumed := s.TLSHandshakes()
+			if _, conns := cc.mostInFlight(); s.Status[200] != tt.requests || s.ConnectionsOpened() != tt.opened ||
+				int64(conns) != tt.opened || full != 1 || resumed != tt.opened-1 {
+				t.Errorf("statuses %v, errors %v; %d connections (server: %d), %d full, %d resumed; want %d connections, 1 full",
+					s.Status, s.ErrorKinds, s.ConnectionsOpened(), conns, full, resumed, tt.opened)
+			}
+		})
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"slices"
 	"net"
 	"strings"
 	"sync"
@@ -303,4 +304,58 @@ func tlsURL(config *tls.Config) func(t *testing.T) string {
 // plainURL serves handle over plain TCP but gives an https:// URL.
 func plainURL(handle func(net.Conn)) func(t *testing.T) string {
 	return func(t *testing.T) string { return "https://" + newRawServer(t, handle).addr() + "/" }
+}
+
+// --no-keepalive closes each connection from the client after its
+// response, on every engine, even when the server ignores Connection:
+// close and would keep it open.
+func TestNoKeepAliveClosesFromClient(t *testing.T) {
+	t.Parallel()
+	engines := append(slices.Clone(tlsEngines), struct {
+		name   string
+		set    func(p *Plan)
+		engine string
+	}{"net/http", func(p *Plan) { p.NetHTTP = true }, "net/http"})
+	for _, e := range engines {
+		for _, scheme := range []string{"http", "https"} {
+			t.Run(e.name+", "+scheme, func(t *testing.T) {
+				t.Parallel()
+				var closedByClient atomic.Int64
+				stubborn := func(c net.Conn) {
+					br := bufio.NewReader(c)
+					for {
+						if _, err := readRequest(br); err != nil {
+							if err == io.EOF {
+								closedByClient.Add(1)
+							}
+							return
+						}
+						io.WriteString(c, helloResponse) // keep-alive, whatever the request said
+					}
+				}
+				var srv *rawServer
+				if scheme == "https" {
+					srv = newTLSServer(t, serverTLS(0), stubborn)
+				} else {
+					srv = newRawServer(t, stubborn)
+				}
+				p := &Plan{URL: mustURL(t, srv.url()), RootCAs: testRoots(), NoKeepAlive: true, Connections: 2, Requests: 8, Timeout: 10 * time.Second}
+				e.set(p)
+				s, err := Run(t.Context(), p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if s.Status[200] != 8 || srv.conns.Load() != 8 {
+					t.Errorf("statuses %v, errors %v, %d connections; want 8 of each", s.Status, s.ErrorKinds, srv.conns.Load())
+				}
+				deadline := time.Now().Add(5 * time.Second)
+				for closedByClient.Load() != 8 && time.Now().Before(deadline) {
+					time.Sleep(10 * time.Millisecond)
+				}
+				if got := closedByClient.Load(); got != 8 {
+					t.Errorf("the client closed %d connections, want 8", got)
+				}
+			})
+		}
+	}
 }
