@@ -45,9 +45,10 @@ func TestRun(t *testing.T) {
 		{"main returns results (1, 2, 2 units)", 2, 5, 1.5},
 		{"5 HTTP requests", 5, 25, 1.5},
 		// Opening 200 connections at once, with the race detector on,
-		// costs some units; it is still far from the 1000 of a
-		// sequential run.
-		{"200 HTTP requests", 5, 1000, 4},
+		// costs some units, and on a loaded 2-core machine tens of them
+		// (28.6 seen at a load average of 13); it is still far from the
+		// 1000 of a sequential run.
+		{"200 HTTP requests", 5, 1000, 10},
 	}
 	if len(rows) != len(want) {
 		t.Fatalf("got %d rows, want %d: %+v", len(rows), len(want), rows)
