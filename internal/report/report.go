@@ -42,6 +42,11 @@ const (
 	numErrorKinds
 )
 
+// NumErrorKinds is the length of the arrays indexed by ErrorKind
+// ([Summary.ErrorKinds], [IntervalCounts.ErrorKinds]): ErrNone and the
+// kinds of failure.
+const NumErrorKinds = int(numErrorKinds)
+
 var errorKindNames = [numErrorKinds]string{
 	ErrNone:     "none",
 	ErrTimeout:  "timeout",

@@ -306,6 +306,21 @@ func (s *Series) merged(o *Series) (*Series, error) {
 	return out, nil
 }
 
+// Coarsened returns s regrouped into intervals of length, a whole
+// multiple of s's interval: the series the run would have kept at that
+// interval, exactly, since boundaries are absolute (counters add,
+// histograms merge). It is how a long series is drawn in fewer points
+// without losing a request or a maximum. s is not changed.
+func (s *Series) Coarsened(length time.Duration) (*Series, error) {
+	switch {
+	case length == s.length:
+		return s, nil
+	case length < s.length || length%s.length != 0:
+		return nil, fmt.Errorf("report: a series of %v intervals cannot be regrouped into %v ones", s.length, length)
+	}
+	return s.coarsened(length), nil
+}
+
 // coarsened returns s regrouped into intervals of length, a multiple of
 // s's.
 func (s *Series) coarsened(length time.Duration) *Series {

@@ -164,3 +164,23 @@ func TestRecordWithTargetSeriesDoesNotAllocate(t *testing.T) {
 	}
 	_ = iv
 }
+
+// Coarsened regroups exactly: a run kept at 1 s and regrouped at 3 s is
+// the same run kept at 3 s.
+func TestSeriesCoarsened(t *testing.T) {
+	t.Parallel()
+	samples := withEnds(randomSamples(9, 5000), runStart, 10*time.Second)
+	fine := runOf(t, runStart, time.Second, samples, 0).Series
+	coarse := runOf(t, runStart, 3*time.Second, samples, 0).Series
+	got, err := fine.Coarsened(3 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameSeries(t, got, coarse)
+	if same, _ := fine.Coarsened(time.Second); same != fine {
+		t.Error("Coarsened to its own interval copies")
+	}
+	if _, err := fine.Coarsened(1500 * time.Millisecond); err == nil {
+		t.Error("Coarsened to 1.5 s of a 1 s series: no error")
+	}
+}
