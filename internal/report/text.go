@@ -236,6 +236,10 @@ func percent(n, of int64) float64 {
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
+// FormatBytes formats n bytes as the text report does: with a decimal
+// (SI) unit and two decimals, "2.35 kB".
+func FormatBytes(n float64) string { return bytesText(n) }
+
 // bytesText formats n bytes with a decimal (SI) unit and two decimals.
 func bytesText(n float64) string {
 	units := []string{"B", "kB", "MB", "GB", "TB"}
