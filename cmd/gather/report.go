@@ -12,11 +12,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gather-dev/gather/internal/report"
+	reporthtml "github.com/gather-dev/gather/internal/report/html"
 	"github.com/gather-dev/gather/internal/threshold"
 )
 
 func newReportCmd() *cobra.Command {
-	var output, save string
+	var output, save, htmlFile string
 	var force bool
 	var th thresholdFlags
 	cmd := &cobra.Command{
@@ -36,6 +37,13 @@ targets, methods or models (closed and open), and a run given twice (the
 same file twice, or a merge and one of its parts). The error names both
 files; --force merges them anyway, and the report says so in a WARNING.
 
+--html PAGE also writes one self-contained HTML page of the runs: their
+summary and charts (latency, throughput, errors and status classes over
+time, the percentile spectrum, the latency histogram, per-target tables and
+charts), every run in its own colour. Runs that overlap in time are drawn as
+segments of one run, with their merge; others are compared, each from its
+own start. The page opens offline: it makes no request.
+
 A FILE of "-" is read from standard input. A file that cannot be read or is
 not a saved run is named in a one-line error, nothing is printed, and the
 exit status is 2, as for any bad input (1 if the report or --save cannot be
@@ -48,10 +56,11 @@ Examples:
   gather report -o json a.json b.json
   gather report --save ab.json a.json b.json    # merge once, report later
   gather report --threshold 'p99<250ms' --threshold 'errors<1%' --junit t.xml a.json b.json
+  gather report --html before-after.html before.json after.json
 
 --threshold judges the merged runs as bench judges one (see 'gather bench
 --help'): the verdicts end the report, and a failed one makes the exit
-status 3.`,
+status 3. On the --html page each run is judged too, for its column.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return usagef("report: missing FILE (write one with 'gather bench --save FILE')")
@@ -62,9 +71,12 @@ status 3.`,
 			if !slices.Contains(reportFormats, output) {
 				return usagef("report: -o must be text or json, got %q", output)
 			}
-			if save != "" {
-				if err := checkWritable(save); err != nil {
-					return usagef("report: --save: %v", err)
+			for _, out := range []struct{ flag, name string }{{"--save", save}, {"--html", htmlFile}} {
+				if out.name == "" {
+					continue
+				}
+				if err := checkWritable(out.name); err != nil {
+					return usagef("report: %s: %v", out.flag, err)
 				}
 			}
 			if th.junit != "" {
@@ -76,6 +88,7 @@ status 3.`,
 				return usagef("report: %v", err) // before reading any run
 			}
 			var total report.Summary
+			var runs []reporthtml.Run
 			var check report.MergeCheck
 			var conflicts []string
 			for _, name := range args {
@@ -92,6 +105,10 @@ status 3.`,
 				if err := total.Add(s); err != nil {
 					return fmt.Errorf("report: %s: %w", name, err)
 				}
+				if name == "-" {
+					name = "standard input"
+				}
+				runs = append(runs, reporthtml.Run{Name: name, Summary: s})
 			}
 			total.MergeWarnings = append(total.MergeWarnings, conflicts...)
 			if err := th.parse(total.Open(), threshold.Names(&total)); err != nil {
@@ -103,6 +120,14 @@ status 3.`,
 				}
 			}
 			th.judge(&total)
+			if htmlFile != "" {
+				for _, r := range runs {
+					th.judge(r.Summary)
+				}
+				if err := writePage(htmlFile, reporthtml.Page{Runs: runs, Merged: &total}); err != nil {
+					return fmt.Errorf("report: %w", err)
+				}
+			}
 			var err error
 			if output == "json" {
 				err = total.WriteJSON(cmd.OutOrStdout())
@@ -123,6 +148,7 @@ status 3.`,
 	fl.StringVarP(&output, "output", "o", "text", "report format: text or json")
 	cmd.RegisterFlagCompletionFunc("output", completeReportFormats)
 	fl.StringVar(&save, "save", "", "also save the merged run to `FILE`, for a later 'gather report'")
+	fl.StringVar(&htmlFile, "html", "", "also write the runs as one self-contained HTML `PAGE` of charts")
 	fl.BoolVar(&force, "force", false, "merge runs that do not belong together (different targets, methods, models, or one run twice)")
 	th.register(fl, "report")
 	return cmd
@@ -182,6 +208,23 @@ func checkWritable(name string) error {
 	}
 	probe.Close()
 	return os.Remove(probe.Name())
+}
+
+// writePage writes the HTML page of p to the file name, replacing it.
+func writePage(name string, p reporthtml.Page) error {
+	p.Generator = "gather " + version()
+	f, err := os.Create(name)
+	if err != nil {
+		return fmt.Errorf("--html: %w", err)
+	}
+	if err := reporthtml.Write(f, p); err != nil {
+		f.Close()
+		return fmt.Errorf("--html: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("--html: %w", err)
+	}
+	return nil
 }
 
 // saveSummary writes s to the file name, replacing it.
