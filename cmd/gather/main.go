@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/gather-dev/gather"
 )
@@ -184,13 +185,10 @@ func interruptStatus(ctx context.Context) exitStatus {
 	return 130
 }
 
-// isTerminal reports whether w is a terminal (a character device), where a
-// progress line that rewrites itself is welcome; pipes and files get none.
+// isTerminal reports whether w is a terminal, where a progress line that
+// rewrites itself (or bench's live view) is welcome; pipes, files and
+// other character devices (/dev/null) get none.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd()))
 }
