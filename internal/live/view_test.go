@@ -1,0 +1,194 @@
+package live
+
+import (
+	"errors"
+	"io"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/gather-dev/gather/internal/report"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var runStart = time.Date(2026, 1, 2, 3, 4, 5, 500_000_000, time.UTC) // half a second in
+
+// knownSeries records a run of 4 intervals after runStart: interval k
+// (0 is the partial first, half a second long) holds 100·(k+1) requests
+// answered in k+1 ms, and interval 2 also 7 timeouts and 5 answers 503.
+func knownSeries(t testing.TB) *report.Series {
+	rec := report.NewRecorder()
+	iv := report.NewIntervals(runStart, time.Second, rec)
+	first := runStart.Truncate(time.Second)
+	for k := range 4 {
+		n := 100 * (k + 1)
+		for j := range n {
+			at := first.Add(time.Duration(k)*time.Second + 500*time.Millisecond + time.Duration(j)*400*time.Millisecond/time.Duration(n))
+			iv.Cut(at)
+			lat := time.Duration(k+1) * time.Millisecond
+			rec.Record(report.Sample{Response: lat, Service: lat, Status: 200, End: at})
+		}
+		if k == 2 {
+			at := first.Add(2*time.Second + 950*time.Millisecond)
+			for range 7 {
+				rec.Record(report.Sample{Err: report.ErrTimeout, End: at})
+			}
+			for range 5 {
+				rec.Record(report.Sample{Response: time.Millisecond, Service: time.Millisecond, Status: 503, End: at})
+			}
+		}
+	}
+	s := iv.Finish(first.Add(3*time.Second+990*time.Millisecond), 0)
+	if s.Len() != 4 {
+		t.Fatalf("%d intervals", s.Len())
+	}
+	return s
+}
+
+var ansi = regexp.MustCompile(`\x1b\[[0-9;?]*[a-zA-Z]`)
+
+func plain(s string) string { return ansi.ReplaceAllString(s, "") }
+
+func TestScreen(t *testing.T) {
+	t.Parallel()
+	series := knownSeries(t)
+	info := Info{Target: "GET http://127.0.0.1:5000/", Model: "closed: 10 connections", Duration: 10 * time.Second, Interval: time.Second, Start: runStart}
+	s := state{start: runStart}
+	empty := plain(screen(&s, &info, runStart.Add(300*time.Millisecond), 100))
+	if !strings.Contains(empty, "waiting for the first interval") || !strings.Contains(empty, "elapsed 0.3 s  remaining 9.7 s") {
+		t.Errorf("before the first interval:\n%s", empty)
+	}
+	for iv := range series.All() {
+		s.add(iv)
+	}
+	now := runStart.Add(3500 * time.Millisecond)
+	got := plain(screen(&s, &info, now, 100))
+	for _, want := range []string{
+		"gather bench  GET http://127.0.0.1:5000/",
+		"elapsed 3.5 s  remaining 6.5 s",
+		// The last interval: 400 requests in 1 s; overall 1012 in 3.5 s.
+		"now      400.0   overall      289.1   requests 1012",
+		// p99 of the last interval is 4 ms; of the run 4 ms as well (within
+		// 1%), p50 of the run 3 ms (612 of 1012 answered in 1 to 3 ms).
+		"p99              4.015 ms       4.015 ms",
+		"p50              4.015 ms       3.007 ms",
+		"timeout 7 (0)",
+		"2xx 1000 (400)  5xx 5 (0)",
+		"req/s", "p99 ms", "max 400",
+		"q or Ctrl-C",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("screen lacks %q:\n%s", want, got)
+		}
+	}
+	// The first interval covered half a second: 100 requests are 200/s.
+	if s.rates[0] != 200 {
+		t.Errorf("rate of the partial first interval %v, want 200", s.rates[0])
+	}
+	// With -n, the bar follows the requests, and the remaining time is
+	// at the overall rate.
+	info.Duration, info.Requests = 0, 2024
+	if got := plain(screen(&s, &info, now, 100)); !strings.Contains(got, "remaining 3.5 s") {
+		t.Errorf("-n 2024 after 1012 in 3.5 s:\n%s", got)
+	}
+}
+
+// syncBuffer is a terminal's output the test can read while the view
+// writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (w *syncBuffer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *syncBuffer) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+// waitFor polls cond for up to 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 10 s: %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// The view draws the intervals it is handed, calls stop once on q, and
+// ends; Stop after that returns at once.
+func TestViewStopsOnQ(t *testing.T) {
+	t.Parallel()
+	in, keys := io.Pipe()
+	defer keys.Close()
+	var out syncBuffer
+	stopped := make(chan struct{})
+	v := Start(in, &out, Info{Target: "GET http://127.0.0.1:5000/", Interval: time.Second, Start: runStart}, func() { close(stopped) })
+	for iv := range knownSeries(t).All() {
+		v.Interval(iv)
+	}
+	waitFor(t, "the view drew the last interval", func() bool { return strings.Contains(plain(out.String()), "requests 1012") })
+	if _, err := keys.Write([]byte("q")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-stopped:
+	case <-time.After(10 * time.Second):
+		t.Fatal("q did not stop the run")
+	}
+	<-v.Done()
+	if err := v.Stop(); err != nil {
+		t.Errorf("Stop: %v", err)
+	}
+	// The alternate screen was entered and left.
+	if o := out.String(); !strings.Contains(o, "\x1b[?1049h") || !strings.Contains(o, "\x1b[?1049l") {
+		t.Errorf("the view did not enter and leave the alternate screen: %q", o[max(0, len(o)-200):])
+	}
+	v.Interval(knownSeries(t).At(0)) // after the end: nothing, no block
+}
+
+// Stop ends a view that nobody stopped with a key, without calling stop.
+func TestViewStop(t *testing.T) {
+	t.Parallel()
+	in, keys := io.Pipe()
+	defer keys.Close()
+	var out syncBuffer
+	v := Start(in, &out, Info{Interval: time.Second, Start: time.Now()}, func() { t.Error("stop called without a key") })
+	waitFor(t, "the first frame", func() bool { return strings.Contains(out.String(), "waiting for the first interval") })
+	if err := v.Stop(); err != nil && !errors.Is(err, io.EOF) {
+		t.Errorf("Stop: %v", err)
+	}
+	if err := v.Stop(); err != nil && !errors.Is(err, io.EOF) {
+		t.Errorf("second Stop: %v", err)
+	}
+}
+
+// BenchmarkViewInterval is the view's cost per interval of the run: take
+// the interval in, draw the screen. Once a second, that is the view's
+// CPU cost per second, besides the terminal's own work.
+func BenchmarkViewInterval(b *testing.B) {
+	series := knownSeries(b)
+	info := Info{Target: "GET http://127.0.0.1:5000/", Model: "closed: 50 connections", Duration: time.Hour, Interval: time.Second, Start: runStart}
+	s := state{start: runStart}
+	now := runStart.Add(time.Hour / 2)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		s.add(series.At(i % series.Len()))
+		_ = screen(&s, &info, now, 120)
+		i++
+	}
+}
