@@ -41,6 +41,7 @@ type benchFlags struct {
 	targets     targetFlags
 	thresholds  thresholdFlags
 	pace        paceFlags
+	view        viewFlags
 }
 
 // benchSpareFiles is how many open files bench keeps for itself beyond one
@@ -165,6 +166,7 @@ Examples:
 	f.conn.register(fl)
 	f.targets.register(fl)
 	f.thresholds.register(fl, "bench")
+	f.view.register(fl)
 	return cmd, f
 }
 
@@ -373,27 +375,20 @@ func runBench(cmd *cobra.Command, f *benchFlags, plan *loadgen.Plan) error {
 		return err
 	}
 	defer junit.Close()
-	ctx := cmd.Context()
-	stderr := cmd.ErrOrStderr()
-	live := isTerminal(stderr)
-	if live {
-		var last loadgen.Progress
-		plan.Progress = func(p loadgen.Progress) {
-			// The rate over the last interval, which shows a stall at once.
-			rate := 0.0
-			if dt := p.Elapsed - last.Elapsed; dt > 0 {
-				rate = float64(p.Requests-last.Requests) / dt.Seconds()
-			}
-			last = p
-			fmt.Fprintf(stderr, "\r%10d requests  %9.0f req/s  %6d errors  %6.1f s ",
-				p.Requests, rate, p.Errors, p.Elapsed.Seconds())
-		}
+	page, err := f.view.openHTML()
+	if err != nil {
+		return err
 	}
+	defer page.Close()
+	stderr := cmd.ErrOrStderr()
+	ctx, display, err := f.view.start(cmd.Context(), cmd.InOrStdin(), cmd.OutOrStdout(), stderr, f.output, plan)
+	if err != nil {
+		return err
+	}
+	defer display.stop() // on a panic too: the terminal comes back
 	started := time.Now()
 	sum, err := loadgen.Run(ctx, plan)
-	if live {
-		fmt.Fprintf(stderr, "\r%72s\r", "")
-	}
+	display.stop()
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
@@ -416,6 +411,9 @@ func runBench(cmd *cobra.Command, f *benchFlags, plan *loadgen.Plan) error {
 		}
 	}
 	if err := writeIntervalLog(hlog, sum); err != nil {
+		return err
+	}
+	if err := writeHTML(page, sum); err != nil {
 		return err
 	}
 	judged := f.thresholds.finish(junit, sum, started, stderr)
