@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -138,9 +139,24 @@ func liveInfo(plan *loadgen.Plan) live.Info {
 	} else if plan.URL != nil {
 		info.Target = plan.Method + " " + plan.URL.String()
 	}
-	if plan.Rate > 0 {
+	// A profile of stages sets the run's length, and its level changes.
+	var staged time.Duration
+	for _, st := range append(slices.Clone(plan.RateStages), plan.ConnectionStages...) {
+		staged += st.Duration
+	}
+	if info.Duration == 0 {
+		info.Duration = staged
+	}
+	info.Open = plan.Rate > 0 || plan.RateStages != nil
+	switch {
+	case plan.RateStages != nil:
+		info.Rate = 0 // no one target to show
+		info.Model = fmt.Sprintf("open: %d rate stages over %s", len(plan.RateStages), plural(plan.Connections, "connection"))
+	case plan.Rate > 0:
 		info.Model = fmt.Sprintf("open: %.1f req/s over %s", plan.Rate, plural(plan.Connections, "connection"))
-	} else {
+	case plan.ConnectionStages != nil:
+		info.Model = fmt.Sprintf("closed: %d connection stages from %s", len(plan.ConnectionStages), plural(plan.Connections, "connection"))
+	default:
 		info.Model = "closed: " + plural(plan.Connections, "connection")
 	}
 	return info

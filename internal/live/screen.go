@@ -78,9 +78,13 @@ func screen(s *state, info *Info, now time.Time, width int) string {
 	per := seconds(s.last.Length)
 	line("%s now %s   overall %s   requests %d", labelStyle.Render("Requests/s"),
 		fmt.Sprintf("%10.1f", s.lastRate), fmt.Sprintf("%10.1f", s.overallRate(now)), s.total.Requests)
-	if info.Rate > 0 {
-		line("%s now %s   target  %s   late %d, dropped %d", labelStyle.Render("Due/s"),
-			fmt.Sprintf("%10.1f", s.lastDue), fmt.Sprintf("%10.1f", info.Rate), s.total.Late, s.total.Dropped)
+	if info.Open {
+		target := ""
+		if info.Rate > 0 {
+			target = fmt.Sprintf("   target  %10.1f", info.Rate)
+		}
+		line("%s now %s%s   late %d, dropped %d", labelStyle.Render("Due/s"),
+			fmt.Sprintf("%10.1f", s.lastDue), target, s.total.Late, s.total.Dropped)
 	}
 	line("")
 

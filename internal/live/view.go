@@ -35,7 +35,10 @@ type Info struct {
 	// not set.
 	Duration time.Duration
 	Requests int64
-	// Rate is the target rate of the open model; 0 in the closed model.
+	// Open says that requests are due on a schedule (the open model), so
+	// that the view shows the rate they are due at; Rate is the target
+	// rate, if it is one for the whole run (0 for rate stages).
+	Open bool
 	Rate float64
 	// Interval is the length of the series' intervals.
 	Interval time.Duration

@@ -90,6 +90,12 @@ func TestScreen(t *testing.T) {
 	if s.rates[0] != 200 {
 		t.Errorf("rate of the partial first interval %v, want 200", s.rates[0])
 	}
+	// The open model shows the rate requests were due at.
+	open := info
+	open.Open, open.Rate = true, 100
+	if got := plain(screen(&s, &open, now, 100)); !strings.Contains(got, "Due/s        now        0.0   target       100.0   late 0, dropped 0") {
+		t.Errorf("open model:\n%s", got)
+	}
 	// With -n, the bar follows the requests, and the remaining time is
 	// at the overall rate.
 	info.Duration, info.Requests = 0, 2024
