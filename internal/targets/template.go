@@ -1,6 +1,8 @@
 package targets
 
 import (
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
@@ -197,26 +199,24 @@ func (s *segment) appendValue(dst []byte, r *Request) []byte {
 
 // appendUUID appends the version 4 UUID made of the random bits hi, lo.
 // A library's UUID type would allocate its string; this writes the 36
-// bytes in place.
+// bytes in place, about 150 instructions.
 func appendUUID(dst []byte, hi, lo uint64) []byte {
-	const hex = "0123456789abcdef"
 	hi = hi&^(0xf<<12) | 0x4<<12 // version 4
 	lo = lo&^(0x3<<62) | 0x2<<62 // variant 10 (RFC 9562)
-	var b [36]byte
-	j := 0
-	for i := range 32 {
-		if i == 8 || i == 12 || i == 16 || i == 20 {
-			b[j] = '-'
-			j++
-		}
-		w, k := hi, i
-		if i >= 16 {
-			w, k = lo, i-16
-		}
-		b[j] = hex[w>>(60-4*k)&0xf]
-		j++
-	}
-	return append(dst, b[:]...)
+	var raw [16]byte
+	binary.BigEndian.PutUint64(raw[:8], hi)
+	binary.BigEndian.PutUint64(raw[8:], lo)
+	var h [32]byte
+	hex.Encode(h[:], raw[:])
+	dst = append(dst, h[0:8]...)
+	dst = append(dst, '-')
+	dst = append(dst, h[8:12]...)
+	dst = append(dst, '-')
+	dst = append(dst, h[12:16]...)
+	dst = append(dst, '-')
+	dst = append(dst, h[16:20]...)
+	dst = append(dst, '-')
+	return append(dst, h[20:32]...)
 }
 
 // appendQueryEscaped appends v escaped as url.QueryEscape would, without
