@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -259,4 +260,29 @@ func TestPerTargetLatency(t *testing.T) {
 	if all := s.Response(); all.Max != slow.Max || all.Min != fast.Min {
 		t.Errorf("the run's extremes %v-%v are not its targets' %v and %v", all.Min, all.Max, fast.Min, slow.Max)
 	}
+}
+
+// BenchmarkTargets100k measures what 100,000 targets cost a run to keep:
+// the targets compiled, and their HTTP/1.1 form, as B/target of heap.
+func BenchmarkTargets100k(b *testing.B) {
+	var text strings.Builder
+	for i := range 100_000 {
+		fmt.Fprintf(&text, "GET http://127.0.0.1:8080/items/%d?color=blue\nAccept: application/json\nX-Trace: {{uuid}}\n\n", i)
+	}
+	var held uint64
+	for range b.N {
+		runtime.GC()
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
+		set, err := targets.Load(strings.NewReader(text.String()), "t.txt", targets.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		h := (&Plan{URL: set.Server(), Targets: set}).h1Request()
+		runtime.GC()
+		runtime.ReadMemStats(&m1)
+		held = m1.HeapAlloc - m0.HeapAlloc
+		runtime.KeepAlive(h)
+	}
+	b.ReportMetric(float64(held)/100_000, "B/target")
 }

@@ -27,6 +27,7 @@ type builder struct {
 	opt       Options
 	set       *Set
 	names     map[string]int
+	strs      map[string]string    // field names, one copy each
 	interned  map[string]*Template // header values and bodies by their text
 	bodies    map[string][]byte    // body files by path
 	weighted  int                  // line of the first target with a weight
@@ -45,6 +46,7 @@ func newBuilder(file string, opt Options) *builder {
 		opt:      opt,
 		set:      &Set{data: opt.Data, rowPick: opt.RowPick},
 		names:    map[string]int{},
+		strs:     map[string]string{},
 		interned: map[string]*Template{},
 		bodies:   map[string][]byte{},
 	}
@@ -119,6 +121,10 @@ func (b *builder) add(sp *spec) error {
 	if err != nil {
 		return b.errorf(line, "%v", err)
 	}
+	// The method and field names are the package's or the builder's own
+	// strings, not pieces of the file's lines, which would keep each
+	// line alive: 100,000 targets would hold their whole file.
+	method = methods[slices.Index(methods, method)]
 	t := &Target{Method: method, File: b.file, Line: line, Weight: sp.weight, index: len(b.set.targets)}
 	if t.Path, err = b.compile(line, "URL", target, urlUnsafe, "a URL cannot carry it as it is: write {{urlquery .%s}}"); err != nil {
 		return err
@@ -159,7 +165,7 @@ func (b *builder) add(sp *spec) error {
 			t.Host = tpl
 			continue
 		}
-		t.Header = append(t.Header, Field{Name: f.name, Value: tpl})
+		t.Header = append(t.Header, Field{Name: b.intern1(f.name), Value: tpl})
 	}
 	if sp.body != nil {
 		if sp.bodyTemplate {
@@ -180,7 +186,7 @@ func (b *builder) add(sp *spec) error {
 	if sp.weight > 0 && !b.hasWeight {
 		b.hasWeight, b.weighted = true, line
 	}
-	t.Name = sp.name
+	t.Name = strings.Clone(sp.name) // not a piece of its line
 	if t.Name == "" {
 		p := target
 		if i := strings.IndexByte(p, '?'); i >= 0 {
@@ -203,6 +209,9 @@ func (b *builder) add(sp *spec) error {
 		}
 	}
 	t.nameID = id
+	if id < MaxNames {
+		t.Name = b.set.names[id] // one copy of each name
+	}
 	for _, tpl := range []*Template{t.Path, t.Host, t.Body} {
 		b.set.needs |= tpl.Needs()
 	}
@@ -211,6 +220,18 @@ func (b *builder) add(sp *spec) error {
 	}
 	b.set.targets = append(b.set.targets, t)
 	return nil
+}
+
+// intern1 returns one copy of s, shared by every target that has it.
+func (b *builder) intern1(s string) string {
+	if c, ok := b.strs[s]; ok {
+		return c
+	}
+	c := strings.Clone(s)
+	if len(b.strs) < 1<<12 {
+		b.strs[c] = c
+	}
+	return c
 }
 
 // readBody returns a body file's bytes, read once per path.

@@ -120,25 +120,56 @@ func (t *Template) Needs() Needs {
 // empty. Adjacent literals are merged, so a request's fixed parts are one
 // copy each.
 func Join(ts ...*Template) *Template {
-	j := &Template{}
-	for _, t := range ts {
-		if t == nil {
-			continue
-		}
-		j.needs |= t.needs
-		segs := t.segs
-		if t.static {
-			segs = []segment{{kind: segLiteral, lit: t.lit}}
-		}
-		for _, s := range segs {
-			if n := len(j.segs); n > 0 && s.kind == segLiteral && j.segs[n-1].kind == segLiteral {
-				// Copy before appending: the literals are shared.
-				j.segs[n-1].lit = append(append([]byte(nil), j.segs[n-1].lit...), s.lit...)
+	// Two passes, so that the result holds exactly its segments and one
+	// buffer of literal bytes: a run of 100,000 targets keeps as many.
+	n, size := 0, 0
+	lastLit := false
+	each := func(f func(s *segment)) {
+		for _, t := range ts {
+			if t == nil {
 				continue
 			}
-			j.segs = append(j.segs, s)
+			if t.static {
+				f(&segment{kind: segLiteral, lit: t.lit})
+				continue
+			}
+			for i := range t.segs {
+				f(&t.segs[i])
+			}
 		}
 	}
+	each(func(s *segment) {
+		isLit := s.kind == segLiteral
+		if !isLit || !lastLit {
+			n++
+		}
+		if isLit {
+			size += len(s.lit)
+		}
+		lastLit = isLit
+	})
+	j := &Template{segs: make([]segment, 0, n)}
+	buf := make([]byte, 0, size)
+	for _, t := range ts {
+		if t != nil {
+			j.needs |= t.needs
+		}
+	}
+	each(func(s *segment) {
+		last := len(j.segs) - 1
+		if s.kind != segLiteral {
+			j.segs = append(j.segs, *s)
+			return
+		}
+		start := len(buf)
+		buf = append(buf, s.lit...)
+		if last >= 0 && j.segs[last].kind == segLiteral {
+			// Adjacent in buf too: the last literal just grows.
+			j.segs[last].lit = buf[start-len(j.segs[last].lit) : len(buf) : len(buf)]
+			return
+		}
+		j.segs = append(j.segs, segment{kind: segLiteral, lit: buf[start:len(buf):len(buf)]})
+	})
 	switch {
 	case len(j.segs) == 0:
 		j.static, j.segs = true, nil
