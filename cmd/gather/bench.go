@@ -104,9 +104,21 @@ The run is kept as a time series too: counters and latency histograms for
 every --interval (1 s), on wall-clock boundaries so that runs from several
 machines line up; it is in -o json ("series"), in --save files (merged by
 'gather report'), and with --hlog FILE as an HdrHistogram interval log.
+--targets FILE sends many requests instead of one: vegeta's HTTP format or
+JSON Lines (url, method, header, body, body_file, name, weight), picked
+round-robin, at random or by weight (--pick), all to one server. The URL,
+header values and bodies may hold templates: {{.seq}}, {{randInt 1 100}},
+{{uuid}}, {{.time}}, {{.unix_ms}}, fields of a --data file ({{.user}}) and
+{{urlquery ...}}. The report then splits requests, errors, status codes
+and percentiles by target name (100 names at most; the rest as "(other)").
+--threshold EXPR judges the run: p99<250ms, mean<50ms, errors<1%,
+status5xx<0.1%, rps>=1000, achieved>=99%, login:p95<100ms; a failed one
+makes the exit status 3, --abort-on-fail stops the run as soon as one has
+failed beyond doubt, and --junit FILE writes the verdicts as JUnit XML.
+The full guide is docs/bench.md.
 Ctrl-C stops the run and still prints the report of what was done (exit
 status 130). Failed requests are counted in the report, not in the exit
-status.
+status, unless a --threshold judges them.
 
 Examples:
   gather bench -n 5 -c 5 http://127.0.0.1:5000/
@@ -115,7 +127,9 @@ Examples:
   gather bench -q 0 --stage 30s:5000 --stage 2m:5000 --stage 30s:0 http://127.0.0.1:8080/
   gather bench --stage 1m:200 --stage 5m:200 http://127.0.0.1:8080/   # 0 to 200 connections
   gather bench -m POST -H 'Content-Type: application/json' -d '{"a":1}' http://127.0.0.1:8080/
-  gather bench -z 10s --save run1.json http://127.0.0.1:8080/ && gather report run1.json`,
+  gather bench -z 10s --save run1.json http://127.0.0.1:8080/ && gather report run1.json
+  gather bench -z 30s --targets api.txt --data users.csv --threshold 'p99<250ms' --threshold 'errors<1%'
+  gather bench -n 1000 'http://127.0.0.1:8080/items/{{.seq}}' -H 'X-Request-Id: {{uuid}}'`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			switch {
 			case len(args) == 0 && !f.targets.given():
