@@ -212,7 +212,9 @@ func Example_slowServer() {
 	for range 5 {
 		request(ctx) // blocking, one after another
 	}
-	fmt.Println("one after another:", units(time.Since(begin)))
+	// Bounds, not exact counts: on a loaded machine each request may take
+	// a little more than its unit, and five of them add up.
+	fmt.Println("one after another, at least 5 units:", time.Since(begin) >= 5*unit)
 
 	begin = time.Now()
 	var tasks []*gather.Task[string]
@@ -220,10 +222,10 @@ func Example_slowServer() {
 		tasks = append(tasks, gather.Go(ctx, request))
 	}
 	bodies, err := gather.All(ctx, tasks...)
-	fmt.Println("as tasks:", units(time.Since(begin)), bodies, err)
+	fmt.Println("as tasks, under 3 units:", time.Since(begin) < 3*unit, bodies, err)
 	// Output:
-	// one after another: about 5 units
-	// as tasks: about 1 units [hello! hello! hello! hello! hello!] <nil>
+	// one after another, at least 5 units: true
+	// as tasks, under 3 units: true [hello! hello! hello! hello! hello!] <nil>
 }
 
 // Cell 7: the tutorial's last cell awaited something that cannot be
