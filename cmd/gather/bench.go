@@ -42,6 +42,7 @@ type benchFlags struct {
 	thresholds  thresholdFlags
 	pace        paceFlags
 	view        viewFlags
+	push        pushFlags
 }
 
 // benchSpareFiles is how many open files bench keeps for itself beyond one
@@ -173,6 +174,7 @@ Examples:
 	fl.StringVar(&f.save, "save", "", "also save the histograms and counters to `FILE`, for 'gather report'")
 	f.series.register(fl)
 	f.pace.register(fl)
+	f.push.register(fl)
 	fl.BoolVar(&f.netHTTP, "nethttp", false, "use net/http even for plain HTTP/1.1 (for comparisons)")
 	fl.MarkHidden("nethttp")
 	fl.BoolVar(&f.goroutines, "goroutines", false, "one goroutine per connection instead of event loops (for comparisons)")
@@ -236,6 +238,9 @@ func (f *benchFlags) plan(rawURL string, nSet bool, stdin io.Reader) (*loadgen.P
 		plan.Requests = defaultRequests
 	}
 	if err := f.series.apply(plan); err != nil {
+		return nil, err
+	}
+	if err := f.push.check(); err != nil {
 		return nil, err
 	}
 	conns := int64(plan.PeakConnections())
@@ -399,10 +404,15 @@ func runBench(cmd *cobra.Command, f *benchFlags, plan *loadgen.Plan) error {
 	if err != nil {
 		return err
 	}
+	finishPush, err := f.push.start(plan, stderr)
+	if err != nil {
+		return err
+	}
 	defer display.stop() // on a panic too: the terminal comes back
 	started := time.Now()
 	sum, err := loadgen.Run(ctx, plan)
 	display.stop()
+	finishPush(sum)
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}

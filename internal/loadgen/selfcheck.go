@@ -47,6 +47,10 @@ func (r *run) judge(s *report.Summary, stats []workerStats, gcPause, cpu, elapse
 // of it on the CPU.
 const minJudgedRun = 200 * time.Millisecond
 
+// CPUTime returns the user plus system CPU time the process has used,
+// as the report's Generator block counts it; 0 if unknown.
+func CPUTime() time.Duration { return cpuTime() }
+
 // cpuTime returns the user plus system CPU time the process has used.
 func cpuTime() time.Duration {
 	var ru syscall.Rusage

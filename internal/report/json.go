@@ -39,6 +39,7 @@ type jsonReport struct {
 	Phases       jsonPhases          `json:"phases"`
 	Targets      []jsonTarget        `json:"targets"`
 	Thresholds   []jsonVerdict       `json:"thresholds"`
+	Exports      []jsonExport        `json:"exports,omitempty"`
 	Generator    jsonGenerator       `json:"generator"`
 	StartUnixS   float64             `json:"start_unix_s"`
 	IntervalS    float64             `json:"interval_s"`
@@ -181,6 +182,10 @@ func latencyJSON(l Latency) jsonLatency {
 // the run's do. "thresholds" holds the verdicts of the thresholds the run
 // was judged by, each with its measured value (null when there was
 // nothing to measure) in its unit ("ms", "%", "req/s", "" for a count).
+// "exports", present only when the run streamed its metrics (bench
+// --prometheus, --otlp), says what each stream delivered (see [Export]):
+// "samples" and "bytes" sent in "writes" requests, and the samples (and
+// intervals) "dropped" because the receiver was slow, down or refusing.
 //
 //	{
 //	  "target": "http://127.0.0.1:5000/", "method": "GET",
@@ -212,6 +217,10 @@ func latencyJSON(l Latency) jsonLatency {
 //	  "thresholds": [{"expr": "login:p99<250ms", "target": "login",
 //	    "metric": "p99", "op": "<", "limit": 250, "value": 3.1, "unit": "ms",
 //	    "measured": "3.100 ms", "pass": true}, ...],
+//	  "exports": [{"sink": "prometheus", "url": "http://127.0.0.1:9090/api/v1/write",
+//	    "histograms": "native", "intervals": 11, "samples": 276, "bytes": 9120,
+//	    "writes": 11, "failed_writes": 0, "dropped_samples": 0,
+//	    "dropped_intervals": 0}],
 //	  "generator": {"target_rate_per_s": 0, "achieved_rate_per_s": 12345.0,
 //	    "send_lag_p99_ms": 0, "send_lag_max_ms": 0, "gc_pause_ms": 1.5,
 //	    "cpu_s": 1.25, "cpu_per_request_us": 10.1,
@@ -256,6 +265,7 @@ func (s *Summary) WriteJSON(w io.Writer) error {
 		Phases:       s.phasesJSON(),
 		Targets:      s.targetsJSON(),
 		Thresholds:   s.thresholdsJSON(),
+		Exports:      s.exportsJSON(),
 		Generator: jsonGenerator{
 			Engine:           s.Generator.Engine,
 			TargetRatePerS:   s.Generator.TargetRate,

@@ -8,10 +8,10 @@ import (
 	"strconv"
 )
 
-// newRunID returns a fresh run id: 16 random hexadecimal digits, so that
+// NewRunID returns a fresh run id: 16 random hexadecimal digits, so that
 // two runs anywhere are told apart with near certainty (a clash among a
 // million runs has odds of about 1 in 37 million).
-func newRunID() string {
+func NewRunID() string {
 	var b [8]byte
 	rand.Read(b[:]) // never fails (crypto/rand panics rather than return an error)
 	return hex.EncodeToString(b[:])

@@ -84,6 +84,10 @@ type Summary struct {
 	// by, filled by the caller (see the threshold package) for the text
 	// and JSON reports; they are not saved, since a merge is judged anew.
 	Thresholds []Verdict
+	// Exports says what each stream of the run's metrics (bench
+	// --prometheus, --otlp) delivered, filled by the caller for the text
+	// and JSON reports; not saved.
+	Exports []Export
 
 	response   *hdrhistogram.Histogram
 	service    *hdrhistogram.Histogram
@@ -161,7 +165,7 @@ func newSummary() *Summary {
 // of requests; recorders that recorded nothing cost nothing.
 func Merge(recs ...*Recorder) *Summary {
 	s := newSummary()
-	s.RunIDs = []string{newRunID()}
+	s.RunIDs = []string{NewRunID()}
 	for _, r := range recs {
 		if r == nil {
 			continue
@@ -355,6 +359,7 @@ func (s *Summary) clone() *Summary {
 		}
 	}
 	c.Thresholds = slices.Clone(s.Thresholds)
+	c.Exports = slices.Clone(s.Exports)
 	if c.Runs == 0 {
 		c.Runs = 1
 	}

@@ -176,6 +176,7 @@ func (s *Summary) WriteText(w io.Writer) error {
 	if g.Bound && len(g.Warnings) == 0 {
 		p("WARNING: the generator, not the server, was the bottleneck")
 	}
+	s.writeExports(p)
 	s.writeThresholds(p)
 	return bw.Flush()
 }
