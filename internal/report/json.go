@@ -44,6 +44,8 @@ type jsonReport struct {
 	StartUnixS   float64             `json:"start_unix_s"`
 	IntervalS    float64             `json:"interval_s"`
 	Series       []jsonInterval      `json:"series"`
+	Parts        []jsonPart          `json:"parts"`
+	StartSkewMS  float64             `json:"start_skew_ms"`
 }
 
 type jsonAsked struct {
@@ -186,6 +188,13 @@ func latencyJSON(l Latency) jsonLatency {
 // --prometheus, --otlp), says what each stream delivered (see [Export]):
 // "samples" and "bytes" sent in "writes" requests, and the samples (and
 // intervals) "dropped" because the receiver was slow, down or refusing.
+// "parts" has one object per run merged (one for a single run), ordered by
+// segment (see [Part]): its id, "host", "node" (where known), the
+// distributed "run" it is "segment" of "segments" (0 and "" if not split)
+// and that run's "plan", when it started and was told to start (0 if not),
+// how late it started, its clock as the kernel reported it, and its own
+// requests, late requests and CPU time. "start_skew_ms" is the latest
+// part's start minus the earliest's (0 for fewer than two).
 //
 //	{
 //	  "target": "http://127.0.0.1:5000/", "method": "GET",
@@ -230,7 +239,15 @@ func latencyJSON(l Latency) jsonLatency {
 //	    "errors_by_kind": {"timeout": 0, ...}, "status": {"1xx": 0, "2xx": 9041,
 //	    "3xx": 0, "4xx": 0, "5xx": 0, "other": 0}, "bytes": 117533,
 //	    "late": 0, "due": 0, "dropped": 0,
-//	    "response": { as above }, "service": { as above }}, ...]
+//	    "response": { as above }, "service": { as above }}, ...],
+//	  "parts": [{"id": "3f9c0e1a5b7d2468", "host": "gather-0-x7k2p",
+//	    "node": "node-a", "run": "c2a4e6f80b1d3957", "segment": 0,
+//	    "segments": 4, "plan": "c=200 z=30s q=40000",
+//	    "start_unix_s": 1764576000.000102, "start_at_unix_s": 1764576000,
+//	    "late_start_ms": 0.102, "clock_known": true,
+//	    "clock_synchronized": true, "clock_max_error_ms": 16,
+//	    "requests": 300000, "late": 0, "cpu_s": 2.1}, ...],
+//	  "start_skew_ms": 1.204
 //	}
 func (s *Summary) WriteJSON(w io.Writer) error {
 	r := jsonReport{
@@ -266,6 +283,7 @@ func (s *Summary) WriteJSON(w io.Writer) error {
 		Targets:      s.targetsJSON(),
 		Thresholds:   s.thresholdsJSON(),
 		Exports:      s.exportsJSON(),
+		Parts:        s.partsJSON(),
 		Generator: jsonGenerator{
 			Engine:           s.Generator.Engine,
 			TargetRatePerS:   s.Generator.TargetRate,
@@ -294,6 +312,9 @@ func (s *Summary) WriteJSON(w io.Writer) error {
 	}
 	if !s.Start.IsZero() {
 		r.StartUnixS = unixSeconds(s.Start)
+	}
+	if skew, ok := s.StartSkew(); ok {
+		r.StartSkewMS = msOf(skew)
 	}
 	r.Series = []jsonInterval{}
 	if s.Series != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // NewRunID returns a fresh run id: 16 random hexadecimal digits, so that
@@ -49,11 +50,28 @@ func (s *Summary) Model() string {
 // connections or rate does not set runs apart: machines may share a test
 // unequally.
 //
+// Segments of a distributed run (see [Part]) must moreover all be there,
+// once each, and have run the same plan split the same way: a segment
+// given twice (the same segment run again, with a new run id) would count
+// its share twice, and a missing one would make the merge a part of the
+// run that reads as the whole. [MergeCheck.Missing] names the missing
+// ones once every run has been checked.
+//
 // The zero MergeCheck is ready to use. Its cost is one map entry per run.
 type MergeCheck struct {
 	first     *Summary
 	firstName string
 	holder    map[string]string // run id -> name of the first run that held it
+	segmented map[string]*segmentedRun
+	order     []string // distributed run ids, in the order first seen
+}
+
+// segmentedRun is what a MergeCheck knows of a distributed run.
+type segmentedRun struct {
+	count int
+	plan  string
+	name  string         // of the first run that held one of its segments
+	held  map[int]string // segment -> name of the run that held it
 }
 
 // Check returns how the run s, called name in the messages (a file name),
@@ -79,16 +97,73 @@ func (c *MergeCheck) Check(name string, s *Summary) []string {
 	}
 	if c.holder == nil {
 		c.holder = make(map[string]string)
+		c.segmented = make(map[string]*segmentedRun)
 	}
+	seen := make(map[string]bool) // run ids already held: reported as such
 	for _, id := range s.RunIDs {
 		if prev, ok := c.holder[id]; ok {
-			d = append(d, fmt.Sprintf("%s and %s: both hold run %s", prev, name, id))
-			break
+			if len(seen) == 0 {
+				d = append(d, fmt.Sprintf("%s and %s: both hold run %s", prev, name, id))
+			}
+			seen[id] = true
 		}
+	}
+	for _, pt := range s.idParts() {
+		if pt.Segments == 0 || seen[pt.id] {
+			continue
+		}
+		r := c.segmented[pt.Run]
+		if r == nil {
+			r = &segmentedRun{count: pt.Segments, plan: pt.Plan, name: name, held: make(map[int]string)}
+			c.segmented[pt.Run] = r
+			c.order = append(c.order, pt.Run)
+		}
+		pair := r.name + " and " + name
+		switch {
+		case r.count != pt.Segments:
+			d = append(d, fmt.Sprintf("%s: run %s is split in %d segments and in %d", pair, pt.Run, r.count, pt.Segments))
+			continue
+		case r.plan != pt.Plan:
+			d = append(d, fmt.Sprintf("%s: segments of run %s ran different plans (%s and %s)", pair, pt.Run, r.plan, pt.Plan))
+		}
+		if prev, ok := r.held[pt.Segment]; ok {
+			d = append(d, fmt.Sprintf("%s and %s: both hold segment %s of run %s (run again?)", prev, name, pt.SegmentName(), pt.Run))
+			continue
+		}
+		r.held[pt.Segment] = name
 	}
 	for _, id := range s.RunIDs {
 		if _, ok := c.holder[id]; !ok {
 			c.holder[id] = name
+		}
+	}
+	return d
+}
+
+// Missing returns, one line for each distributed run among those checked
+// that lacks segments, which are missing: "run c2a4e6f80b1d3957: segment
+// 2/4 is missing (3 of 4 given)". It returns nil if every run is whole.
+func (c *MergeCheck) Missing() []string {
+	var d []string
+	for _, run := range c.order {
+		r := c.segmented[run]
+		var missing []string
+		for i := range r.count {
+			if _, ok := r.held[i]; !ok {
+				missing = append(missing, fmt.Sprintf("%d/%d", i, r.count))
+			}
+		}
+		switch {
+		case len(missing) == 0:
+			continue
+		case len(missing) == 1:
+			d = append(d, fmt.Sprintf("run %s: segment %s is missing (%d of %d given)", run, missing[0], len(r.held), r.count))
+		default:
+			if len(missing) > 8 {
+				missing = append(missing[:8], fmt.Sprintf("%d more", len(missing)-8))
+			}
+			d = append(d, fmt.Sprintf("run %s: segments %s are missing (%d of %d given)",
+				run, strings.Join(missing, ", "), len(r.held), r.count))
 		}
 	}
 	return d

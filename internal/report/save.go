@@ -68,6 +68,9 @@ type savedSummary struct {
 	SeriesTargets []string `json:"series_targets,omitempty"`
 	// Targets is optional: the per-target rows, when the run kept them.
 	Targets []savedTarget `json:"targets,omitempty"`
+	// Parts is optional: where, when and as which segment each run ran,
+	// one per run id (see [Part]).
+	Parts []savedPart `json:"parts,omitempty"`
 }
 
 type savedGenerator struct {
@@ -87,16 +90,38 @@ type savedGenerator struct {
 // a saved file is a few kilobytes for 10 or 10 million requests. Load(Save(s))
 // reports exactly what s reports.
 func (s *Summary) Save(w io.Writer) error {
+	v, err := s.saved()
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// SaveLine writes what [Summary.Save] writes, on one line ended by a
+// newline, so that runs can share a stream with other lines: a log
+// collected from several machines, which [ReadRuns] reads back.
+func (s *Summary) SaveLine(w io.Writer) error {
+	v, err := s.saved()
+	if err != nil {
+		return err
+	}
+	return json.NewEncoder(w).Encode(v)
+}
+
+// saved returns the saved form of s.
+func (s *Summary) saved() (*savedSummary, error) {
 	if s.response == nil || s.service == nil {
-		return errors.New("report: Save of a Summary not made by Merge or Load")
+		return nil, errors.New("report: Save of a Summary not made by Merge or Load")
 	}
 	resp, err := s.response.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
 	if err != nil {
-		return fmt.Errorf("report: encoding histogram: %w", err)
+		return nil, fmt.Errorf("report: encoding histogram: %w", err)
 	}
 	serv, err := s.service.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
 	if err != nil {
-		return fmt.Errorf("report: encoding histogram: %w", err)
+		return nil, fmt.Errorf("report: encoding histogram: %w", err)
 	}
 	v := savedSummary{
 		Format:          saveFormat,
@@ -134,18 +159,19 @@ func (s *Summary) Save(w io.Writer) error {
 		Response: string(resp),
 		Service:  string(serv),
 		Dropped:  s.Dropped,
+		Parts:    s.saveParts(),
 	}
 	if v.savedPhases, err = s.phases.save(); err != nil {
-		return err
+		return nil, err
 	}
 	if !s.Start.IsZero() {
 		v.StartNS = s.Start.UnixNano()
 	}
 	if err := saveSeries(&v, s.Series); err != nil {
-		return err
+		return nil, err
 	}
 	if v.Targets, err = s.saveTargets(); err != nil {
-		return err
+		return nil, err
 	}
 	for k := ErrNone + 1; k < numErrorKinds; k++ {
 		if msgs := s.errSamples[k]; len(msgs) > 0 {
@@ -157,9 +183,7 @@ func (s *Summary) Save(w io.Writer) error {
 	}
 	v.ErrorsByKind = saveKinds(&s.ErrorKinds)
 	v.Status = saveStatus(s.Status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	return &v, nil
 }
 
 // ErrFormat is wrapped by the errors Load returns for input that is not a
@@ -299,6 +323,9 @@ func Load(r io.Reader) (*Summary, error) {
 		return bad("%v", err)
 	}
 	if err := s.loadTargets(v.Targets); err != nil {
+		return bad("%v", err)
+	}
+	if err := s.loadParts(v.Parts); err != nil {
 		return bad("%v", err)
 	}
 	return s, nil

@@ -41,6 +41,9 @@ type Summary struct {
 	// each run a random id, and [Summary.Add] appends the other's, so that
 	// a run given twice can be told from two runs (see [MergeCheck]).
 	RunIDs []string
+	// Parts says where, when and as which segment each of the runs ran:
+	// Parts[i] is run RunIDs[i] (see [Part]).
+	Parts []Part
 	// MergeWarnings says, one line each, how the merged runs differed when
 	// they were merged although a [MergeCheck] set them apart.
 	MergeWarnings []string
@@ -166,6 +169,7 @@ func newSummary() *Summary {
 func Merge(recs ...*Recorder) *Summary {
 	s := newSummary()
 	s.RunIDs = []string{NewRunID()}
+	s.Parts = make([]Part, 1)
 	for _, r := range recs {
 		if r == nil {
 			continue
@@ -271,6 +275,7 @@ func (s *Summary) Add(other *Summary) error {
 	}
 	s.Runs += max(other.Runs, 1)
 	s.RunIDs = append(s.RunIDs, other.RunIDs...)
+	s.Parts = append(s.Parts, other.Parts...)
 	s.Asked.Requests += other.Asked.Requests
 	s.Asked.Duration = max(s.Asked.Duration, other.Asked.Duration)
 	s.Interrupted = s.Interrupted || other.Interrupted
@@ -342,6 +347,7 @@ func (s *Summary) clone() *Summary {
 	c.Generator.Warnings = slices.Clone(s.Generator.Warnings)
 	c.errSamples = s.errSamples.clone()
 	c.RunIDs = slices.Clone(s.RunIDs)
+	c.Parts = slices.Clone(s.Parts)
 	c.MergeWarnings = slices.Clone(s.MergeWarnings)
 	c.Status = make(map[int]int64, len(s.Status))
 	for code, n := range s.Status {

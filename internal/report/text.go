@@ -33,8 +33,11 @@ const (
 // not belong together (see [MergeCheck]) has a WARNING line for each way
 // they differ, after the Runs line; the generator block ends with a
 // WARNING line for each problem the generator found in itself. A run of
-// several target names has a table of them after the errors; a run judged
-// by thresholds ends with their verdicts.
+// several target names has a table of them after the errors; a segment of
+// a distributed run says which it is and how late it started, and a merge
+// shows the start skew after the Runs line and a table of its runs (see
+// [Part]) after the generator block; a run judged by thresholds ends with
+// their verdicts.
 func (s *Summary) WriteText(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	p := func(format string, args ...any) {
@@ -54,6 +57,7 @@ func (s *Summary) WriteText(w io.Writer) error {
 	if s.Runs > 1 {
 		p("Runs           %d merged (elapsed: longest run; rates: summed)", s.Runs)
 	}
+	s.writeParts(p)
 	for _, warning := range s.MergeWarnings {
 		for _, line := range wrap("WARNING: "+warning, 80, "         ") {
 			p("%s", line)
@@ -177,6 +181,7 @@ func (s *Summary) WriteText(w io.Writer) error {
 		p("WARNING: the generator, not the server, was the bottleneck")
 	}
 	s.writeExports(p)
+	s.writePartTable(p)
 	s.writeThresholds(p)
 	return bw.Flush()
 }

@@ -53,7 +53,21 @@ func goldenSummaries(t *testing.T) map[string]*Summary {
 	failed.Asked.Requests = 3
 	failed.Connections = 1
 
-	all := map[string]*Summary{"closed": closed, "open": open, "merged": merged, "forced": forced, "failed": failed, "empty": Merge(),
+	// Two segments of one distributed run, started 1.5 ms apart, the
+	// second 2 ms after its --start-at, on a clock nobody synchronizes.
+	at := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+	segments := summaryOf(closedSamples(7, 1000), time.Second)
+	segments.Parts[0] = Part{Host: "gather-0-x7k2p", Node: "node-a", Run: "c2a4e6f80b1d3957", Segment: 0, Segments: 2,
+		Plan: "c=20 z=1s", Start: at.Add(500 * time.Microsecond), StartAt: at, Requests: 1000,
+		Clock: Clock{Known: true, Synchronized: true, MaxError: 16 * time.Millisecond}, CPU: 20 * time.Millisecond}
+	seg1 := summaryOf(closedSamples(8, 1200), time.Second)
+	seg1.Parts[0] = Part{Host: "gather-1-q9d4m", Run: "c2a4e6f80b1d3957", Segment: 1, Segments: 2,
+		Plan: "c=20 z=1s", Start: at.Add(2 * time.Millisecond), StartAt: at, Requests: 1200, Late: 0,
+		Clock: Clock{Known: true}, CPU: 30 * time.Millisecond}
+	if err := segments.Add(seg1); err != nil {
+		t.Fatal(err)
+	}
+	all := map[string]*Summary{"segments": segments, "closed": closed, "open": open, "merged": merged, "forced": forced, "failed": failed, "empty": Merge(),
 		"phases": phasedSummary(5, 2000, 40), "targets": targetSummary(6, 3000, testTargetNames)}
 	all["targets"].Thresholds = []Verdict{
 		{Expr: "p99<250ms", Metric: "p99", Op: "<", Limit: 250, Value: 2007.039, Unit: "ms", Measured: "2007.039 ms"},
@@ -132,6 +146,7 @@ func TestWriteTextSections(t *testing.T) {
 		{"closed", "Target,Model,Elapsed,Requests,Transferred,Errors,Response,Status,Errors,Response,Generator"},
 		{"open", "Target,Model,Elapsed,Requests,Transferred,Errors,Late,Dropped,Response,Service,Status,Errors,Response,Generator,WARNING:"},
 		{"merged", "Target,Model,Runs,Elapsed,Requests,Transferred,Errors,Response,Status,Errors,Response,Generator"},
+		{"segments", "Target,Model,Runs,Start,Elapsed,Requests,Transferred,Errors,Response,Status,Errors,Response,Generator,Merged,WARNING:"},
 		{"empty", "Target,Model,Elapsed,Requests,Transferred,Errors,Response,Status,Response,Generator"},
 	}
 	for _, tt := range tests {
@@ -160,7 +175,7 @@ func TestWriteJSON(t *testing.T) {
 				"requests", "requests_per_s", "bytes", "bytes_per_s", "asked", "interrupted", "errors", "errors_by_kind",
 				"error_samples", "non_2xx",
 				"late", "dropped", "status", "response", "service", "histogram", "phases", "targets", "thresholds", "generator",
-				"start_unix_s", "interval_s", "series",
+				"start_unix_s", "interval_s", "series", "parts", "start_skew_ms",
 			}
 			for _, key := range keys {
 				if _, ok := m[key]; !ok {
