@@ -57,10 +57,11 @@ type run struct {
 // interrupted in flight are not counted. The error is non-nil only if the
 // plan is invalid or a transport could not be set up; failed requests are
 // counted in the summary, not returned.
-func Run(ctx context.Context, p *Plan) (*report.Summary, error) {
-	if err := p.check(); err != nil {
+func Run(ctx context.Context, whole *Plan) (*report.Summary, error) {
+	if err := whole.check(); err != nil {
 		return nil, err
 	}
+	p := whole.shared() // the segment's share, or whole itself
 	conns := p.PeakConnections()
 	eff := *p
 	eff.Duration = p.Length()
@@ -84,11 +85,22 @@ func Run(ctx context.Context, p *Plan) (*report.Summary, error) {
 
 	var gc0 runtime.MemStats
 	runtime.ReadMemStats(&gc0)
+	clock := readClock()
+	start := time.Now()
+	t0 := start
+	if !p.StartAt.IsZero() {
+		// Woken at StartAt, or later: t0 is StartAt on the monotonic
+		// clock either way, so the schedule is the one every segment runs.
+		if start, err = waitStart(ctx, p.StartAt); err != nil {
+			start = time.Now()
+		}
+		t0 = start.Add(-max(start.Sub(p.StartAt), 0))
+	}
 	cpu0 := cpuTime()
-	r := &run{plan: &eff, set: set, seq: set.Needs()&targets.NeedsSeq != 0, t0: time.Now()}
+	r := &run{plan: &eff, set: set, seq: set.Needs()&targets.NeedsSeq != 0, t0: t0}
 	var due func(from, to time.Time) int64
 	if eff.open() {
-		r.sched = newSchedule(&eff)
+		r.sched = newSchedule(whole.scheduled())
 		due = func(from, to time.Time) int64 { return r.sched.count(to.Sub(r.t0)) - r.sched.count(from.Sub(r.t0)) }
 	}
 	if p.ConnectionStages != nil {
@@ -138,6 +150,16 @@ func Run(ctx context.Context, p *Plan) (*report.Summary, error) {
 	if err := context.Cause(ctx); errors.Is(err, errChecked) {
 		s.Interrupted = true
 		s.Generator.Warnings = append(s.Generator.Warnings, err.Error())
+	}
+	s.Parts[0] = whole.part(start, clock)
+	s.Parts[0].Requests, s.Parts[0].Late, s.Parts[0].CPU = s.Requests, s.Late, cpu
+	if late := s.Parts[0].LateStart(); late > lateStartWarning {
+		what := "the run is that much shorter"
+		if r.sched != nil {
+			what = "the requests due before it were sent late"
+		}
+		s.Generator.Warnings = append(s.Generator.Warnings, fmt.Sprintf(
+			"started %s after --start-at (set up in time, or start later): %s", late.Round(time.Microsecond), what))
 	}
 	return s, nil
 }

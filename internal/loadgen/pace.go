@@ -148,15 +148,20 @@ func (pr *profile) reach(v float64, from time.Duration) (time.Duration, bool) {
 // reaches i, so that a ramp's requests come exactly as its rate rises,
 // not at a rate that jumps once a second. It is read-only: every worker
 // and event loop reads it at once.
+//
+// A segment of a distributed run (see [Segment]) has the whole run's
+// schedule and its share of it: its request i is the whole run's request
+// i·N + segment, and every count is of the segment's requests.
 type schedule struct {
 	rate     *profile
 	interval float64 // ns between requests for a constant rate; 0 otherwise
 	end      time.Duration
-	requests int64 // at most this many requests; 0 means no limit
+	requests int64   // at most this many requests; 0 means no limit
+	seg      Segment // the share of it this run sends
 }
 
 func newSchedule(p *Plan) *schedule {
-	s := &schedule{rate: newProfile(p.Rate, p.RateStages), end: p.Duration, requests: p.Requests}
+	s := &schedule{rate: newProfile(p.Rate, p.RateStages), end: p.Duration, requests: p.Requests, seg: p.Segment}
 	if len(p.RateStages) == 0 {
 		s.interval = float64(time.Second) / p.Rate
 	} else {
@@ -170,6 +175,11 @@ func newSchedule(p *Plan) *schedule {
 // end of the run. Its cost is a multiplication for a constant rate, and a
 // few comparisons and a square root on a profile.
 func (s *schedule) due(i int64) (time.Duration, bool) {
+	return s.dueWhole(s.seg.Global(i))
+}
+
+// dueWhole is due for request i of the whole run.
+func (s *schedule) dueWhole(i int64) (time.Duration, bool) {
 	if s.requests > 0 && i >= s.requests {
 		return 0, false
 	}
@@ -211,6 +221,12 @@ func (pr *profile) dueAt(x float64) (time.Duration, bool) {
 
 // count returns the number of requests due before offset d.
 func (s *schedule) count(d time.Duration) int64 {
+	// The whole run's are a prefix, of which the segment has its share.
+	return s.seg.Share(s.countWhole(d))
+}
+
+// countWhole is count for the whole run.
+func (s *schedule) countWhole(d time.Duration) int64 {
 	if d <= 0 {
 		return 0
 	}
@@ -239,13 +255,17 @@ func (s *schedule) count(d time.Duration) int64 {
 
 // dueBefore reports whether request i is due before offset d.
 func (s *schedule) dueBefore(i int64, d time.Duration) bool {
-	at, ok := s.due(i)
+	at, ok := s.dueWhole(i)
 	return ok && at < d
 }
 
 // meanRate returns the schedule's mean rate over its span: the rate for
-// a constant one.
+// a constant one; a segment's share of it.
 func (s *schedule) meanRate() float64 {
+	return s.meanRateWhole() / float64(max(s.seg.Count, 1))
+}
+
+func (s *schedule) meanRateWhole() float64 {
 	if s.interval > 0 {
 		return float64(time.Second) / s.interval
 	}

@@ -130,6 +130,21 @@ type Plan struct {
 	LoopTimer LoopTimer
 	LoopSpin  time.Duration
 
+	// Segment, if set, makes the run one share of a distributed run: the
+	// fields above describe the whole run, and Run sends the segment's
+	// share of it (see [Segment]).
+	Segment Segment
+	// StartAt, if set, is the wall-clock time the run starts at: Run
+	// sets up its connections, waits for it, and counts the schedule and
+	// the duration from it, so that segments on several machines run one
+	// schedule. A run that could only start later starts at once, counts
+	// from StartAt all the same (the requests due before it are late in
+	// the open model), and says so in its report.
+	StartAt time.Time
+	// HostName and NodeName say where the run ran, for the record (see
+	// [report.Part]); "" means os.Hostname and unknown.
+	HostName, NodeName string
+
 	// newDoer replaces the transport, for tests.
 	newDoer func(ctx context.Context, worker int) (Doer, error)
 	// single is the one target of a plan without Targets, compiled by check.
@@ -162,6 +177,9 @@ func (p *Plan) check() error {
 	}
 	if err := p.CheckProfile(); err != nil {
 		return err
+	}
+	if err := p.Segment.Check(p); err != nil {
+		return fmt.Errorf("loadgen: %w", err)
 	}
 	if p.URL != nil && p.URL.Scheme != "http" && p.URL.Scheme != "https" {
 		return fmt.Errorf("loadgen: unsupported scheme %q", p.URL.Scheme)

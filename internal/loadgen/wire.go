@@ -25,6 +25,9 @@ type h1Request struct {
 	// {{.seq}}, cycled data rows), so each claims one from the run's
 	// counter even without a request count.
 	seq bool
+	// seg maps a segment's sequence numbers to the whole run's, so that
+	// the segments of a distributed run pick and render as one run would.
+	seg Segment
 }
 
 // h1Target is one target on the wire.
@@ -55,7 +58,7 @@ type h1Buffers struct {
 // h1Request returns the plan's requests for the HTTP/1.1 clients.
 func (p *Plan) h1Request() *h1Request {
 	set := p.targetSet()
-	r := &h1Request{set: set, closeEach: p.NoKeepAlive, perConn: p.RequestsPerConn, seq: set.Needs()&targets.NeedsSeq != 0}
+	r := &h1Request{set: set, closeEach: p.NoKeepAlive, perConn: p.RequestsPerConn, seq: set.Needs()&targets.NeedsSeq != 0, seg: p.Segment}
 	for _, t := range set.Targets() {
 		r.targets = append(r.targets, compileH1(t, p.host(), p.NoKeepAlive))
 	}
@@ -137,7 +140,7 @@ func (h *h1Request) next(r *targets.Request, buf *h1Buffers, seq int64, now time
 	if h.bytes != nil {
 		return &h.targets[0], h.bytes
 	}
-	r.Next(seq, now)
+	r.Next(h.seg.Global(seq), now)
 	t := &h.targets[r.Target.Index()]
 	return t, t.render(buf, r)
 }

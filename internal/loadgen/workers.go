@@ -207,7 +207,7 @@ func (r *run) work(ctx context.Context, d Doer, place int, rec *report.Recorder,
 			due = now
 		}
 		sent := now
-		req.Next(seq, now)
+		req.Next(p.Segment.Global(seq), now) // the whole run's number, for a segment
 		status, n, err := d.Do(ctx, req)
 		now = time.Now()
 		if err != nil && ended(ctx, now) {

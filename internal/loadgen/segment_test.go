@@ -1,0 +1,188 @@
+package loadgen
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+func TestParseSegment(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		in   string
+		want Segment
+		err  string
+	}{
+		{"0/1", Segment{0, 1, ""}, ""},
+		{"3/4", Segment{3, 4, ""}, ""},
+		{"4/4", Segment{}, "i must be from 0 to 3"},
+		{"-1/4", Segment{}, "i must be from 0 to 3"},
+		{"0/0", Segment{}, "N must be at least 1"},
+		{"1", Segment{}, "want i/N"},
+		{"a/b", Segment{}, "want i/N"},
+		{"1/2/3", Segment{}, "want i/N"},
+	} {
+		got, err := ParseSegment(tt.in)
+		switch {
+		case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
+			t.Errorf("ParseSegment(%q): error %v, want one saying %q", tt.in, err, tt.err)
+		case tt.err == "" && (err != nil || got != tt.want):
+			t.Errorf("ParseSegment(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+// The N segments' requests are disjoint and their union is exactly the
+// run's: every global number below the total is some segment's, once, and
+// the shares add up (the remainder going to the first segments).
+func TestSegmentSharesPartition(t *testing.T) {
+	t.Parallel()
+	for _, total := range []int64{0, 1, 2, 3, 7, 10, 100, 1003} {
+		for n := 1; n <= 9; n++ {
+			seen := make([]int, total)
+			var sum int64
+			for i := range n {
+				g := Segment{Index: i, Count: n}
+				share := g.Share(total)
+				if want := total/int64(n) + b2i(int64(i) < total%int64(n)); share != want {
+					t.Errorf("%d over %d: segment %d has %d, want %d", total, n, i, share, want)
+				}
+				sum += share
+				for k := range share {
+					j := g.Global(k)
+					if j < 0 || j >= total {
+						t.Fatalf("%d over %d: segment %d's request %d is global %d, outside the run", total, n, i, k, j)
+					}
+					seen[j]++
+				}
+			}
+			if sum != total {
+				t.Errorf("%d over %d: shares add up to %d", total, n, sum)
+			}
+			for j, c := range seen {
+				if c != 1 {
+					t.Errorf("%d over %d: request %d is in %d segments", total, n, j, c)
+				}
+			}
+		}
+	}
+}
+
+func b2i(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// In the closed model the segments of a run split -n and the connections
+// exactly: the merged counts are the single run's.
+func TestSegmentsSplitClosedModel(t *testing.T) {
+	for _, tt := range []struct {
+		conns    int
+		requests int64
+		n        int
+	}{
+		{7, 1003, 3}, {4, 4, 4}, {10, 999, 4}, {5, 1000, 1},
+	} {
+		synctest.Test(t, func(t *testing.T) {
+			var requests int64
+			conns := 0
+			for i := range tt.n {
+				p := fakePlan(Plan{Connections: tt.conns, Requests: tt.requests,
+					Segment: Segment{Index: i, Count: tt.n, Run: "r"}}, constant(time.Millisecond))
+				s, err := Run(t.Context(), p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				requests += s.Requests
+				conns += s.Connections
+				pt := s.Parts[0]
+				if pt.Segment != i || pt.Segments != tt.n || pt.Run != "r" || pt.Requests != s.Requests {
+					t.Errorf("segment %d/%d: part %+v", i, tt.n, pt)
+				}
+				if pt.Plan != p.Describe() || !strings.Contains(pt.Plan, "c=") {
+					t.Errorf("segment %d: plan %q, want the whole run's %q", i, pt.Plan, p.Describe())
+				}
+			}
+			if requests != tt.requests || conns != tt.conns {
+				t.Errorf("-c %d -n %d over %d segments: %d requests on %d connections",
+					tt.conns, tt.requests, tt.n, requests, conns)
+			}
+		})
+	}
+}
+
+// A segment left without a connection or a request is refused before the
+// run, naming the split.
+func TestSegmentWithNothingToDo(t *testing.T) {
+	t.Parallel()
+	for _, p := range []Plan{
+		{Connections: 3, Requests: 100, Segment: Segment{Index: 3, Count: 4}},
+		{Connections: 8, Requests: 3, Segment: Segment{Index: 3, Count: 4}},
+	} {
+		q := fakePlan(p, constant(time.Millisecond))
+		if _, err := Run(t.Context(), q); err == nil || !strings.Contains(err.Error(), "segment 3/4 without one") {
+			t.Errorf("%s: error %v, want one naming segment 3/4", p.Describe(), err)
+		}
+	}
+}
+
+// With StartAt the run waits for it, then counts its duration from it; a
+// run that could only start later says how late, and ends with the others.
+func TestStartAt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		at := time.Now().Add(3 * time.Second)
+		p := fakePlan(Plan{Connections: 2, Duration: time.Second, StartAt: at}, constant(10*time.Millisecond))
+		s, err := Run(t.Context(), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pt := s.Parts[0]
+		if !pt.Start.Equal(at) || !s.Start.Equal(at) || pt.LateStart() != 0 {
+			t.Errorf("started at %v (part %v), late %v; want %v, on time", s.Start, pt.Start, pt.LateStart(), at)
+		}
+		if !time.Now().Equal(at.Add(time.Second)) {
+			t.Errorf("ended %v after the start, want 1s", time.Since(at))
+		}
+		if s.Requests != 200 || len(s.Generator.Warnings) != 0 {
+			t.Errorf("%d requests, warnings %q; want 200 and none", s.Requests, s.Generator.Warnings)
+		}
+
+		// Half a second late: half the requests, and a warning.
+		at = time.Now().Add(-500 * time.Millisecond)
+		p = fakePlan(Plan{Connections: 2, Duration: time.Second, StartAt: at}, constant(10*time.Millisecond))
+		if s, err = Run(t.Context(), p); err != nil {
+			t.Fatal(err)
+		}
+		if late := s.Parts[0].LateStart(); late != 500*time.Millisecond {
+			t.Errorf("late start %v, want 500ms", late)
+		}
+		if s.Requests != 100 || len(s.Generator.Warnings) != 1 || !strings.Contains(s.Generator.Warnings[0], "started 500ms after --start-at") {
+			t.Errorf("%d requests, warnings %q; want 100 and one about the late start", s.Requests, s.Generator.Warnings)
+		}
+		if !s.Start.Equal(at) || s.Elapsed < time.Second {
+			t.Errorf("start %v, elapsed %v: want the schedule's start and a full second", s.Start, s.Elapsed)
+		}
+	})
+}
+
+// Ctrl-C while waiting for StartAt ends the run at once, interrupted and
+// with nothing sent.
+func TestStartAtInterrupted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		p := fakePlan(Plan{Connections: 2, Duration: time.Second, StartAt: time.Now().Add(time.Hour)}, constant(time.Millisecond))
+		s, err := Run(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Requests != 0 || !s.Interrupted || time.Since(p.StartAt) > -time.Hour+2*time.Second {
+			t.Errorf("%d requests, interrupted %v, %v before StartAt; want none, true, at once",
+				s.Requests, s.Interrupted, -time.Since(p.StartAt))
+		}
+	})
+}
