@@ -43,6 +43,7 @@ type benchFlags struct {
 	pace        paceFlags
 	view        viewFlags
 	push        pushFlags
+	segment     segmentFlags
 }
 
 // benchSpareFiles is how many open files bench keeps for itself beyond one
@@ -171,7 +172,7 @@ Examples:
 	fl.StringVar(&f.host, "host", "", "Host header to send instead of the URL's host")
 	fl.StringVarP(&f.output, "output", "o", "text", "report format: text or json")
 	cmd.RegisterFlagCompletionFunc("output", completeReportFormats)
-	fl.StringVar(&f.save, "save", "", "also save the histograms and counters to `FILE`, for 'gather report'")
+	fl.StringVar(&f.save, "save", "", "also save the histograms and counters to `FILE`, for 'gather report' (-: to stdout, one line, the report going to stderr)")
 	f.series.register(fl)
 	f.pace.register(fl)
 	f.push.register(fl)
@@ -183,6 +184,7 @@ Examples:
 	f.targets.register(fl)
 	f.thresholds.register(fl, "bench")
 	f.view.register(fl)
+	f.segment.register(fl)
 	return cmd, f
 }
 
@@ -241,6 +243,9 @@ func (f *benchFlags) plan(rawURL string, nSet bool, stdin io.Reader) (*loadgen.P
 		return nil, err
 	}
 	if err := f.push.check(); err != nil {
+		return nil, err
+	}
+	if err := f.segment.apply(plan, false); err != nil {
 		return nil, err
 	}
 	conns := int64(plan.PeakConnections())
@@ -376,13 +381,14 @@ func benchToken(s string) bool {
 // runBench runs the plan and writes its report; on Ctrl-C the report
 // covers what was done and the exit status is 130 (143 for SIGTERM).
 func runBench(cmd *cobra.Command, f *benchFlags, plan *loadgen.Plan) error {
-	var save *os.File
-	if f.save != "" {
-		var err error
-		if save, err = os.Create(f.save); err != nil {
-			return usagef("bench: --save: %v", err)
-		}
-		defer save.Close()
+	out := cmd.OutOrStdout()
+	save, err := openSave(f.save, out)
+	if err != nil {
+		return err
+	}
+	defer save.abandon()
+	if f.save == "-" {
+		out = cmd.ErrOrStderr() // stdout is the saved run's
 	}
 	hlog, err := f.series.open()
 	if err != nil {
@@ -417,7 +423,6 @@ func runBench(cmd *cobra.Command, f *benchFlags, plan *loadgen.Plan) error {
 		return fmt.Errorf("bench: %w", err)
 	}
 	f.thresholds.judge(sum)
-	out := cmd.OutOrStdout()
 	if f.output == "json" {
 		err = sum.WriteJSON(out)
 	} else {
@@ -426,13 +431,8 @@ func runBench(cmd *cobra.Command, f *benchFlags, plan *loadgen.Plan) error {
 	if err != nil {
 		return fmt.Errorf("bench: writing the report: %w", err)
 	}
-	if save != nil {
-		if err := sum.Save(save); err != nil {
-			return fmt.Errorf("bench: --save: %w", err)
-		}
-		if err := save.Close(); err != nil {
-			return fmt.Errorf("bench: --save: %w", err)
-		}
+	if err := save.write(sum); err != nil {
+		return fmt.Errorf("bench: --save: %w", err)
 	}
 	if err := writeIntervalLog(hlog, sum); err != nil {
 		return err

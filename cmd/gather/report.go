@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -21,7 +22,7 @@ func newReportCmd() *cobra.Command {
 	var force bool
 	var th thresholdFlags
 	cmd := &cobra.Command{
-		Use:   "report [flags] FILE...",
+		Use:   "report [flags] FILE|DIR|-...",
 		Short: "Merge runs saved by 'gather bench --save' into one report",
 		Long: `report reads the histograms and counters that 'gather bench --save FILE'
 wrote, merges them and prints one report, as bench would have printed it for
@@ -44,10 +45,19 @@ charts), every run in its own colour. Runs that overlap in time are drawn as
 segments of one run, with their merge; others are compared, each from its
 own start. The page opens offline: it makes no request.
 
-A FILE of "-" is read from standard input. A file that cannot be read or is
-not a saved run is named in a one-line error, nothing is printed, and the
-exit status is 2, as for any bad input (1 if the report or --save cannot be
-written after that).
+The segments of a distributed run (bench --segment i/N) must all be there,
+once each: a missing or doubled segment is an error naming it (--force
+merges what there is, saying so). The report shows the start skew of the
+merged runs and a row for each.
+
+A FILE of "-" is read from standard input; a folder, file by file in name
+order. A file may hold several runs: the one-line runs 'bench --save -'
+writes, among other lines (the collected logs of a distributed run's pods,
+kubectl's --prefix and --timestamps included), which are skipped with a
+note. A file that cannot be read or holds no saved run is named in a
+one-line error, nothing is printed, and the exit status is 2, as for any
+bad input (1 if the report or --save cannot be written after that); in a
+folder, a file without a run is only noted.
 
 Examples:
   gather bench -z 30s -c 50 --save a.json http://10.0.0.5:8080/   # machine A
@@ -55,6 +65,8 @@ Examples:
   gather report a.json b.json
   gather report -o json a.json b.json
   gather report --save ab.json a.json b.json    # merge once, report later
+  gather report runs/                           # every run saved in a folder
+  kubectl logs -l job-name=gather-bench --tail=-1 | gather report -
   gather report --threshold 'p99<250ms' --threshold 'errors<1%' --junit t.xml a.json b.json
   gather report --html before-after.html before.json after.json
 
@@ -91,11 +103,7 @@ status 3. On the --html page each run is judged too, for its column.`,
 			var runs []reporthtml.Run
 			var check report.MergeCheck
 			var conflicts []string
-			for _, name := range args {
-				s, err := loadSummary(name, cmd.InOrStdin())
-				if err != nil {
-					return err
-				}
+			merge := func(name string, s *report.Summary) error {
 				for _, c := range check.Check(name, s) {
 					if !force {
 						return usagef("report: %s; --force merges them anyway", c)
@@ -105,10 +113,22 @@ status 3. On the --html page each run is judged too, for its column.`,
 				if err := total.Add(s); err != nil {
 					return fmt.Errorf("report: %s: %w", name, err)
 				}
-				if name == "-" {
-					name = "standard input"
+				if strings.HasPrefix(name, "-") {
+					name = "standard input" + strings.TrimPrefix(name, "-")
 				}
 				runs = append(runs, reporthtml.Run{Name: name, Summary: s})
+				return nil
+			}
+			for _, name := range args {
+				if err := readInput(name, cmd.InOrStdin(), cmd.ErrOrStderr(), merge); err != nil {
+					return err
+				}
+			}
+			for _, m := range check.Missing() {
+				if !force {
+					return usagef("report: %s; --force merges what there is", m)
+				}
+				conflicts = append(conflicts, "merged with --force: "+m)
 			}
 			total.MergeWarnings = append(total.MergeWarnings, conflicts...)
 			if err := th.parse(total.Open(), threshold.Names(&total)); err != nil {
@@ -162,27 +182,101 @@ func completeReportFormats(*cobra.Command, []string, string) ([]string, cobra.Sh
 	return reportFormats, cobra.ShellCompDirectiveNoFileComp
 }
 
-// loadSummary reads one saved run; "-" is stdin. Its errors name the file
-// and are usage errors: a file that is missing, unreadable, a directory or
-// not a saved run is bad input.
-func loadSummary(name string, stdin io.Reader) (*report.Summary, error) {
-	r := stdin
-	if name != "-" {
-		f, err := os.Open(name)
-		if err != nil {
-			return nil, usagef("report: %v", err)
-		}
-		defer f.Close()
-		if fi, err := f.Stat(); err == nil && fi.IsDir() {
-			return nil, usagef("report: %s is a directory, not a saved run", name)
-		}
-		r = f
+// readInput reads the saved runs of one input and gives each to merge,
+// named for the messages by the input's name (and its line, if it holds
+// several). The input is "-" (stdin), a file, or a folder, whose files
+// are read in name order. A file holding no run is bad input when named,
+// and only noted when found in a folder (a machine that died before it
+// saved leaves its file empty; the merge check names its segment). Its
+// errors are usage errors, naming the file.
+func readInput(name string, stdin io.Reader, stderr io.Writer, merge func(string, *report.Summary) error) error {
+	if name == "-" {
+		return readRuns(name, stdin, stderr, false, merge)
 	}
-	s, err := report.Load(r)
+	f, err := os.Open(name)
 	if err != nil {
-		return nil, usagef("report: %s: %v", name, err)
+		return usagef("report: %v", err)
 	}
-	return s, nil
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return usagef("report: %v", err)
+	}
+	if !fi.IsDir() {
+		defer f.Close()
+		return readRuns(name, f, stderr, false, merge)
+	}
+	f.Close()
+	entries, err := os.ReadDir(name)
+	if err != nil {
+		return usagef("report: %v", err)
+	}
+	files := 0
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") || !e.Type().IsRegular() {
+			continue
+		}
+		files++
+		if err := readFile(filepath.Join(name, e.Name()), stderr, true, merge); err != nil {
+			return err
+		}
+	}
+	if files == 0 {
+		return usagef("report: %s: the folder holds no file", name)
+	}
+	return nil
+}
+
+func readFile(name string, stderr io.Writer, inFolder bool, merge func(string, *report.Summary) error) error {
+	f, err := os.Open(name)
+	if err != nil {
+		return usagef("report: %v", err)
+	}
+	defer f.Close()
+	return readRuns(name, f, stderr, inFolder, merge)
+}
+
+// readRuns reads the runs of one stream, as readInput says.
+func readRuns(name string, r io.Reader, stderr io.Writer, inFolder bool, merge func(string, *report.Summary) error) error {
+	var first *report.Summary
+	var firstLine int
+	var mergeErr error
+	runs := 0
+	skipped, err := report.ReadRuns(r, func(line int, s *report.Summary) error {
+		runs++
+		switch runs {
+		case 1:
+			// Held back: a file of one run is named without a line.
+			first, firstLine = s, line
+			return nil
+		case 2:
+			if mergeErr = merge(fmt.Sprintf("%s:%d", name, firstLine), first); mergeErr != nil {
+				return mergeErr
+			}
+		}
+		mergeErr = merge(fmt.Sprintf("%s:%d", name, line), s)
+		return mergeErr
+	})
+	switch {
+	case mergeErr != nil:
+		return mergeErr
+	case errors.Is(err, report.ErrNoRuns) && inFolder:
+		fmt.Fprintf(stderr, "gather: report: note: %s holds no saved run\n", name)
+		return nil
+	case err != nil:
+		return usagef("report: %s: %v", name, err)
+	}
+	if runs == 1 {
+		if err := merge(name, first); err != nil {
+			return err
+		}
+	}
+	if skipped == 1 {
+		fmt.Fprintf(stderr, "gather: report: note: %s: skipped 1 line that is not a saved run\n", name)
+	} else if skipped > 1 {
+		fmt.Fprintf(stderr, "gather: report: note: %s: skipped %d lines that are not saved runs\n", name, skipped)
+	}
+	return nil
 }
 
 // checkWritable reports whether the file name can be written, without

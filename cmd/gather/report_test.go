@@ -23,26 +23,39 @@ func TestReportExitStatus(t *testing.T) {
 	if err := txtar.Write(ar, dir); err != nil {
 		t.Fatal(err)
 	}
+	// A folder holding one run, in a file of its own.
+	if err := os.Mkdir(filepath.Join(dir, "runs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range ar.Files {
+		if f.Name == "a.json" {
+			if err := os.WriteFile(filepath.Join(dir, "runs", "a.json"), f.Data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	in := func(name string) string { return filepath.Join(dir, name) }
 	tests := []struct {
 		name   string
 		args   []string
 		status int
+		notes  bool // notes on stderr before the error
 	}{
-		{"ok", []string{"report", in("a.json")}, 0},
-		{"json", []string{"report", "-o", "json", in("a.json")}, 0},
-		{"one run twice", []string{"report", in("a.json"), in("a.json")}, 2},
-		{"one run twice, forced", []string{"report", "--force", in("a.json"), in("a.json")}, 0},
-		{"no file", []string{"report"}, 2},
-		{"bad output", []string{"report", "-o", "yaml", in("a.json")}, 2},
-		{"bad flag", []string{"report", "--frobnicate", in("a.json")}, 2},
-		{"missing", []string{"report", in("nope.json")}, 2},
-		{"a directory", []string{"report", dir}, 2},
-		{"not json", []string{"report", in("a.json"), in("notjson.txt")}, 2},
-		{"inconsistent", []string{"report", in("inconsistent.json")}, 2},
-		{"unwritable save", []string{"report", "--save", in("no/such/dir/x.json"), in("a.json")}, 2},
-		{"save to a directory", []string{"report", "--save", dir, in("a.json")}, 2},
-		{"save, input unreadable", []string{"report", "--save", in("new.json"), in("nope.json")}, 2},
+		{"ok", []string{"report", in("a.json")}, 0, false},
+		{"json", []string{"report", "-o", "json", in("a.json")}, 0, false},
+		{"one run twice", []string{"report", in("a.json"), in("a.json")}, 2, false},
+		{"one run twice, forced", []string{"report", "--force", in("a.json"), in("a.json")}, 0, false},
+		{"no file", []string{"report"}, 2, false},
+		{"bad output", []string{"report", "-o", "yaml", in("a.json")}, 2, false},
+		{"bad flag", []string{"report", "--frobnicate", in("a.json")}, 2, false},
+		{"missing", []string{"report", in("nope.json")}, 2, false},
+		{"a folder of runs", []string{"report", in("runs")}, 0, false},
+		{"a folder holding bad files", []string{"report", dir}, 2, true},
+		{"not json", []string{"report", in("a.json"), in("notjson.txt")}, 2, false},
+		{"inconsistent", []string{"report", in("inconsistent.json")}, 2, false},
+		{"unwritable save", []string{"report", "--save", in("no/such/dir/x.json"), in("a.json")}, 2, false},
+		{"save to a directory", []string{"report", "--save", dir, in("a.json")}, 2, false},
+		{"save, input unreadable", []string{"report", "--save", in("new.json"), in("nope.json")}, 2, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -60,7 +73,16 @@ func TestReportExitStatus(t *testing.T) {
 			if stdout.Len() != 0 {
 				t.Errorf("printed a report despite the error:\n%s", stdout.String())
 			}
-			if n := strings.Count(stderr.String(), "\n"); n != 1 || !strings.HasPrefix(stderr.String(), "gather: ") {
+			lines := strings.SplitAfter(strings.TrimSuffix(stderr.String(), "\n"), "\n")
+			if tt.notes {
+				for _, l := range lines[:len(lines)-1] {
+					if !strings.HasPrefix(l, "gather: report: note: ") {
+						t.Errorf("stderr line %q, want a note before the error", l)
+					}
+				}
+				lines = lines[len(lines)-1:]
+			}
+			if n := len(lines); n != 1 || !strings.HasPrefix(lines[0], "gather: ") {
 				t.Errorf("stderr = %q, want one line starting with gather:", stderr.String())
 			}
 		})
@@ -75,7 +97,7 @@ func TestReportExitStatus(t *testing.T) {
 	if code := run([]string{"report", "--save", in("a.json"), in("a.json")}, strings.NewReader(""), io.Discard, io.Discard); code != 0 {
 		t.Errorf("report --save a.json a.json: exit status %d, want 0", code)
 	}
-	if entries, _ := os.ReadDir(dir); len(entries) != len(ar.Files) {
+	if entries, _ := os.ReadDir(dir); len(entries) != len(ar.Files)+1 {
 		t.Errorf("%d files in the directory after the runs, want the %d inputs", len(entries), len(ar.Files))
 	}
 }

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"os"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/gather-dev/gather/internal/loadgen"
+)
+
+// segmentFlags are bench's flags for a distributed run: which segment
+// this process is, the shared start, and the run's id.
+type segmentFlags struct {
+	segment  string // i/N
+	segments int    // N, the index from JOB_COMPLETION_INDEX
+	startAt  string
+	runID    string
+	flags    *pflag.FlagSet
+}
+
+// jobIndexEnv is where a Kubernetes Indexed Job puts each pod's index.
+const jobIndexEnv = "JOB_COMPLETION_INDEX"
+
+// nodeEnv is where the manifest bench emits puts the pod's node name
+// (from the downward API), for the record.
+const nodeEnv = "GATHER_NODE"
+
+// maxStartAhead bounds how far ahead --start-at may be: further is more
+// likely a typo than a plan, and the run would sit waiting for it.
+const maxStartAhead = 24 * time.Hour
+
+var runIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+func (f *segmentFlags) register(fl *pflag.FlagSet) {
+	f.flags = fl
+	fl.StringVar(&f.segment, "segment", "", "run segment `i/N` of a run split over N processes (requests j with j mod N = i)")
+	fl.IntVar(&f.segments, "segments", 0, "split the run in `N` segments; this one's index is $"+jobIndexEnv+" (a Kubernetes Indexed Job), or see --emit")
+	fl.StringVar(&f.startAt, "start-at", "", "start at this wall-clock `TIME` (RFC 3339, e.g. 2026-12-01T08:30:00Z), counting the schedule from it")
+	fl.StringVar(&f.runID, "run-id", "", "the distributed run's `ID`, shared by its segments (default: derived from the flags and --start-at)")
+}
+
+// apply checks the flags and sets the plan's segment, start and host;
+// emit is true when bench only prints a manifest (then --segments is the
+// manifest's N and no index is needed).
+func (f *segmentFlags) apply(plan *loadgen.Plan, emit bool) error {
+	var g loadgen.Segment
+	switch {
+	case f.segment != "":
+		var err error
+		if g, err = loadgen.ParseSegment(f.segment); err != nil {
+			return usagef("bench: --segment: %v", err)
+		}
+		if f.flags.Changed("segments") && f.segments != g.Count {
+			return usagef("bench: --segment %s and --segments %d disagree", f.segment, f.segments)
+		}
+	case f.flags.Changed("segments") && f.segments < 1:
+		return usagef("bench: --segments must be at least 1, got %d", f.segments)
+	case f.flags.Changed("segments") && !emit:
+		env, ok := os.LookupEnv(jobIndexEnv)
+		if !ok {
+			return usagef("bench: --segments %d needs --segment i/%d, or $%s (set in a Kubernetes Indexed Job)",
+				f.segments, f.segments, jobIndexEnv)
+		}
+		i, err := strconv.Atoi(env)
+		if err != nil || i < 0 || i >= f.segments {
+			return usagef("bench: $%s is %q: want an index from 0 to %d (--segments %d)", jobIndexEnv, env, f.segments-1, f.segments)
+		}
+		g = loadgen.Segment{Index: i, Count: f.segments}
+	}
+	if f.runID != "" {
+		if !runIDPattern.MatchString(f.runID) {
+			return usagef("bench: --run-id %q: want up to 64 letters, digits, '.', '_' or '-'", f.runID)
+		}
+		if g.Count == 0 && !emit {
+			return usagef("bench: --run-id names a distributed run: give --segment i/N too")
+		}
+		g.Run = f.runID
+	}
+	if f.startAt != "" {
+		at, err := time.Parse(time.RFC3339Nano, f.startAt)
+		if err != nil {
+			return usagef("bench: --start-at %q: want an RFC 3339 time, e.g. 2026-12-01T08:30:00Z", f.startAt)
+		}
+		now := time.Now()
+		switch {
+		case at.Sub(now) > maxStartAhead:
+			return usagef("bench: --start-at %s is %v away: at most %v", f.startAt, at.Sub(now).Round(time.Minute), maxStartAhead)
+		case plan.Duration > 0 && now.Sub(at) >= plan.Duration:
+			return usagef("bench: --start-at %s is %v ago: the run's -z %v is over", f.startAt, now.Sub(at).Round(time.Second), plan.Duration)
+		}
+		plan.StartAt = at
+	}
+	if !emit {
+		if err := g.Check(plan); err != nil {
+			return usagef("bench: --segment: %v", err)
+		}
+	}
+	plan.Segment = g
+	plan.NodeName = os.Getenv(nodeEnv)
+	return nil
+}
