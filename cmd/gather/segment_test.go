@@ -24,8 +24,13 @@ import (
 func TestSegmentsMergeFromOneStream(t *testing.T) {
 	t.Parallel()
 	var served atomic.Int64
+	var mu sync.Mutex
+	seqs := map[string]int{} // {{.seq}}: the request's number in the whole run
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		served.Add(1)
+		mu.Lock()
+		seqs[r.URL.Query().Get("seq")]++
+		mu.Unlock()
 		w.Write([]byte("hello!"))
 	}))
 	defer srv.Close()
@@ -39,7 +44,7 @@ func TestSegmentsMergeFromOneStream(t *testing.T) {
 			// A pod's log holds its standard output and error both.
 			var out bytes.Buffer
 			args := []string{"bench", "-n", "1001", "-c", "7", "--segment", strconv.Itoa(i) + "/3", "--start-at", at,
-				"--run-id", "t1", "--save", "-", srv.URL}
+				"--run-id", "t1", "--save", "-", srv.URL + "/?seq={{.seq}}"}
 			if code := run(args, strings.NewReader(""), &out, &logs[i]); code != 0 {
 				t.Errorf("segment %d: exit status %d: %s", i, code, logs[i].String())
 			}
@@ -52,6 +57,15 @@ func TestSegmentsMergeFromOneStream(t *testing.T) {
 	wg.Wait()
 	if t.Failed() {
 		return
+	}
+	// Each number of the whole run was sent once, by one segment or another.
+	for j := range n {
+		if c := seqs[strconv.Itoa(j)]; c != 1 {
+			t.Errorf("request %d of the run was sent %d times", j, c)
+		}
+	}
+	if len(seqs) != n {
+		t.Errorf("%d distinct request numbers, want %d", len(seqs), n)
 	}
 	if !strings.Contains(logs[1].String(), "Segment        1/3 of run t1, started ") {
 		t.Errorf("segment 1's report does not say which it is:\n%s", logs[1].String())

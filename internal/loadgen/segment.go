@@ -94,10 +94,17 @@ func (g Segment) Check(p *Plan) error {
 		return fmt.Errorf("segment %d of %d", g.Index, g.Count)
 	case p.Requests > 0 && g.Share(p.Requests) == 0:
 		return fmt.Errorf("%d requests over %d segments leave segment %s without one", p.Requests, g.Count, g)
-	case p.shared().PeakConnections() < 1:
+	case g.plan(p).shared().PeakConnections() < 1:
 		return fmt.Errorf("%d connections over %d segments leave segment %s without one", p.PeakConnections(), g.Count, g)
 	}
 	return nil
+}
+
+// plan returns p as the plan of segment g.
+func (g Segment) plan(p *Plan) *Plan {
+	q := *p
+	q.Segment = g
+	return &q
 }
 
 // shared returns the plan of p's segment: its share of the connections

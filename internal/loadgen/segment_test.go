@@ -2,10 +2,16 @@ package loadgen
 
 import (
 	"context"
+	"math"
+	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/gather-dev/gather/internal/report"
+	"github.com/gather-dev/gather/internal/targets"
 )
 
 func TestParseSegment(t *testing.T) {
@@ -185,4 +191,160 @@ func TestStartAtInterrupted(t *testing.T) {
 				s.Requests, s.Interrupted, -time.Since(p.StartAt))
 		}
 	})
+}
+
+// sendLog records, for each request of the whole run, when it was sent.
+type sendLog struct {
+	mu   sync.Mutex
+	sent map[int64]time.Time
+	dup  []int64
+}
+
+// recordingPlan is fakePlan whose doers log each request's number in the
+// whole run (as templates and picks see it) and its send time.
+func recordingPlan(p Plan, log *sendLog) *Plan {
+	p.URL = &url.URL{Scheme: "http", Host: "fake"}
+	p.newDoer = func(context.Context, int) (Doer, error) { return recordingDoer{log}, nil }
+	return &p
+}
+
+type recordingDoer struct{ log *sendLog }
+
+func (d recordingDoer) Do(ctx context.Context, req *targets.Request) (int, int64, error) {
+	d.log.mu.Lock()
+	if _, ok := d.log.sent[req.Seq]; ok {
+		d.log.dup = append(d.log.dup, req.Seq)
+	}
+	d.log.sent[req.Seq] = time.Now()
+	d.log.mu.Unlock()
+	return fakeDoer{service: func(time.Time) time.Duration { return time.Millisecond }}.Do(ctx, req)
+}
+
+func (recordingDoer) Close() error { return nil }
+
+// runSegments runs the plan whole, then as n segments at once, in fake
+// time, each from the same StartAt, and returns the send logs (offsets
+// from the start) and summaries of both.
+func runSegments(t *testing.T, p Plan, n int) (whole, split map[int64]time.Duration, one *report.Summary, parts []*report.Summary) {
+	offsets := func(log *sendLog, at time.Time) map[int64]time.Duration {
+		if len(log.dup) > 0 {
+			t.Errorf("requests sent twice: %v", log.dup[:min(len(log.dup), 10)])
+		}
+		m := make(map[int64]time.Duration, len(log.sent))
+		for seq, sent := range log.sent {
+			m[seq] = sent.Sub(at)
+		}
+		return m
+	}
+	synctest.Test(t, func(t *testing.T) {
+		log := &sendLog{sent: map[int64]time.Time{}}
+		q := p
+		q.StartAt = time.Now().Add(time.Second)
+		var err error
+		if one, err = Run(t.Context(), recordingPlan(q, log)); err != nil {
+			t.Fatal(err)
+		}
+		whole = offsets(log, q.StartAt)
+	})
+	synctest.Test(t, func(t *testing.T) {
+		log := &sendLog{sent: map[int64]time.Time{}}
+		at := time.Now().Add(time.Second)
+		parts = make([]*report.Summary, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			q := p
+			q.StartAt, q.Segment = at, Segment{Index: i, Count: n, Run: "split"}
+			wg.Go(func() {
+				s, err := Run(t.Context(), recordingPlan(q, log))
+				if err != nil {
+					t.Error(err)
+				}
+				parts[i] = s
+			})
+		}
+		wg.Wait()
+		split = offsets(log, at)
+	})
+	return whole, split, one, parts
+}
+
+// For every model and profile, the segments' requests are disjoint and
+// their union is the whole run's, each sent at the same moment of the
+// schedule (in fake time, exactly); the merged counts and rates are the
+// whole run's.
+func TestSegmentsUnionIsTheRun(t *testing.T) {
+	ramp := []Stage{{Duration: time.Second, Target: 900}, {Duration: time.Second, Target: 900}, {Duration: 500 * time.Millisecond, Target: 0}}
+	steps := []Stage{{Duration: time.Second, Target: 200, Step: true}, {Duration: time.Second, Target: 700, Step: true}}
+	for _, tt := range []struct {
+		name string
+		plan Plan
+		n    int
+		want int64 // requests
+	}{
+		{"open, -z", Plan{Connections: 10, Rate: 1000, Duration: 2 * time.Second}, 3, 2000},
+		{"open, -n", Plan{Connections: 8, Rate: 500, Requests: 1001}, 4, 1001},
+		{"open, -n and -z", Plan{Connections: 8, Rate: 500, Requests: 1001, Duration: time.Second}, 4, 500},
+		{"open, ramp", Plan{Connections: 12, RateStages: ramp}, 3, 900/2 + 900 + 900/4},
+		{"open, steps", Plan{Connections: 6, RateStages: steps}, 2, 900},
+		{"open, one segment", Plan{Connections: 3, Rate: 100, Duration: time.Second}, 1, 100},
+		{"closed, -n", Plan{Connections: 7, Requests: 1003}, 3, 1003},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			whole, split, one, parts := runSegments(t, tt.plan, tt.n)
+			if int64(len(whole)) != tt.want || one.Requests != tt.want {
+				t.Fatalf("the whole run sent %d requests (summary: %d), want %d", len(whole), one.Requests, tt.want)
+			}
+			var merged report.Summary
+			for _, s := range parts {
+				if err := merged.Add(s); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if merged.Requests != one.Requests || merged.Late != one.Late || merged.Dropped != one.Dropped ||
+				merged.Connections != one.Connections || len(split) != len(whole) {
+				t.Errorf("merged: %d requests (%d logged), %d late, %d dropped, %d connections; whole: %d, %d, %d, %d",
+					merged.Requests, len(split), merged.Late, merged.Dropped, merged.Connections,
+					one.Requests, one.Late, one.Dropped, one.Connections)
+			}
+			if one.Open() && (math.Abs(merged.Rate-one.Rate) > 1e-9*one.Rate ||
+				math.Abs(merged.Generator.TargetRate-one.Generator.TargetRate) > 1e-9*one.Rate) {
+				t.Errorf("merged rate %v, target %v; whole %v, %v", merged.Rate, merged.Generator.TargetRate, one.Rate, one.Generator.TargetRate)
+			}
+			bad := 0
+			for seq, at := range whole {
+				got, ok := split[seq]
+				if one.Open() && (!ok || got != at) || !ok {
+					if bad++; bad <= 5 {
+						t.Errorf("request %d: sent at %v by the segments (%v), %v by the whole run", seq, got, ok, at)
+					}
+				}
+			}
+			for i, s := range parts {
+				g := Segment{Index: i, Count: tt.n}
+				if want := g.Share(tt.want); s.Requests != want {
+					t.Errorf("segment %s sent %d, want its share %d", g, s.Requests, want)
+				}
+			}
+		})
+	}
+}
+
+// A closed-model ramp of connections is split stage by stage: the
+// segments' connections add up to the ramp's at the end of every stage.
+func TestSegmentsSplitConnectionStages(t *testing.T) {
+	t.Parallel()
+	p := Plan{ConnectionStages: []Stage{{Duration: time.Second, Target: 10}, {Duration: time.Second, Target: 3, Step: true}}}
+	sum := make([]float64, len(p.ConnectionStages))
+	for i := range 4 {
+		q := Segment{Index: i, Count: 4}.plan(&p).shared()
+		for k, st := range q.ConnectionStages {
+			sum[k] += st.Target
+		}
+		if q.Length() != p.Length() {
+			t.Errorf("segment %d lasts %v, the run %v", i, q.Length(), p.Length())
+		}
+	}
+	if sum[0] != 10 || sum[1] != 3 {
+		t.Errorf("stage targets add up to %v, want [10 3]", sum)
+	}
 }
