@@ -44,7 +44,9 @@ func ExampleFirstSuccess() {
 	}
 	g := gather.NewGroup(context.Background())
 	g.SetPolicy(gather.FirstSuccess())
-	for _, mirror := range []string{"eu", "us", "asia"} {
+	// asia first: a task spawned after the winner is known does not run
+	// at all, and this one is to show how a loser is stopped.
+	for _, mirror := range []string{"asia", "eu", "us"} {
 		gather.Spawn(g, func(ctx context.Context) (string, error) { return download(ctx, mirror) })
 	}
 	body, err := gather.Winner[string](g) // waits for every mirror, as Wait does
