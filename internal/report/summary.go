@@ -203,7 +203,15 @@ func Merge(recs ...*Recorder) *Summary {
 			}
 			continue
 		}
-		s.response.Merge(r.response)
+		if r.targets == nil {
+			s.response.Merge(r.response)
+		} else {
+			for i := range r.targets {
+				if h := r.targets[i].response; h != nil {
+					s.response.Merge(h)
+				}
+			}
+		}
 		s.service.Merge(r.service)
 	}
 	s.mergeTargets(recs)

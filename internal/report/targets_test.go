@@ -59,6 +59,19 @@ func TestTargetRows(t *testing.T) {
 		t.Errorf("ResponseAt(50) %v, p50 %v", got, login.P50)
 	}
 
+	// The run's response times are its targets' merged: the same as a
+	// recorder without rows makes of the same samples.
+	plain := NewRecorder()
+	for i, smp := range closedSamples(7, 3000) {
+		if i%3 == 1 && smp.Err == ErrNone {
+			smp.Response += 40 * time.Millisecond
+		}
+		plain.Record(smp)
+	}
+	if got, want := s.Response(), Merge(plain).Response(); got != want {
+		t.Errorf("run response %+v, want %+v", got, want)
+	}
+
 	// One name: the totals are its row.
 	one := targetSummary(7, 30, []string{"GET /"})
 	if len(one.Targets) != 1 || one.Targets[0].Requests != 30 || one.Targets[0].Response() != one.Response() {

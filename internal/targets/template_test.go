@@ -190,3 +190,20 @@ func BenchmarkRender(b *testing.B) {
 		buf = tpl.Append(buf[:0], r)
 	}
 }
+
+// TestUUIDLayout: the digits of hi and lo in order, the version and
+// variant set, the dashes where RFC 9562 puts them.
+func TestUUIDLayout(t *testing.T) {
+	t.Parallel()
+	got := string(appendUUID([]byte("x"), 0x0123456789abcdef, 0xfedcba9876543210))
+	if want := "x01234567-89ab-4def-bedc-ba9876543210"; got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+}
+
+func BenchmarkUUID(b *testing.B) {
+	buf := make([]byte, 0, 64)
+	for i := range b.N {
+		buf = appendUUID(buf[:0], uint64(i), uint64(i)*7)
+	}
+}
