@@ -207,3 +207,12 @@ func BenchmarkUUID(b *testing.B) {
 		buf = appendUUID(buf[:0], uint64(i), uint64(i)*7)
 	}
 }
+
+func TestAppendIntAsStrconv(t *testing.T) {
+	t.Parallel()
+	for _, v := range []int64{0, 9, 10, 99, 100, 101, 12345, -1, -10, -987654321, 1<<63 - 1, -1 << 63, 1741061167891} {
+		if got, want := string(appendInt([]byte("x"), v)), "x"+strconv.FormatInt(v, 10); got != want {
+			t.Errorf("%d: got %s, want %s", v, got, want)
+		}
+	}
+}
