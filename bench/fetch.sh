@@ -1,119 +1,189 @@
 #!/usr/bin/env bash
-# bench/fetch.sh: gather fetch against a Python aiohttp script doing the same
-# job, in the same run, on this machine, against "gather serve" on loopback.
+# bench/fetch.sh: gather fetch against curl --parallel and a Python aiohttp
+# crawler doing the same job, in the same run, on this machine, against
+# "gather serve" on loopback.
 #
-#   1. 10,000 distinct URLs http://127.0.0.1:PORT/delay/50ms?i=N at
-#      concurrency 500: URLs/s and peak RSS of gather fetch -c 500 and of
-#      bench/fetch_aiohttp.py -c 500 (Debian's python3-aiohttp), RUNS runs
-#      each, alternating, after one warm-up of each.
-#   2. Peak RSS of gather fetch at 10,000 and at 1,000,000 input lines, both
-#      with /delay/0s (so that 1M lines end in about a minute) at -c 500: it
-#      must not grow with the input.
+#   1. For each server delay (gather serve --delay 0s, then 20ms) and each
+#      input size (10,000 and 100,000 distinct URLs http://127.0.0.1:PORT/?i=N),
+#      at concurrency C (200), one JSON line per URL on stdout:
+#        gather   gather fetch --quiet -c C -i urls.txt
+#        curl     curl -s -Z --parallel-max C -K urls.cfg -w '%{json}\n'
+#                 (each URL's body to /dev/null)
+#        aiohttp  bench/fetch_aiohttp.py -c C --input urls.txt
+#      One warm-up of each, then ROUNDS rounds, the order of the tools
+#      rotating from round to round. For each run: seconds, URLs/s, peak
+#      RSS, CPU (user + system) per URL; then medians, and gather's ratio
+#      to curl and to aiohttp, and at 20 ms to the ceiling C / delay.
+#   2. Peak RSS of gather fetch at 10,000, 100,000 and BIG (1,000,000)
+#      input lines against --delay 0s: it must not grow with the input.
 #
-# Environment: N (10000), BIG (1000000), C (500), DELAY (50ms), RUNS (5).
-# Needs root for apt-get (python3-aiohttp, time, curl, bc) unless they are installed.
-# Everything it starts is stopped on exit; it only talks to 127.0.0.1.
+# Environment: C (200), ROUNDS (3), SIZES ("10000 100000"), DELAYS
+# ("0s 20ms"), BIG (1000000), PORT (a free one).
+# Installs what it lacks (curl, python3-aiohttp, time, bc) with apt-get
+# under /work/notes/apt.lock when that exists. Everything it starts is
+# stopped on exit; it only talks to 127.0.0.1. Run it alone on the machine,
+# or under flock /work/notes/bench.lock: figures from a shared machine move.
 set -euo pipefail
 
-N=${N:-10000}
+C=${C:-200}
+ROUNDS=${ROUNDS:-3}
+SIZES=${SIZES:-10000 100000}
+DELAYS=${DELAYS:-0s 20ms}
 BIG=${BIG:-1000000}
-C=${C:-500}
-DELAY=${DELAY:-50ms}
-RUNS=${RUNS:-5}
 PY=/usr/bin/python3 # Debian's, which has python3-aiohttp; python3 on PATH may be another
 
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
 server_pid=
+stop_server() {
+	if [ -n "$server_pid" ]; then
+		kill "$server_pid" 2>/dev/null || true
+		wait "$server_pid" 2>/dev/null || true
+		server_pid=
+	fi
+}
 cleanup() {
-	if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+	stop_server
 	rm -rf "$work"
 }
 trap cleanup EXIT
 
-if ! $PY -c 'import aiohttp' 2>/dev/null || [ ! -x /usr/bin/time ] || ! command -v curl >/dev/null || ! command -v bc >/dev/null; then
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-aiohttp time curl bc >/dev/null
+need=()
+[ -x "$PY" ] && "$PY" -c 'import aiohttp' 2>/dev/null || need+=(python3-aiohttp)
+[ -x /usr/bin/time ] || need+=(time)
+command -v curl >/dev/null || need+=(curl)
+command -v bc >/dev/null || need+=(bc)
+if [ ${#need[@]} -gt 0 ]; then
+	lock=()
+	if [ -e /work/notes/apt.lock ]; then lock=(flock /work/notes/apt.lock); fi
+	"${lock[@]}" apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive "${lock[@]}" apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || ulimit -n 1048576 2>/dev/null || true
-
-echo "# machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(go version | cut -d' ' -f3), Python $($PY -c 'import sys, aiohttp; print(sys.version.split()[0], "aiohttp", aiohttp.__version__)')"
-echo "# open files: $(ulimit -n), load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 go build -o "$work/gather" ./cmd/gather
 gather=$work/gather
-port=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=${PORT:-$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 base=http://127.0.0.1:$port
 
-ready() {
+echo "# machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(go version | cut -d' ' -f3), $(curl --version | head -1 | cut -d' ' -f1-2), Python $($PY -c 'import sys, aiohttp; print(sys.version.split()[0], "aiohttp", aiohttp.__version__)')"
+echo "# open files: $(ulimit -n); load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+start_server() { # start_server DELAY
+	"$gather" serve --addr "127.0.0.1:$port" --delay "$1" >"$work/serve.log" 2>&1 &
+	server_pid=$!
 	for _ in $(seq 100); do
-		if curl -sf -o /dev/null "$base/delay/0s"; then return 0; fi
-		if ! kill -0 "$server_pid" 2>/dev/null; then return 1; fi
+		if curl -sf -o /dev/null "$base/"; then return 0; fi
+		if ! kill -0 "$server_pid" 2>/dev/null; then break; fi
 		sleep 0.1
 	done
-	return 1
+	echo "gather serve did not answer on $base" >&2
+	cat "$work/serve.log" >&2
+	exit 1
 }
 
-"$gather" serve --addr "127.0.0.1:$port" >"$work/serve.log" 2>&1 &
-server_pid=$!
-ready || { echo "gather serve did not answer on $base" >&2; cat "$work/serve.log" >&2; exit 1; }
-echo "# server: gather serve on $base"
-
-urls() { # urls COUNT DELAY
-	awk -v n="$1" -v u="$base/delay/$2?i=" 'BEGIN { for (i = 1; i <= n; i++) print u i }'
+inputs() { # inputs N: urls-N.txt for gather and aiohttp, urls-N.cfg for curl
+	[ -e "$work/urls-$1.txt" ] && return
+	awk -v n="$1" -v u="$base/?i=" 'BEGIN { for (i = 1; i <= n; i++) print u i }' >"$work/urls-$1.txt"
+	awk '{ print "url = \"" $0 "\"\noutput = \"/dev/null\"" }' "$work/urls-$1.txt" >"$work/urls-$1.cfg"
 }
-urls "$N" "$DELAY" >"$work/urls-$N.txt"
 
-# measure NAME COUNT CMD...: runs CMD with stdout to a file, prints
-# name, seconds, URLs/s, peak RSS and records, checks the record count, and
-# leaves the URLs/s in $rate for the caller.
-measure() {
-	local name=$1 count=$2
-	shift 2
-	/usr/bin/time -f '%e %M' -o "$work/time" "$@" >"$work/out.jsonl" 2>"$work/err" || true
-	# time puts "Command exited with non-zero status N" first when a URL
-	# failed (gather fetch exits 1): the figures are on the last line.
-	read -r secs rss < <(tail -n 1 "$work/time")
-	local records failed
+# run TOOL N: runs TOOL on N URLs with its records to out.jsonl, under
+# /usr/bin/time; sets secs, rss (KiB), cpu (s), records and good (records
+# of a 200).
+run() {
+	local tool=$1 n=$2
+	local cmd
+	case $tool in
+	gather) cmd=("$gather" fetch --quiet -c "$C" -i "$work/urls-$n.txt") ;;
+	curl) cmd=(curl -s -Z --parallel-max "$C" -K "$work/urls-$n.cfg" -w '%{json}\n') ;;
+	aiohttp) cmd=("$PY" bench/fetch_aiohttp.py -c "$C" --input "$work/urls-$n.txt") ;;
+	esac
+	/usr/bin/time -f '%e %M %U %S' -o "$work/time" "${cmd[@]}" >"$work/out.jsonl" 2>"$work/err" || true
+	# time puts "Command exited with non-zero status N" first when the
+	# tool failed: the figures are on the last line.
+	local user sys
+	read -r secs rss user sys < <(tail -n 1 "$work/time")
+	cpu=$(echo "$user + $sys" | bc -l)
 	records=$(wc -l <"$work/out.jsonl")
-	failed=$(grep -c '"error"' "$work/out.jsonl" || true)
-	rate=$(echo "$count / $secs" | bc -l)
-	printf '%-34s %8s s %9.0f URLs/s %8.1f MiB RSS %8d records %6d failed\n' \
-		"$name" "$secs" "$rate" "$(echo "$rss / 1024" | bc -l)" "$records" "$failed"
-	if [ "$records" -ne "$count" ]; then
-		echo "  !! $records records for $count URLs" >&2
+	good=$(grep -c -E '"(status|http_code)": ?200' "$work/out.jsonl" || true)
+	if [ "$records" -ne "$n" ] || [ "$good" -ne "$n" ]; then
+		echo "  !! $tool: $records records, $good with status 200, for $n URLs" >&2
 		tail -3 "$work/err" >&2
 	fi
 }
 
-echo
-echo "## $N URLs, /delay/$DELAY, concurrency $C"
-measure "warm-up: gather fetch -c $C" "$N" "$gather" fetch -q -c "$C" -i "$work/urls-$N.txt"
-measure "warm-up: aiohttp -c $C" "$N" $PY bench/fetch_aiohttp.py -c "$C" --input "$work/urls-$N.txt"
-gather_rates=()
-aiohttp_rates=()
-for run in $(seq "$RUNS"); do
-	measure "gather fetch -c $C (run $run)" "$N" "$gather" fetch -q -c "$C" -i "$work/urls-$N.txt"
-	gather_rates+=("$rate")
-	measure "aiohttp -c $C (run $run)" "$N" $PY bench/fetch_aiohttp.py -c "$C" --input "$work/urls-$N.txt"
-	aiohttp_rates+=("$rate")
-done
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-gm=$(median "${gather_rates[@]}")
-am=$(median "${aiohttp_rates[@]}")
-printf 'median of %d runs: gather fetch %.0f URLs/s, aiohttp %.0f URLs/s: %.1fx' \
-	"$RUNS" "$gm" "$am" "$(echo "$gm / $am" | bc -l)"
-# With a delay, no client can beat C requests per delay: say so, since the
-# ratio between two clients near that ceiling is capped by it.
-delay_s=$(sed 's/ms$/ \/ 1000/; s/s$//' <<<"$DELAY" | bc -l)
-if [ "$(echo "$delay_s > 0" | bc)" = 1 ]; then
-	printf ' (ceiling %d x 1/%s = %.0f URLs/s)' "$C" "$DELAY" "$(echo "$C / $delay_s" | bc -l)"
-fi
-echo
+
+tools=(gather curl aiohttp)
+summary=()
+for delay in $DELAYS; do
+	start_server "$delay"
+	delay_s=$(sed 's/ms$/ \/ 1000/; s/s$//' <<<"$delay" | bc -l)
+	for n in $SIZES; do
+		inputs "$n"
+		echo
+		echo "## $n URLs, gather serve --delay $delay, -c $C (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+		echo
+		echo "| round | tool | s | URLs/s | peak RSS MiB | CPU µs/URL | records |"
+		echo "|---|---|---|---|---|---|---|"
+		for tool in "${tools[@]}"; do
+			run "$tool" "$n"
+			printf '| warm-up | %s | %.2f | %.0f | %.1f | %.1f | %d |\n' "$tool" "$secs" "$(echo "$n / $secs" | bc -l)" \
+				"$(echo "$rss / 1024" | bc -l)" "$(echo "$cpu * 1000000 / $n" | bc -l)" "$records"
+		done
+		declare -A rates=() rsss=() cpus=()
+		for round in $(seq "$ROUNDS"); do
+			for i in 0 1 2; do
+				tool=${tools[$(((i + round - 1) % 3))]}
+				run "$tool" "$n"
+				rate=$(echo "$n / $secs" | bc -l)
+				rates[$tool]+="$rate "
+				rsss[$tool]+="$(echo "$rss / 1024" | bc -l) "
+				cpus[$tool]+="$(echo "$cpu * 1000000 / $n" | bc -l) "
+				printf '| %d | %s | %.2f | %.0f | %.1f | %.1f | %d |\n' "$round" "$tool" "$secs" "$rate" \
+					"$(echo "$rss / 1024" | bc -l)" "$(echo "$cpu * 1000000 / $n" | bc -l)" "$records"
+			done
+		done
+		echo
+		declare -A med=()
+		for tool in "${tools[@]}"; do
+			# shellcheck disable=SC2086
+			med[$tool]=$(median ${rates[$tool]})
+			# shellcheck disable=SC2086
+			printf 'median of %d: %-8s %8.0f URLs/s, %6.1f MiB, %6.1f µs CPU/URL\n' "$ROUNDS" "$tool" "${med[$tool]}" \
+				"$(median ${rsss[$tool]})" "$(median ${cpus[$tool]})"
+		done
+		line=$(printf 'delay %s, %d URLs: gather %.0f URLs/s = %.2fx curl, %.2fx aiohttp' "$delay" "$n" "${med[gather]}" \
+			"$(echo "${med[gather]} / ${med[curl]}" | bc -l)" "$(echo "${med[gather]} / ${med[aiohttp]}" | bc -l)")
+		# shellcheck disable=SC2086
+		line+=$(printf '; peak RSS %.1f MiB = %.2fx curl' "$(median ${rsss[gather]})" \
+			"$(echo "$(median ${rsss[gather]}) / $(median ${rsss[curl]})" | bc -l)")
+		if [ "$(echo "$delay_s > 0" | bc)" = 1 ]; then
+			ceiling=$(echo "$C / $delay_s" | bc -l)
+			line+=$(printf '; %.3f of the ceiling %d / %s = %.0f URLs/s' "$(echo "${med[gather]} / $ceiling" | bc -l)" "$C" "$delay" "$ceiling")
+		fi
+		echo "$line"
+		summary+=("$line")
+		unset rates rsss cpus med
+	done
+	stop_server
+done
 
 echo
-echo "## RSS against input size: /delay/0s, concurrency $C"
-urls "$N" 0s >"$work/urls0-$N.txt"
-urls "$BIG" 0s >"$work/urls0-$BIG.txt"
-measure "gather fetch, $N lines" "$N" "$gather" fetch -q -c "$C" -i "$work/urls0-$N.txt"
-measure "gather fetch, $BIG lines" "$BIG" "$gather" fetch -q -c "$C" -i "$work/urls0-$BIG.txt"
+echo "## Peak RSS of gather fetch against the input's length: --delay 0s, -c $C (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+echo
+echo "| lines | s | URLs/s | peak RSS MiB |"
+echo "|---|---|---|---|"
+start_server 0s
+for n in 10000 100000 "$BIG"; do
+	inputs "$n"
+	run gather "$n"
+	printf '| %d | %.2f | %.0f | %.1f |\n' "$n" "$secs" "$(echo "$n / $secs" | bc -l)" "$(echo "$rss / 1024" | bc -l)"
+	rm -f "$work/urls-$n.cfg"
+done
+stop_server
+
+echo
+echo "## Summary (load average at the end: $(cut -d' ' -f1-3 /proc/loadavg))"
+printf '%s\n' "${summary[@]}"

@@ -67,9 +67,13 @@ type h1Conn struct {
 }
 
 // minConnBuffer is a connection's read buffer at first: -c 1000 holds a
-// thousand of them. It grows, up to the parser's line limit, for a header
-// line that does not fit, and for a body read in large pieces.
-const minConnBuffer = 4 << 10
+// thousand of them, and a small response fits. It grows for a header line
+// that does not fit (up to the parser's line limit), and for a body that
+// fills it read after read (up to bodyConnBuffer).
+const (
+	minConnBuffer  = 1 << 10
+	bodyConnBuffer = 64 << 10
+)
 
 // gzipReaders are reused: a gzip.Reader holds a 32 KiB window.
 var gzipReaders sync.Pool
@@ -210,7 +214,12 @@ func (c *h1Conn) fill() error {
 	}
 	n, err := c.nc.Read(c.buf[c.w:])
 	if n > 0 {
+		full := c.w+n == len(c.buf)
 		c.w += n
+		if full && c.p.HeaderDone() && len(c.buf) < bodyConnBuffer {
+			// A body coming faster than the buffer takes it: fewer, larger reads.
+			c.buf = append(c.buf, make([]byte, len(c.buf))...)
+		}
 		k, err := c.p.Feed(c.buf[c.r:c.w])
 		c.r += k
 		return err // an error with the bytes comes again from the next Read

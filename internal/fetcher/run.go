@@ -110,9 +110,9 @@ func (f *Fetcher) Run(ctx context.Context, lines iter.Seq[Line], emit func(*Reco
 		g.Go(func(context.Context) error {
 			var w worker
 			for j := range jobs {
-				fetching[i].set(j.seq, &j.line)
+				fetching[i].set(j.seq, j.line)
 				rec := w.fetch(ctx, f, &j.line, run)
-				fetching[i].set(-1, nil)
+				fetching[i].set(-1, Line{})
 				select {
 				case results <- result{j.seq, rec}:
 				case <-quit:
@@ -129,7 +129,8 @@ func (f *Fetcher) Run(ctx context.Context, lines iter.Seq[Line], emit func(*Reco
 	}()
 
 	var held reorder
-	reported := -1 // the line whose stall was reported
+	var done Record // the record emitted in CompletionOrder: emit's argument escapes, so it is reused
+	reported := -1  // the line whose stall was reported
 	var emitErr error
 	for emitErr == nil {
 		select {
@@ -138,7 +139,8 @@ func (f *Fetcher) Run(ctx context.Context, lines iter.Seq[Line], emit func(*Reco
 				return <-ended
 			}
 			if !inOrder {
-				emitErr = emit(&r.rec)
+				done = r.rec
+				emitErr = emit(&done)
 				continue
 			}
 			held.put(r.seq, &r.rec)
@@ -195,27 +197,28 @@ func admit(window chan struct{}, stalled chan struct{}, quit <-chan struct{}) bo
 }
 
 // fetchingLine is the line one of Run's fetching goroutines is on, for
-// the report of a stall.
+// the report of a stall. It holds a copy: a pointer to the goroutine's
+// line would make every line escape to the heap.
 type fetchingLine struct {
 	mu   sync.Mutex
-	seq  int
-	line *Line
+	seq  int // -1: none
+	line Line
 }
 
-func (s *fetchingLine) set(seq int, l *Line) {
+func (s *fetchingLine) set(seq int, l Line) {
 	s.mu.Lock()
 	s.seq, s.line = seq, l
 	s.mu.Unlock()
 }
 
-// get returns a copy of the line if it is the one with sequence seq.
+// get returns the line if it is the one with sequence seq.
 func (s *fetchingLine) get(seq int) (Line, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.line == nil || s.seq != seq {
+	if s.seq != seq || s.line.URL == nil && s.line.Err == nil {
 		return Line{}, false
 	}
-	return *s.line, true
+	return s.line, true
 }
 
 // reorder holds the records that are done before the ones ahead of them in
