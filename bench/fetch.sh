@@ -13,7 +13,9 @@
 #      One warm-up of each, then ROUNDS rounds, the order of the tools
 #      rotating from round to round. For each run: seconds, URLs/s, peak
 #      RSS, CPU (user + system) per URL; then medians, and gather's ratio
-#      to curl and to aiohttp, and at 20 ms to the ceiling C / delay.
+#      to curl and to aiohttp, and at 20 ms to the ceiling C / delay and
+#      to what gather bench (-z 5s -c C, event loops) gets from the same
+#      server just before: the server's own lateness on this machine.
 #   2. Peak RSS of gather fetch at 10,000, 100,000 and BIG (1,000,000)
 #      input lines against --delay 0s: it must not grow with the input.
 #
@@ -120,6 +122,16 @@ summary=()
 for delay in $DELAYS; do
 	start_server "$delay"
 	delay_s=$(sed 's/ms$/ \/ 1000/; s/s$//' <<<"$delay" | bc -l)
+	served=
+	if [ "$(echo "$delay_s > 0" | bc)" = 1 ]; then
+		# What the server gives C connections on this machine now, measured
+		# by gather bench's event loops: with a delay, the rate a client
+		# can reach is C / (the delay and the server's own lateness).
+		"$gather" bench -z 5s -c "$C" "$base/" >"$work/bench.txt" 2>&1 || true
+		served=$(awk '/^Requests/ { gsub(/[(]/, "", $3); print $3 }' "$work/bench.txt")
+		echo
+		echo "# gather serve --delay $delay at -c $C, by gather bench -z 5s: $served req/s, mean $(awk '/^  mean/ { print $2 }' "$work/bench.txt") ms"
+	fi
 	for n in $SIZES; do
 		inputs "$n"
 		echo
@@ -162,6 +174,9 @@ for delay in $DELAYS; do
 		if [ "$(echo "$delay_s > 0" | bc)" = 1 ]; then
 			ceiling=$(echo "$C / $delay_s" | bc -l)
 			line+=$(printf '; %.3f of the ceiling %d / %s = %.0f URLs/s' "$(echo "${med[gather]} / $ceiling" | bc -l)" "$C" "$delay" "$ceiling")
+			if [ -n "$served" ]; then
+				line+=$(printf ', %.3f of the %.0f req/s gather bench got from the server' "$(echo "${med[gather]} / $served" | bc -l)" "$served")
+			fi
 		fi
 		echo "$line"
 		summary+=("$line")

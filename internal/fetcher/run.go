@@ -46,7 +46,8 @@ func (f *Fetcher) window() int {
 // lasts: a file ends soon, a pipe when its writer closes it.
 //
 // Concurrency goroutines fetch the lines in input order, one at a time
-// each; lines is read from another goroutine, as the fetches free up. A
+// each; lines is read from another goroutine, a line ahead for each of
+// them, so that one that frees up finds its next line ready. A
 // record is emitted as soon as it is done (CompletionOrder) or as soon as
 // the records before it are (InputOrder). In InputOrder a slow line holds
 // back the records after it, but not their fetches: Run holds up to a
@@ -73,7 +74,7 @@ func (f *Fetcher) Run(ctx context.Context, lines iter.Seq[Line], emit func(*Reco
 		seq int
 		rec Record
 	}
-	jobs := make(chan job)
+	jobs := make(chan job, c) // a line ready for each goroutine that frees up
 	results := make(chan result, c)
 	var window chan struct{} // InputOrder: a token per line read and not yet emitted
 	stalled := make(chan struct{}, 1)
