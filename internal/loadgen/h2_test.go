@@ -431,3 +431,40 @@ func TestH2Churn(t *testing.T) {
 		})
 	}
 }
+
+// The open model paces HTTPS and HTTP/2 requests too: n requests at a
+// rate take about n/rate, each stream sent at its due time.
+func TestOpenModelOverTLSAndHTTP2(t *testing.T) {
+	t.Parallel()
+	var cc concurrency
+	urls := h2Servers(t, cc.handler(0, "hi"), 0)
+	for _, tt := range []struct {
+		name   string
+		url    string
+		http2  bool
+		engine string
+	}{
+		{"HTTPS", urls["TLS"], false, "own HTTP/1.1 client over TLS 1.3"},
+		{"HTTP/2", urls["TLS"], true, "own HTTP/2 client over TLS 1.3, 4 streams per connection"},
+		{"h2c", urls["h2c"], true, "own HTTP/2 client over cleartext (h2c), 4 streams per connection"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p := &Plan{URL: mustURL(t, tt.url), HTTP2: tt.http2, RootCAs: testRoots(), Rate: 100, Requests: 20, Connections: 2, Timeout: 10 * time.Second}
+			if tt.http2 {
+				p.Streams = 4
+			}
+			s, err := Run(t.Context(), p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Status[200] != 20 || !strings.HasSuffix(s.Generator.Engine, tt.engine) {
+				t.Errorf("statuses %v, errors %v, engine %q", s.Status, s.ErrorKinds, s.Generator.Engine)
+			}
+			// 20 requests at 100/s: the last is due at 190 ms.
+			if s.Elapsed < 185*time.Millisecond || s.Generator.TargetRate != 100 {
+				t.Errorf("elapsed %v, target %v: want the schedule kept, about 200 ms", s.Elapsed, s.Generator.TargetRate)
+			}
+		})
+	}
+}
