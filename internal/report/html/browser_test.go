@@ -26,7 +26,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // chromiumPath returns Debian's chromium (in .ci/apt-packages). Without
 // it the browser test fails under CI and is skipped elsewhere.
-func chromiumPath(t *testing.T) string {
+func chromiumPath(t testing.TB) string {
 	for _, name := range []string{"chromium", "chromium-browser"} {
 		if p, err := exec.LookPath(name); err == nil {
 			return p
@@ -42,9 +42,12 @@ func chromiumPath(t *testing.T) string {
 // browser starts a headless Chromium for the test, with the flags that
 // keep it from reaching for the network at start-up (component updates,
 // sync, QUIC probes), and a fresh profile.
-func browser(t *testing.T) context.Context {
+func browser(t testing.TB) context.Context { return browserFor(t, 90*time.Second) }
+
+// browserFor is browser for a test that may take up to d.
+func browserFor(t testing.TB, d time.Duration) context.Context {
 	path := chromiumPath(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx,
 		chromedp.ExecPath(path),
@@ -140,7 +143,11 @@ func openPage(t *testing.T, bctx context.Context, dir, name string, p Page) (map
 		t.Fatal(err)
 	}
 	pageURL := (&url.URL{Scheme: "file", Path: path}).String()
-	err := chromedp.Do(tab, chromedp.Navigate(pageURL), chromedp.WaitVisible(chromedp.CSS(`body[data-ready="true"]`)))
+	// A page whose script failed never gets ready: give up after 30 s
+	// and say why.
+	wait, cancelWait := context.WithTimeout(tab, 30*time.Second)
+	defer cancelWait()
+	err := chromedp.Do(wait, chromedp.Navigate(pageURL), chromedp.WaitVisible(chromedp.CSS(`body[data-ready="true"]`)))
 	var charts map[string]chartState
 	var renderMs float64
 	if err == nil {
@@ -248,7 +255,19 @@ func TestPageInBrowser(t *testing.T) {
 	checkChart(t, charts, "target-rate-0", 2, n)
 	checkChart(t, charts, "target-rate-1", 2, na)
 
-	// Segments of one run: two machines 2 s apart, and their merge.
+	// A run of one target, without errors or targets blocks: a minute of
+	// the open model at 100 req/s.
+	minute := longRun(knownStart, time.Minute, 100, 1)
+	charts, _, _ = openPage(t, bctx, dir, "minute.html", Page{Runs: []Run{{Name: "minute", Summary: minute}}})
+	nm := minute.Series.Len()
+	checkChart(t, charts, "throughput", 2, nm)
+	checkChart(t, charts, "response", 4, nm)
+	checkChart(t, charts, "histogram", 1, 40)
+	if _, ok := charts["target-rate-0"]; ok {
+		t.Error("a run of one target has per-target charts")
+	}
+
+		// Segments of one run: two machines 2 s apart, and their merge.
 	other := knownRun(knownStart.Add(2 * time.Second))
 	var seg report.Summary
 	seg.Add(known)

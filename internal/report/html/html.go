@@ -141,7 +141,7 @@ func build(p Page) *pageData {
 	for _, r := range p.Runs {
 		sums = append(sums, r.Summary)
 	}
-	d := &pageData{Title: p.Title, Generator: p.Generator, Segments: segments(sums)}
+	d := &pageData{Title: p.Title, Generator: p.Generator, Segments: segments(sums), Targets: []targetBlock{}}
 	if d.Title == "" {
 		d.Title = title(sums)
 	}
