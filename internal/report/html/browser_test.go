@@ -267,7 +267,7 @@ func TestPageInBrowser(t *testing.T) {
 		t.Error("a run of one target has per-target charts")
 	}
 
-		// Segments of one run: two machines 2 s apart, and their merge.
+	// Segments of one run: two machines 2 s apart, and their merge.
 	other := knownRun(knownStart.Add(2 * time.Second))
 	var seg report.Summary
 	seg.Add(known)
