@@ -226,8 +226,10 @@ instructions() {
 	local name=$1 n=$2 args=()
 	case_args "$name"
 	# Go preempts goroutines with signals, which callgrind cannot follow.
+	# One interval of the series for the whole run: closing intervals
+	# costs time, not requests, and a run under callgrind is slow.
 	GODEBUG=asyncpreemptoff=1 valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" \
-		"$work/gather" bench -n "$n" -c "$CONNS" "${args[@]}" >"$work/cg.txt" 2>"$work/cg.log"
+		"$work/gather" bench -n "$n" -c "$CONNS" --interval 1h "${args[@]}" >"$work/cg.txt" 2>"$work/cg.log"
 	local got
 	got=$(awk '/^Requests/ {print $2}' "$work/cg.txt")
 	if [ "$got" != "$n" ] || ! grep -q '^Errors         0 ' "$work/cg.txt"; then

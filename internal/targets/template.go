@@ -187,8 +187,9 @@ func (t *Template) Append(dst []byte, r *Request) []byte {
 	if t.static {
 		return append(dst, t.lit...)
 	}
-	for i := range t.segs {
-		s := &t.segs[i]
+	segs := t.segs // in a register, not reloaded after each append
+	for i := range segs {
+		s := &segs[i]
 		switch {
 		case s.kind == segLiteral:
 			dst = append(dst, s.lit...)
