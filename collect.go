@@ -29,19 +29,19 @@ func All[T any](ctx context.Context, tasks ...*Task[T]) ([]T, error) {
 	case <-w.all:
 	case i := <-w.failed:
 		err := tasks[i].err
-		cancelAll(tasks, fmt.Errorf("gather: another task failed: %w", err))
+		cancelAll(tasks, fmt.Errorf("gather: another task failed: %w", err), w)
 		tasks[i].take()
 		return nil, err
 	case <-ctx.Done():
 		cause := context.Cause(ctx)
-		cancelAll(tasks, cause)
+		cancelAll(tasks, cause, w)
 		return nil, cause
 	}
 	// A failure may have come with the last task: check before the values.
 	select {
 	case i := <-w.failed:
 		err := tasks[i].err
-		cancelAll(tasks, fmt.Errorf("gather: another task failed: %w", err))
+		cancelAll(tasks, fmt.Errorf("gather: another task failed: %w", err), w)
 		tasks[i].take()
 		return nil, err
 	default:
@@ -98,7 +98,7 @@ func watchChan[T any](tasks []*Task[T]) (chanWaiter, []watcher) {
 func watchEach[T any](tasks []*Task[T], w waiter) []watcher {
 	nodes := make([]watcher, len(tasks))
 	for i, t := range tasks {
-		nodes[i] = watcher{w: w, i: i}
+		nodes[i].w, nodes[i].i = w, i
 		// A task that has finished needs no watcher, nor its lock.
 		if t.isFinished() || !t.watch(&nodes[i]) {
 			w.finished(i, t.err != nil)
@@ -116,15 +116,14 @@ func unwatchEach[T any](tasks []*Task[T], nodes []watcher) {
 }
 
 // cancelAll cancels every task with cause and waits until all have
-// returned. The errors that the cancellation caused need no reading: a task
-// that stops because it was cancelled is never reported (see Task).
-func cancelAll[T any](tasks []*Task[T], cause error) {
+// returned, when w.all closes. The errors that the cancellation caused need
+// no reading: a task that stops because it was cancelled is never reported
+// (see Task).
+func cancelAll[T any](tasks []*Task[T], cause error, w *countWaiter) {
 	for _, t := range tasks {
 		t.Cancel(cause)
 	}
-	for _, t := range tasks {
-		t.awaited.Wait()
-	}
+	<-w.all
 }
 
 // causedBy reports whether err is what a function returns when its context
@@ -141,10 +140,11 @@ func causedBy(err, cause error) bool {
 // and waits for them, so every Result holds what its task really returned.
 func Settle[T any](ctx context.Context, tasks ...*Task[T]) []Result[T] {
 	defer markAwaitTasks(ctx, "Settle", tasks).end()
+	w := watchCount(tasks)
 	select {
-	case <-watchCount(tasks).all:
+	case <-w.all:
 	case <-ctx.Done():
-		cancelAll(tasks, context.Cause(ctx))
+		cancelAll(tasks, context.Cause(ctx), w)
 	}
 	results := make([]Result[T], len(tasks))
 	for i, t := range tasks {

@@ -38,10 +38,6 @@ type Task[T any] struct {
 	// finishedMark once it has, when value, err and state are final.
 	// Changed under ctx.mu.
 	watchers atomic.Pointer[watcher]
-
-	// awaited is Await's wait when its context cannot end: a semaphore
-	// in the task costs no channel.
-	awaited sync.WaitGroup
 }
 
 // A waiter is told, by the goroutine that finished it, when each task it
@@ -56,7 +52,7 @@ type waiter interface {
 type watcher struct {
 	w    waiter
 	i    int
-	next *watcher
+	next atomic.Pointer[watcher]
 }
 
 // finishedMark is the watchers of a finished task.
@@ -66,41 +62,49 @@ var finishedMark = &watcher{}
 // final.
 func (t *Task[T]) isFinished() bool { return t.watchers.Load() == finishedMark }
 
-// watch adds w to the task's watchers and reports whether it will be told;
-// false means the task has finished already.
+// watch adds w to the task's watchers, without a lock, and reports whether
+// it will be told; false means the task has finished already.
 func (t *Task[T]) watch(w *watcher) bool {
-	t.ctx.mu.Lock()
-	defer t.ctx.mu.Unlock()
-	head := t.watchers.Load()
-	if head == finishedMark {
-		return false
+	for {
+		head := t.watchers.Load()
+		if head == finishedMark {
+			return false
+		}
+		w.next.Store(head)
+		if t.watchers.CompareAndSwap(head, w) {
+			return true
+		}
 	}
-	w.next = head
-	t.watchers.Store(w)
-	return true
 }
 
 // unwatch removes w from the task's watchers, if it is still there, so that
 // a waiter that gives up early (Wait, AsCompleted) leaves nothing behind on
 // a task that goes on running: a loop of Wait(FirstCompleted) over the
 // pending tasks, the asyncio idiom, would otherwise pile up one watcher per
-// task per call. The lists are short when everyone unwatches.
+// task per call. The lists are short when everyone unwatches. Removals
+// take the lock, one at a time; additions push in front of them without
+// it, and finish takes the whole list.
 func (t *Task[T]) unwatch(w *watcher) {
 	t.ctx.mu.Lock()
 	defer t.ctx.mu.Unlock()
-	head := t.watchers.Load()
-	if head == finishedMark {
-		return
-	}
-	if head == w {
-		t.watchers.Store(w.next)
-		return
-	}
-	for p := head; p != nil && p.next != nil; p = p.next {
-		if p.next == w {
-			p.next = w.next
+	for {
+		head := t.watchers.Load()
+		if head == finishedMark || head == nil {
 			return
 		}
+		if head == w {
+			if t.watchers.CompareAndSwap(w, w.next.Load()) {
+				return
+			}
+			continue // another watcher came in front
+		}
+		for p := head; p != nil; p = p.next.Load() {
+			if p.next.Load() == w {
+				p.next.Store(w.next.Load())
+				return
+			}
+		}
+		return
 	}
 }
 
@@ -144,13 +148,25 @@ func start[T any](ctx context.Context, fn func(context.Context) (T, error), g *G
 		t.ctx.node = newNode(ctx, kindTask, opts, tr, &t.ctx, 2)
 		t.ctx.parent = t.ctx.node.ctx
 	}
-	t.awaited.Add(1)
-	go t.run(fn, tr)
+	if tr == nil {
+		go t.run(fn) // a smaller closure than with tr
+	} else {
+		go t.runTracked(fn, tr)
+	}
 	return t
 }
 
-func (t *Task[T]) run(fn func(context.Context) (T, error), tr *tracker) {
+func (t *Task[T]) run(fn func(context.Context) (T, error)) {
+	defer t.finish(nil)
+	t.execute(fn)
+}
+
+func (t *Task[T]) runTracked(fn func(context.Context) (T, error), tr *tracker) {
 	defer t.finish(tr)
+	t.execute(fn)
+}
+
+func (t *Task[T]) execute(fn func(context.Context) (T, error)) {
 	if n := t.ctx.node; n != nil {
 		n.begin()
 	} else if t.group != nil && t.group.labels {
@@ -195,17 +211,18 @@ func (t *Task[T]) finish(tr *tracker) {
 		g.success(t.value, true)
 	}
 	n.end()
-	t.ctx.mu.Lock()
-	t.ctx.cancelLocked(ErrTaskReturned)
+	if !t.ctx.returnFast() {
+		t.ctx.mu.Lock()
+		t.ctx.cancelLocked(ErrTaskReturned)
+		t.ctx.mu.Unlock()
+	}
 	watchers := t.watchers.Swap(finishedMark)
-	t.ctx.mu.Unlock()
 	if tr != nil {
 		tr.done(st, n)
 	}
-	for w := watchers; w != nil; w = w.next {
+	for w := watchers; w != nil; w = w.next.Load() {
 		w.w.finished(w.i, t.err != nil)
 	}
-	t.awaited.Done()
 	if t.group != nil {
 		t.group.childDone()
 	}
@@ -231,22 +248,30 @@ var ErrTaskReturned = errors.New("gather: task returned")
 // Done returns a channel that is closed when the task's function has
 // returned.
 func (t *Task[T]) Done() <-chan struct{} {
-	t.ctx.mu.Lock()
+	t.ctx.mu.Lock() // one Done at a time, so that all get the same channel
 	defer t.ctx.mu.Unlock()
-	head := t.watchers.Load()
-	if head == finishedMark {
-		return closed
-	}
-	for w := head; w != nil; w = w.next {
-		if d, ok := w.w.(doneWaiter); ok {
+	var d doneWaiter
+	for {
+		head := t.watchers.Load()
+		if head == finishedMark {
+			return closed
+		}
+		for w := head; w != nil; w = w.next.Load() {
+			if d, ok := w.w.(doneWaiter); ok {
+				return d
+			}
+		}
+		// Made on demand: most tasks are waited for by All, Await or a
+		// Group, which need no channel per task.
+		if d == nil {
+			d = make(doneWaiter)
+		}
+		w := &watcher{w: d}
+		w.next.Store(head)
+		if t.watchers.CompareAndSwap(head, w) {
 			return d
 		}
 	}
-	// Made on demand: most tasks are waited for by All, Await or a Group,
-	// which need no channel per task.
-	d := make(doneWaiter)
-	t.watchers.Store(&watcher{w: d, next: head})
-	return d
 }
 
 // closed is a closed channel, the Done of every task that finished before
@@ -268,7 +293,7 @@ func (t *Task[T]) Await(ctx context.Context) (T, error) {
 	defer markAwait(ctx, "task", t.ctx.node).end()
 	stop := ctx.Done()
 	if stop == nil {
-		t.awaited.Wait() // ctx never ends: no channel needed
+		t.wait() // ctx never ends: no channel needed
 		return t.take()
 	}
 	select {
@@ -279,6 +304,26 @@ func (t *Task[T]) Await(ctx context.Context) (T, error) {
 		return zero, context.Cause(ctx)
 	}
 }
+
+// wait waits for the task to finish. It costs a watcher with a semaphore,
+// 48 bytes, where Done costs a channel as well: a task that nobody awaits
+// pays for neither.
+func (t *Task[T]) wait() {
+	w := new(wakeWaiter)
+	w.w = w
+	w.wg.Add(1)
+	if t.watch(&w.watcher) {
+		w.wg.Wait()
+	}
+}
+
+// A wakeWaiter is a watcher that wakes the goroutine in wait.
+type wakeWaiter struct {
+	watcher
+	wg sync.WaitGroup
+}
+
+func (w *wakeWaiter) finished(int, bool) { w.wg.Done() }
 
 // take returns the result of a finished task and marks its error as read.
 func (t *Task[T]) take() (T, error) {

@@ -22,11 +22,11 @@ type taskCtx struct {
 	parent context.Context
 	state  atomic.Pointer[ctxState] // nil: neither made nor cancelled
 
-	// mu guards the changes of state, sleep, and the task's watchers and
-	// done channel: one lock for the task's few shared fields.
+	// mu orders the changes of state (but returnFast's) and sleep, and
+	// the removal of the task's watchers.
 	mu    sync.Mutex
-	sleep *time.Timer // of a Sleep under way on this very context
-	node  *node       // the task's names and place in the tree; nil for a plain task
+	sleep atomic.Pointer[time.Timer] // of a Sleep under way on this very context
+	node  *node                      // the task's names and place in the tree; nil for a plain task
 }
 
 // ctxState is the lazily made part of a task's context. It never changes
@@ -48,24 +48,31 @@ func (c *taskCtx) get() context.Context {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s := c.state.Load()
-	if s != nil && s.inner != nil {
-		return s.inner
+	for {
+		s := c.state.Load()
+		if s != nil && s.inner != nil {
+			return s.inner
+		}
+		made := new(ctxState)
+		if s != nil {
+			// Cancelled first, so the cause is s.cause even if the parent
+			// has ended since: the parent's cancellation must not reach
+			// the child and overwrite it.
+			made.inner, made.cancel = context.WithCancelCause(context.WithoutCancel(c.parent))
+			made.cancel(s.cause)
+		} else {
+			// A Sleep under way waits for its timer and the parent, not
+			// for inner: cancelLocked fires the timer, as before inner
+			// was made.
+			made.inner, made.cancel = context.WithCancelCause(c.parent)
+		}
+		// Changes of state are made under mu, but for returnFast's
+		// nil to returned, which may come in between: then try again.
+		if c.state.CompareAndSwap(s, made) {
+			return made.inner
+		}
+		made.cancel(nil) // unregisters it from the parent
 	}
-	made := new(ctxState)
-	if s != nil {
-		// Cancelled first, so the cause is s.cause even if the parent has
-		// ended since: the parent's cancellation must not reach the child
-		// and overwrite it.
-		made.inner, made.cancel = context.WithCancelCause(context.WithoutCancel(c.parent))
-		made.cancel(s.cause)
-	} else {
-		// A Sleep under way waits for its timer and the parent, not for
-		// inner: cancelLocked fires the timer, as before inner was made.
-		made.inner, made.cancel = context.WithCancelCause(c.parent)
-	}
-	c.state.Store(made)
-	return made.inner
 }
 
 // cancelWith cancels the context with cause, now if it has been made, or
@@ -77,26 +84,57 @@ func (c *taskCtx) cancelWith(cause error) {
 }
 
 func (c *taskCtx) cancelLocked(cause error) {
-	s := c.state.Load()
-	switch {
-	case s != nil && s.inner != nil:
-		s.cancel(cause)
-	case s != nil:
-		return // cancelled already: the first cause stays
-	case c.parent.Err() != nil:
-		// A parent that has ended has cancelled the real child already,
-		// with its own cause, which this cancel must not replace.
-	case cause == ErrTaskReturned:
-		c.state.Store(returned)
-	default:
-		if cause == nil {
-			cause = context.Canceled // as context.CancelCauseFunc does
+	for {
+		s := c.state.Load()
+		switch {
+		case s != nil && s.inner != nil:
+			s.cancel(cause)
+		case s != nil:
+			return // cancelled already: the first cause stays
+		case c.parent.Err() != nil:
+			// A parent that has ended has cancelled the real child
+			// already, with its own cause, which this cancel must not
+			// replace.
+		default:
+			next := returned
+			if cause != ErrTaskReturned {
+				if cause == nil {
+					cause = context.Canceled // as context.CancelCauseFunc does
+				}
+				next = &ctxState{cause: cause}
+			}
+			if !c.state.CompareAndSwap(nil, next) {
+				continue // returnFast came first
+			}
 		}
-		c.state.Store(&ctxState{cause: cause})
+		break
 	}
-	if c.sleep != nil {
-		c.sleep.Reset(0) // wake the Sleep under way: it reads the cause
+	if t := c.sleep.Load(); t != nil {
+		t.Reset(0) // wake the Sleep under way: it reads the cause
 	}
+}
+
+// returnFast cancels, with ErrTaskReturned and without the lock, the
+// context of a task whose function has returned, if the context was never
+// made nor cancelled: what most tasks are. It reports false if the lock
+// is needed.
+func (c *taskCtx) returnFast() bool {
+	if c.parent.Err() != nil {
+		return c.state.Load() == nil // the parent's cause stands, as in cancelLocked
+	}
+	if !c.state.CompareAndSwap(nil, returned) {
+		return false
+	}
+	// sleepFor stores its timer before it looks at state: if it saw nil
+	// there, its timer is seen here.
+	if c.sleep.Load() != nil {
+		c.mu.Lock()
+		if t := c.sleep.Load(); t != nil {
+			t.Reset(0)
+		}
+		c.mu.Unlock()
+	}
+	return true
 }
 
 // cancelledBy returns the cause with which the context has been cancelled,
@@ -124,21 +162,22 @@ func (c *taskCtx) sleepFor(d time.Duration) error {
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	c.mu.Lock()
+	c.sleep.Store(timer) // before state is read: see returnFast
 	if s := c.state.Load(); s != nil {
+		c.sleep.Store(nil)
 		c.mu.Unlock()
 		if s.inner == nil {
 			return s.cause
 		}
 		return sleepOn(s.inner, timer)
 	}
-	c.sleep = timer
 	c.mu.Unlock()
 	select {
 	case <-timer.C:
 	case <-c.parent.Done():
 	}
 	c.mu.Lock()
-	c.sleep = nil
+	c.sleep.Store(nil)
 	c.mu.Unlock()
 	return c.cancelledBy()
 }

@@ -42,7 +42,7 @@ func WaitFor[T any](ctx context.Context, t *Task[T], d time.Duration) (T, error)
 		cause = context.Cause(ctx)
 	}
 	t.Cancel(cause)
-	t.awaited.Wait()
+	<-t.Done()
 	// An error caused by the cancellation is not reported (see Task), but
 	// one of the task's own is left in it, for Result or the report.
 	var zero T

@@ -60,7 +60,7 @@ func (d *demo) start(ctx context.Context, xs ...int) []*gather.Task[work] {
 	tasks := make([]*gather.Task[work], len(xs))
 	for i, x := range xs {
 		d.printf("    Waiting: %d\n", x)
-		tasks[i] = gather.Go(ctx, d.doSomeWork(x))
+		tasks[i] = gather.Go(ctx, d.doSomeWork(x), gather.Name(fmt.Sprintf("do_some_work(%d)", x)))
 	}
 	return tasks
 }
@@ -238,7 +238,7 @@ func (d *demo) concurrentRequests(ctx context.Context) error {
 	tasks := make([]*gather.Task[reply], 5)
 	for i := range tasks {
 		d.printf("    waiting for %s\n", d.url)
-		tasks[i] = gather.Go(ctx, func(ctx context.Context) (reply, error) { return d.get(ctx, d.url) })
+		tasks[i] = gather.Go(ctx, func(ctx context.Context) (reply, error) { return d.get(ctx, d.url) }, gather.Name("GET "+d.url))
 	}
 	rs, err := gather.All(ctx, tasks...)
 	if err != nil {
@@ -260,7 +260,7 @@ func (d *demo) manyRequests(ctx context.Context) error {
 	d.printf("    starting %d tasks, each a GET %s\n", d.requests, d.url)
 	tasks := make([]*gather.Task[reply], d.requests)
 	for i := range tasks {
-		tasks[i] = gather.Go(ctx, func(ctx context.Context) (reply, error) { return d.get(ctx, d.url) })
+		tasks[i] = gather.Go(ctx, func(ctx context.Context) (reply, error) { return d.get(ctx, d.url) }, gather.Name("GET "+d.url))
 	}
 	rs, err := gather.All(ctx, tasks...)
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gather-dev/gather"
 	"github.com/gather-dev/gather/internal/slowserver"
 )
 
@@ -139,7 +140,13 @@ func Run(ctx context.Context, opt Options) ([]Row, error) {
 	for i, cell := range cells {
 		d.printf("\n[%d] %s\n", i+1, cell.title)
 		start := time.Now()
-		if err := cell.run(d, ctx); err != nil {
+		// Each cell is a task named after it, so that 'gather ps' on a
+		// demo run with --debug-addr shows the cell over its tasks.
+		// Awaited past ctx's end: a cell stops on its own when ctx ends.
+		task := gather.Go(ctx, func(ctx context.Context) (struct{}, error) {
+			return struct{}{}, cell.run(d, ctx)
+		}, gather.Name(fmt.Sprintf("cell %d: %s", i+1, cell.title)))
+		if _, err := task.Await(context.WithoutCancel(ctx)); err != nil {
 			if ctx.Err() != nil {
 				err = context.Cause(ctx)
 			}

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# bench/scale.sh measures what many tasks cost the gather library in wall
+# time and peak resident memory, each run a process of its own
+# (bench/scale), implementations alternating within each round.
+#
+# Part 1: 100,000 and 1,000,000 tasks that each sleep 1 s: gather (a task
+# per item, gathered with All) against bare goroutines with a WaitGroup
+# and a timer (-bare); then a million waits of 1 ms through gather.Map at
+# limit 1,000, which holds them in a few MB, a thousand at a time.
+#
+# Part 2: the workloads of pond's and ants' own benchmarks, 1,000,000 tasks
+# of a 10 ms sleep and 1,000,000 CPU-bound tasks (about 2 µs of hashing),
+# with the limits their users give: 50,000 workers for the sleeps, one per
+# core for the CPU-bound work; gather.Map, errgroup, pond and ants get that
+# limit, bare goroutines and gather.Go none.
+#
+# The table gives medians over ROUNDS rounds and each one's ratio to the
+# bare goroutines of the same size. The machine's other load shows in the
+# wall times: compare within a run, and run it on an idle machine for
+# figures to quote.
+#
+#   bench/scale.sh                 # ROUNDS=5, both parts (about 10 minutes)
+#   ROUNDS=1 PART=1 bench/scale.sh # a quick look
+#
+# It needs Go only; run it from anywhere in the repository, under the
+# bench lock on a shared machine (flock /work/notes/bench.lock ...).
+set -euo pipefail
+
+ROUNDS=${ROUNDS:-5}
+PART=${PART:-all} # 1, 2 or all
+cd "$(dirname "$0")/.."
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+go build -o "$tmp/scale" ./bench/scale
+cores=$(getconf _NPROCESSORS_ONLN)
+
+# run LABEL ARGS...: one run, its result line tagged with LABEL.
+run() {
+	local label=$1
+	shift
+	"$tmp/scale" "$@" | sed "s/^/label=$label /" >>"$tmp/results"
+}
+
+if [[ $PART == 1 || $PART == all ]]; then
+	for n in 100000 1000000; do
+		for ((r = 1; r <= ROUNDS; r++)); do
+			run "sleep1s/$n" -impl bare -n $n -sleep 1s
+			run "sleep1s/$n" -impl gather -n $n -sleep 1s
+		done
+	done
+	# A million waits through a bounded Map: 1,000 at a time, 1 ms each.
+	for ((r = 1; r <= ROUNDS; r++)); do
+		run "sleep1ms/1000000" -impl map -limit 1000 -n 1000000 -sleep 1ms
+	done
+fi
+if [[ $PART == 2 || $PART == all ]]; then
+	for ((r = 1; r <= ROUNDS; r++)); do
+		for impl in bare gather map errgroup pond ants; do
+			limit=50000
+			[[ $impl == bare || $impl == gather ]] && limit=0
+			run "sleep10ms/1000000" -impl $impl -limit $limit -n 1000000 -sleep 10ms
+		done
+		for impl in bare gather map errgroup pond ants; do
+			limit=$cores
+			[[ $impl == bare || $impl == gather ]] && limit=0
+			run "cpu/1000000" -impl $impl -limit $limit -n 1000000 -work cpu
+		done
+	done
+fi
+
+# The table: medians per label and implementation, and ratios to bare.
+awk '
+function field(name,   i, kv) {
+	for (i = 1; i <= NF; i++) { split($i, kv, "="); if (kv[1] == name) return kv[2] }
+	return ""
+}
+function median(list,   a, n, i, j, t) {
+	n = split(list, a, " ")
+	for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+{
+	key = field("label") SUBSEP field("impl") SUBSEP field("limit") SUBSEP field("work")
+	if (!(key in wall)) order[++keys] = key
+	w = field("wall"); sub(/s$/, "", w)
+	m = field("peak_rss"); sub(/MiB$/, "", m)
+	wall[key] = wall[key] " " w
+	rss[key] = rss[key] " " m
+	runs[key]++
+}
+END {
+	for (k = 1; k <= keys; k++) {
+		split(order[k], p, SUBSEP)
+		if (p[2] == "bare") { bw[p[1]] = median(wall[order[k]]); br[p[1]] = median(rss[order[k]]) }
+	}
+	printf "%-18s %-9s %6s %5s %10s %8s %11s %8s\n", "workload/tasks", "impl", "limit", "runs", "wall", "x bare", "peak RSS", "x bare"
+	for (k = 1; k <= keys; k++) {
+		split(order[k], p, SUBSEP)
+		w = median(wall[order[k]]); m = median(rss[order[k]])
+		label = p[1]
+		rw = (label in bw && bw[label] > 0) ? sprintf("%.2fx", w / bw[label]) : "-"
+		rm = (label in br && br[label] > 0) ? sprintf("%.2fx", m / br[label]) : "-"
+		printf "%-18s %-9s %6s %5d %9.3fs %8s %8.1f MiB %8s\n", label, p[2], p[3] == 0 ? "none" : p[3], runs[order[k]], w, rw, m, rm
+	}
+}' "$tmp/results"
