@@ -68,6 +68,7 @@ func NewGroup(ctx context.Context, opts ...Option) *Group {
 	g.ctx, g.cancel = context.WithCancelCause(ctx)
 	if g.node != nil {
 		g.ctx = context.WithValue(g.ctx, nodeKey{}, g.node)
+		g.node.publish()
 	}
 	return g
 }
@@ -159,6 +160,7 @@ func (g *Group) goChild(fn func(ctx context.Context) error, opts []Option) {
 	if len(opts) > 0 || observed(tr) {
 		n = newNode(g.ctx, kindChild, opts, tr, g, 2)
 		ctx = context.WithValue(n.ctx, nodeKey{}, n)
+		n.publish()
 	}
 	go func() {
 		err := errGoexit // stays if fn calls runtime.Goexit

@@ -8,6 +8,7 @@ import (
 	"runtime/trace"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A name shows in the task's panic, in the report of its unread error, on
@@ -123,12 +124,13 @@ func TestNameInExecutionTrace(t *testing.T) {
 	ctx := context.Background()
 	g := NewGroup(ctx, Name("trace-group"))
 	Spawn(g, func(ctx context.Context) (int, error) {
-		return Go(ctx, trivialTask, Name("trace-grandchild")).Await(ctx)
+		slow := func(ctx context.Context) (int, error) { return 0, Sleep(ctx, 10*time.Millisecond) }
+		return Go(ctx, slow, Name("trace-grandchild")).Await(ctx) // a wait: a region
 	}, Name("trace-child"))
 	g.Go(func(ctx context.Context) error { return Sleep(ctx, 0) })
 	g.Wait()
 	trace.Stop()
-	for _, want := range []string{"trace-group", "trace-child", "trace-grandchild", "gather.child", "gather.Await"} {
+	for _, want := range []string{"trace-group", "trace-child", "trace-grandchild", "gather.child", "gather.Await", "gather.Sleep"} {
 		if !bytes.Contains(buf.Bytes(), []byte(want)) {
 			t.Errorf("the execution trace does not name %q", want)
 		}

@@ -147,6 +147,7 @@ func start[T any](ctx context.Context, fn func(context.Context) (T, error), g *G
 		// plain task never pays for.
 		t.ctx.node = newNode(ctx, kindTask, opts, tr, &t.ctx, 2)
 		t.ctx.parent = t.ctx.node.ctx
+		t.ctx.node.publish()
 	}
 	if tr == nil {
 		go t.run(fn) // a smaller closure than with tr

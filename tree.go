@@ -103,7 +103,8 @@ type node struct {
 	trace  *trace.Task
 
 	// Set when the tree or a test scope records the node:
-	tracked bool // in the registry
+	tracked bool     // in the registry
+	scope   *tracker // the test scope that records it
 	pc      uintptr
 	born    time.Time
 	parent  *node
@@ -128,7 +129,8 @@ const maxTargets = 8
 
 var lastID atomic.Uint64
 
-// newNode makes the node of a task, child or group started from ctx.
+// newNode makes the node of a task, child or group started from ctx; the
+// caller publishes it once the rest is set up.
 // c tells whether its context was cancelled; skip is the number of gather
 // frames between newNode and the user's call.
 func newNode(ctx context.Context, kind nodeKind, opts []Option, tr *tracker, c canceller, skip int) *node {
@@ -162,14 +164,25 @@ func newNode(ctx context.Context, kind nodeKind, opts []Option, tr *tracker, c c
 		ctx, n.trace = trace.NewTask(ctx, n.traceType())
 	}
 	n.ctx = ctx
-	if rec {
-		n.tracked = true
-		registry.add(n)
-	}
+	n.tracked = rec
 	if scoped {
-		tr.addLive(n)
+		n.scope = tr
 	}
 	return n
+}
+
+// publish puts the node in the registry and its test scope, once its task,
+// child or group is set up: from then on, snapshots read it.
+func (n *node) publish() {
+	if n == nil {
+		return
+	}
+	if n.tracked {
+		registry.add(n)
+	}
+	if n.scope != nil {
+		n.scope.addLive(n)
+	}
 }
 
 func (n *node) traceType() string {
