@@ -74,12 +74,13 @@ func ExampleTasks() {
 
 // settled reports whether the example's tree has taken its shape.
 func settled() bool {
-	sleeping, waiting := false, false
+	sleeping, waiting, awaiting := false, false, false
 	for _, t := range gather.Tasks().Tasks {
 		sleeping = sleeping || t.State == "sleeping"
 		waiting = waiting || t.State == "waiting for a slot"
+		awaiting = awaiting || t.State == "awaiting"
 	}
-	return sleeping && waiting
+	return sleeping && waiting && awaiting
 }
 
 // stable replaces what changes from run to run in a text tree (the pid,
