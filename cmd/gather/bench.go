@@ -117,6 +117,11 @@ and percentiles by target name (100 names at most; the rest as "(other)").
 status5xx<0.1%, rps>=1000, achieved>=99%, login:p95<100ms; a failed one
 makes the exit status 3, --abort-on-fail stops the run as soon as one has
 failed beyond doubt, and --junit FILE writes the verdicts as JUnit XML.
+On a terminal, a live view shows the run as it goes: the rate, the latency
+percentiles of the last interval and of the run, errors, status classes and
+small charts; q or Ctrl-C stops the run. --no-tui keeps a one-line progress
+instead; with -o json to the terminal the view shows only with --tui.
+--html PAGE also writes the run as a self-contained HTML page of charts.
 The full guide is docs/bench.md.
 Ctrl-C stops the run and still prints the report of what was done (exit
 status 130). Failed requests are counted in the report, not in the exit

@@ -267,6 +267,14 @@ func TestPageInBrowser(t *testing.T) {
 		t.Error("a run of one target has per-target charts")
 	}
 
+	// A run saved before runs kept a series, beside one that keeps one.
+	old := loadKnown(t)
+	old.Series, old.Start = nil, time.Time{}
+	charts, _, _ = openPage(t, bctx, dir, "old.html", Page{Runs: []Run{{Name: "old", Summary: old}, {Name: "new", Summary: known}}})
+	checkChart(t, charts, "throughput", 1, n) // the new run's only
+	checkChart(t, charts, "spectrum", 2, 201)
+	checkChart(t, charts, "target-spectrum-0", 2, 201)
+
 	// Segments of one run: two machines 2 s apart, and their merge.
 	other := knownRun(knownStart.Add(2 * time.Second))
 	var seg report.Summary

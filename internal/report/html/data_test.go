@@ -245,3 +245,25 @@ func TestWriteSelfContained(t *testing.T) {
 		t.Error("a page of no runs: no error")
 	}
 }
+
+// A run saved before version 2 has no series and no start: the page
+// draws its distribution and summary, and no chart over time for it.
+func TestRunWithoutSeries(t *testing.T) {
+	t.Parallel()
+	old := loadKnown(t)
+	old.Series, old.Start = nil, time.Time{}
+	d := build(Page{Runs: []Run{{Name: "old.json", Summary: old}, {Name: "new.json", Summary: loadKnown(t)}}})
+	if d.Segments || d.Runs[0].Time != nil || d.Runs[1].Time == nil {
+		t.Fatalf("segments %v; time data of the old run %v, of the new one %v", d.Segments, d.Runs[0].Time, d.Runs[1].Time)
+	}
+	if len(d.Runs[0].SpectrumResponse) != 201 || d.Runs[0].Histogram == nil {
+		t.Errorf("the old run's spectrum has %d points, histogram %v", len(d.Runs[0].SpectrumResponse), d.Runs[0].Histogram)
+	}
+	if got := rowNamed(d, "Run", "Start"); len(got) != 2 || got[0] != "unknown" {
+		t.Errorf("start row %q", got)
+	}
+	var buf bytes.Buffer
+	if err := Write(&buf, Page{Runs: []Run{{Name: "old.json", Summary: old}}}); err != nil {
+		t.Fatal(err)
+	}
+}
