@@ -44,6 +44,7 @@ type benchFlags struct {
 	view        viewFlags
 	push        pushFlags
 	segment     segmentFlags
+	findMax     findMaxFlags
 }
 
 // benchSpareFiles is how many open files bench keeps for itself beyond one
@@ -87,6 +88,14 @@ shape the rate, starting at -q (0 to start from nothing), and request i is
 due where the integral of the rate reaches i. Without -q they ramp the
 closed model's connections, starting at -c if given, else 0; connections
 above the level wait, kept open. The stages set the run's length.
+
+Capacity search (--find-max with --slo-p99 and/or --slo-errors): open-model
+runs from -q (1000 req/s), each held for -z (10 s), doubling the rate while
+it holds, then bisecting to within --find-precision (5%); it prints each
+step and the highest rate that held. A rate holds when its p99 (from the
+due times) and its share of failed or 5xx requests meet the SLO and it was
+sent in full; a step the generator or too few connections could not send
+ends the search, saying so. No rate held is exit status 1.
 
 http:// and https:// use gather's own HTTP/1.1 client: one keep-alive
 connection per -c, no allocation per request, and on Linux one event loop
@@ -133,6 +142,7 @@ Examples:
   gather bench -z 30s -q 1000 -c 100 -o json http://127.0.0.1:8080/api
   gather bench -q 0 --stage 30s:5000 --stage 2m:5000 --stage 30s:0 http://127.0.0.1:8080/
   gather bench --stage 1m:200 --stage 5m:200 http://127.0.0.1:8080/   # 0 to 200 connections
+  gather bench --find-max --slo-p99 50ms --slo-errors 0.1% -c 200 http://127.0.0.1:8080/
   gather bench -m POST -H 'Content-Type: application/json' -d '{"a":1}' http://127.0.0.1:8080/
   gather bench -z 10s --save run1.json http://127.0.0.1:8080/ && gather report run1.json
   gather bench -z 30s --targets api.txt --data users.csv --threshold 'p99<250ms' --threshold 'errors<1%'
@@ -156,6 +166,9 @@ Examples:
 			plan, err := f.plan(rawURL, cmd.Flags().Changed("requests"), cmd.InOrStdin())
 			if err != nil {
 				return err
+			}
+			if f.findMax.on {
+				return runFindMax(cmd, f, plan)
 			}
 			return runBench(cmd, f, plan)
 		},
@@ -181,6 +194,7 @@ Examples:
 	f.series.register(fl)
 	f.pace.register(fl)
 	f.push.register(fl)
+	f.findMax.register(fl)
 	fl.BoolVar(&f.netHTTP, "nethttp", false, "use net/http even for plain HTTP/1.1 (for comparisons)")
 	fl.MarkHidden("nethttp")
 	fl.BoolVar(&f.goroutines, "goroutines", false, "one goroutine per connection instead of event loops (for comparisons)")
@@ -239,6 +253,9 @@ func (f *benchFlags) plan(rawURL string, nSet bool, stdin io.Reader) (*loadgen.P
 		Goroutines:  f.goroutines,
 	}
 	if err := f.pace.apply(plan, nSet); err != nil {
+		return nil, err
+	}
+	if _, _, err := f.findMax.search(f, nSet); err != nil {
 		return nil, err
 	}
 	if plan.Requests == 0 && plan.Duration == 0 && !f.pace.staged() {

@@ -55,6 +55,11 @@ func TestScript(t *testing.T) {
 				return err
 			}
 			env.Setenv("CLOSEDPORT", strconv.Itoa(port))
+			// And $PORT2, for a second server.
+			if port, err = freePort(); err != nil {
+				return err
+			}
+			env.Setenv("PORT2", strconv.Itoa(port))
 			return nil
 		},
 	})

@@ -132,7 +132,7 @@ func (r *run) judgeSchedule(g *report.Generator, s *report.Summary, stats []work
 	var cause string
 	switch {
 	case lateFree > lateBusy || use > 0.9:
-		g.Bound = true
+		g.Bound, g.Limit = true, "generator"
 		cause = fmt.Sprintf("the limit was the generator: %d late requests had a connection free when due, "+
 			"it used %.0f%% of its %d CPUs", lateFree, use*100, procs)
 		if wakeups > 0 {
@@ -140,15 +140,18 @@ func (r *run) judgeSchedule(g *report.Generator, s *report.Summary, stats []work
 		}
 		cause += "; give it more CPU (fewer other processes on its machine, or a share of the rate on another machine) or lower the rate"
 	case serv.Count > 0 && serv.Mean > 5*max(serv.Min, time.Microsecond):
+		g.Limit = "server"
 		cause = fmt.Sprintf("the limit was the server: all %s were busy while its service time grew to %.3f ms on average "+
 			"(the fastest answers took %.3f ms); more connections would wait in the server too: lower the rate, or find what slows the server",
 			count(s.Connections, "connection"), ms(serv.Mean), ms(serv.Min))
 	case serv.Count > 0:
+		g.Limit = "connections"
 		capacity := float64(s.Connections) / serv.Mean.Seconds()
 		need := int(math.Ceil(1.5 * g.TargetRate * serv.Mean.Seconds()))
 		cause = fmt.Sprintf("the limit was the connections: at the server's service time (%.3f ms on average) %s carry "+
 			"at most %.0f req/s; use more (-c %d or more), or lower the rate", ms(serv.Mean), count(s.Connections, "connection"), capacity, max(need, s.Connections+1))
 	default:
+		g.Limit = "server"
 		cause = fmt.Sprintf("no request was answered: all %s were taken by requests that failed or never ended", count(s.Connections, "connection"))
 	}
 	g.Warnings = append(g.Warnings, "the run did not keep its schedule: "+strings.Join(what, ", ")+"; "+cause)

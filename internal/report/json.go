@@ -96,6 +96,7 @@ type jsonGenerator struct {
 	CPUS             float64  `json:"cpu_s"`
 	CPUPerRequestUS  float64  `json:"cpu_per_request_us"`
 	Bound            bool     `json:"bound"`
+	Limit            string   `json:"limit"`
 	Warnings         []string `json:"warnings"`
 }
 
@@ -167,7 +168,9 @@ func latencyJSON(l Latency) jsonLatency {
 // first byte of its response (one per answered request); all zero for
 // what the run did not measure (net/http measures none of them).
 // "dropped" counts the requests that were due (open model) but never sent
-// before the run ended.
+// before the run ended; the generator's "limit" names what kept such a
+// run off its schedule ("generator", "connections" or "server"), "" if it
+// kept it.
 //
 // "series" is the run as a time series, one object per interval of
 // "interval_s" seconds (see [Series]), in time order: "start_unix_s" is
@@ -233,7 +236,7 @@ func latencyJSON(l Latency) jsonLatency {
 //	  "generator": {"target_rate_per_s": 0, "achieved_rate_per_s": 12345.0,
 //	    "send_lag_p99_ms": 0, "send_lag_max_ms": 0, "gc_pause_ms": 1.5,
 //	    "cpu_s": 1.25, "cpu_per_request_us": 10.1,
-//	    "bound": false, "warnings": []},
+//	    "bound": false, "limit": "", "warnings": []},
 //	  "start_unix_s": 1764576000.25, "interval_s": 1,
 //	  "series": [{"start_unix_s": 1764576000, "requests": 9041, "errors": 0,
 //	    "errors_by_kind": {"timeout": 0, ...}, "status": {"1xx": 0, "2xx": 9041,
@@ -294,6 +297,7 @@ func (s *Summary) WriteJSON(w io.Writer) error {
 			CPUS:             s.Generator.CPU.Seconds(),
 			CPUPerRequestUS:  float64(s.CPUPerRequest()) / float64(time.Microsecond),
 			Bound:            s.Generator.Bound,
+			Limit:            s.Generator.Limit,
 			Warnings:         append([]string{}, s.Generator.Warnings...),
 		},
 	}

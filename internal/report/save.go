@@ -81,6 +81,7 @@ type savedGenerator struct {
 	GCPauseNS    int64    `json:"gc_pause_ns"`
 	CPUNS        int64    `json:"cpu_ns"`
 	Bound        bool     `json:"bound"`
+	Limit        string   `json:"limit,omitempty"`
 	Warnings     []string `json:"warnings"`
 }
 
@@ -154,6 +155,7 @@ func (s *Summary) saved() (*savedSummary, error) {
 			GCPauseNS:    int64(s.Generator.GCPause),
 			CPUNS:        int64(s.Generator.CPU),
 			Bound:        s.Generator.Bound,
+			Limit:        s.Generator.Limit,
 			Warnings:     s.Generator.Warnings,
 		},
 		Response: string(resp),
@@ -269,6 +271,7 @@ func Load(r io.Reader) (*Summary, error) {
 			GCPause:      time.Duration(v.Generator.GCPauseNS),
 			CPU:          time.Duration(v.Generator.CPUNS),
 			Bound:        v.Generator.Bound,
+			Limit:        v.Generator.Limit,
 			Warnings:     v.Generator.Warnings,
 		},
 		Requests:    v.Requests,

@@ -129,6 +129,10 @@ type Generator struct {
 	CPU time.Duration
 	// Bound reports that the generator, not the server, was the bottleneck.
 	Bound bool
+	// Limit names what kept an open-model run off its schedule, when it
+	// was: "generator", "connections" or "server"; "" if the run kept it
+	// (or in the closed model). Merged runs keep the first one set.
+	Limit string
 	// Warnings explains each problem the generator found, one line each.
 	Warnings []string
 }
@@ -305,6 +309,9 @@ func (s *Summary) Add(other *Summary) error {
 		g.CPU = 0 // unknown for some of the requests: unknown for all
 	}
 	g.Bound = g.Bound || og.Bound
+	if g.Limit == "" {
+		g.Limit = og.Limit
+	}
 	for _, w := range og.Warnings {
 		if !slices.Contains(g.Warnings, w) {
 			g.Warnings = append(g.Warnings, w)
