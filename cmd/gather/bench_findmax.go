@@ -110,16 +110,20 @@ func runFindMax(cmd *cobra.Command, f *benchFlags, plan *loadgen.Plan) error {
 	ctx := cmd.Context()
 	out := cmd.OutOrStdout()
 	text := f.output != "json"
-	if text {
-		fmt.Fprintf(out, "Find max       %s %s\n", plan.Method, plan.URL)
-		fmt.Fprintf(out, "SLO            %s\n", sloText(slo))
-		fmt.Fprintf(out, "Steps          %v each over %s, from %.1f req/s\n\n", search.Hold, connectionsText(plan.Connections), search.Start)
-		fmt.Fprintf(out, "%12s %12s %10s %10s %8s %8s %8s  %s\n", "rate/s", "sent/s", "p50 ms", "p99 ms", "errors", "late", "dropped", "held")
-	}
+	first := true
 	c, err := loadgen.FindMax(ctx, plan, slo, search, func(st loadgen.Step) {
-		if text {
-			writeStep(out, st)
+		if !text {
+			return
 		}
+		if first {
+			first = false
+			// The first step's run knows the target, whatever gave it.
+			fmt.Fprintf(out, "Find max       %s %s\n", st.Summary.Method, st.Summary.Target)
+			fmt.Fprintf(out, "SLO            %s\n", sloText(slo))
+			fmt.Fprintf(out, "Steps          %v each over %s, from %.1f req/s\n\n", search.Hold, connectionsText(plan.Connections), search.Start)
+			fmt.Fprintf(out, "%12s %12s %10s %10s %8s %8s %8s  %s\n", "rate/s", "sent/s", "p50 ms", "p99 ms", "errors", "late", "dropped", "held")
+		}
+		writeStep(out, st)
 	})
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
