@@ -111,8 +111,17 @@ func (f *pushFlags) start(plan *loadgen.Plan, stderr io.Writer) (finish func(*re
 	cfg.RunID = report.NewRunID()
 	// The segment of a distributed run, once runs have one (issue 13),
 	// goes in cfg.Segment; a run of one machine has none.
-	if plan.URL != nil {
-		cfg.Target = plan.URL.String()
+	switch {
+	case plan.Targets != nil && len(plan.Targets.Names()) > 1:
+		// The names the series splits its per-target counters by.
+		names := plan.Targets.Names()
+		cfg.Targets = names[:min(len(names), report.MaxTargetRows)]
+	case plan.Targets != nil:
+		cfg.Targets = []string{plan.Targets.String()}
+	case plan.URL != nil:
+		cfg.Targets = []string{plan.URL.String()}
+	default:
+		cfg.Targets = []string{"(unnamed)"}
 	}
 	stream, err := push.New(cfg, f.sinks...)
 	if err != nil {

@@ -95,13 +95,24 @@ func TestBenchPrometheus(t *testing.T) {
 				w.Write([]byte("hello"))
 			}))
 			defer target.Close()
-			saved := filepath.Join(t.TempDir(), "run.json")
+			dir := t.TempDir()
+			saved := filepath.Join(dir, "run.json")
+			args := []string{"-z", "2s", "-q", "500", "-c", "8", "--interval", "250ms",
+				"--prometheus", prom.writeURL(), "--tag", "test=" + tc.histograms, "--save", saved, "-o", "json"}
+			if tc.native {
+				// A run of two targets, whose counters go by target name.
+				file := filepath.Join(dir, "targets.txt")
+				if err := os.WriteFile(file, []byte("# name: a\nGET "+target.URL+"/a\n\n# name: b\nGET "+target.URL+"/b\n"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				args = append(args, "--targets", file)
+			} else {
+				args = append(args, target.URL+"/")
+			}
 			start := time.Now()
 			var stdout, stderr bytes.Buffer
 			cmd := newBenchCmd()
-			cmd.SetArgs([]string{"-z", "2s", "-q", "500", "-c", "8", "--interval", "250ms",
-				"--prometheus", prom.writeURL(), "--tag", "test=" + tc.histograms, "--save", saved, "-o", "json",
-				target.URL + "/"})
+			cmd.SetArgs(args)
 			cmd.SetOut(&stdout)
 			cmd.SetErr(&stderr)
 			if err := cmd.ExecuteContext(t.Context()); err != nil {
@@ -141,6 +152,22 @@ func TestBenchPrometheus(t *testing.T) {
 			}
 			if got := prom.value(t, `sum(gather_responses_total{`+run+`,status="5xx"})`); int64(got) != sum.Status[503] || got == 0 {
 				t.Errorf("Prometheus counts %v 5xx answers, gather %d", got, sum.Status[503])
+			}
+			rows := sum.Targets
+			if !tc.native {
+				rows = []*report.TargetSummary{{Name: target.URL + "/", Requests: sum.Requests, Errors: sum.Errors, Status: sum.Status}}
+			}
+			if len(rows) != map[bool]int{true: 2, false: 1}[tc.native] {
+				t.Fatalf("%d per-target rows in the report", len(rows))
+			}
+			for _, row := range rows {
+				sel := run + `,target="` + row.Name + `"`
+				if got := prom.value(t, `gather_requests_by_target_total{`+sel+`}`); int64(got) != row.Requests || got == 0 {
+					t.Errorf("target %s: Prometheus counts %v requests, gather %d", row.Name, got, row.Requests)
+				}
+				if got := prom.value(t, `gather_non2xx_by_target_total{`+sel+`}`); int64(got) != row.Status[503] {
+					t.Errorf("target %s: Prometheus counts %v non-2xx, gather %d", row.Name, got, row.Status[503])
+				}
 			}
 			if got := prom.value(t, `count(gather_requests_total{`+run+`,test="`+tc.histograms+`"})`); got != 1 {
 				t.Errorf("%v series carry the --tag label, want 1", got)

@@ -5,10 +5,11 @@ import (
 )
 
 // The metrics every sink sends, one value per interval, each with the
-// stream's labels (run, target, segment, tags) and at most one of its own
-// (status, kind). Counters are cumulative since the run's start; gauges
-// are the interval's own. The names are Prometheus's; OTLP sends the same
-// values under dotted names whose Prometheus translation gives them back.
+// stream's labels (run, segment, tags) and at most one of its own
+// (status, kind, target). Counters are cumulative since the run's start;
+// gauges are the interval's own. The names are Prometheus's; OTLP sends
+// the same values under dotted names whose Prometheus translation gives
+// them back.
 //
 //	gather_requests_total{}                requests that ended (answered or failed)
 //	gather_responses_total{status="2xx"}   answers by status class (1xx-5xx, "other")
@@ -22,6 +23,13 @@ import (
 //	gather_target_rate{}                   requests due per second in the interval: the target (open model)
 //	gather_response_seconds                response time histogram (from the due time in the open model)
 //	gather_service_seconds                 service time histogram (from the send)
+//	gather_requests_by_target_total{target="login"}  requests that ended, per target
+//	gather_errors_by_target_total{target="login"}    failed requests, per target
+//	gather_non2xx_by_target_total{target="login"}    answers outside 2xx, per target
+//
+// The per-target series name each target of a --targets file (the first
+// 100, then "(other)"), or the one URL of a run without one; the others
+// are the run's, so that summing them by run counts nothing twice.
 //
 // The first and last intervals of a run are partial (their boundaries
 // are on the wall clock, see [report.Series]), so their rates read low.
@@ -34,6 +42,9 @@ type metric struct {
 	counter bool
 	attr    label // empty name for none
 	value   func(s *snapshot) float64
+	// perTarget, if set, makes one series per target (label "target")
+	// of the snapshot's per-target counters, instead of value.
+	perTarget func(c *report.TargetCounts) int64
 }
 
 // metrics is the series every snapshot sends, in order.
@@ -72,6 +83,12 @@ var metrics = func() []metric {
 			value: func(s *snapshot) float64 { return s.rate(s.interval.Requests) }},
 		metric{name: "gather_target_rate", otel: "gather.target_rate", unit: "{request}/s",
 			value: func(s *snapshot) float64 { return s.rate(s.interval.Due) }},
+		metric{name: "gather_requests_by_target_total", otel: "gather.requests_by_target", unit: "{request}", counter: true,
+			perTarget: func(c *report.TargetCounts) int64 { return c.Requests }},
+		metric{name: "gather_errors_by_target_total", otel: "gather.errors_by_target", unit: "{request}", counter: true,
+			perTarget: func(c *report.TargetCounts) int64 { return c.Errors }},
+		metric{name: "gather_non2xx_by_target_total", otel: "gather.non2xx_by_target", unit: "{response}", counter: true,
+			perTarget: func(c *report.TargetCounts) int64 { return c.Non2xx }},
 	)
 }()
 
@@ -94,4 +111,12 @@ func statusClassName(class int) string {
 		return "other"
 	}
 	return string(rune('0'+class)) + "xx"
+}
+
+// targetValue returns a per-target metric's value for target i of s.
+func (m *metric) targetValue(s *snapshot, i int) float64 {
+	if i >= len(s.targets) {
+		return 0
+	}
+	return float64(m.perTarget(&s.targets[i]))
 }

@@ -28,6 +28,8 @@ type otlpSink struct {
 	rt     *recordingTransport
 	res    *resource.Resource
 	attrs  []attribute.KeyValue
+	// targets are the per-target series' attribute sets.
+	targets []attribute.Set
 }
 
 // OTLP returns a sink that sends the run to an OTLP/HTTP metrics
@@ -55,9 +57,13 @@ func (o *otlpSink) name() string                 { return "otlp" }
 func (o *otlpSink) url() string                  { return o.rawURL }
 func (o *otlpSink) histograms() (string, string) { return "exponential", "" }
 
-func (o *otlpSink) start(labels []label, runID string) {
+func (o *otlpSink) start(labels []label, runID string, targets []string) {
 	for _, l := range labels {
 		o.attrs = append(o.attrs, attribute.String(l.name, l.value))
+	}
+	for _, name := range targets {
+		attrs := append(o.attrs[:len(o.attrs):len(o.attrs)], attribute.String("target", name))
+		o.targets = append(o.targets, attribute.NewSet(attrs...))
 	}
 	o.res = resource.NewSchemaless(attribute.String("service.name", "gather"),
 		attribute.String("service.instance.id", runID))
@@ -68,7 +74,17 @@ func (o *otlpSink) close() {
 	o.rt.next.CloseIdleConnections()
 }
 
-func (o *otlpSink) samples(s *snapshot) int { return len(metrics) + len(histograms) }
+func (o *otlpSink) samples(s *snapshot) int {
+	n := len(histograms)
+	for _, m := range metrics {
+		if m.perTarget != nil {
+			n += len(o.targets)
+		} else {
+			n++
+		}
+	}
+	return n
+}
 
 func (o *otlpSink) write(ctx context.Context, snaps []*snapshot) (samples, bytes int, err error) {
 	rm := o.resourceMetrics(snaps)
@@ -87,11 +103,6 @@ func (o *otlpSink) resourceMetrics(snaps []*snapshot) *metricdata.ResourceMetric
 	var ms []metricdata.Metrics
 	index := map[string]int{}
 	for _, m := range metrics {
-		attrs := o.attrs
-		if m.attr.name != "" {
-			attrs = append(attrs[:len(attrs):len(attrs)], attribute.String(m.attr.name, m.attr.value))
-		}
-		set := attribute.NewSet(attrs...)
 		i, ok := index[m.otel]
 		if !ok {
 			i = len(ms)
@@ -102,17 +113,36 @@ func (o *otlpSink) resourceMetrics(snaps []*snapshot) *metricdata.ResourceMetric
 			}
 			ms = append(ms, metricdata.Metrics{Name: m.otel, Unit: m.unit, Data: data})
 		}
-		for _, s := range snaps {
-			point := metricdata.DataPoint[float64]{Attributes: set, StartTime: begin, Time: s.at, Value: m.value(s)}
-			switch d := ms[i].Data.(type) {
-			case metricdata.Sum[float64]:
-				d.DataPoints = append(d.DataPoints, point)
-				ms[i].Data = d
-			case metricdata.Gauge[float64]:
-				point.StartTime = s.at.Add(-s.length)
-				d.DataPoints = append(d.DataPoints, point)
-				ms[i].Data = d
+		var points []metricdata.DataPoint[float64]
+		if m.perTarget != nil {
+			for k, set := range o.targets {
+				for _, s := range snaps {
+					points = append(points, metricdata.DataPoint[float64]{Attributes: set, StartTime: begin, Time: s.at,
+						Value: m.targetValue(s, k)})
+				}
 			}
+		} else {
+			attrs := o.attrs
+			if m.attr.name != "" {
+				attrs = append(attrs[:len(attrs):len(attrs)], attribute.String(m.attr.name, m.attr.value))
+			}
+			set := attribute.NewSet(attrs...)
+			for _, s := range snaps {
+				start := begin
+				if !m.counter {
+					start = s.at.Add(-s.length) // a gauge's value is the interval's
+				}
+				points = append(points, metricdata.DataPoint[float64]{Attributes: set, StartTime: start, Time: s.at,
+					Value: m.value(s)})
+			}
+		}
+		switch d := ms[i].Data.(type) {
+		case metricdata.Sum[float64]:
+			d.DataPoints = append(d.DataPoints, points...)
+			ms[i].Data = d
+		case metricdata.Gauge[float64]:
+			d.DataPoints = append(d.DataPoints, points...)
+			ms[i].Data = d
 		}
 	}
 	set := attribute.NewSet(o.attrs...)

@@ -107,12 +107,17 @@ func TestOTLP(t *testing.T) {
 		reqs[0].GetSum().GetAggregationTemporality() != metricspb.AggregationTemporality_AGGREGATION_TEMPORALITY_CUMULATIVE {
 		t.Errorf("gather.requests ends at %v, want %d, cumulative and monotonic", last.GetAsDouble(), sum.Requests)
 	}
+	byTarget := rc.metrics["gather.requests_by_target"]
+	if len(byTarget) == 0 {
+		t.Fatal("no gather.requests_by_target")
+	}
+	tpts := byTarget[len(byTarget)-1].GetSum().GetDataPoints()
 	attrs := map[string]string{}
-	for _, kv := range last.Attributes {
+	for _, kv := range tpts[len(tpts)-1].Attributes {
 		attrs[kv.Key] = kv.Value.GetStringValue()
 	}
-	if attrs["run"] != "r1" || attrs["target"] != "t" {
-		t.Errorf("attributes %v", attrs)
+	if attrs["run"] != "r1" || attrs["target"] != "t" || int64(tpts[len(tpts)-1].GetAsDouble()) != sum.Requests {
+		t.Errorf("gather.requests_by_target ends at %v with attributes %v", tpts[len(tpts)-1].GetAsDouble(), attrs)
 	}
 	hs := rc.metrics["gather.response"]
 	if len(hs) == 0 {

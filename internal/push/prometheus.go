@@ -55,6 +55,7 @@ type prometheusSink struct {
 	native, sure bool
 	note         string
 	base         []prompb.Label
+	targets      []string
 }
 
 // Prometheus returns a sink that sends the run to a remote-write
@@ -79,7 +80,8 @@ func Prometheus(rawURL string, mode HistogramMode) (Sink, error) {
 func (p *prometheusSink) name() string { return "prometheus" }
 func (p *prometheusSink) url() string  { return p.rawURL }
 
-func (p *prometheusSink) start(labels []label, _ string) {
+func (p *prometheusSink) start(labels []label, _ string, targets []string) {
+	p.targets = targets
 	for _, l := range labels {
 		p.base = append(p.base, prompb.Label{Name: l.name, Value: l.value})
 	}
@@ -169,7 +171,13 @@ func (p *prometheusSink) request(snaps []*snapshot, native bool) *prompb.WriteRe
 		req.Timeseries = append(req.Timeseries, ts)
 	}
 	for _, m := range metrics {
-		add(m.name, m.attr, m.value, m.counter)
+		if m.perTarget == nil {
+			add(m.name, m.attr, m.value, m.counter)
+			continue
+		}
+		for i, name := range p.targets {
+			add(m.name, label{"target", name}, func(s *snapshot) float64 { return m.targetValue(s, i) }, m.counter)
+		}
 	}
 	for _, h := range histograms {
 		if native {

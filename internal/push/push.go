@@ -52,8 +52,10 @@ type Config struct {
 	// Segment, if set, is the share of a distributed run that this
 	// generator ran (label "segment"), so that a dashboard sums them.
 	Segment string
-	// Target names what the run requested (label "target").
-	Target string
+	// Targets names the run's targets (label "target" of the per-target
+	// series), in the order of [report.Series.TargetNames]: the first
+	// [report.MaxTargetRows] names of a targets file, or the one URL.
+	Targets []string
 	// Tags are extra labels, name and value, each name checked by
 	// [CheckTag].
 	Tags [][2]string
@@ -98,8 +100,8 @@ type Sink interface {
 	name() string
 	url() string
 	// start gives the sink the labels of every series, sorted by name,
-	// and the run's id.
-	start(labels []label, runID string)
+	// the run's id and its target names.
+	start(labels []label, runID string, targets []string)
 	// write sends the snapshots, in time order, as one request, and
 	// returns the samples and bytes it sent. A permanent error (the
 	// receiver answered that the request is wrong) is not worth retrying.
@@ -127,8 +129,11 @@ type Stream struct {
 // New returns a stream of the run to sinks, whose goroutines it starts;
 // Close stops them.
 func New(cfg Config, sinks ...Sink) (*Stream, error) {
-	if cfg.RunID == "" {
+	switch {
+	case cfg.RunID == "":
 		return nil, errors.New("push: no run id")
+	case len(cfg.Targets) == 0:
+		return nil, errors.New("push: no target names")
 	}
 	for _, t := range cfg.Tags {
 		if err := CheckTag(t[0]); err != nil {
@@ -141,7 +146,7 @@ func New(cfg Config, sinks ...Sink) (*Stream, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
 	}
-	labels := []label{{"run", cfg.RunID}, {"target", cfg.Target}}
+	labels := []label{{"run", cfg.RunID}}
 	if cfg.Segment != "" {
 		labels = append(labels, label{"segment", cfg.Segment})
 	}
@@ -159,7 +164,7 @@ func New(cfg Config, sinks ...Sink) (*Stream, error) {
 		s.acc.cpu0 = cfg.CPU()
 	}
 	for _, sk := range sinks {
-		sk.start(labels, cfg.RunID)
+		sk.start(labels, cfg.RunID, cfg.Targets)
 		o := &outlet{sink: sk, bound: cfg.Buffer, timeout: cfg.Timeout,
 			wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 		o.ctx, o.cancel = context.WithCancel(context.Background())

@@ -3,6 +3,7 @@ package push
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -27,14 +28,14 @@ type fakeSink struct {
 	got   [][]time.Time // the snapshots of each write that succeeded
 }
 
-func (f *fakeSink) name() string                 { return "fake" }
-func (f *fakeSink) url() string                  { return "fake://" }
-func (f *fakeSink) start([]label, string)        {}
-func (f *fakeSink) histograms() (string, string) { return "native", "" }
-func (f *fakeSink) close()                       {}
-func (f *fakeSink) samples(s *snapshot) int      { return 10 }
-func (f *fakeSink) batches() [][]time.Time       { f.mu.Lock(); defer f.mu.Unlock(); return f.got }
-func (f *fakeSink) setFails(errs ...error)       { f.mu.Lock(); f.fails = errs; f.mu.Unlock() }
+func (f *fakeSink) name() string                    { return "fake" }
+func (f *fakeSink) url() string                     { return "fake://" }
+func (f *fakeSink) start([]label, string, []string) {}
+func (f *fakeSink) histograms() (string, string)    { return "native", "" }
+func (f *fakeSink) close()                          {}
+func (f *fakeSink) samples(s *snapshot) int         { return 10 }
+func (f *fakeSink) batches() [][]time.Time          { f.mu.Lock(); defer f.mu.Unlock(); return f.got }
+func (f *fakeSink) setFails(errs ...error)          { f.mu.Lock(); f.fails = errs; f.mu.Unlock() }
 func (f *fakeSink) write(ctx context.Context, snaps []*snapshot) (int, int, error) {
 	if f.gate != nil {
 		select {
@@ -71,6 +72,9 @@ func newTestStream(t *testing.T, cfg Config, sinks ...Sink) *Stream {
 	t.Helper()
 	if cfg.RunID == "" {
 		cfg.RunID = "r1"
+	}
+	if cfg.Targets == nil {
+		cfg.Targets = []string{"t"}
 	}
 	s, err := New(cfg, sinks...)
 	if err != nil {
@@ -185,7 +189,7 @@ func TestConfig(t *testing.T) {
 		{[][2]string{{"a-b", "x"}}, "want letters"},
 		{[][2]string{{"env", "a"}, {"env", "b"}}, "given twice"},
 	} {
-		s, err := New(Config{RunID: "r", Tags: tc.tags})
+		s, err := New(Config{RunID: "r", Targets: []string{"t"}, Tags: tc.tags})
 		if tc.err == "" && err != nil || tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
 			t.Errorf("tags %v: error %v, want %q", tc.tags, err, tc.err)
 		}
@@ -193,7 +197,71 @@ func TestConfig(t *testing.T) {
 			s.Close()
 		}
 	}
-	if _, err := New(Config{}); err == nil {
+	if _, err := New(Config{Targets: []string{"t"}}); err == nil {
 		t.Error("a stream without a run id")
+	}
+	if _, err := New(Config{RunID: "r"}); err == nil {
+		t.Error("a stream without target names")
+	}
+}
+
+// A run of several targets sends each target's counters, cumulative,
+// under its name; a run of one target sends its totals under its one name.
+func TestPerTargetSeries(t *testing.T) {
+	t.Parallel()
+	sink, err := Prometheus("http://127.0.0.1:9/api/v1/write", HistogramsNative)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := sink.(*prometheusSink)
+	p.start([]label{{"run", "r1"}}, "r1", []string{"login", "search"})
+	var acc accumulator
+	iv0, iv1 := interval(0, 5), interval(1, 5)
+	iv0.Targets = []report.TargetCounts{{Requests: 3, Errors: 1}, {Requests: 2, Non2xx: 1}}
+	iv1.Targets = []report.TargetCounts{{Requests: 1}, {Requests: 4, Errors: 2, Non2xx: 2}}
+	req := p.request([]*snapshot{acc.fold(iv0), acc.fold(iv1)}, true)
+	got := map[string][]float64{}
+	for _, ts := range req.Timeseries {
+		var name, target string
+		for _, l := range ts.Labels {
+			switch l.Name {
+			case "__name__":
+				name = l.Value
+			case "target":
+				target = l.Value
+			}
+		}
+		if target == "" {
+			continue
+		}
+		for _, s := range ts.Samples {
+			got[name+"/"+target] = append(got[name+"/"+target], s.Value)
+		}
+	}
+	want := map[string][]float64{
+		"gather_requests_by_target_total/login":  {0, 3, 4},
+		"gather_requests_by_target_total/search": {0, 2, 6},
+		"gather_errors_by_target_total/login":    {0, 1, 1},
+		"gather_errors_by_target_total/search":   {0, 0, 2},
+		"gather_non2xx_by_target_total/login":    {0, 0, 0},
+		"gather_non2xx_by_target_total/search":   {0, 1, 3},
+	}
+	if len(got) != len(want) {
+		t.Errorf("per-target series %v", got)
+	}
+	for k, w := range want {
+		if !slices.Equal(got[k], w) {
+			t.Errorf("%s = %v, want %v", k, got[k], w)
+		}
+	}
+
+	one := sink.(*prometheusSink)
+	one.start(nil, "r2", []string{"http://h/"})
+	var acc1 accumulator
+	single := interval(0, 7)
+	single.Errors, single.Status[2], single.Status[5] = 2, 4, 1
+	s := acc1.fold(single)
+	if s.targets[0] != (report.TargetCounts{Requests: 7, Errors: 2, Non2xx: 1}) {
+		t.Errorf("the one target's counters %+v, want the totals", s.targets[0])
 	}
 }

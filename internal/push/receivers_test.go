@@ -45,7 +45,7 @@ func benchTarget(t *testing.T) *url.URL {
 // and less than the receivers of these tests make a write wait.
 func streamedRun(t *testing.T, timeout time.Duration, sink Sink) (*report.Summary, report.Export, time.Duration) {
 	t.Helper()
-	s := newTestStream(t, Config{Target: "t", Timeout: timeout, CPU: loadgen.CPUTime}, sink)
+	s := newTestStream(t, Config{Timeout: timeout, CPU: loadgen.CPUTime}, sink)
 	var slowest time.Duration
 	plan := &loadgen.Plan{URL: benchTarget(t), Connections: 2, Duration: runLength, Rate: 1000,
 		Interval: 100 * time.Millisecond, OnInterval: func(iv report.Interval) {
@@ -282,9 +282,13 @@ func TestReceiverRecovers(t *testing.T) {
 		t.Errorf("gather_generator_cpu_seconds_total %v, want the CPU used", cpu)
 	}
 	for _, l := range reqs.Labels {
-		if l.Name == "run" && l.Value != "r1" || l.Name == "target" && l.Value != "t" {
-			t.Errorf("label %s=%s", l.Name, l.Value)
+		if l.Name == "run" && l.Value != "r1" || l.Name == "target" {
+			t.Errorf("gather_requests_total has label %s=%s", l.Name, l.Value)
 		}
+	}
+	byTarget := rc.get("gather_requests_by_target_total", "target", "t")
+	if byTarget == nil || int64(byTarget.Samples[len(byTarget.Samples)-1].Value) != sum.Requests {
+		t.Errorf("gather_requests_by_target_total{target=t} %v, want %d at the end", byTarget, sum.Requests)
 	}
 }
 

@@ -1,6 +1,7 @@
 package push
 
 import (
+	"slices"
 	"time"
 
 	"github.com/gather-dev/gather/internal/report"
@@ -24,6 +25,9 @@ type snapshot struct {
 	// total is cumulative since the run's start; interval is this
 	// interval's own.
 	total, interval report.IntervalCounts
+	// targets are the per-target counters, cumulative, indexed as the
+	// stream's target names.
+	targets []report.TargetCounts
 	// cpu is the generator's process CPU time since the stream started.
 	cpu               time.Duration
 	response, service latency
@@ -34,6 +38,7 @@ type accumulator struct {
 	n                 int
 	begin             time.Time
 	total             report.IntervalCounts
+	targets           []report.TargetCounts
 	response, service latency
 	cpu0              time.Duration
 	cpu               func() time.Duration
@@ -47,6 +52,7 @@ func (a *accumulator) fold(iv report.Interval) *snapshot {
 		a.begin = iv.Start
 	}
 	a.total.Add(&iv.IntervalCounts)
+	a.addTargets(iv)
 	a.response.add(iv.ResponseHistogram())
 	a.service.add(iv.ServiceHistogram())
 	s := &snapshot{
@@ -56,6 +62,7 @@ func (a *accumulator) fold(iv report.Interval) *snapshot {
 		begin:    a.begin,
 		total:    a.total,
 		interval: iv.IntervalCounts,
+		targets:  slices.Clone(a.targets),
 		response: a.response.clone(),
 		service:  a.service.clone(),
 	}
@@ -64,6 +71,29 @@ func (a *accumulator) fold(iv report.Interval) *snapshot {
 	}
 	a.n++
 	return s
+}
+
+// addTargets adds the interval's per-target counters; an interval of a
+// run of one target has none, and its totals are that target's.
+func (a *accumulator) addTargets(iv report.Interval) {
+	if len(iv.Targets) == 0 {
+		var non2xx int64
+		for class, n := range iv.Status {
+			if class != 2 {
+				non2xx += n
+			}
+		}
+		iv.Targets = []report.TargetCounts{{Requests: iv.Requests, Errors: iv.Errors, Non2xx: non2xx}}
+	}
+	if len(a.targets) < len(iv.Targets) {
+		a.targets = append(a.targets, make([]report.TargetCounts, len(iv.Targets)-len(a.targets))...)
+	}
+	for i, c := range iv.Targets {
+		t := &a.targets[i]
+		t.Requests += c.Requests
+		t.Errors += c.Errors
+		t.Non2xx += c.Non2xx
+	}
 }
 
 // rate returns n per second of the snapshot's interval.
