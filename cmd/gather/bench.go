@@ -115,6 +115,10 @@ The run is kept as a time series too: counters and latency histograms for
 every --interval (1 s), on wall-clock boundaries so that runs from several
 machines line up; it is in -o json ("series"), in --save files (merged by
 'gather report'), and with --hlog FILE as an HdrHistogram interval log.
+--prometheus URL streams it while the run goes, at every interval, to a
+Prometheus remote-write endpoint (--otlp URL: an OpenTelemetry collector),
+labelled with the run's id and --tag name=value labels; a slow or absent
+receiver never holds the run up, and the report counts what it missed.
 --targets FILE sends many requests instead of one: vegeta's HTTP format or
 JSON Lines (url, method, header, body, body_file, name, weight), picked
 round-robin, at random or by weight (--pick), all to one server. The URL,

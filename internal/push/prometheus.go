@@ -110,7 +110,7 @@ func (p *prometheusSink) write(ctx context.Context, snaps []*snapshot) (samples,
 		classic := p.request(snaps, false)
 		if b, _, cerr := p.post(ctx, classic); cerr == nil {
 			p.native, p.sure = false, true
-			p.note = fmt.Sprintf("the receiver refused native histograms: %v", err)
+			p.note = "the receiver refused native histograms: " + strings.TrimSpace(err.Error())
 			return countSamples(classic), b, nil
 		}
 	}

@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -316,7 +317,7 @@ func (o *outlet) send() {
 			continue
 		}
 		o.stats.Failed++
-		o.stats.LastError = err.Error()
+		o.stats.LastError = strings.TrimSpace(err.Error()) // a receiver's answer may end in a newline
 		switch {
 		case errors.Is(err, errPermanent):
 			// The receiver refused these for good: their points are lost,

@@ -42,15 +42,21 @@ func (s *Summary) writeExports(p func(string, ...any)) {
 		return
 	}
 	p("")
-	p("Metrics streamed")
+	if len(s.RunIDs) == 1 {
+		// The label to find the run by in the monitoring system.
+		p("Metrics streamed, labelled run=%q", s.RunIDs[0])
+	} else {
+		p("Metrics streamed")
+	}
 	for _, e := range s.Exports {
 		p("  %-10s  %s", e.Sink, e.URL)
-		hist := e.Histograms + " histograms"
+		p("              %s, %d samples in %s (%s), %s histograms", plural(int(e.Intervals), "interval"), e.Samples,
+			plural(int(e.Writes), "write"), bytesText(float64(e.Bytes)), e.Histograms)
 		if e.Note != "" {
-			hist += " (" + e.Note + ")"
+			for _, line := range wrap(e.Note, 80-14, "") {
+				p("              %s", line)
+			}
 		}
-		p("              %s, %d samples in %s (%s), %s", plural(int(e.Intervals), "interval"), e.Samples,
-			plural(int(e.Writes), "write"), bytesText(float64(e.Bytes)), hist)
 		if e.Dropped > 0 || e.Failed > 0 {
 			msg := fmt.Sprintf("WARNING: %s: %d samples of %s not delivered, %s failed",
 				e.Sink, e.Dropped, plural(int(e.DroppedIntervals), "interval"), plural(int(e.Failed), "write"))

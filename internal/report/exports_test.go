@@ -32,7 +32,7 @@ func TestExports(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"\nMetrics streamed\n  prometheus  http://127.0.0.1:9090/api/v1/write\n              11 intervals, 276 samples in 11 writes (9.12 kB), native histograms\n",
+		"\nMetrics streamed, labelled run=\"" + s.RunIDs[0] + "\"\n  prometheus  http://127.0.0.1:9090/api/v1/write\n              11 intervals, 276 samples in 11 writes (9.12 kB), native histograms\n",
 		"\nWARNING: otlp: 46 samples of 2 intervals not delivered, 2 writes failed (last:\n         no answer within 5s)\n",
 	} {
 		if !strings.Contains(text.String(), want) {
