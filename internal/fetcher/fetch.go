@@ -130,7 +130,8 @@ type Fetcher struct {
 	dns    *dnsCache
 	proxy  func(*http.Request) (*url.URL, error) // nil: no proxy in the environment for http://
 	header http.Header
-	hold   int // Run's window in InputOrder, if > 0 (for tests)
+	// Run's windows in InputOrder, if hold > 0 (for tests).
+	hold, softHold int
 }
 
 // New returns a Fetcher for opts. It fails only if opts.Dir cannot be

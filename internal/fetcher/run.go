@@ -4,6 +4,7 @@ import (
 	"context"
 	"iter"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gather-dev/gather"
@@ -17,22 +18,39 @@ const (
 	holdPerRecord = 1 << 10
 )
 
+// softHold is how many records Run holds in InputOrder, at least, before
+// the window widens: enough for the records a line's ordinary lateness
+// (a scheduling delay, a retry) holds back, in a fraction of a MiB.
+const softHold = 4096
+
+// widenAfter is how long Run's input waits on the soft window before it
+// widens to the full one: a line that holds the window this long is slow,
+// not late, and the fetches are not to wait for it.
+const widenAfter = 100 * time.Millisecond
+
 // stallReport is how long Run's input waits on a full window before
 // Options.Stalled hears of it: a window that frees within it is only busy.
 const stallReport = time.Second
 
-// window returns how many records Run may hold in InputOrder, emitted or
-// not: at least 4 x Concurrency, and as many more as holdBudget allows, so
-// that one slow line does not leave the fetch slots idle while it lasts.
-func (f *Fetcher) window() int {
+// windows returns how many records Run may hold in InputOrder, emitted or
+// not: soft as a rule, full once a slow line has held soft for widenAfter.
+// full is at least 4 x Concurrency, and as many more as holdBudget allows,
+// so that one slow line does not leave the fetch slots idle while it
+// lasts; soft, no more than full, is what a run without slow lines needs,
+// so that its memory stays small.
+func (f *Fetcher) windows() (soft, full int) {
 	if f.hold > 0 {
-		return f.hold
+		if f.softHold > 0 {
+			return min(f.softHold, f.hold), f.hold
+		}
+		return f.hold, f.hold
 	}
 	per := int64(holdPerRecord)
 	if f.opts.Body {
 		per += f.opts.MaxBody
 	}
-	return max(4*f.opts.Concurrency, int(min(holdBudget/per, 1<<20)))
+	full = max(4*f.opts.Concurrency, int(min(holdBudget/per, 1<<20)))
+	return min(max(4*f.opts.Concurrency, softHold), full), full
 }
 
 // Run fetches each line of lines, at most Options.Concurrency at once, and
@@ -51,9 +69,10 @@ func (f *Fetcher) window() int {
 // record is emitted as soon as it is done (CompletionOrder) or as soon as
 // the records before it are (InputOrder). In InputOrder a slow line holds
 // back the records after it, but not their fetches: Run holds up to a
-// window of records behind it (see [Fetcher.window]: 65,536 records, or
-// fewer with Body), and only when that is full does the input wait, and
-// Options.Stalled hears of it. Memory is bounded by that window and by
+// window of records behind it (see [Fetcher.windows]: 4,096 records, and
+// 65,536, or fewer with Body, once the line has held the first 100 ms), and
+// only when that is full does the input wait, and Options.Stalled hears of
+// it. Memory is bounded by that window and by
 // Concurrency, whatever the length of the input.
 func (f *Fetcher) Run(ctx context.Context, lines iter.Seq[Line], emit func(*Record) error) error {
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -76,10 +95,9 @@ func (f *Fetcher) Run(ctx context.Context, lines iter.Seq[Line], emit func(*Reco
 	}
 	jobs := make(chan job, c) // a line ready for each goroutine that frees up
 	results := make(chan result, c)
-	var window chan struct{} // InputOrder: a token per line read and not yet emitted
-	stalled := make(chan struct{}, 1)
+	var win *window // InputOrder: the lines read and not yet emitted
 	if inOrder {
-		window = make(chan struct{}, f.window())
+		win = newWindow(f.windows())
 	}
 	fetching := make([]fetchingLine, c)
 
@@ -95,7 +113,7 @@ func (f *Fetcher) Run(ctx context.Context, lines iter.Seq[Line], emit func(*Reco
 		defer close(jobs)
 		seq := 0
 		for l := range lines {
-			if inOrder && !admit(window, stalled, quit) {
+			if inOrder && !win.admit(seq, quit) {
 				return nil
 			}
 			select {
@@ -148,9 +166,12 @@ func (f *Fetcher) Run(ctx context.Context, lines iter.Seq[Line], emit func(*Reco
 			for rec := held.pop(); rec != nil && emitErr == nil; rec = held.pop() {
 				emitErr = emit(rec)
 				*rec = Record{} // its strings are free to go
-				<-window
 			}
-		case <-stalled:
+			win.emitted(held.next)
+			if held.count == 0 {
+				held.shrink()
+			}
+		case <-win.stalledC():
 			if f.opts.Stalled == nil || held.next == reported {
 				continue
 			}
@@ -171,29 +192,89 @@ func (f *Fetcher) Run(ctx context.Context, lines iter.Seq[Line], emit func(*Reco
 	return emitErr
 }
 
-// admit takes a token of window for the next line. When the window is
-// full it waits, and tells stalled once it has waited stallReport. It
-// reports false if quit closed first.
-func admit(window chan struct{}, stalled chan struct{}, quit <-chan struct{}) bool {
+// A window bounds the lines Run has read in InputOrder and not yet
+// emitted: soft of them as a rule, full once the input has waited on soft
+// for widenAfter, until the lines held fall back under soft. The input
+// goroutine admits lines; Run's goroutine says how many it has emitted.
+type window struct {
+	soft, full int
+	limit      int           // soft or full: the input goroutine's alone
+	done       atomic.Int64  // lines emitted
+	advanced   chan struct{} // done has grown
+	stalled    chan struct{} // the input has waited on the full window for stallReport
+}
+
+func newWindow(soft, full int) *window {
+	return &window{soft: soft, full: full, limit: soft, advanced: make(chan struct{}, 1), stalled: make(chan struct{}, 1)}
+}
+
+// stalledC returns the channel Run's goroutine hears stalls on; nil (a
+// channel that never delivers) without a window.
+func (w *window) stalledC() <-chan struct{} {
+	if w == nil {
+		return nil
+	}
+	return w.stalled
+}
+
+// emitted says that the lines before sequence number next are emitted.
+func (w *window) emitted(next int) {
+	if w == nil {
+		return
+	}
+	w.done.Store(int64(next))
 	select {
-	case window <- struct{}{}:
-		return true
+	case w.advanced <- struct{}{}:
 	default:
 	}
-	t := time.NewTimer(stallReport)
-	defer t.Stop()
+}
+
+// admit waits until line seq may be read, and reports false if quit
+// closed first.
+func (w *window) admit(seq int, quit <-chan struct{}) bool {
+	var waited time.Time // since when the input waits on w.limit
+	reported := false
 	for {
-		select {
-		case window <- struct{}{}:
+		held := int64(seq) - w.done.Load()
+		if held < int64(w.soft) {
+			w.limit = w.soft // the slow line is done: back to the soft window
 			return true
-		case <-t.C:
-			select {
-			case stalled <- struct{}{}:
-			default:
+		}
+		if held < int64(w.limit) {
+			return true
+		}
+		now := time.Now()
+		if waited.IsZero() {
+			waited = now
+		}
+		wait := stallReport
+		if w.limit < w.full {
+			wait = widenAfter
+		}
+		if d := now.Sub(waited); d < wait {
+			wait -= d
+		} else if w.limit < w.full {
+			w.limit, waited = w.full, time.Time{}
+			continue
+		} else {
+			if !reported {
+				reported = true
+				select {
+				case w.stalled <- struct{}{}:
+				default:
+				}
 			}
+			wait = time.Hour // only the window's advance matters now
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-w.advanced:
+		case <-t.C:
 		case <-quit:
+			t.Stop()
 			return false
 		}
+		t.Stop()
 	}
 }
 
@@ -256,6 +337,14 @@ func (r *reorder) pop() *Record {
 	r.next++
 	r.count--
 	return &r.recs[i]
+}
+
+// shrink lets go of a ring grown behind a slow line, once it holds
+// nothing: what a long run keeps is what it needs now.
+func (r *reorder) shrink() {
+	if r.count == 0 && len(r.recs) > 2*softHold {
+		r.recs, r.has = nil, nil
+	}
 }
 
 func (r *reorder) grow() {

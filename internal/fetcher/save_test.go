@@ -128,3 +128,30 @@ func runCtx(t *testing.T, ctx context.Context, f *Fetcher, lines []string) []Rec
 	}
 	return recs
 }
+
+// A body that cannot be saved is a "save" record that still tells the
+// body's length; a directory that takes no file is refused by New.
+func TestSaveFails(t *testing.T) {
+	t.Parallel()
+	forClients(t, func(t *testing.T, client Client) {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "abc") }))
+		defer srv.Close()
+		dir := t.TempDir()
+		f, err := New(Options{Dir: dir, Client: client})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		// The directory goes away after the start: no file can be made.
+		if err := os.Remove(dir); err != nil {
+			t.Fatal(err)
+		}
+		r := run(t, f, []string{srv.URL + "/x"})[0]
+		if r.Error != KindSave || r.Bytes != 3 || r.Status != 200 || r.File != "" {
+			t.Errorf("record %+v, want a save failure of 3 bytes", r)
+		}
+	})
+	if _, err := New(Options{Dir: "/proc"}); err == nil {
+		t.Errorf("New with a directory that takes no file: no error")
+	}
+}
