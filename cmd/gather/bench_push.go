@@ -108,9 +108,15 @@ func (f *pushFlags) start(plan *loadgen.Plan, stderr io.Writer) (finish func(*re
 		return func(*report.Summary) {}, nil
 	}
 	cfg := f.cfg
-	cfg.RunID = report.NewRunID()
-	// The segment of a distributed run, once runs have one (issue 13),
-	// goes in cfg.Segment; a run of one machine has none.
+	// The run's own id, in its report, and the one its series carry: a
+	// segment of a distributed run labels them with the distributed run's
+	// id and its segment, so that a dashboard sums the segments.
+	id := report.NewRunID()
+	cfg.RunID = id
+	if g := plan.Segment; g.Count > 0 {
+		cfg.RunID = plan.RunID()
+		cfg.Segment = fmt.Sprintf("%d/%d", g.Index, g.Count)
+	}
 	switch {
 	case plan.Targets != nil && len(plan.Targets.Names()) > 1:
 		// The names the series splits its per-target counters by.
@@ -140,7 +146,7 @@ func (f *pushFlags) start(plan *loadgen.Plan, stderr io.Writer) (finish func(*re
 			return
 		}
 		// The streams named the run before it ended.
-		sum.RunIDs = []string{cfg.RunID}
+		sum.RunIDs = []string{id}
 		sum.Exports = exports
 		for _, e := range exports {
 			if e.Dropped > 0 {

@@ -107,7 +107,9 @@ func TestBenchPrometheus(t *testing.T) {
 				}
 				args = append(args, "--targets", file)
 			} else {
-				args = append(args, target.URL+"/")
+				// One segment of a distributed run (of one): its series carry
+				// the distributed run's id and the segment.
+				args = append(args, "--segment", "0/1", "--run-id", "dist-1", target.URL+"/")
 			}
 			start := time.Now()
 			var stdout, stderr bytes.Buffer
@@ -121,6 +123,8 @@ func TestBenchPrometheus(t *testing.T) {
 			var out struct {
 				RunIDs  []string `json:"run_ids"`
 				Exports []struct {
+					Run        string `json:"run"`
+					Segment    string `json:"segment"`
 					Histograms string `json:"histograms"`
 					Note       string `json:"note"`
 					Samples    int64  `json:"samples"`
@@ -146,7 +150,23 @@ func TestBenchPrometheus(t *testing.T) {
 			if !tc.native && !strings.Contains(out.Exports[0].Note, "native histograms are disabled") {
 				t.Errorf("note %q: want why classic buckets were sent", out.Exports[0].Note)
 			}
-			run := fmt.Sprintf(`run=%q`, sum.RunIDs[0])
+			label := sum.RunIDs[0]
+			if !tc.native {
+				label = "dist-1"
+				if out.Exports[0].Segment != "0/1" || sum.RunIDs[0] == label {
+					t.Errorf("a segment's stream is labelled run=%q segment=%q; its report's run id is %s",
+						out.Exports[0].Run, out.Exports[0].Segment, sum.RunIDs[0])
+				}
+			}
+			if out.Exports[0].Run != label {
+				t.Errorf("the stream's run label is %q, want %q", out.Exports[0].Run, label)
+			}
+			run := fmt.Sprintf(`run=%q`, label)
+			if !tc.native {
+				if got := prom.value(t, `count(gather_requests_total{`+run+`,segment="0/1"})`); got != 1 {
+					t.Errorf("%v series carry the segment label, want 1", got)
+				}
+			}
 			if got := prom.value(t, `sum(gather_requests_total{`+run+`})`); int64(got) != sum.Requests {
 				t.Errorf("Prometheus counts %v requests, gather %d", got, sum.Requests)
 			}
@@ -180,7 +200,7 @@ func TestBenchPrometheus(t *testing.T) {
 
 			// The dashboard's panels, over the run.
 			for _, dq := range dashboard {
-				expr := strings.NewReplacer("$run", sum.RunIDs[0], "$__rate_interval", "2s", "$__interval", "1s").Replace(dq.expr)
+				expr := strings.NewReplacer("$run", label, "$__rate_interval", "2s", "$__interval", "1s").Replace(dq.expr)
 				got := prom.queryRange(t, expr, start, time.Now(), time.Second)
 				if got == 0 && dq.needsData(tc.histograms) {
 					t.Errorf("dashboard panel %q: %s has no data", dq.panel, expr)

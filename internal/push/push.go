@@ -123,8 +123,9 @@ var errPermanent = errors.New("permanent")
 // one goroutine (the run's OnInterval), Close once after the last
 // Interval.
 type Stream struct {
-	acc     accumulator
-	outlets []*outlet
+	acc            accumulator
+	outlets        []*outlet
+	runID, segment string // the labels, for the report
 }
 
 // New returns a stream of the run to sinks, whose goroutines it starts;
@@ -160,7 +161,7 @@ func New(cfg Config, sinks ...Sink) (*Stream, error) {
 			return nil, fmt.Errorf("push: tag %q given twice", labels[i].name)
 		}
 	}
-	s := &Stream{acc: accumulator{cpu: cfg.CPU}}
+	s := &Stream{acc: accumulator{cpu: cfg.CPU}, runID: cfg.RunID, segment: cfg.Segment}
 	if cfg.CPU != nil {
 		s.acc.cpu0 = cfg.CPU()
 	}
@@ -216,6 +217,7 @@ func (s *Stream) Close() []report.Export {
 		e := o.stats
 		o.mu.Unlock()
 		e.Sink, e.URL = o.sink.name(), o.sink.url()
+		e.Run, e.Segment = s.runID, s.segment
 		e.Histograms, e.Note = o.sink.histograms()
 		out = append(out, e)
 	}

@@ -101,7 +101,7 @@ func TestBufferBound(t *testing.T) {
 		if len(got) != 2 || len(got[0]) != 1 || len(got[1]) != 3 || got[0][0].Unix() != 1001 || got[1][0].Unix() != 1006 {
 			t.Errorf("writes %v, want interval 0, then 5, 6 and 7", got)
 		}
-		want := report.Export{Sink: "fake", URL: "fake://", Histograms: "native", Intervals: 8,
+		want := report.Export{Sink: "fake", URL: "fake://", Run: "r1", Histograms: "native", Intervals: 8,
 			Samples: 40, Bytes: 200, Writes: 2, Dropped: 40, DroppedIntervals: 4}
 		if e != want {
 			t.Errorf("export %+v\nwant   %+v", e, want)

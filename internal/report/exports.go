@@ -12,6 +12,10 @@ type Export struct {
 	Sink string
 	// URL is where the metrics went.
 	URL string
+	// Run and Segment are the labels that tell the run's series apart:
+	// the run's id (a distributed run's, for a segment of one) and the
+	// segment ("i/N", "" for a run not split).
+	Run, Segment string
 	// Histograms says how latency was sent: "native" or "classic"
 	// (Prometheus), "exponential" (OTLP); Note says why, if the stream
 	// chose (a receiver that refused native histograms gets classic
@@ -42,11 +46,11 @@ func (s *Summary) writeExports(p func(string, ...any)) {
 		return
 	}
 	p("")
-	if len(s.RunIDs) == 1 {
-		// The label to find the run by in the monitoring system.
-		p("Metrics streamed, labelled run=%q", s.RunIDs[0])
+	// The labels to find the run by in the monitoring system.
+	if e := s.Exports[0]; e.Segment != "" {
+		p("Metrics streamed, labelled run=%q, segment=%q", e.Run, e.Segment)
 	} else {
-		p("Metrics streamed")
+		p("Metrics streamed, labelled run=%q", e.Run)
 	}
 	for _, e := range s.Exports {
 		p("  %-10s  %s", e.Sink, e.URL)
@@ -75,6 +79,8 @@ func (s *Summary) writeExports(p func(string, ...any)) {
 type jsonExport struct {
 	Sink             string `json:"sink"`
 	URL              string `json:"url"`
+	Run              string `json:"run"`
+	Segment          string `json:"segment,omitempty"`
 	Histograms       string `json:"histograms"`
 	Note             string `json:"note,omitempty"`
 	Intervals        int64  `json:"intervals"`

@@ -21,9 +21,9 @@ func TestExports(t *testing.T) {
 		t.Error("a run without streams has a Metrics section")
 	}
 	s.Exports = []Export{
-		{Sink: "prometheus", URL: "http://127.0.0.1:9090/api/v1/write", Histograms: "native",
+		{Sink: "prometheus", URL: "http://127.0.0.1:9090/api/v1/write", Run: "r1", Histograms: "native",
 			Intervals: 11, Samples: 276, Bytes: 9120, Writes: 11},
-		{Sink: "otlp", URL: "http://127.0.0.1:4318/v1/metrics", Histograms: "exponential",
+		{Sink: "otlp", URL: "http://127.0.0.1:4318/v1/metrics", Run: "r1", Histograms: "exponential",
 			Intervals: 11, Samples: 92, Bytes: 4000, Writes: 4, Failed: 2, Dropped: 46, DroppedIntervals: 2,
 			LastError: "no answer within 5s"},
 	}
@@ -32,7 +32,7 @@ func TestExports(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"\nMetrics streamed, labelled run=\"" + s.RunIDs[0] + "\"\n  prometheus  http://127.0.0.1:9090/api/v1/write\n              11 intervals, 276 samples in 11 writes (9.12 kB), native histograms\n",
+		"\nMetrics streamed, labelled run=\"r1\"\n  prometheus  http://127.0.0.1:9090/api/v1/write\n              11 intervals, 276 samples in 11 writes (9.12 kB), native histograms\n",
 		"\nWARNING: otlp: 46 samples of 2 intervals not delivered, 2 writes failed (last:\n         no answer within 5s)\n",
 	} {
 		if !strings.Contains(text.String(), want) {
