@@ -284,3 +284,31 @@ func TestProxy(t *testing.T) {
 		t.Errorf("a host the proxy does not take is not on the own client")
 	}
 }
+
+// Fetch, outside a Run, stops a request when its context ends, the body's
+// reading included.
+func TestFetchAbortsBody(t *testing.T) {
+	t.Parallel()
+	forClients(t, func(t *testing.T, client Client) {
+		release := make(chan struct{})
+		defer close(release)
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, "start")
+			w.(http.Flusher).Flush()
+			select {
+			case <-r.Context().Done():
+			case <-release:
+			}
+		}))
+		defer srv.Close()
+		f := mustNew(t, Options{Client: client})
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(100*time.Millisecond, cancel)
+		u, _ := url.Parse(srv.URL + "/")
+		start := time.Now()
+		r := f.Fetch(ctx, Line{Number: 1, Text: srv.URL + "/", URL: u})
+		if r.Error != KindCancelled || time.Since(start) > 10*time.Second {
+			t.Errorf("record %s %s after %v, want cancelled at once", r.Error, r.Message, time.Since(start))
+		}
+	})
+}

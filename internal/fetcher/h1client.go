@@ -64,6 +64,15 @@ type h1Conn struct {
 	prev, next *h1Conn
 	run        *runState
 	idleSince  time.Time
+	unwatch    func() bool // stops ctx's abort of a request outside a Run
+}
+
+// stopWatching ends the watch of a request's context, if any.
+func (c *h1Conn) stopWatching() {
+	if c.unwatch != nil {
+		c.unwatch()
+		c.unwatch = nil
+	}
 }
 
 // minConnBuffer is a connection's read buffer at first: -c 1000 holds a
@@ -102,16 +111,15 @@ func (c *h1Client) roundTrip(ctx context.Context, h *hop, deadline time.Time, ru
 			c.pool.drop(conn)
 			return context.Cause(ctx)
 		}
-		var stop func() bool
 		if run == nil {
-			stop = context.AfterFunc(ctx, func() { conn.nc.SetDeadline(aLongTimeAgo) })
+			// No run aborts this one: ctx does, until the response is released.
+			nc := conn.nc
+			conn.unwatch = context.AfterFunc(ctx, func() { nc.SetDeadline(aLongTimeAgo) })
 		}
 		err := conn.exchange(h)
-		if stop != nil {
-			stop()
-		}
 		if err != nil {
 			stale := conn.reused && !conn.p.Started() && try == 0 && !isTimeout(err) && ctx.Err() == nil
+			conn.stopWatching()
 			c.pool.drop(conn)
 			if stale {
 				continue
@@ -381,6 +389,7 @@ func (z compressed) Read(p []byte) (int, error) {
 // reading what is left of the body if that is short (drainLimit), and is
 // closed otherwise.
 func (c *h1Conn) release() {
+	defer c.stopWatching()
 	if c.broken || !c.p.Done() && !c.drain() {
 		c.client.pool.drop(c)
 		return
