@@ -160,7 +160,7 @@ type h2Stream struct {
 	deadline time.Time // zero without a timeout
 	first    time.Time // first frame of the response
 	late     bool
-	retried  bool // sent once before, and not processed then
+	retries  int // times sent before and not processed (see h2MaxRetries)
 	status   int
 	bytes    int64
 	headers  bool  // a final (non-1xx) header block has come
@@ -241,10 +241,16 @@ func (c *h2Conn) canOpen() bool {
 // run lets one connection carry: once they are done, the client closes it.
 func (c *h2Conn) spent() bool { return c.limit > 0 && c.opened >= c.limit }
 
-// open sends a request on a new stream; retried marks one sent before
-// that the server did not process.
-func (c *h2Conn) open(due, now time.Time, late, retried bool, timeout time.Duration) {
-	s := h2Stream{id: c.nextID, due: due, start: now, late: late, retried: retried, window: c.initialWindow}
+// h2MaxRetries bounds how many times a request the server did not process
+// (REFUSED_STREAM, or above a GOAWAY's last stream) is sent again: a
+// GOAWAY may cross a request sent again in flight, but a server that
+// refuses everything must not keep a request going for ever.
+const h2MaxRetries = 3
+
+// open sends a request on a new stream; retries counts the times it was
+// sent before and not processed.
+func (c *h2Conn) open(due, now time.Time, late bool, retries int, timeout time.Duration) {
+	s := h2Stream{id: c.nextID, due: due, start: now, late: late, retries: retries, window: c.initialWindow}
 	if timeout > 0 {
 		s.deadline = now.Add(timeout)
 	}
@@ -363,7 +369,7 @@ func (c *h2Conn) frame(f http2.Frame) {
 		}
 	case *http2.RSTStreamFrame:
 		if i := c.find(f.StreamID); i >= 0 {
-			if f.ErrCode == http2.ErrCodeRefusedStream && !c.streams[i].retried {
+			if f.ErrCode == http2.ErrCodeRefusedStream && c.streams[i].retries < h2MaxRetries {
 				c.retry = append(c.retry, c.streams[i]) // never processed: RFC 9113, 8.7
 				c.remove(i)
 				return
@@ -516,7 +522,7 @@ func (c *h2Conn) goAway(last uint32, code http2.ErrCode) {
 		switch s := &c.streams[i]; {
 		case s.id <= last:
 			i++
-		case s.retried:
+		case s.retries >= h2MaxRetries:
 			c.end(i, errStreamReset{code: code, goaway: true})
 		default:
 			c.retry = append(c.retry, *s)

@@ -192,7 +192,7 @@ func (w *h2Worker) work(ctx context.Context) {
 			if len(w.owed) > 0 {
 				s := w.owed[0]
 				w.owed = w.owed[1:]
-				c.open(s.due, now, s.late, true, timeout)
+				c.open(s.due, now, s.late, s.retries+1, timeout)
 				continue
 			}
 			if !w.pending && !w.claim(now) {
@@ -238,7 +238,7 @@ func (w *h2Worker) send(now time.Time, timeout time.Duration) {
 			w.st.lateFree++ // claimed in time, sent late
 		}
 	}
-	w.c.open(w.due, now, w.late, false, timeout)
+	w.c.open(w.due, now, w.late, 0, timeout)
 	w.pending = false
 }
 
