@@ -45,6 +45,7 @@ type benchFlags struct {
 	push        pushFlags
 	segment     segmentFlags
 	findMax     findMaxFlags
+	emit        emitFlags
 }
 
 // benchSpareFiles is how many open files bench keeps for itself beyond one
@@ -167,9 +168,21 @@ Examples:
 			if len(args) > 0 {
 				rawURL = args[0]
 			}
+			if err := f.emit.check(&f.segment); err != nil {
+				return err
+			}
+			if f.findMax.on && (f.segment.segment != "" || cmd.Flags().Changed("segments")) {
+				return usagef("bench: --find-max searches from one machine: not with --segment, --segments or --emit")
+			}
+			if f.emit.given() {
+				f.targets.readFile = f.emit.readBody // to ship the body files it names
+			}
 			plan, err := f.plan(rawURL, cmd.Flags().Changed("requests"), cmd.InOrStdin())
 			if err != nil {
 				return err
+			}
+			if f.emit.given() {
+				return emitManifest(cmd, f, plan, args)
 			}
 			if f.findMax.on {
 				return runFindMax(cmd, f, plan)
@@ -208,6 +221,10 @@ Examples:
 	f.thresholds.register(fl, "bench")
 	f.view.register(fl)
 	f.segment.register(fl)
+	f.emit.register(fl)
+	cmd.RegisterFlagCompletionFunc("emit", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return []string{"kubernetes"}, cobra.ShellCompDirectiveNoFileComp
+	})
 	return cmd, f
 }
 
@@ -271,7 +288,7 @@ func (f *benchFlags) plan(rawURL string, nSet bool, stdin io.Reader) (*loadgen.P
 	if err := f.push.check(); err != nil {
 		return nil, err
 	}
-	if err := f.segment.apply(plan, false); err != nil {
+	if err := f.segment.apply(plan, f.emit.given()); err != nil {
 		return nil, err
 	}
 	conns := int64(plan.PeakConnections())

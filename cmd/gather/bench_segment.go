@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/netip"
 	"os"
 	"regexp"
 	"strconv"
@@ -18,6 +19,7 @@ type segmentFlags struct {
 	segments int    // N, the index from JOB_COMPLETION_INDEX
 	startAt  string
 	runID    string
+	source   string
 	flags    *pflag.FlagSet
 }
 
@@ -39,6 +41,7 @@ func (f *segmentFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&f.segment, "segment", "", "run segment `i/N` of a run split over N processes (requests j with j mod N = i)")
 	fl.IntVar(&f.segments, "segments", 0, "split the run in `N` segments; this one's index is $"+jobIndexEnv+" (a Kubernetes Indexed Job), or see --emit")
 	fl.StringVar(&f.startAt, "start-at", "", "start at this wall-clock `TIME` (RFC 3339, e.g. 2026-12-01T08:30:00Z), counting the schedule from it")
+	fl.StringVar(&f.source, "source-addr", "", "make every connection from this local `IP` (one of the machine's addresses; each has its own ephemeral ports)")
 	fl.StringVar(&f.runID, "run-id", "", "the distributed run's `ID`, shared by its segments (default: derived from the flags and --start-at)")
 }
 
@@ -58,7 +61,9 @@ func (f *segmentFlags) apply(plan *loadgen.Plan, emit bool) error {
 		}
 	case f.flags.Changed("segments") && f.segments < 1:
 		return usagef("bench: --segments must be at least 1, got %d", f.segments)
-	case f.flags.Changed("segments") && !emit:
+	case f.flags.Changed("segments") && emit:
+		g = loadgen.Segment{Count: f.segments} // the manifest's N; each pod has its index
+	case f.flags.Changed("segments"):
 		env, ok := os.LookupEnv(jobIndexEnv)
 		if !ok {
 			return usagef("bench: --segments %d needs --segment i/%d, or $%s (set in a Kubernetes Indexed Job)",
@@ -97,6 +102,13 @@ func (f *segmentFlags) apply(plan *loadgen.Plan, emit bool) error {
 		if err := g.Check(plan); err != nil {
 			return usagef("bench: --segment: %v", err)
 		}
+	}
+	if f.source != "" {
+		a, err := netip.ParseAddr(f.source)
+		if err != nil || a.Zone() != "" {
+			return usagef("bench: --source-addr %q: want an IP address", f.source)
+		}
+		plan.SourceAddr = a.Unmap()
 	}
 	plan.Segment = g
 	plan.NodeName = os.Getenv(nodeEnv)

@@ -20,6 +20,9 @@ type targetFlags struct {
 	dataPick      string
 	bodyTemplates bool
 	flags         *pflag.FlagSet // to tell a default from a value given
+	// readFile, if set, reads the targets file's body files (see
+	// targets.Options.ReadFile): --emit keeps them to ship.
+	readFile func(name string) ([]byte, error)
 }
 
 func (t *targetFlags) register(fl *pflag.FlagSet) {
@@ -60,7 +63,7 @@ func (t *targetFlags) conflicts(f *benchFlags) error {
 
 // options returns how to read the targets, loading the data file.
 func (t *targetFlags) options(base *url.URL, header [][2]string, stdin io.Reader) (targets.Options, error) {
-	opt := targets.Options{Base: base, Header: header, BodyTemplates: t.bodyTemplates}
+	opt := targets.Options{Base: base, Header: header, BodyTemplates: t.bodyTemplates, ReadFile: t.readFile}
 	var err error
 	if t.pick != "" {
 		if opt.Pick, err = targets.ParsePick(t.pick); err != nil {

@@ -188,6 +188,8 @@ func TestSegmentFlags(t *testing.T) {
 		{"-", []string{"--start-at", "tomorrow", url}, `bench: --start-at "tomorrow": want an RFC 3339 time, e.g. 2026-12-01T08:30:00Z`},
 		{"-", []string{"--start-at", "2000-01-01T00:00:00Z", "-z", "10s", url}, "bench: --start-at 2000-01-01T00:00:00Z is "},
 		{"-", []string{"--start-at", "2999-01-01T00:00:00Z", url}, "bench: --start-at 2999-01-01T00:00:00Z is "},
+		{"-", []string{"--source-addr", "127.0.0.2", url}, ""},
+		{"-", []string{"--source-addr", "localhost", url}, `bench: --source-addr "localhost": want an IP address`},
 	} {
 		t.Setenv(jobIndexEnv, tt.env) // restored after the test
 		if tt.env == "-" {

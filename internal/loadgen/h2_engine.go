@@ -296,7 +296,7 @@ func (w *h2Worker) dial(ctx context.Context, now time.Time) error {
 	if t := w.e.plan.Timeout; t > 0 {
 		deadline = now.Add(t)
 	}
-	d := net.Dialer{KeepAlive: -1, Deadline: deadline} // see noProbes
+	d := net.Dialer{KeepAlive: -1, Deadline: deadline, LocalAddr: w.e.plan.localAddr()} // see noProbes
 	conn, err := d.DialContext(ctx, "tcp", w.e.addr)
 	if err != nil {
 		return err

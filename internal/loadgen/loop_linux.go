@@ -122,7 +122,7 @@ func loopAddr(ctx context.Context, p *Plan) (sa syscall.Sockaddr, family int, ok
 	}
 	ip, err := netip.ParseAddr(host)
 	if err != nil {
-		d := net.Dialer{KeepAlive: -1, Timeout: p.Timeout}
+		d := net.Dialer{KeepAlive: -1, Timeout: p.Timeout, LocalAddr: p.localAddr()}
 		c, err := d.DialContext(ctx, "tcp", hp)
 		if err != nil {
 			return nil, 0, false

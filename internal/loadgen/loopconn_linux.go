@@ -172,6 +172,10 @@ func (l *eventLoop) connect(c *loopConn) error {
 	if err != nil {
 		return os.NewSyscallError("socket", err)
 	}
+	if err := bindSource(fd, l.run.plan.SourceAddr); err != nil {
+		syscall.Close(fd)
+		return l.dialError(err)
+	}
 	// As net does: a request written in pieces is not held back.
 	syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
 	ev := syscall.EpollEvent{

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -141,6 +142,11 @@ type Plan struct {
 	// from StartAt all the same (the requests due before it are late in
 	// the open model), and says so in its report.
 	StartAt time.Time
+	// SourceAddr, if valid, is the local address every connection is
+	// made from, instead of the system's choice: one of several addresses
+	// of a generator (each has its own ephemeral ports), or a segment's
+	// own on a shared machine.
+	SourceAddr netip.Addr
 	// HostName and NodeName say where the run ran, for the record (see
 	// [report.Part]); "" means os.Hostname and unknown.
 	HostName, NodeName string

@@ -190,7 +190,8 @@ func (a *loopTLSConn) SetWriteDeadline(t time.Time) error {
 // goroutines run, and the eventfd by which they wake it when one is done.
 type loopTLS struct {
 	client *tlsClient
-	addr   string // the address the loops resolved, host:port
+	addr   string   // the address the loops resolved, host:port
+	local  net.Addr // Plan.SourceAddr
 	ctx    context.Context
 	wg     *sync.WaitGroup
 	efd    int // eventfd in the loop's epoll set
@@ -211,6 +212,7 @@ type handshakeDone struct {
 type loopTLSEngine struct {
 	client *tlsClient
 	addr   string
+	local  net.Addr // Plan.SourceAddr
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -218,7 +220,7 @@ type loopTLSEngine struct {
 
 func newLoopTLSEngine(p *Plan, sa syscall.Sockaddr, conns int) *loopTLSEngine {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &loopTLSEngine{client: newTLSClient(p, conns, "http/1.1"), addr: sockaddrString(sa), ctx: ctx, cancel: cancel}
+	return &loopTLSEngine{client: newTLSClient(p, conns, "http/1.1"), addr: sockaddrString(sa), local: p.localAddr(), ctx: ctx, cancel: cancel}
 }
 
 // stop ends the handshakes in flight and waits for their goroutines.
@@ -250,7 +252,7 @@ func (e *loopTLSEngine) newLoopTLS(epfd int) (*loopTLS, error) {
 		syscall.Close(efd)
 		return nil, os.NewSyscallError("epoll_ctl", err)
 	}
-	return &loopTLS{client: e.client, addr: e.addr, ctx: e.ctx, wg: &e.wg, efd: efd}, nil
+	return &loopTLS{client: e.client, addr: e.addr, local: e.local, ctx: e.ctx, wg: &e.wg, efd: efd}, nil
 }
 
 // tlsConnect starts c's connection: a goroutine dials and shakes hands,
@@ -276,7 +278,7 @@ func (l *eventLoop) tlsConnect(c *loopConn) error {
 // dial opens a connection, runs its handshake and readies it for a loop.
 func (t *loopTLS) dial(id int32, deadline time.Time) handshakeDone {
 	d := handshakeDone{id: id}
-	dialer := net.Dialer{KeepAlive: -1, Deadline: deadline} // see noProbes
+	dialer := net.Dialer{KeepAlive: -1, Deadline: deadline, LocalAddr: t.local} // see noProbes
 	start := time.Now()
 	raw, err := dialer.DialContext(t.ctx, "tcp", t.addr)
 	if err != nil {

@@ -58,6 +58,7 @@ func transport(p *Plan, conns int) (func(context.Context, int) (Doer, error), er
 		}
 		return func(ctx context.Context, _ int) (Doer, error) {
 			d := newH1Doer(ctx, addr, req, p.Timeout)
+			d.dialer.LocalAddr = p.localAddr()
 			d.tls = tc
 			return d, nil
 		}, nil
@@ -66,7 +67,7 @@ func transport(p *Plan, conns int) (func(context.Context, int) (Doer, error), er
 		// A benchmark measures the target, not a proxy; see noProbes for
 		// KeepAlive.
 		Proxy:               nil,
-		DialContext:         (&net.Dialer{KeepAlive: -1}).DialContext,
+		DialContext:         (&net.Dialer{KeepAlive: -1, LocalAddr: p.localAddr()}).DialContext,
 		MaxIdleConnsPerHost: conns,
 		MaxConnsPerHost:     conns,
 		DisableKeepAlives:   p.NoKeepAlive,

@@ -194,28 +194,29 @@ func (s *Summary) writePartTable(p func(string, ...any)) {
 	if len(parts) > partRows {
 		p("  ... %d more (all of them in -o json)", len(parts)-partRows)
 	}
-	// One warning per host whose clock nobody synchronizes, naming its
-	// first segment.
+	// One warning per host whose clock nobody synchronizes.
 	var hosts []string
-	firstOf := map[string]*idPart{}
-	count := map[string]int{}
+	segs := map[string][]string{}
 	for i := range parts {
 		pt := &parts[i]
 		if pt.StartAt.IsZero() || !pt.Clock.Known || pt.Clock.Synchronized {
 			continue
 		}
-		if count[pt.Host] == 0 {
+		if _, ok := segs[pt.Host]; !ok {
 			hosts = append(hosts, pt.Host)
-			firstOf[pt.Host] = pt
 		}
-		count[pt.Host]++
+		name := pt.SegmentName()
+		if name == "" {
+			name = "run " + pt.id
+		}
+		segs[pt.Host] = append(segs[pt.Host], name)
 	}
 	for _, h := range hosts {
-		what := partName(firstOf[h])
-		if n := count[h]; n > 1 {
-			what = fmt.Sprintf("%s and %d more on its host", what, n-1)
+		what := "segment " + segs[h][0]
+		if n := len(segs[h]); n > 1 {
+			what = fmt.Sprintf("%d segments", n)
 		}
-		msg := fmt.Sprintf("WARNING: the clock of %s is not synchronized: a --start-at is only as good as the clocks", what)
+		msg := fmt.Sprintf("WARNING: the clock of host %s (%s) is not synchronized: a --start-at is only as good as the clocks", h, what)
 		for _, line := range wrap(msg, 80, "         ") {
 			p("%s", line)
 		}
@@ -261,18 +262,6 @@ func (s *Summary) sortedParts() []idPart {
 		return a.Segment - b.Segment
 	})
 	return parts
-}
-
-// partName names a part in messages: "segment 2/4 (host gather-2)".
-func partName(pt *idPart) string {
-	name := "run " + pt.id
-	if seg := pt.SegmentName(); seg != "" {
-		name = "segment " + seg
-	}
-	if pt.Host != "" {
-		name += " (host " + pt.Host + ")"
-	}
-	return name
 }
 
 // shortDuration formats d for the report: microseconds below 1 ms,
