@@ -256,7 +256,7 @@ type podAntiAffinity struct {
 }
 
 type weightedTerm struct {
-	Weight int         `yaml:"weight"`
+	Weight int          `yaml:"weight"`
 	Term   affinityTerm `yaml:"podAffinityTerm"`
 }
 
