@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -34,6 +35,7 @@ func BenchmarkSpawnAwait(b *testing.B) {
 	ctx := context.Background()
 	b.Run("impl=gather", func(b *testing.B) {
 		b.ReportAllocs()
+		defer cpuPerOp(b)()
 		for b.Loop() {
 			if _, err := gather.Go(ctx, trivial).Await(ctx); err != nil {
 				b.Fatal(err)
@@ -42,6 +44,7 @@ func BenchmarkSpawnAwait(b *testing.B) {
 	})
 	b.Run("impl=goroutine+chan", func(b *testing.B) {
 		b.ReportAllocs()
+		defer cpuPerOp(b)()
 		for b.Loop() {
 			ch := make(chan int, 1)
 			go func() {
@@ -53,6 +56,7 @@ func BenchmarkSpawnAwait(b *testing.B) {
 	})
 	b.Run("impl=errgroup", func(b *testing.B) {
 		b.ReportAllocs()
+		defer cpuPerOp(b)()
 		for b.Loop() {
 			var g errgroup.Group
 			var v int
@@ -68,6 +72,7 @@ func BenchmarkSpawnAwait(b *testing.B) {
 	})
 	b.Run("impl=conc", func(b *testing.B) {
 		b.ReportAllocs()
+		defer cpuPerOp(b)()
 		for b.Loop() {
 			p := pool.NewWithResults[int]().WithErrors()
 			p.Go(func() (int, error) { return trivial(ctx) })
@@ -78,6 +83,7 @@ func BenchmarkSpawnAwait(b *testing.B) {
 	})
 	b.Run("impl=pond", func(b *testing.B) {
 		b.ReportAllocs()
+		defer cpuPerOp(b)()
 		p := pond.NewResultPool[int](0)
 		defer p.StopAndWait()
 		for b.Loop() {
@@ -88,6 +94,7 @@ func BenchmarkSpawnAwait(b *testing.B) {
 	})
 	b.Run("impl=ants", func(b *testing.B) {
 		b.ReportAllocs()
+		defer cpuPerOp(b)()
 		p, _ := ants.NewPool(-1)
 		defer p.Release()
 		for b.Loop() {
@@ -111,6 +118,7 @@ func BenchmarkOptions(b *testing.B) {
 		b.Run("opt="+name, func(b *testing.B) {
 			defer gather.SetTracking(tracking)()
 			b.ReportAllocs()
+			defer cpuPerOp(b)()
 			for b.Loop() {
 				if _, err := gather.Go(ctx, trivial, opts...).Await(ctx); err != nil {
 					b.Fatal(err)
@@ -136,6 +144,7 @@ func BenchmarkGather(b *testing.B) {
 		run := func(name string, gatherN func(n int) []int) {
 			b.Run(fmt.Sprintf("n=%d/impl=%s", n, name), func(b *testing.B) {
 				b.ReportAllocs()
+				defer cpuPerOp(b)()
 				for b.Loop() {
 					if got := gatherN(n); len(got) != n || got[n-1] != 1 {
 						b.Fatalf("got %d results", len(got))
@@ -240,6 +249,7 @@ func BenchmarkPolicies(b *testing.B) {
 	for _, p := range []gather.Policy{gather.FailFast(), gather.Supervise(), gather.Quorum(n)} {
 		b.Run("policy="+p.String(), func(b *testing.B) {
 			b.ReportAllocs()
+			defer cpuPerOp(b)()
 			for b.Loop() {
 				g := gather.NewGroup(ctx)
 				g.SetPolicy(p)
@@ -268,6 +278,7 @@ func BenchmarkMap(b *testing.B) {
 	run := func(name string, mapN func() []int) {
 		b.Run(fmt.Sprintf("n=%d/limit=%d/impl=%s", n, limit, name), func(b *testing.B) {
 			b.ReportAllocs()
+			defer cpuPerOp(b)()
 			for b.Loop() {
 				if got := mapN(); len(got) != n {
 					b.Fatalf("got %d results", len(got))
@@ -379,6 +390,7 @@ func BenchmarkWorkload(b *testing.B) {
 		run := func(name string, runN func() int) {
 			b.Run(fmt.Sprintf("work=%s/impl=%s", w.name, name), func(b *testing.B) {
 				b.ReportAllocs()
+				defer cpuPerOp(b)()
 				var peak int64
 				for b.Loop() {
 					stop := samplePeak(&peak)
@@ -504,6 +516,26 @@ func samplePeak(peak *int64) (stop func()) {
 		}
 	})
 	return func() { close(done); wg.Wait() }
+}
+
+// cpuPerOp reports the process's CPU time, user and system, per op as
+// cpu-ns/op when the returned function is called: a figure that the other
+// load of a shared machine disturbs less than the wall time, as a
+// process descheduled by others is not charged for it. Call it where the
+// benchmark starts and defer the result.
+func cpuPerOp(b *testing.B) func() {
+	start := cpuNow()
+	return func() {
+		if b.N > 0 {
+			b.ReportMetric(float64(cpuNow()-start)/float64(b.N), "cpu-ns/op")
+		}
+	}
+}
+
+func cpuNow() int64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return ru.Utime.Nano() + ru.Stime.Nano()
 }
 
 // perTask adds per-task figures, since one op of these benchmarks is n tasks.

@@ -311,7 +311,7 @@ func (t *Task[T]) watcherCount() int {
 	t.ctx.mu.Lock()
 	defer t.ctx.mu.Unlock()
 	n := 0
-	for w := t.watchers.Load(); w != nil && w != finishedMark; w = w.next.Load() {
+	for w := t.ctx.watchers.Load(); w != nil && w != finishedMark; w = w.next.Load() {
 		n++
 	}
 	return n

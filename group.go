@@ -254,13 +254,20 @@ func (g *Group) cancelledBy() error {
 }
 
 // callErr runs fn, turning a panic into a *PanicError that names n.
+// recover is called only if fn did not return, which saves a runtime call
+// on every child.
 func callErr(ctx context.Context, fn func(context.Context) error, n *node) (err error) {
+	returned := false
 	defer func() {
-		if r := recover(); r != nil {
-			err = newPanicError(r, n)
+		if !returned {
+			if r := recover(); r != nil {
+				err = newPanicError(r, n)
+			}
 		}
 	}()
-	return fn(ctx)
+	err = fn(ctx)
+	returned = true
+	return err
 }
 
 // record keeps a child's error, as the policy says.

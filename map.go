@@ -90,12 +90,17 @@ func Map[T, R any](ctx context.Context, items []T, limit int, fn func(context.Co
 
 // callItem runs fn on item, turning a panic into a *PanicError.
 func callItem[T, R any](ctx context.Context, fn func(context.Context, T) (R, error), item T) (r R, err error) {
+	returned := false
 	defer func() {
-		if p := recover(); p != nil {
-			err = newPanicError(p, nil)
+		if !returned {
+			if p := recover(); p != nil {
+				err = newPanicError(p, nil)
+			}
 		}
 	}()
-	return fn(ctx, item)
+	r, err = fn(ctx, item)
+	returned = true
+	return r, err
 }
 
 // callsOf returns the context for the calls of Map or Stream: while waits

@@ -33,11 +33,6 @@ type Task[T any] struct {
 	err   error
 	state *taskState // set only if err must be read, before finished
 	group *Group     // the group that reads the error (Spawn); nil for Go
-
-	// watchers are told when the task finishes (Done's channel is one);
-	// finishedMark once it has, when value, err and state are final.
-	// Changed under ctx.mu.
-	watchers atomic.Pointer[watcher]
 }
 
 // A waiter is told, by the goroutine that finished it, when each task it
@@ -60,18 +55,18 @@ var finishedMark = &watcher{}
 
 // isFinished reports whether the task has finished, when its result is
 // final.
-func (t *Task[T]) isFinished() bool { return t.watchers.Load() == finishedMark }
+func (t *Task[T]) isFinished() bool { return t.ctx.watchers.Load() == finishedMark }
 
 // watch adds w to the task's watchers, without a lock, and reports whether
 // it will be told; false means the task has finished already.
 func (t *Task[T]) watch(w *watcher) bool {
 	for {
-		head := t.watchers.Load()
+		head := t.ctx.watchers.Load()
 		if head == finishedMark {
 			return false
 		}
 		w.next.Store(head)
-		if t.watchers.CompareAndSwap(head, w) {
+		if t.ctx.watchers.CompareAndSwap(head, w) {
 			return true
 		}
 	}
@@ -88,12 +83,12 @@ func (t *Task[T]) unwatch(w *watcher) {
 	t.ctx.mu.Lock()
 	defer t.ctx.mu.Unlock()
 	for {
-		head := t.watchers.Load()
+		head := t.ctx.watchers.Load()
 		if head == finishedMark || head == nil {
 			return
 		}
 		if head == w {
-			if t.watchers.CompareAndSwap(w, w.next.Load()) {
+			if t.ctx.watchers.CompareAndSwap(w, w.next.Load()) {
 				return
 			}
 			continue // another watcher came in front
@@ -136,8 +131,9 @@ func Go[T any](ctx context.Context, fn func(context.Context) (T, error), opts ..
 // start starts a task; g, if not nil, is the group that reads its error,
 // so that it is never reported as unretrieved.
 func start[T any](ctx context.Context, fn func(context.Context) (T, error), g *Group, opts []Option) *Task[T] {
-	t := &Task[T]{group: g}
-	t.ctx.parent = ctx
+	// One composite literal: stores into a new object need no write
+	// barrier, which stores after it would pay while the GC runs.
+	t := &Task[T]{ctx: taskCtx{parent: ctx}, group: g}
 	tr := trackerFrom(ctx)
 	if tr != nil && !tr.add() {
 		tr = nil // Run has stopped waiting
@@ -158,23 +154,52 @@ func start[T any](ctx context.Context, fn func(context.Context) (T, error), g *G
 }
 
 func (t *Task[T]) run(fn func(context.Context) (T, error)) {
-	defer t.finish(nil)
-	t.execute(fn)
+	// One deferred call does all: recover is called only if fn did not
+	// return, so that a panic becomes the task's error, and so does
+	// runtime.Goexit, after which finish still runs.
+	returned := false
+	defer func() {
+		if !returned {
+			t.err = failure(recover(), t.ctx.node)
+		}
+		t.finish(nil)
+	}()
+	t.begin()
+	t.value, t.err = fn(&t.ctx)
+	returned = true
 }
 
+// runTracked is run for a task that Run or a test scope counts.
 func (t *Task[T]) runTracked(fn func(context.Context) (T, error), tr *tracker) {
-	defer t.finish(tr)
-	t.execute(fn)
+	returned := false
+	defer func() {
+		if !returned {
+			t.err = failure(recover(), t.ctx.node)
+		}
+		t.finish(tr)
+	}()
+	t.begin()
+	t.value, t.err = fn(&t.ctx)
+	returned = true
 }
 
-func (t *Task[T]) execute(fn func(context.Context) (T, error)) {
+// begin sets the goroutine's pprof labels, if the task or its group has a
+// name.
+func (t *Task[T]) begin() {
 	if n := t.ctx.node; n != nil {
 		n.begin()
 	} else if t.group != nil && t.group.labels {
 		pprof.SetGoroutineLabels(t.group.ctx) // an unnamed child of a named group
 	}
-	t.err = errGoexit // stays if fn calls runtime.Goexit, so that finish still runs
-	t.value, t.err = call(&t.ctx, fn, t.ctx.node)
+}
+
+// failure is the error of a function that did not return: a panic's
+// value r, or runtime.Goexit if r is nil.
+func failure(r any, n *node) error {
+	if r != nil {
+		return newPanicError(r, n)
+	}
+	return errGoexit
 }
 
 // errGoexit is the error of a task whose function called runtime.Goexit,
@@ -211,32 +236,22 @@ func (t *Task[T]) finish(tr *tracker) {
 	} else if g := t.group; g != nil && g.policy.kind == quorum {
 		g.success(t.value, true)
 	}
-	n.end()
-	if !t.ctx.returnFast() {
-		t.ctx.mu.Lock()
-		t.ctx.cancelLocked(ErrTaskReturned)
-		t.ctx.mu.Unlock()
+	if n != nil {
+		n.end()
 	}
-	watchers := t.watchers.Swap(finishedMark)
+	watchers := t.ctx.watchers.Swap(finishedMark)
+	t.ctx.returned()
 	if tr != nil {
 		tr.done(st, n)
 	}
-	for w := watchers; w != nil; w = w.next.Load() {
+	for w := watchers; w != nil; {
+		next := w.next.Load() // w may be used again once told
 		w.w.finished(w.i, t.err != nil)
+		w = next
 	}
 	if t.group != nil {
 		t.group.childDone()
 	}
-}
-
-// call runs fn, turning a panic into a *PanicError.
-func call[T any](ctx context.Context, fn func(context.Context) (T, error), n *node) (v T, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = newPanicError(r, n)
-		}
-	}()
-	return fn(ctx)
 }
 
 // ErrTaskReturned is the cause with which a task's context is cancelled when
@@ -253,7 +268,7 @@ func (t *Task[T]) Done() <-chan struct{} {
 	defer t.ctx.mu.Unlock()
 	var d doneWaiter
 	for {
-		head := t.watchers.Load()
+		head := t.ctx.watchers.Load()
 		if head == finishedMark {
 			return closed
 		}
@@ -269,7 +284,7 @@ func (t *Task[T]) Done() <-chan struct{} {
 		}
 		w := &watcher{w: d}
 		w.next.Store(head)
-		if t.watchers.CompareAndSwap(head, w) {
+		if t.ctx.watchers.CompareAndSwap(head, w) {
 			return d
 		}
 	}
@@ -306,16 +321,20 @@ func (t *Task[T]) Await(ctx context.Context) (T, error) {
 	}
 }
 
-// wait waits for the task to finish. It costs a watcher with a semaphore,
-// 48 bytes, where Done costs a channel as well: a task that nobody awaits
-// pays for neither.
+// wait waits for the task to finish, on a watcher with a semaphore taken
+// from a pool, where Done costs a channel: a task that nobody awaits pays
+// for neither.
 func (t *Task[T]) wait() {
-	w := new(wakeWaiter)
-	w.w = w
+	w := wakeWaiters.Get().(*wakeWaiter)
 	w.wg.Add(1)
 	if t.watch(&w.watcher) {
 		w.wg.Wait()
+	} else {
+		w.wg.Done()
 	}
+	// finish does not touch a watcher once it has told it, so it can be
+	// used again.
+	wakeWaiters.Put(w)
 }
 
 // A wakeWaiter is a watcher that wakes the goroutine in wait.
@@ -323,6 +342,12 @@ type wakeWaiter struct {
 	watcher
 	wg sync.WaitGroup
 }
+
+var wakeWaiters = sync.Pool{New: func() any {
+	w := new(wakeWaiter)
+	w.w = w
+	return w
+}}
 
 func (w *wakeWaiter) finished(int, bool) { w.wg.Done() }
 

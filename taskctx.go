@@ -22,8 +22,14 @@ type taskCtx struct {
 	parent context.Context
 	state  atomic.Pointer[ctxState] // nil: neither made nor cancelled
 
-	// mu orders the changes of state (but returnFast's) and sleep, and
-	// the removal of the task's watchers.
+	// watchers are told when the task finishes (Done's channel is one);
+	// finishedMark once it has, when the task's value, err and state are
+	// final. The context reads it too: a task that has returned has a
+	// context cancelled with ErrTaskReturned, made or not.
+	watchers atomic.Pointer[watcher]
+
+	// mu orders the changes of state and sleep, and the removal of the
+	// task's watchers.
 	mu    sync.Mutex
 	sleep atomic.Pointer[time.Timer] // of a Sleep under way on this very context
 	node  *node                      // the task's names and place in the tree; nil for a plain task
@@ -37,9 +43,12 @@ type ctxState struct {
 	cause  error
 }
 
-// returned is the state of every task that returned without having made
-// its context, shared so that finishing such a task allocates nothing.
+// returned is the state of the context of a task that returned before it
+// was made: cancelled with ErrTaskReturned.
 var returned = &ctxState{cause: ErrTaskReturned}
+
+// finished reports whether the task has returned.
+func (c *taskCtx) finished() bool { return c.watchers.Load() == finishedMark }
 
 // get returns the real child context, making it if need be.
 func (c *taskCtx) get() context.Context {
@@ -49,9 +58,13 @@ func (c *taskCtx) get() context.Context {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for {
-		s := c.state.Load()
-		if s != nil && s.inner != nil {
-			return s.inner
+		old := c.state.Load()
+		if old != nil && old.inner != nil {
+			return old.inner
+		}
+		s := old
+		if s == nil && c.finished() && c.parent.Err() == nil {
+			s = returned // as returned would have stored, had the parent a Done
 		}
 		made := new(ctxState)
 		if s != nil {
@@ -62,71 +75,73 @@ func (c *taskCtx) get() context.Context {
 			made.cancel(s.cause)
 		} else {
 			// A Sleep under way waits for its timer and the parent, not
-			// for inner: cancelLocked fires the timer, as before inner
-			// was made.
+			// for inner: cancelWith fires the timer, as before inner was
+			// made.
 			made.inner, made.cancel = context.WithCancelCause(c.parent)
 		}
-		// Changes of state are made under mu, but for returnFast's
-		// nil to returned, which may come in between: then try again.
-		if c.state.CompareAndSwap(s, made) {
-			return made.inner
+		// Changes of state are made under mu but for returned's, which
+		// may come in between: then look again.
+		if !c.state.CompareAndSwap(old, made) {
+			made.cancel(nil) // unregisters it from the parent
+			continue
 		}
-		made.cancel(nil) // unregisters it from the parent
+		if s == nil && c.finished() {
+			// The task returned meanwhile, and its finish may have looked
+			// at state before the swap: cancel it here. finish looks after
+			// it sets finishedMark, this after the swap, so one of them
+			// sees the other.
+			made.cancel(ErrTaskReturned)
+		}
+		return made.inner
 	}
 }
 
 // cancelWith cancels the context with cause, now if it has been made, or
-// as soon as it is.
+// as soon as it is. It does nothing once the task has returned.
 func (c *taskCtx) cancelWith(cause error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.cancelLocked(cause)
-}
-
-func (c *taskCtx) cancelLocked(cause error) {
-	for {
-		s := c.state.Load()
-		switch {
-		case s != nil && s.inner != nil:
-			s.cancel(cause)
-		case s != nil:
-			return // cancelled already: the first cause stays
-		case c.parent.Err() != nil:
-			// A parent that has ended has cancelled the real child
-			// already, with its own cause, which this cancel must not
-			// replace.
-		default:
-			next := returned
-			if cause != ErrTaskReturned {
-				if cause == nil {
-					cause = context.Canceled // as context.CancelCauseFunc does
-				}
-				next = &ctxState{cause: cause}
-			}
-			if !c.state.CompareAndSwap(nil, next) {
-				continue // returnFast came first
-			}
+	s := c.state.Load()
+	switch {
+	case s != nil && s.inner != nil:
+		s.cancel(cause)
+	case s != nil:
+		return // cancelled already: the first cause stays
+	case c.parent.Err() != nil || c.finished():
+		// A parent that has ended has cancelled the real child already,
+		// with its own cause, which this cancel must not replace; a task
+		// that has returned has its context cancelled with
+		// ErrTaskReturned.
+	default:
+		if cause == nil {
+			cause = context.Canceled // as context.CancelCauseFunc does
 		}
-		break
+		if !c.state.CompareAndSwap(nil, &ctxState{cause: cause}) {
+			return // the task returned meanwhile: nothing to cancel
+		}
 	}
 	if t := c.sleep.Load(); t != nil {
 		t.Reset(0) // wake the Sleep under way: it reads the cause
 	}
 }
 
-// returnFast cancels, with ErrTaskReturned and without the lock, the
-// context of a task whose function has returned, if the context was never
-// made nor cancelled: what most tasks are. It reports false if the lock
-// is needed.
-func (c *taskCtx) returnFast() bool {
-	if c.parent.Err() != nil {
-		return c.state.Load() == nil // the parent's cause stands, as in cancelLocked
+// returned cancels the context of a task whose function has returned, with
+// ErrTaskReturned, once its watchers are finishedMark: the real child if it
+// was made, and a Sleep under way on it. A context never made whose
+// parent cannot end needs nothing more, as finished says it is cancelled.
+func (c *taskCtx) returned() {
+	switch s := c.state.Load(); {
+	case s != nil && s.inner != nil:
+		s.cancel(ErrTaskReturned)
+	case s == nil && c.parent.Done() != nil && c.parent.Err() == nil:
+		// A parent that can end: were it to end before the context is
+		// made, the cause must still be ErrTaskReturned, which came
+		// first. A parent that cannot end (context.Background) needs no
+		// write.
+		c.state.CompareAndSwap(nil, returned)
 	}
-	if !c.state.CompareAndSwap(nil, returned) {
-		return false
-	}
-	// sleepFor stores its timer before it looks at state: if it saw nil
-	// there, its timer is seen here.
+	// sleepFor stores its timer before it looks at finished: if it saw
+	// the task running, its timer is seen here.
 	if c.sleep.Load() != nil {
 		c.mu.Lock()
 		if t := c.sleep.Load(); t != nil {
@@ -134,7 +149,6 @@ func (c *taskCtx) returnFast() bool {
 		}
 		c.mu.Unlock()
 	}
-	return true
 }
 
 // cancelledBy returns the cause with which the context has been cancelled,
@@ -145,6 +159,9 @@ func (c *taskCtx) cancelledBy() error {
 	case s == nil:
 		if c.parent.Err() != nil {
 			return context.Cause(c.parent)
+		}
+		if c.finished() {
+			return ErrTaskReturned
 		}
 		return nil
 	case s.inner == nil:
@@ -162,14 +179,14 @@ func (c *taskCtx) sleepFor(d time.Duration) error {
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	c.mu.Lock()
-	c.sleep.Store(timer) // before state is read: see returnFast
-	if s := c.state.Load(); s != nil {
+	c.sleep.Store(timer) // before finished is read: see returned
+	if s := c.state.Load(); s != nil || c.finished() {
 		c.sleep.Store(nil)
 		c.mu.Unlock()
-		if s.inner == nil {
-			return s.cause
+		if s != nil && s.inner != nil {
+			return sleepOn(s.inner, timer)
 		}
-		return sleepOn(s.inner, timer)
+		return c.cancelledBy()
 	}
 	c.mu.Unlock()
 	select {
