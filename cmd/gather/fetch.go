@@ -29,9 +29,10 @@ func newFetchCmd() *cobra.Command {
 		headers  []string
 		quiet    bool
 		dnsCache time.Duration
+		shard    shardFlags
 	)
 	cmd := &cobra.Command{
-		Use:   "fetch [URL...]",
+		Use:   "fetch [URL...] | fetch --merge [-i FILE] OUTPUT...",
 		Short: "Fetch many URLs concurrently, one JSON line per input line",
 		Long: `Fetch URLs concurrently and write one JSON record per input line on
 stdout, like a hand-written aiohttp crawler, "xargs -P curl" or
@@ -79,6 +80,14 @@ its end) is still read so that each line gets a "cancelled" record, and
 fetch exits 130; a second Ctrl-C exits at once and output may then end
 early.
 
+Across machines: --shard i/N fetches only the lines whose host hashes to
+i, so that --per-host and --host-rate hold for the whole crawl (each host
+is fetched from one machine), and every line is in one shard; records keep
+the input's line numbers. 'gather fetch --merge -i FILE OUT...' then puts
+the shards' outputs back in input order, checking that every line of FILE
+has exactly one record, of its URL (a problem is an error naming the line,
+exit status 2, and nothing is written).
+
 A summary goes to stderr at the end (--quiet drops it), and a progress
 line while running when stderr is a terminal.
 Exit status: 0 if every URL succeeded, 1 if any failed, 2 for usage
@@ -87,14 +96,26 @@ errors (found before any request), 130 after Ctrl-C.`,
   gather fetch -i urls.txt -c 200 --per-host 8 > results.jsonl
   seq 1000 | sed 's|^|http://127.0.0.1:8080/delay/50ms?i=|' | gather fetch --order done
   gather fetch -i urls.txt --dir pages/ -H 'Authorization: Bearer TOKEN'
-  gather fetch -i urls.txt | jq -r 'select(.error) | [.line, .url, .error] | @tsv'`,
+  gather fetch -i urls.txt | jq -r 'select(.error) | [.line, .url, .error] | @tsv'
+  gather fetch -i urls.txt --shard 0/2 > a.jsonl   # machine A; machine B: --shard 1/2 > b.jsonl
+  gather fetch --merge -i urls.txt a.jsonl b.jsonl > all.jsonl`,
 		Args: func(cmd *cobra.Command, args []string) error {
+			if shard.merge {
+				return nil // the arguments are the outputs to merge
+			}
 			if len(args) > 0 && input != "" {
 				return usagef("give URLs as arguments or with -i, not both")
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			sh, err := shard.parse()
+			if err != nil {
+				return err
+			}
+			if shard.merge {
+				return runMerge(cmd, args, input, quiet)
+			}
 			if err := checkFetchFlags(&opts, order, client, headers, dnsCache); err != nil {
 				return err
 			}
@@ -130,6 +151,9 @@ errors (found before any request), 130 after Ctrl-C.`,
 			if err := checkOpenFiles(opts); err != nil {
 				return err
 			}
+			if sh.Count > 1 {
+				count = nil // the shard's share of the lines is not known before
+			}
 			stderr := cmd.ErrOrStderr()
 			var progress *fetcher.Progress
 			if !quiet && isTerminal(stderr) {
@@ -159,11 +183,12 @@ errors (found before any request), 130 after Ctrl-C.`,
 				return usagef("--dir %s: cannot create files in it: %v", opts.Dir, err)
 			}
 			defer f.Close()
-			return runFetch(cmd, f, in, progress, quiet)
+			return runFetch(cmd, f, in, sh, progress, quiet)
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&input, "input", "i", "", "read URLs from `FILE`, one per line (- for stdin)")
+	shard.register(fl)
 	fl.IntVarP(&opts.Concurrency, "concurrency", "c", 50, "URLs in flight at once")
 	fl.IntVar(&opts.PerHost, "per-host", 0, "requests in flight to any one host (0: no limit but -c)")
 	fl.Float64Var(&opts.Rate, "host-rate", 0, "requests started per second to any one host (0: no limit)")
@@ -326,12 +351,12 @@ func fixedCompletions(values ...string) func(*cobra.Command, []string, string) (
 // runFetch fetches in's lines with f, writes the records to stdout, counts
 // them in progress (if not nil) and writes the summary to stderr, and
 // returns exitStatus(1) if any line failed.
-func runFetch(cmd *cobra.Command, f *fetcher.Fetcher, in *fetcher.Input, progress *fetcher.Progress, quiet bool) error {
+func runFetch(cmd *cobra.Command, f *fetcher.Fetcher, in *fetcher.Input, shard fetcher.Shard, progress *fetcher.Progress, quiet bool) error {
 	stderr := cmd.ErrOrStderr()
 	out := fetcher.NewWriter(cmd.OutOrStdout(), 100*time.Millisecond)
 	var sum fetcher.Summary
 	start := time.Now()
-	err := f.Run(cmd.Context(), in.All(), func(r *fetcher.Record) error {
+	err := f.Run(cmd.Context(), shard.Lines(in.All()), func(r *fetcher.Record) error {
 		sum.Add(r)
 		if err := out.Write(r); err != nil {
 			return err
