@@ -17,6 +17,7 @@ type paceFlags struct {
 	stages    []string
 	loopTimer string
 	loopSpin  time.Duration
+	loopSlack time.Duration
 	flags     *pflag.FlagSet // to tell a default from a value given
 }
 
@@ -27,7 +28,13 @@ func (f *paceFlags) register(fl *pflag.FlagSet) {
 	fl.MarkHidden("loop-timer")
 	fl.DurationVar(&f.loopSpin, "loop-spin", 20*time.Microsecond, "how long before a due time the event loops wake to spin (for comparisons)")
 	fl.MarkHidden("loop-spin")
+	fl.DurationVar(&f.loopSlack, "loop-slack", 0, "how late the event loops may send a request so that it shares a wake-up with others (for comparisons)")
+	fl.MarkHidden("loop-slack")
 }
+
+// lateSlackFlag bounds --loop-slack: a request sent a millisecond after
+// its due time counts as late.
+const lateSlackFlag = time.Millisecond
 
 // staged reports whether the run has a load profile.
 func (f *paceFlags) staged() bool { return len(f.stages) > 0 }
@@ -44,7 +51,10 @@ func (f *paceFlags) apply(plan *loadgen.Plan, nSet bool) error {
 	if f.loopSpin < 0 {
 		return usagef("bench: --loop-spin must not be negative, got %v", f.loopSpin)
 	}
-	plan.LoopTimer, plan.LoopSpin = timer, max(f.loopSpin, time.Nanosecond)
+	if f.loopSlack < 0 || f.loopSlack >= lateSlackFlag {
+		return usagef("bench: --loop-slack must be from 0 to under 1ms, got %v", f.loopSlack)
+	}
+	plan.LoopTimer, plan.LoopSpin, plan.LoopSlack = timer, max(f.loopSpin, time.Nanosecond), f.loopSlack
 	if !f.staged() {
 		return nil
 	}

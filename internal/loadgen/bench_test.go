@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -158,5 +159,29 @@ func BenchmarkRunTLS(b *testing.B) {
 			}
 			reportCPU(b, cpu0)
 		})
+	}
+}
+
+// BenchmarkRunOpen measures an open-model run at 10,000 req/s on the event
+// loops, per request, for each timer: what pacing costs beyond the
+// closed model's BenchmarkRun (the in-process server's CPU included in
+// both).
+func BenchmarkRunOpen(b *testing.B) {
+	raw := newRawServer(b, quiet(helloResponse))
+	u := mustURL(b, "http://"+raw.addr()+"/")
+	for _, timer := range []LoopTimer{TimerFD, TimerDeadline, TimerPwait2} {
+		for _, spin := range []time.Duration{time.Nanosecond, defaultSpin} {
+			b.Run(fmt.Sprintf("%v/spin=%v", timer, spin), func(b *testing.B) {
+				cpu0 := cpuTime()
+				s, err := Run(context.Background(), &Plan{URL: u, Connections: 8, Rate: 10000, Requests: int64(b.N),
+					LoopTimer: timer, LoopSpin: spin})
+				if err != nil || s.Errors != 0 {
+					b.Fatalf("%v, %d errors", err, s.Errors)
+				}
+				reportCPU(b, cpu0)
+				b.ReportMetric(float64(s.Generator.SendLagP99)/1e3, "lag-p99-µs")
+				b.ReportMetric(100*float64(s.Late)/float64(max(s.Requests, 1)), "late-%")
+			})
+		}
 	}
 }

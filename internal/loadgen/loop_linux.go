@@ -320,6 +320,9 @@ func (l *eventLoop) pollOnce(fd uintptr) bool {
 	if l.perr == syscall.EINTR {
 		l.ready, l.perr = 0, nil
 	}
+	if l.ready == 0 && l.perr == nil && l.pace != nil {
+		l.pace.timer.sleeping(l.pace.wake()) // only a loop about to wait arms its timer
+	}
 	return l.ready > 0 || l.perr != nil
 }
 

@@ -219,7 +219,7 @@ func (p *loopPacer) wake() time.Time {
 		if p.next < 0 {
 			return time.Now() // a request to claim: at once
 		}
-		return p.due.Add(-p.timer.spin)
+		return p.due.Add(p.timer.slack - p.timer.spin)
 	}
 	if p.admitAt.IsZero() {
 		return time.Now() // to find at once

@@ -20,12 +20,13 @@ const timerID = -3 // wakeID is -1, handshakeID -2
 type loopTimer struct {
 	mode  LoopTimer
 	spin  time.Duration
+	slack time.Duration // see Plan.LoopSlack
 	fd    int       // the timerfd, or -1
 	armed time.Time // what the timerfd is armed for
 }
 
 func newLoopTimer(l *eventLoop, p *Plan) loopTimer {
-	t := loopTimer{mode: p.LoopTimer, spin: p.LoopSpin, fd: -1}
+	t := loopTimer{mode: p.LoopTimer, spin: p.LoopSpin, slack: max(p.LoopSlack, 0), fd: -1}
 	if t.mode == TimerDefault {
 		t.mode = TimerFD
 	}
@@ -33,6 +34,9 @@ func newLoopTimer(l *eventLoop, p *Plan) loopTimer {
 		t.spin = defaultSpin
 	}
 	t.spin = max(t.spin, 0)
+	if t.slack > 0 {
+		t.spin = 0 // a loop that may send late has no need to wake early
+	}
 	if t.mode == TimerFD {
 		fd, _, errno := syscall.RawSyscall(syscall.SYS_TIMERFD_CREATE, uintptr(clockMonotonic), syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
 		ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLET&0xffffffff, Fd: timerID}
@@ -61,11 +65,7 @@ func (t *loopTimer) wait(l *eventLoop, wake time.Time, deadline *time.Time) (n i
 	}
 	switch t.mode {
 	case TimerFD:
-		if !wake.Equal(t.armed) {
-			t.arm(time.Until(wake))
-			t.armed = wake
-		}
-		return 0, nil, false
+		return 0, nil, false // see sleeping
 	case TimerPwait2:
 		if d := time.Until(earliest(wake, *deadline)); d < pwait2Longest {
 			n, err := epollPwait2(l.epfd, l.events, max(d, 0))
@@ -79,10 +79,25 @@ func (t *loopTimer) wait(l *eventLoop, wake time.Time, deadline *time.Time) (n i
 	return 0, nil, false
 }
 
-// arm sets the timerfd to expire in d; 1 ns for a time already past, since
-// zero would disarm it.
-func (t *loopTimer) arm(d time.Duration) {
-	d = max(d, 1)
+// sleeping is called when the loop is about to wait for its epoll set,
+// with its pacing wake-up (zero: none). The timerfd is armed then and only
+// then, not at each turn of a busy loop that never sleeps: a system call
+// saved per request. A timer no longer wanted is disarmed, lest it wake
+// the loop for nothing.
+func (t *loopTimer) sleeping(wake time.Time) {
+	if t.mode != TimerFD || wake.Equal(t.armed) {
+		return
+	}
+	if wake.IsZero() {
+		t.set(0)
+	} else {
+		t.set(max(time.Until(wake), 1)) // 1 ns for a time already past: 0 would disarm
+	}
+	t.armed = wake
+}
+
+// set sets the timerfd to expire in d, or disarms it for 0.
+func (t *loopTimer) set(d time.Duration) {
 	spec := [4]int64{0, 0, int64(d / time.Second), int64(d % time.Second)} // interval, value
 	syscall.RawSyscall6(syscall.SYS_TIMERFD_SETTIME, uintptr(t.fd), 0, uintptr(unsafe.Pointer(&spec)), 0, 0, 0)
 }

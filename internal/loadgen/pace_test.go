@@ -153,7 +153,7 @@ func TestDurationBoundsOpenModel(t *testing.T) {
 			t.Errorf("%d requests, %d dropped (series %d); want 100 and 1900", s.Requests, s.Dropped, s.Series.Totals().Dropped)
 		}
 		w := strings.Join(s.Generator.Warnings, "\n")
-		for _, want := range []string{"1900 due and never sent", "the limit was the connections", "1 connection carry at most 100 req/s; use more (-c 31 or more)"} {
+		for _, want := range []string{"1900 due and never sent", "the limit was the connections", "1 connection carries at most 100 req/s; use more (-c 31 or more)"} {
 			if !strings.Contains(w, want) {
 				t.Errorf("warnings %q, want %q", w, want)
 			}

@@ -148,8 +148,12 @@ func (r *run) judgeSchedule(g *report.Generator, s *report.Summary, stats []work
 		g.Limit = "connections"
 		capacity := float64(s.Connections) / serv.Mean.Seconds()
 		need := int(math.Ceil(1.5 * g.TargetRate * serv.Mean.Seconds()))
-		cause = fmt.Sprintf("the limit was the connections: at the server's service time (%.3f ms on average) %s carry "+
-			"at most %.0f req/s; use more (-c %d or more), or lower the rate", ms(serv.Mean), count(s.Connections, "connection"), capacity, max(need, s.Connections+1))
+		carry := " carry"
+		if s.Connections == 1 {
+			carry = " carries"
+		}
+		cause = fmt.Sprintf("the limit was the connections: at the server's service time (%.3f ms on average) %s "+
+			"at most %.0f req/s; use more (-c %d or more), or lower the rate", ms(serv.Mean), count(s.Connections, "connection")+carry, capacity, max(need, s.Connections+1))
 	default:
 		g.Limit = "server"
 		cause = fmt.Sprintf("no request was answered: all %s were taken by requests that failed or never ended", count(s.Connections, "connection"))

@@ -1,0 +1,285 @@
+#!/usr/bin/env bash
+# bench/open.sh measures gather bench's open model (-q) on the event loops
+# against nginx, beside vegeta (-rate) and fortio (-qps), and how the loops'
+# timers keep the schedule.
+#
+# Part 1: it first finds the closed-model maximum M (gather, CONNS
+# connections, DURATION seconds), then runs the open model at 0.2M, 0.5M
+# and 0.9M for DURATION seconds each, gather, vegeta and fortio in turn at
+# each rate, ROUNDS rounds. Per run: the rate achieved over the target,
+# the late fraction (requests sent over 1 ms after their due time, plus
+# those never sent, over those due; only gather counts them), p50 and p99
+# as each tool reports them (gather's from the due times, the others' from
+# the sends), CPU time per request (user + system, /usr/bin/time), peak
+# RSS, and gather's send lag p99. The same CONNS connections for every
+# tool: vegeta with -workers and -max-workers CONNS, fortio with -c CONNS.
+#
+# Part 2: gather alone at the three rates with each of the loops' timers
+# (--loop-timer timerfd, deadline, pwait2), timerfd without the spin
+# (--loop-spin 1ns), and timerfd letting requests share a wake-up within
+# 250 or 500 µs (--loop-slack), alternating, ROUNDS rounds: send lag p99,
+# late fraction, CPU per request.
+#
+# Part 3: the memory of an hour's series at 1 s intervals
+# (go test -bench SeriesHour, 72 million samples).
+#
+# k6, which issue 10 names too, is not installed: its licence (AGPL) keeps
+# it out of this workplace; fortio (Apache 2.0) takes its place as the
+# second open-model peer.
+#
+# It installs what it needs (Debian's nginx, jq and time under flock
+# /work/notes/apt.lock when that exists; vegeta and fortio with go
+# install), picks free ports, sends traffic to 127.0.0.1 only, bounds every
+# run and stops every process it started, by PID. Run it from anywhere in
+# the repository, under the bench lock on a shared machine:
+#
+#   flock /work/notes/bench.lock bench/open.sh      # 3 rounds of 10 s
+#   ROUNDS=1 DURATION=3 PART=1 bench/open.sh        # a quick look
+#   TOOLS="gather vegeta" PART=1 bench/open.sh
+#
+# Other knobs: CONNS (50), NGINX_PORT (default: a free one), MAX (skip the
+# closed-model run and use this M).
+set -euo pipefail
+
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-10}
+CONNS=${CONNS:-50}
+PART=${PART:-all} # 1, 2, 3 or all
+TOOLS=${TOOLS:-"gather vegeta fortio"}
+VEGETA_VERSION=${VEGETA_VERSION:-v12.13.0}
+FORTIO_VERSION=${FORTIO_VERSION:-v1.63.0} # later ones need grol.io/grol, which the module proxy here refuses
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d /tmp/gather-open.XXXXXX)
+chmod 755 "$work" # nginx's worker runs as nobody
+pids=()
+cleanup() {
+	for pid in "${pids[@]}"; do
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+log() { echo "open.sh: $*" >&2; }
+
+install_tools() {
+	local missing=()
+	command -v nginx >/dev/null || missing+=(nginx)
+	command -v jq >/dev/null || missing+=(jq)
+	[ -x /usr/bin/time ] || missing+=(time)
+	if [ ${#missing[@]} -gt 0 ]; then
+		log "installing ${missing[*]}"
+		local lock=()
+		[ -e /work/notes/apt.lock ] && lock=(flock /work/notes/apt.lock)
+		"${lock[@]}" apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive "${lock[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+	fi
+	export PATH="$PATH:$(go env GOPATH)/bin"
+	if [[ " $TOOLS " == *" vegeta "* ]] && ! command -v vegeta >/dev/null; then
+		log "installing vegeta $VEGETA_VERSION"
+		(cd /tmp && go install "github.com/tsenart/vegeta/v12@$VEGETA_VERSION")
+	fi
+	if [[ " $TOOLS " == *" fortio "* ]] && ! command -v fortio >/dev/null; then
+		log "installing fortio $FORTIO_VERSION"
+		(cd /tmp && go install "fortio.org/fortio@$FORTIO_VERSION")
+	fi
+}
+
+# free_port prints a port nothing listens on.
+free_port() {
+	local p
+	for _ in $(seq 100); do
+		p=$((20000 + RANDOM % 40000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return 0
+		fi
+	done
+	log "no free port found"
+	return 1
+}
+
+wait_port() {
+	for _ in $(seq 100); do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+		sleep 0.05
+	done
+	log "nothing listens on port $1"
+	return 1
+}
+
+start_nginx() {
+	mkdir -p "$work/nginx"
+	cat >"$work/nginx/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+master_process on;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    # Every tool keeps its connections for the whole run.
+    keepalive_requests 100000000;
+    default_type text/plain;
+    client_body_temp_path $work/nginx/body;
+    proxy_temp_path $work/nginx/proxy;
+    fastcgi_temp_path $work/nginx/fastcgi;
+    uwsgi_temp_path $work/nginx/uwsgi;
+    scgi_temp_path $work/nginx/scgi;
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+        location / { return 200 "Hello, world\n"; }
+    }
+}
+EOF
+	nginx -e "$work/nginx/error.log" -p "$work/nginx" -c "$work/nginx/nginx.conf" &
+	pids+=($!)
+	wait_port "$NGINX_PORT"
+}
+
+# timed runs a command under /usr/bin/time; cpu_s and rss_mib are set from
+# it afterwards.
+timed() {
+	/usr/bin/time -f '%U %S %M' -o "$work/time.txt" "$@"
+	read -r user sys rss <"$work/time.txt"
+	cpu_s=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.3f", u + s }')
+	rss_mib=$(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }')
+}
+
+# closed_max runs gather's closed model and prints its requests/s and its
+# CPU µs per request.
+closed_max() {
+	timed "$work/gather" bench -z "${DURATION}s" -c "$CONNS" -o json "$url" >"$work/closed.json"
+	jq -r --arg cpu "$cpu_s" '"\(.requests_per_s) \(($cpu | tonumber) * 1e6 / .requests)"' "$work/closed.json"
+}
+
+# run_open runs one tool at one rate and prints one row:
+# tool target achieved late p50 p99 cpu_us rss lag_p99
+run_open() {
+	local tool=$1 rate=$2 extra=${3:-} out="$work/out.json"
+	local achieved late p50 p99 reqs lag="-"
+	case $tool in
+	gather*)
+		# shellcheck disable=SC2086
+		timed "$work/gather" bench -q "$rate" -z "${DURATION}s" -c "$CONNS" $extra -o json "$url" >"$out"
+		read -r achieved late p50 p99 reqs lag < <(jq -r '[
+			.generator.achieved_rate_per_s,
+			((.late + .dropped) / ([.requests + .dropped, 1] | max)),
+			.response.p50_ms, .response.p99_ms, .requests,
+			.generator.send_lag_p99_ms] | map(tostring) | join(" ")' "$out")
+		;;
+	vegeta)
+		echo "GET $url" >"$work/targets.txt"
+		timed vegeta attack -rate="$rate/1s" -duration="${DURATION}s" -workers="$CONNS" -max-workers="$CONNS" \
+			-connections="$CONNS" -targets="$work/targets.txt" -output="$work/vegeta.bin"
+		vegeta report -type=json "$work/vegeta.bin" >"$out"
+		late="-"
+		read -r achieved p50 p99 reqs < <(jq -r '[.rate, .latencies["50th"] / 1e6, .latencies["99th"] / 1e6,
+			.requests] | map(tostring) | join(" ")' "$out")
+		;;
+	fortio)
+		timed fortio load -quiet -qps "$rate" -c "$CONNS" -t "${DURATION}s" -json "$out" "$url" >/dev/null 2>&1
+		late="-"
+		read -r achieved p50 p99 reqs < <(jq -r '[.ActualQPS,
+			(.DurationHistogram.Percentiles[] | select(.Percentile == 50) | .Value * 1000),
+			(.DurationHistogram.Percentiles[] | select(.Percentile == 99) | .Value * 1000),
+			.DurationHistogram.Count] | map(tostring) | join(" ")' "$out")
+		;;
+	esac
+	awk -v tool="$tool" -v rate="$rate" -v a="$achieved" -v late="$late" -v p50="$p50" -v p99="$p99" \
+		-v cpu="$cpu_s" -v reqs="$reqs" -v rss="$rss_mib" -v lag="$lag" 'BEGIN {
+		l = (late == "-") ? "-" : sprintf("%.2f%%", 100 * late)
+		lg = (lag == "-") ? "-" : sprintf("%.3f", lag)
+		printf "| %s | %d | %.0f | %.3f | %s | %.3f | %.3f | %.2f | %.1f | %s |\n",
+			tool, rate, a, a / rate, l, p50, p99, cpu * 1e6 / (reqs > 0 ? reqs : 1), rss, lg }'
+}
+
+# find_m sets M, the closed-model maximum, and CPU_CLOSED, its CPU µs per
+# request, once (or M from MAX).
+find_m() {
+	[ -n "${M:-}" ] && return 0
+	if [ -n "${MAX:-}" ]; then
+		M=$MAX
+		CPU_CLOSED="-"
+		return 0
+	fi
+	read -r M CPU_CLOSED < <(closed_max)
+	M=$(awk -v m="$M" 'BEGIN { printf "%d", m }')
+	CPU_CLOSED=$(awk -v c="$CPU_CLOSED" 'BEGIN { printf "%.2f", c }')
+}
+
+part1() {
+	find_m
+	local m=$M cpu_closed=$CPU_CLOSED
+	log "closed-model maximum M = $m req/s"
+	echo
+	echo "Closed model, gather, $CONNS connections, ${DURATION} s: M = $m req/s at $cpu_closed µs CPU per request"
+	echo
+	echo "| tool | target/s | achieved/s | achieved/target | late | p50 ms | p99 ms | CPU µs/request | peak RSS MiB | send lag p99 ms |"
+	echo "|---|---|---|---|---|---|---|---|---|---|"
+	for round in $(seq "$ROUNDS"); do
+		for frac in 0.2 0.5 0.9; do
+			local rate
+			rate=$(awk -v m="$m" -v f="$frac" 'BEGIN { printf "%d", m * f }')
+			for tool in $TOOLS; do
+				log "round $round: $tool at $rate req/s ($frac M)"
+				run_open "$tool" "$rate"
+			done
+		done
+	done
+}
+
+part2() {
+	find_m
+	local m=$M
+	echo
+	echo "The event loops' timers, gather at 0.2M, 0.5M and 0.9M of M = $m req/s"
+	echo
+	echo "| timer | target/s | achieved/s | achieved/target | late | p50 ms | p99 ms | CPU µs/request | peak RSS MiB | send lag p99 ms |"
+	echo "|---|---|---|---|---|---|---|---|---|---|"
+	for round in $(seq "$ROUNDS"); do
+		for frac in 0.2 0.5 0.9; do
+			local rate
+			rate=$(awk -v m="$m" -v f="$frac" 'BEGIN { printf "%d", m * f }')
+			for timer in timerfd timerfd-nospin timerfd-slack250us timerfd-slack500us deadline pwait2; do
+				local flags="--loop-timer $timer"
+				case $timer in
+				timerfd-nospin) flags="--loop-timer timerfd --loop-spin 1ns" ;;
+				timerfd-slack*) flags="--loop-timer timerfd --loop-slack ${timer#timerfd-slack}" ;;
+				esac
+				log "round $round: $timer at $rate req/s"
+				run_open "gather-$timer" "$rate" "$flags"
+			done
+		done
+	done
+}
+
+part3() {
+	echo
+	echo "An hour's series at 1 s intervals, 20,000 responses each (go test -bench SeriesHour):"
+	(cd "$repo" && go test ./internal/report -run '^$' -bench SeriesHour -benchtime 1x) | awk '/MiB\/hour/ { print "  " $5 " MiB for " $7 " intervals" }'
+}
+
+install_tools
+(cd "$repo" && go build -o "$work/gather" ./cmd/gather)
+if [ "$PART" = 1 ] || [ "$PART" = 2 ] || [ "$PART" = all ]; then
+	NGINX_PORT=${NGINX_PORT:-$(free_port)}
+	start_nginx
+	url="http://127.0.0.1:$NGINX_PORT/"
+fi
+echo "bench/open.sh on $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at the start"
+case $PART in
+1) part1 ;;
+2) part2 ;;
+3) part3 ;;
+all)
+	part1
+	part2
+	part3
+	;;
+esac
+echo
+echo "load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
