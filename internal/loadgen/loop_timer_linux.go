@@ -21,8 +21,8 @@ type loopTimer struct {
 	mode  LoopTimer
 	spin  time.Duration
 	slack time.Duration // see Plan.LoopSlack
-	fd    int       // the timerfd, or -1
-	armed time.Time // what the timerfd is armed for
+	fd    int           // the timerfd, or -1
+	armed time.Time     // what the timerfd is armed for
 }
 
 func newLoopTimer(l *eventLoop, p *Plan) loopTimer {
