@@ -61,19 +61,30 @@ func Map[T, R any](ctx context.Context, items []T, limit int, fn func(context.Co
 	wg.Add(limit)
 	for range limit {
 		go func() {
-			defer wg.Done()
+			// A panic, or runtime.Goexit, in fn fails Map and ends this
+			// worker, as an error does. One deferred call per worker,
+			// not per item, and fn called from here, keep a worker
+			// within its first 2 KB of stack, like a bare goroutine.
+			returned := false
+			defer func() {
+				if !returned {
+					fail(failure(recover(), nil))
+				}
+				wg.Done()
+			}()
 			for ctx.Err() == nil {
 				i := int(next.Add(1) - 1)
 				if i >= len(items) {
-					return
+					break
 				}
-				r, err := callItem(ctx, fn, items[i])
+				r, err := fn(ctx, items[i])
 				if err != nil {
 					fail(err)
-					return
+					break
 				}
 				results[i] = r
 			}
+			returned = true
 		}()
 	}
 	wg.Wait()
@@ -86,21 +97,6 @@ func Map[T, R any](ctx context.Context, items []T, limit int, fn func(context.Co
 		return nil, context.Cause(ctx) // ctx ended before every item was done
 	}
 	return results, nil
-}
-
-// callItem runs fn on item, turning a panic into a *PanicError.
-func callItem[T, R any](ctx context.Context, fn func(context.Context, T) (R, error), item T) (r R, err error) {
-	returned := false
-	defer func() {
-		if !returned {
-			if p := recover(); p != nil {
-				err = newPanicError(p, nil)
-			}
-		}
-	}()
-	r, err = fn(ctx, item)
-	returned = true
-	return r, err
 }
 
 // callsOf returns the context for the calls of Map or Stream: while waits

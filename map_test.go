@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"runtime"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -377,4 +378,47 @@ func TestMapLimitZeroMeansNone(t *testing.T) {
 			t.Fatalf("Map with limit 0: %d results, %v, after %v; want 20, nil, 1s", len(got), err, d)
 		}
 	})
+}
+
+// A call that panics or calls runtime.Goexit: in Map it fails the whole,
+// in Stream it is that item's result, and the other items go on.
+func TestMapAndStreamCallsThatDoNotReturn(t *testing.T) {
+	t.Parallel()
+	items := []int{0, 1, 2, 3, 4, 5, 6, 7}
+	odd := func(ctx context.Context, i int) (int, error) {
+		switch {
+		case i == 3:
+			panic("three")
+		case i == 5:
+			runtime.Goexit()
+		}
+		return i * 10, nil
+	}
+	_, err := Map(context.Background(), items, 2, odd)
+	var pe *PanicError
+	if !errors.As(err, &pe) && !errors.Is(err, errGoexit) {
+		t.Fatalf("Map() error = %v; want the panic or the Goexit", err)
+	}
+	if _, err := Map(context.Background(), []int{5}, 1, odd); err != errGoexit {
+		t.Fatalf("Map() of a call that calls Goexit = %v; want errGoexit (it returned no error and lost the item)", err)
+	}
+	for _, order := range []Order{InputOrder, CompletionOrder} {
+		got := map[int]Result[int]{}
+		for i, r := range Stream(context.Background(), slices.Values(items), 2, order, odd) {
+			got[i] = r
+		}
+		if len(got) != len(items) {
+			t.Fatalf("Stream(%v) yielded %d results; want %d", order, len(got), len(items))
+		}
+		for i, r := range got {
+			switch {
+			case i == 3 && !errors.As(r.Err, &pe):
+				t.Errorf("item 3: %v; want a PanicError", r.Err)
+			case i == 5 && r.Err != errGoexit:
+				t.Errorf("item 5: %v; want errGoexit", r.Err)
+			case i != 3 && i != 5 && (r.Err != nil || r.Value != i*10):
+				t.Errorf("item %d: %+v", i, r)
+			}
+		}
+	}
 }

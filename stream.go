@@ -100,9 +100,22 @@ type stream[T, R any] struct {
 }
 
 // work is a worker: it takes a slot, then an item, calls fn, and sends the
-// result, until the input is over.
+// result, until the input is over. fn is called from here, with no call
+// between, so that a worker stays within its first 2 KB of stack; a panic
+// or runtime.Goexit in fn is that item's result, and a new worker takes
+// the place of this one, which the panic unwound.
 func (s *stream[T, R]) work() {
-	defer s.workers.Done()
+	current := -1 // the item fn is called on
+	defer func() {
+		if current >= 0 {
+			err := failure(recover(), nil)
+			s.busy.Add(-1)
+			s.workers.Add(1)
+			go s.work()
+			s.send(outcome[R]{current, Result[R]{Err: err}})
+		}
+		s.workers.Done()
+	}()
 	for {
 		if s.slots != nil {
 			select {
@@ -119,18 +132,28 @@ func (s *stream[T, R]) work() {
 			}
 			return
 		}
-		v, err := callItem(s.ctx, s.fn, item)
+		current = i
+		v, err := s.fn(s.ctx, item)
+		current = -1
 		s.busy.Add(-1)
-		o := outcome[R]{i, Result[R]{v, err}}
-		if s.slots != nil {
-			s.finished <- o // never blocks: see Stream
-			continue
-		}
-		select {
-		case s.finished <- o:
-		case <-s.quit:
+		if !s.send(outcome[R]{i, Result[R]{v, err}}) {
 			return
 		}
+	}
+}
+
+// send hands a result to the loop, and reports false if the loop has
+// stopped (only without a limit can it be waiting).
+func (s *stream[T, R]) send(o outcome[R]) bool {
+	if s.slots != nil {
+		s.finished <- o // never blocks: see Stream
+		return true
+	}
+	select {
+	case s.finished <- o:
+		return true
+	case <-s.quit:
+		return false
 	}
 }
 

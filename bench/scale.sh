@@ -38,7 +38,7 @@ cores=$(getconf _NPROCESSORS_ONLN)
 run() {
 	local label=$1
 	shift
-	"$tmp/scale" "$@" | sed "s/^/label=$label /" >>"$tmp/results"
+	"$tmp/scale" "$@" | sed "s|^|label=$label |" >>"$tmp/results"
 }
 
 if [[ $PART == 1 || $PART == all ]]; then
