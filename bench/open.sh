@@ -15,10 +15,10 @@
 # tool: vegeta with -workers and -max-workers CONNS, fortio with -c CONNS.
 #
 # Part 2: gather alone at the three rates with each of the loops' timers
-# (--loop-timer timerfd, deadline, pwait2), timerfd without the spin
-# (--loop-spin 1ns), and timerfd letting requests share a wake-up within
-# 250 or 500 µs (--loop-slack), alternating, ROUNDS rounds: send lag p99,
-# late fraction, CPU per request.
+# (--loop-timer timerfd, deadline, pwait2; timerfd with its default slack,
+# the 500 µs in which due requests may share a wake-up, with 250 µs, and
+# with none, spinning the last 20 µs or not), alternating, ROUNDS rounds:
+# send lag p99, late fraction, CPU per request.
 #
 # Part 3: the memory of an hour's series at 1 s intervals
 # (go test -bench SeriesHour, 72 million samples).
@@ -244,10 +244,10 @@ part2() {
 		for frac in 0.2 0.5 0.9; do
 			local rate
 			rate=$(awk -v m="$m" -v f="$frac" 'BEGIN { printf "%d", m * f }')
-			for timer in timerfd timerfd-nospin timerfd-slack250us timerfd-slack500us deadline pwait2; do
+			for timer in timerfd timerfd-slack0 timerfd-slack0-nospin timerfd-slack250us deadline pwait2; do
 				local flags="--loop-timer $timer"
 				case $timer in
-				timerfd-nospin) flags="--loop-timer timerfd --loop-spin 1ns" ;;
+				timerfd-slack0-nospin) flags="--loop-timer timerfd --loop-slack 0 --loop-spin 1ns" ;;
 				timerfd-slack*) flags="--loop-timer timerfd --loop-slack ${timer#timerfd-slack}" ;;
 				esac
 				log "round $round: $timer at $rate req/s"

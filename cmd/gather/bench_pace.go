@@ -17,7 +17,7 @@ type paceFlags struct {
 	stages    []string
 	loopTimer string
 	loopSpin  time.Duration
-	loopSlack time.Duration
+	loopSlack string
 	flags     *pflag.FlagSet // to tell a default from a value given
 }
 
@@ -28,7 +28,7 @@ func (f *paceFlags) register(fl *pflag.FlagSet) {
 	fl.MarkHidden("loop-timer")
 	fl.DurationVar(&f.loopSpin, "loop-spin", 20*time.Microsecond, "how long before a due time the event loops wake to spin (for comparisons)")
 	fl.MarkHidden("loop-spin")
-	fl.DurationVar(&f.loopSlack, "loop-slack", 0, "how late the event loops may send a request so that it shares a wake-up with others (for comparisons)")
+	fl.StringVar(&f.loopSlack, "loop-slack", "auto", "how late the event loops may send a request so that it shares a wake-up with others: auto (500µs at rates where it does), or a duration, 0 for none (for comparisons)")
 	fl.MarkHidden("loop-slack")
 }
 
@@ -51,10 +51,17 @@ func (f *paceFlags) apply(plan *loadgen.Plan, nSet bool) error {
 	if f.loopSpin < 0 {
 		return usagef("bench: --loop-spin must not be negative, got %v", f.loopSpin)
 	}
-	if f.loopSlack < 0 || f.loopSlack >= lateSlackFlag {
-		return usagef("bench: --loop-slack must be from 0 to under 1ms, got %v", f.loopSlack)
+	plan.LoopTimer, plan.LoopSpin = timer, max(f.loopSpin, time.Nanosecond)
+	if f.loopSlack != "auto" {
+		d, err := time.ParseDuration(f.loopSlack)
+		if err != nil || d < 0 || d >= lateSlackFlag {
+			return usagef("bench: --loop-slack must be auto or from 0 to under 1ms, got %q", f.loopSlack)
+		}
+		plan.LoopSlack = d
+		if d == 0 {
+			plan.LoopSlack = -1 // none
+		}
 	}
-	plan.LoopTimer, plan.LoopSpin, plan.LoopSlack = timer, max(f.loopSpin, time.Nanosecond), f.loopSlack
 	if !f.staged() {
 		return nil
 	}

@@ -40,6 +40,7 @@ type loopPacer struct {
 	ended    bool      // the schedule holds nothing more for this loop
 	admitAt  time.Time // when the ramp reaches the lowest idle place; zero: to find
 	place    func(c *loopConn) int
+	loops    int // of the run
 	timer    loopTimer
 	stats    workerStats
 }
@@ -55,6 +56,7 @@ func newLoopPacer(l *eventLoop, r *run, index, n int) *loopPacer {
 		open:  r.sched != nil,
 		next:  -1,
 		place: func(c *loopConn) int { return int(c.id)*n + index },
+		loops: n,
 		timer: newLoopTimer(l, r.plan),
 	}
 	return p
@@ -107,7 +109,10 @@ func (p *loopPacer) dispatch(l *eventLoop) {
 	}
 }
 
-// send sends the due requests on free connections.
+// send sends the due requests on free connections. A request is sent at
+// its due time (the loop spins the last moment before it), or, when the
+// loop woke late on purpose to send several at once (see wake), as soon
+// as the loop runs.
 func (p *loopPacer) send(l *eventLoop) {
 	r := p.run
 	now := time.Now()
@@ -219,12 +224,25 @@ func (p *loopPacer) wake() time.Time {
 		if p.next < 0 {
 			return time.Now() // a request to claim: at once
 		}
-		return p.due.Add(p.timer.slack - p.timer.spin)
+		if t := &p.timer; t.slack > 0 && (!t.auto || p.shares(p.due)) {
+			return p.due.Add(t.slack) // the requests due by then go with it
+		}
+		return p.due.Add(-p.timer.spin)
 	}
 	if p.admitAt.IsZero() {
 		return time.Now() // to find at once
 	}
 	return p.admitAt
+}
+
+// shares reports whether, at the schedule's rate at due, more requests
+// fall due for this loop within the slack: whether waking late lets them
+// share the wake-up. At lower rates the loop wakes for each request, on
+// time.
+func (p *loopPacer) shares(due time.Time) bool {
+	r := p.run
+	rate := r.sched.rate.level(due.Sub(r.t0))
+	return rate*p.timer.slack.Seconds() >= 2*float64(p.loops)
 }
 
 // retire closes c for good: the run needs no more of it.

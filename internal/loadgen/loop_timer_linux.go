@@ -7,6 +7,13 @@ import (
 	"unsafe"
 )
 
+// defaultSlack is how late a loop may send a request, by default, where
+// that lets the requests due meanwhile share its wake-up (see
+// loopPacer.wake): at 20,000 req/s over 2 loops, 5 requests a wake-up
+// instead of 1. It is half the late threshold (lateSlack), which it must
+// stay under.
+const defaultSlack = 500 * time.Microsecond
+
 // defaultSpin is how long before a due time the loop wakes to spin.
 const defaultSpin = 20 * time.Microsecond
 
@@ -21,12 +28,19 @@ type loopTimer struct {
 	mode  LoopTimer
 	spin  time.Duration
 	slack time.Duration // see Plan.LoopSlack
+	auto  bool          // slack only where it lets requests share a wake-up
 	fd    int           // the timerfd, or -1
 	armed time.Time     // what the timerfd is armed for
 }
 
 func newLoopTimer(l *eventLoop, p *Plan) loopTimer {
-	t := loopTimer{mode: p.LoopTimer, spin: p.LoopSpin, slack: max(p.LoopSlack, 0), fd: -1}
+	t := loopTimer{mode: p.LoopTimer, spin: p.LoopSpin, slack: p.LoopSlack, fd: -1}
+	switch {
+	case t.slack == 0:
+		t.slack, t.auto = defaultSlack, true
+	case t.slack < 0:
+		t.slack = 0
+	}
 	if t.mode == TimerDefault {
 		t.mode = TimerFD
 	}
@@ -34,9 +48,7 @@ func newLoopTimer(l *eventLoop, p *Plan) loopTimer {
 		t.spin = defaultSpin
 	}
 	t.spin = max(t.spin, 0)
-	if t.slack > 0 {
-		t.spin = 0 // a loop that may send late has no need to wake early
-	}
+
 	if t.mode == TimerFD {
 		fd, _, errno := syscall.RawSyscall(syscall.SYS_TIMERFD_CREATE, uintptr(clockMonotonic), syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
 		ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLET&0xffffffff, Fd: timerID}

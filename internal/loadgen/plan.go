@@ -132,9 +132,10 @@ type Plan struct {
 	LoopSpin  time.Duration
 	// LoopSlack lets an event loop send a request up to this long after
 	// its due time, so that the requests due within it share one wake-up:
-	// fewer wake-ups, and less CPU per request at low rates, for a send
-	// lag of up to LoopSlack (which the response times include). 0, the
-	// default, sends each request at its due time.
+	// fewer wake-ups and less CPU per request, for a send lag of up to
+	// LoopSlack (which the response times include). 0 means 500 µs where
+	// the rate makes at least two more requests due for the loop within
+	// it, and none below that rate; negative means none.
 	LoopSlack time.Duration
 
 	// Segment, if set, makes the run one share of a distributed run: the
