@@ -111,11 +111,11 @@ func (b *builder) add(sp *spec) error {
 	switch {
 	case method == "CONNECT":
 		return b.errorf(line, "method CONNECT is not supported: it opens a tunnel")
-	case !slices.Contains(methods, method):
-		if slices.Contains(methods, strings.ToUpper(method)) {
-			return b.errorf(line, "unknown method %q: methods are upper case (%s)", method, strings.ToUpper(method))
+	case !isMethod(method):
+		if up := strings.ToUpper(method); isMethod(up) {
+			return b.errorf(line, "method %q: methods are case-sensitive and upper case by convention (%s)", method, up)
 		}
-		return b.errorf(line, "unknown method %q (want one of %s)", method, strings.Join(methods, ", "))
+		return b.errorf(line, "bad method %q: a method is a token of upper-case letters, digits and -_.!#$%%&'*+^`|~", method)
 	}
 	_, target, err := b.splitURL(sp.url)
 	if err != nil {
@@ -124,7 +124,11 @@ func (b *builder) add(sp *spec) error {
 	// The method and field names are the package's or the builder's own
 	// strings, not pieces of the file's lines, which would keep each
 	// line alive: 100,000 targets would hold their whole file.
-	method = methods[slices.Index(methods, method)]
+	if i := slices.Index(methods, method); i >= 0 {
+		method = methods[i]
+	} else {
+		method = b.intern1(method)
+	}
 	t := &Target{Method: method, File: b.file, Line: line, Weight: sp.weight, index: len(b.set.targets)}
 	if t.Path, err = b.compile(line, "URL", target, urlUnsafe, "a URL cannot carry it as it is: write {{urlquery .%s}}"); err != nil {
 		return err

@@ -25,6 +25,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // A Target is one request of a targets file, compiled. Its templates are
@@ -131,11 +132,33 @@ type Options struct {
 	ReadFile func(name string) ([]byte, error)
 }
 
-// Methods a target may have: RFC 9110's (but CONNECT, which opens a
-// tunnel rather than asking for a response), PATCH, and WebDAV's.
+// Methods are the methods of RFC 9110 (but CONNECT, which opens a tunnel
+// rather than asking for a response), PATCH and WebDAV's, kept as the
+// package's own strings. Any other upper-case token is a method too
+// (PURGE and BAN for caches, a service's own): servers define methods,
+// and a load generator should send what it is given.
 var methods = []string{
 	"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "TRACE", "PATCH",
 	"PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK", "REPORT", "SEARCH",
+}
+
+// isMethod reports whether s is an HTTP token (RFC 9110, section 5.6.2)
+// with no lower-case letter: methods are case-sensitive, and "get" is
+// nearly always a mistake for GET.
+func isMethod(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // A Set is the compiled targets of a run, with how to pick among them.

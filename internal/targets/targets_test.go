@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -172,6 +173,23 @@ func TestSingle(t *testing.T) {
 
 // TestBadInput: every rule is one error naming the file, the line and the
 // problem.
+// TestAnyMethod checks that a method outside the list (a cache's PURGE,
+// a service's own) is sent as given, in both formats.
+func TestAnyMethod(t *testing.T) {
+	for _, text := range []string{
+		"PURGE http://h/a\nBAN http://h/b\n",
+		`{"method": "PURGE", "url": "http://h/a"}` + "\n" + `{"method": "BAN", "url": "http://h/b"}` + "\n",
+	} {
+		var got []string
+		for _, tg := range load(t, text, Options{}).Targets() {
+			got = append(got, tg.Method)
+		}
+		if want := []string{"PURGE", "BAN"}; !slices.Equal(got, want) {
+			t.Errorf("%q: methods %q, want %q", text, got, want)
+		}
+	}
+}
+
 func TestBadInput(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -185,8 +203,7 @@ func TestBadInput(t *testing.T) {
 	for _, tc := range []struct{ text, want string }{
 		{"", "t.txt: no targets"},
 		{"# only comments\n\n", "t.txt: no targets"},
-		{"FETCH http://h/\n", `t.txt:1: unknown method "FETCH" (want one of GET, HEAD, POST`},
-		{"get http://h/\n", `t.txt:1: unknown method "get": methods are upper case (GET)`},
+		{"get http://h/\n", `t.txt:1: method "get": methods are case-sensitive and upper case by convention (GET)`},
 		{"CONNECT http://h/\n", "t.txt:1: method CONNECT is not supported"},
 		{"GET\n", `t.txt:1: want a target's first line, METHOD URL, got "GET"`},
 		{"GET \n", `t.txt:1: want a target's first line, METHOD URL`},
@@ -223,7 +240,8 @@ func TestBadInput(t *testing.T) {
 		{`{"url": "http://h/", "bogus": 1}`, `t.txt:1: not a target object: unknown field "bogus" (want name, method, url`},
 		{`{"method": "GET"}`, "t.txt:1: no url"},
 		{`{"url": "http://h/", "method": ""}`, "t.txt:1: empty method"},
-		{`{"url": "http://h/", "method": "post"}`, `t.txt:1: unknown method "post": methods are upper case`},
+		{`{"url": "http://h/", "method": "GE T"}`, `t.txt:1: bad method "GE T": a method is a token`},
+		{`{"url": "http://h/", "method": "post"}`, `t.txt:1: method "post": methods are case-sensitive`},
 		{`{"url": "http://h/"}` + "\n{\"url\": 3}", "t.txt:2: not a target object: cannot unmarshal number"},
 		{`{"url": "http://h/"} {"url": "http://h/"}`, "t.txt:1: more than one JSON value on the line"},
 		{`{"url": "http://h/", "header": {"A": 1}}`, "t.txt:1: header: A: want a string or a list of strings, got 1"},
