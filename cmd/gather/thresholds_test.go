@@ -65,7 +65,7 @@ func TestBenchTargetsBadInput(t *testing.T) {
 		args  []string
 		want  string // the whole of stderr, as a regexp
 	}{
-		{"unknown method", "", []string{"--targets", file("m.txt", "FETCH "+u+"/\n")}, `^gather: bench: .*m\.txt:1: unknown method "FETCH" \(want one of GET, .*\)$`},
+		{"lower-case method", "", []string{"--targets", file("m.txt", "purge "+u+"/\n")}, `^gather: bench: .*m\.txt:1: method "purge": methods are case-sensitive and upper case by convention \(PURGE\)$`},
 		{"no URL", "", []string{"--targets", file("nourl.txt", "GET\n")}, `^gather: bench: .*nourl\.txt:1: want a target's first line, METHOD URL, got "GET"$`},
 		{"no URL in JSON", "", []string{"--targets", file("nourl.jsonl", `{"method": "GET"}`)}, `^gather: bench: .*nourl\.jsonl:1: no url$`},
 		{"header without a colon", "", []string{"--targets", file("h.txt", "GET "+u+"/\n\nGET "+u+"/a\nX-Trace abc\n")}, `^gather: bench: .*h\.txt:4: header line without a colon: "X-Trace abc"$`},
