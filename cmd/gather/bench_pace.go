@@ -52,6 +52,10 @@ func (f *paceFlags) apply(plan *loadgen.Plan, nSet bool) error {
 		return usagef("bench: --loop-spin must not be negative, got %v", f.loopSpin)
 	}
 	plan.LoopTimer, plan.LoopSpin = timer, max(f.loopSpin, time.Nanosecond)
+	// -z 0 given is a run of no time, not "no bound": leaving -z out is.
+	if f.flags.Changed("duration") && plan.Duration == 0 {
+		return usagef("bench: -z must be positive, got 0s (leave it out to run -n requests)")
+	}
 	if f.loopSlack != "auto" {
 		d, err := time.ParseDuration(f.loopSlack)
 		if err != nil || d < 0 || d >= lateSlackFlag {

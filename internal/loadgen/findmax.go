@@ -121,6 +121,12 @@ func FindMax(ctx context.Context, p *Plan, slo SLO, search Search, onStep func(S
 		if st.Held {
 			c.Max = rate
 		} else {
+			// Nothing answered and nothing timed out (refused, not
+			// HTTP, a bad certificate): no lower rate will do better.
+			if s.Requests > 0 && s.Response().Count == 0 && s.ErrorKinds[report.ErrTimeout] == 0 {
+				c.Why = fmt.Sprintf("the search stopped at %.1f req/s: %s", rate, st.Why)
+				return c, nil
+			}
 			if l := s.Generator.Limit; strings.Contains(st.Why, "limited by") && (l == "generator" || l == "connections") {
 				c.Why = fmt.Sprintf("the search stopped at %.1f req/s: %s", rate, st.Why)
 				return c, nil
@@ -155,7 +161,11 @@ func judgeStep(rate float64, s *report.Summary, slo SLO) Step {
 	st := Step{Rate: rate, Summary: s, Held: true}
 	var why []string
 	p99 := s.Response().P99
-	if slo.P99 > 0 && (p99 > slo.P99 || s.Response().Count == 0) {
+	switch {
+	case s.Response().Count == 0:
+		// No p99 to judge: say why, not "p99 0 ms > the bound".
+		why = append(why, "no request was answered"+failedKinds(s))
+	case slo.P99 > 0 && p99 > slo.P99:
 		why = append(why, fmt.Sprintf("p99 %.3f ms > %.3f ms", ms(p99), ms(slo.P99)))
 	}
 	if slo.ErrorRate > 0 {
@@ -189,4 +199,19 @@ func judgeStep(rate float64, s *report.Summary, slo SLO) Step {
 		}
 	}
 	return st
+}
+
+// failedKinds returns ": 998 failed, refused", naming the commonest kind
+// of failure of s, or "" if none failed.
+func failedKinds(s *report.Summary) string {
+	if s.Errors == 0 {
+		return ""
+	}
+	var top report.ErrorKind
+	for k, n := range s.ErrorKinds {
+		if n > s.ErrorKinds[top] {
+			top = report.ErrorKind(k)
+		}
+	}
+	return fmt.Sprintf(": %d failed, most %s", s.Errors, top)
 }

@@ -3,9 +3,12 @@ package loadgen
 import (
 	"context"
 	"errors"
+	"net"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -102,4 +105,33 @@ func TestFindMaxNeedsSLO(t *testing.T) {
 	if !errors.Is(err, ErrNoSLO) {
 		t.Errorf("FindMax without an SLO: %v", err)
 	}
+}
+
+type refusingDoer struct{}
+
+func (refusingDoer) Do(context.Context, *targets.Request) (int, int64, error) {
+	return 0, 0, &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+}
+
+func (refusingDoer) Close() error { return nil }
+
+// A server that answers nothing (a closed port) ends the search at its
+// first step, saying so, rather than halving the rate to 1 req/s with
+// "p99 0 ms" as the reason each time.
+func TestFindMaxNothingAnswered(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := &Plan{URL: &url.URL{Scheme: "http", Host: "fake"}, Connections: 10,
+			newDoer: func(context.Context, int) (Doer, error) { return refusingDoer{}, nil }}
+		c, err := FindMax(t.Context(), p, SLO{P99: 20 * time.Millisecond}, Search{Start: 100, Hold: time.Second}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Max != 0 || len(c.Steps) != 1 || c.Steps[0].Held {
+			t.Fatalf("max %v after %d steps: %s", c.Max, len(c.Steps), c.Why)
+		}
+		want := "no request was answered: 100 failed, most refused"
+		if st := c.Steps[0]; st.Why != want || !strings.Contains(c.Why, "stopped at 100.0 req/s: "+want) {
+			t.Errorf("step: %q, search: %q; want %q", st.Why, c.Why, want)
+		}
+	})
 }

@@ -4,27 +4,34 @@
 //
 // Nothing is shared on the hot path but one atomic counter from which
 // requests are claimed (one atomic add per request): no channel send, lock
-// or allocation per request. Two engines send the requests:
+// or allocation per request. Three engines send the requests:
 //
-//   - The event loops (Linux, plain http://, closed model): one goroutine
-//     per CPU drives its share of the connections through its own epoll
-//     set, as wrk does, and records into its own [report.Recorder].
+//   - The event loops (Linux, HTTP/1.1 over http:// and https://, both
+//     models): one goroutine per CPU drives its share of the connections
+//     through its own epoll set, as wrk does, and records into its own
+//     [report.Recorder]; in the open model each loop claims the next due
+//     request when it has a free connection and sleeps on a timerfd until
+//     it is due (pace.go, loop_pace_linux.go).
 //   - The workers (everything else): one goroutine per connection, each
 //     with its own [Doer], as children of a gather Group. Up to 128
 //     connections each worker owns a recorder; beyond that, workers share
 //     128 recorders, each behind a mutex, so that memory and the final
 //     merge stay bounded (see maxRecorders).
+//   - HTTP/2 (--http2): this package's own client (h2.go, h2_engine.go),
+//     one goroutine per connection carrying its streams.
 //
-// Plain http:// goes through this package's HTTP/1.1 client, whose
-// response parser ([h1.Parser]) takes bytes as they come, for both engines; HTTPS and
-// HTTP/2 go through net/http.
+// HTTP/1.1 over http:// and https:// goes through this package's client,
+// whose response parser ([h1.Parser]) takes bytes as they come, on the
+// loops and the workers alike; net/http only when asked (Plan.NetHTTP).
 //
 // In the closed model (no Rate) each connection sends its next request as
-// soon as the previous one ends. In the open model request i is due at
-// t0 + i/Rate whatever the server does; a request sent after its due time
-// because every connection was busy is counted as late, and its response
-// time runs from the due time, not from the send (coordinated omission is
-// counted, not hidden).
+// soon as the previous one ends. In the open model request i is due where
+// the integral of the rate (Rate, or RateStages) reaches i, whatever the
+// server does; the run stops sending at Duration and counts what was due
+// and never sent as dropped. A request sent after its due time because
+// every connection was busy is counted as late, and its response time runs
+// from the due time, not from the send (coordinated omission is counted,
+// not hidden).
 package loadgen
 
 import (

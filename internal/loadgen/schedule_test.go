@@ -340,6 +340,15 @@ func TestJudge(t *testing.T) {
 		s.Connections = 10
 		return s
 	}
+	refused := func() *report.Summary {
+		rec := report.NewRecorder()
+		for range 200 {
+			rec.Record(report.Sample{Err: report.ErrRefused})
+		}
+		s := report.Merge(rec)
+		s.Connections = 10
+		return s
+	}
 	tests := []struct {
 		name    string
 		rate    float64
@@ -359,6 +368,10 @@ func TestJudge(t *testing.T) {
 			warn: "the limit was the server: all 10 connections were busy while its service time grew to 40.004 ms on average"},
 		{name: "open, too few connections", rate: 200, stats: stats(0, 100, 0), s: served(40*time.Millisecond, 50*time.Millisecond),
 			warn: "the limit was the connections: at the server's service time (50.016 ms on average) 10 connections carry at most 200 req/s; use more (-c 16 or more)"},
+		{name: "open, connections slow to turn", rate: 200, stats: stats(0, 100, 0), s: served(40*time.Microsecond, 50*time.Microsecond),
+			warn: "the limit was the connections: 10 connections carried only 200 req/s, the server's service time (0.050 ms on average) and the turn between an answer and the next send; use more (-c 15 or more)"},
+		{name: "open, nothing answered", rate: 200, stats: stats(0, 0, 100), s: refused(),
+			warn: "no request was answered: 200 failed, most refused: the server or the way to it failed every one"},
 		{name: "open, behind", rate: 250, stats: stats(0, 0, 0), s: served(time.Millisecond, time.Millisecond),
 			warn: "sent 200.0 req/s of the 250.0 asked (80.0%)"},
 	}

@@ -131,6 +131,12 @@ func (r *run) judgeSchedule(g *report.Generator, s *report.Summary, stats []work
 	serv := s.Service()
 	var cause string
 	switch {
+	case serv.Count == 0 && s.Errors > 0:
+		// Requests that fail at once (a refused connection) leave their
+		// connection to be dialled again: late with none free is their
+		// doing, not the generator's.
+		g.Limit = "server"
+		cause = fmt.Sprintf("no request was answered%s: the server or the way to it failed every one", failedKinds(s))
 	case lateFree > lateBusy || use > 0.9:
 		g.Bound, g.Limit = true, "generator"
 		cause = fmt.Sprintf("the limit was the generator: %d late requests had a connection free when due, "+
@@ -152,11 +158,22 @@ func (r *run) judgeSchedule(g *report.Generator, s *report.Summary, stats []work
 		if s.Connections == 1 {
 			carry = " carries"
 		}
+		if capacity >= g.TargetRate {
+			// The service time alone would carry the rate: what each
+			// connection lost was between an answer and its next send
+			// (the round trip through the kernel, a busy machine).
+			need = int(math.Ceil(1.5 * float64(s.Connections) * g.TargetRate / max(g.AchievedRate, 1)))
+			carry = " carried"
+			cause = fmt.Sprintf("the limit was the connections: %s only %.0f req/s, the server's service time (%.3f ms on average) "+
+				"and the turn between an answer and the next send; use more (-c %d or more), or lower the rate",
+				count(s.Connections, "connection")+carry, g.AchievedRate, ms(serv.Mean), max(need, s.Connections+1))
+			break
+		}
 		cause = fmt.Sprintf("the limit was the connections: at the server's service time (%.3f ms on average) %s "+
 			"at most %.0f req/s; use more (-c %d or more), or lower the rate", ms(serv.Mean), count(s.Connections, "connection")+carry, capacity, max(need, s.Connections+1))
 	default:
 		g.Limit = "server"
-		cause = fmt.Sprintf("no request was answered: all %s were taken by requests that failed or never ended", count(s.Connections, "connection"))
+		cause = fmt.Sprintf("no request was answered: all %s were taken by requests that never ended", count(s.Connections, "connection"))
 	}
 	g.Warnings = append(g.Warnings, "the run did not keep its schedule: "+strings.Join(what, ", ")+"; "+cause)
 }
