@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -177,7 +178,13 @@ Examples:
 			if f.emit.given() {
 				f.targets.readFile = f.emit.readBody // to ship the body files it names
 			}
-			plan, err := f.plan(rawURL, cmd.Flags().Changed("requests"), cmd.InOrStdin())
+			// Ctrl-C ends a wait on stdin (--targets -, --data -) at once.
+			plan, err := untilInterrupted(cmd.Context(), func() (*loadgen.Plan, error) {
+				return f.plan(rawURL, cmd.Flags().Changed("requests"), cmd.InOrStdin())
+			})
+			if errors.Is(err, errInterrupted) {
+				return fmt.Errorf("bench: %w while reading the run's input: no request sent", err)
+			}
 			if err != nil {
 				return err
 			}

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -54,8 +56,8 @@ func TestSignalExitStatus(t *testing.T) {
 	defer close(hold)
 
 	// A saved run that report reads from stdin, held back until the
-	// signal has come: report finishes its work, and still exits 130,
-	// by the rule main.run applies to every command.
+	// signal has come: report stops reading at once and exits 130 (see
+	// TestInterruptWhileReadingStdin).
 	ar, err := txtar.ParseFile("testdata/script/report_errors.txtar")
 	if err != nil {
 		t.Fatal(err)
@@ -123,6 +125,47 @@ func TestSignalExitStatus(t *testing.T) {
 				if len(lines) != tt.records {
 					t.Errorf("%d records, want %d:\n%s", len(lines), tt.records, stdout.String())
 				}
+			}
+		})
+	}
+}
+
+// TestInterruptWhileReadingStdin: Ctrl-C while report or bench waits on
+// stdin (a terminal, a pipe whose writer has not written) ends it at
+// once with 130 and a line saying so, without waiting for the input;
+// they used to wait for its end and then call the empty input bad (2).
+// Sequential, as TestSignalExitStatus.
+func TestInterruptWhileReadingStdin(t *testing.T) {
+	targets := filepath.Join(t.TempDir(), "targets.txt")
+	if err := os.WriteFile(targets, []byte("GET http://127.0.0.1:1/{{.user}}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		args []string
+		msg  string
+	}{
+		{"report -", []string{"report", "-"}, "gather: report: interrupted while reading the runs: nothing reported\n"},
+		{"bench --targets -", []string{"bench", "-n", "1", "--targets", "-"}, "gather: bench: interrupted while reading the run's input: no request sent\n"},
+		{"bench --data -", []string{"bench", "-n", "1", "--targets", targets, "--data", "-"}, "gather: bench: interrupted while reading the run's input: no request sent\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			stdin := &heldReader{reading: make(chan struct{}), release: make(chan struct{})}
+			defer close(stdin.release) // the read left behind ends, for goleak
+			var stdout, stderr syncBuffer
+			done := make(chan int, 1)
+			go func() { done <- run(tt.args, stdin, &stdout, &stderr) }()
+			<-stdin.reading
+			if err := syscall.Kill(syscall.Getpid(), syscall.SIGINT); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case got := <-done:
+				if got != 130 || stderr.String() != tt.msg || stdout.String() != "" {
+					t.Errorf("exit status %d, stderr %q, stdout %q; want 130 and %q", got, stderr.String(), stdout.String(), tt.msg)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("%v still waits on stdin 10 s after Ctrl-C", tt.args)
 			}
 		})
 	}

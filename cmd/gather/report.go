@@ -119,10 +119,21 @@ status 3. On the --html page each run is judged too, for its column.`,
 				runs = append(runs, reporthtml.Run{Name: name, Summary: s})
 				return nil
 			}
-			for _, name := range args {
-				if err := readInput(name, cmd.InOrStdin(), cmd.ErrOrStderr(), merge); err != nil {
-					return err
+			// Ctrl-C ends a wait on stdin or a FIFO at once; the runs read
+			// by then are not reported, being only part of what was asked.
+			_, err := untilInterrupted(cmd.Context(), func() (struct{}, error) {
+				for _, name := range args {
+					if err := readInput(name, cmd.InOrStdin(), cmd.ErrOrStderr(), merge); err != nil {
+						return struct{}{}, err
+					}
 				}
+				return struct{}{}, nil
+			})
+			if errors.Is(err, errInterrupted) {
+				return fmt.Errorf("report: %w while reading the runs: nothing reported", err)
+			}
+			if err != nil {
+				return err
 			}
 			for _, m := range check.Missing() {
 				if !force {
@@ -148,7 +159,6 @@ status 3. On the --html page each run is judged too, for its column.`,
 					return fmt.Errorf("report: %w", err)
 				}
 			}
-			var err error
 			if output == "json" {
 				err = total.WriteJSON(cmd.OutOrStdout())
 			} else {
