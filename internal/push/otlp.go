@@ -1,35 +1,55 @@
 package push
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
-	"go.opentelemetry.io/otel/sdk/instrumentation"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
-	"go.opentelemetry.io/otel/sdk/resource"
+	statuspb "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/protobuf/proto"
+
+	colmetricspb "go.opentelemetry.io/proto/slim/otlp/collector/metrics/v1"
+	commonpb "go.opentelemetry.io/proto/slim/otlp/common/v1"
+	metricspb "go.opentelemetry.io/proto/slim/otlp/metrics/v1"
+	resourcepb "go.opentelemetry.io/proto/slim/otlp/resource/v1"
 )
 
-// OTLP metrics over HTTP (protobuf), through the OpenTelemetry SDK's
-// exporter: the same snapshots as remote write, as cumulative sums,
-// gauges and exponential histograms (scale 6, the buckets of the native
-// histograms, so the same error). The SDK's own instruments and reader
-// are left out: the series has already aggregated every interval, and
-// recording the requests a second time is what this package exists not
-// to do.
+// OTLP metrics over HTTP (protobuf, gzip), as the OTLP/HTTP specification
+// says: the same snapshots as remote write, as cumulative sums, gauges
+// and exponential histograms (scale 6, the buckets of the native
+// histograms, so the same error).
+//
+// The messages are OpenTelemetry's own generated types, from its "slim"
+// module (go.opentelemetry.io/proto/slim/otlp: the OTLP messages and
+// nothing else, under a protobuf namespace of their own, wire-identical to
+// the canonical ones), encoded by google.golang.org/protobuf; this file
+// only posts them. It used the OpenTelemetry SDK's otlpmetrichttp
+// exporter until that exporter's gRPC imports (open-telemetry-go#2579,
+// open: its config and the collector's generated service pull in gRPC and
+// grpc-gateway) were found to cost every gather command, fetch too, 2.2
+// MiB of resident memory from its start and 4.2 MB of binary (see
+// docs/prometheus.md), for the export of a struct. The SDK's instruments and reader were never used: the series
+// has already aggregated every interval, and recording the requests a
+// second time is what this package exists not to do.
 
-// otlpSink sends snapshots through an OTLP/HTTP exporter.
+// otlpSink sends snapshots as OTLP/HTTP export requests.
 type otlpSink struct {
 	rawURL string
-	exp    *otlpmetrichttp.Exporter
+	client *http.Client
 	rt     *recordingTransport
-	res    *resource.Resource
-	attrs  []attribute.KeyValue
-	// targets are the per-target series' attribute sets.
-	targets []attribute.Set
+	res    *resourcepb.Resource
+	scope  *commonpb.InstrumentationScope
+	attrs  []*commonpb.KeyValue
+	// targets are the per-target series' attributes.
+	targets [][]*commonpb.KeyValue
+	zbuf    bytes.Buffer // the gzipped request, reused
+	zw      *gzip.Writer
 }
 
 // OTLP returns a sink that sends the run to an OTLP/HTTP metrics
@@ -40,17 +60,12 @@ func OTLP(rawURL string) (Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	exp, err := otlpmetrichttp.New(context.Background(),
-		otlpmetrichttp.WithEndpointURL(rawURL),
-		otlpmetrichttp.WithHTTPClient(&http.Client{Transport: rt}),
-		otlpmetrichttp.WithCompression(otlpmetrichttp.GzipCompression),
-		// The outlet retries, with its buffer, and bounds each write.
-		otlpmetrichttp.WithRetry(otlpmetrichttp.RetryConfig{Enabled: false}),
-		otlpmetrichttp.WithTimeout(time.Hour))
-	if err != nil {
+	if _, err := http.NewRequest(http.MethodPost, rawURL, nil); err != nil {
 		return nil, fmt.Errorf("bad URL %q: %v", rawURL, err)
 	}
-	return &otlpSink{rawURL: rawURL, exp: exp, rt: rt}, nil
+	// The outlet retries, with its buffer, and bounds each write.
+	return &otlpSink{rawURL: rawURL, client: &http.Client{Transport: rt}, rt: rt, zw: gzip.NewWriter(nil),
+		scope: &commonpb.InstrumentationScope{Name: "github.com/gather-dev/gather/internal/push"}}, nil
 }
 
 func (o *otlpSink) name() string                 { return "otlp" }
@@ -59,20 +74,16 @@ func (o *otlpSink) histograms() (string, string) { return "exponential", "" }
 
 func (o *otlpSink) start(labels []label, runID string, targets []string) {
 	for _, l := range labels {
-		o.attrs = append(o.attrs, attribute.String(l.name, l.value))
+		o.attrs = append(o.attrs, stringAttr(l.name, l.value))
 	}
 	for _, name := range targets {
-		attrs := append(o.attrs[:len(o.attrs):len(o.attrs)], attribute.String("target", name))
-		o.targets = append(o.targets, attribute.NewSet(attrs...))
+		o.targets = append(o.targets, withAttr(o.attrs, "target", name))
 	}
-	o.res = resource.NewSchemaless(attribute.String("service.name", "gather"),
-		attribute.String("service.instance.id", runID))
+	o.res = &resourcepb.Resource{Attributes: []*commonpb.KeyValue{
+		stringAttr("service.instance.id", runID), stringAttr("service.name", "gather")}}
 }
 
-func (o *otlpSink) close() {
-	o.exp.Shutdown(context.Background())
-	o.rt.next.CloseIdleConnections()
-}
+func (o *otlpSink) close() { o.rt.next.CloseIdleConnections() }
 
 func (o *otlpSink) samples(s *snapshot) int {
 	n := len(histograms)
@@ -86,93 +97,158 @@ func (o *otlpSink) samples(s *snapshot) int {
 	return n
 }
 
+// maxAnswer bounds what is read of a receiver's answer: a status and a
+// message.
+const maxAnswer = 64 << 10
+
 func (o *otlpSink) write(ctx context.Context, snaps []*snapshot) (samples, bytes int, err error) {
-	rm := o.resourceMetrics(snaps)
+	raw, err := proto.Marshal(o.request(snaps))
+	if err != nil {
+		return 0, 0, fmt.Errorf("%w: encoding: %v", errPermanent, err)
+	}
+	o.zbuf.Reset()
+	o.zw.Reset(&o.zbuf)
+	o.zw.Write(raw)
+	o.zw.Close()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, o.rawURL, &o.zbuf)
+	if err != nil {
+		return 0, 0, fmt.Errorf("%w: %v", errPermanent, err)
+	}
+	req.Header.Set("Content-Type", "application/x-protobuf")
+	req.Header.Set("Content-Encoding", "gzip")
 	o.rt.reset()
-	if err := o.exp.Export(ctx, rm); err != nil {
+	resp, err := o.client.Do(req)
+	if err != nil {
 		return 0, 0, err
 	}
-	return len(snaps) * o.samples(nil), o.rt.bytes, nil
+	defer resp.Body.Close()
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	if err != nil {
+		return 0, 0, err
+	}
+	protobuf := resp.Header.Get("Content-Type") == "application/x-protobuf"
+	if resp.StatusCode/100 == 2 {
+		// A partial success: the receiver took the request but refused
+		// some of its points, for a reason sending them again does not
+		// mend.
+		var ok colmetricspb.ExportMetricsServiceResponse
+		if protobuf && len(answer) > 0 && proto.Unmarshal(answer, &ok) == nil {
+			if p := ok.GetPartialSuccess(); p.GetRejectedDataPoints() != 0 || p.GetErrorMessage() != "" {
+				return 0, 0, fmt.Errorf("%w: %d data points rejected: %s", errPermanent, p.GetRejectedDataPoints(), p.GetErrorMessage())
+			}
+		}
+		return len(snaps) * o.samples(nil), o.rt.bytes, nil
+	}
+	// The answer is a google.rpc.Status, or text from a proxy.
+	msg := strings.TrimSpace(string(answer))
+	var st statuspb.Status
+	if protobuf && proto.Unmarshal(answer, &st) == nil {
+		msg = st.GetMessage()
+	}
+	err = fmt.Errorf("%s: %s", resp.Status, msg)
+	switch resp.StatusCode {
+	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		// What OTLP/HTTP says a client retries.
+		return 0, 0, err
+	}
+	return 0, 0, fmt.Errorf("%w: %w", errPermanent, err)
 }
 
-// resourceMetrics returns the snapshots as one export: a metric per name,
-// a data point per snapshot and attribute set. Cumulative points start
-// at the run's first interval.
-func (o *otlpSink) resourceMetrics(snaps []*snapshot) *metricdata.ResourceMetrics {
-	begin := snaps[0].begin
-	var ms []metricdata.Metrics
-	index := map[string]int{}
+// request returns the snapshots as one export: a metric per name, a data
+// point per snapshot and attribute set. Cumulative points start at the
+// run's first interval.
+func (o *otlpSink) request(snaps []*snapshot) *colmetricspb.ExportMetricsServiceRequest {
+	begin := nanos(snaps[0].begin)
+	var ms []*metricspb.Metric
+	index := map[string]*metricspb.Metric{}
 	for _, m := range metrics {
-		i, ok := index[m.otel]
+		om, ok := index[m.otel]
 		if !ok {
-			i = len(ms)
-			index[m.otel] = i
-			var data metricdata.Aggregation = metricdata.Gauge[float64]{}
+			om = &metricspb.Metric{Name: m.otel, Unit: m.unit}
 			if m.counter {
-				data = metricdata.Sum[float64]{Temporality: metricdata.CumulativeTemporality, IsMonotonic: true}
+				om.Data = &metricspb.Metric_Sum{Sum: &metricspb.Sum{
+					AggregationTemporality: metricspb.AggregationTemporality_AGGREGATION_TEMPORALITY_CUMULATIVE, IsMonotonic: true}}
+			} else {
+				om.Data = &metricspb.Metric_Gauge{Gauge: &metricspb.Gauge{}}
 			}
-			ms = append(ms, metricdata.Metrics{Name: m.otel, Unit: m.unit, Data: data})
+			index[m.otel] = om
+			ms = append(ms, om)
 		}
-		var points []metricdata.DataPoint[float64]
+		var points []*metricspb.NumberDataPoint
 		if m.perTarget != nil {
-			for k, set := range o.targets {
+			for k, attrs := range o.targets {
 				for _, s := range snaps {
-					points = append(points, metricdata.DataPoint[float64]{Attributes: set, StartTime: begin, Time: s.at,
-						Value: m.targetValue(s, k)})
+					points = append(points, &metricspb.NumberDataPoint{Attributes: attrs, StartTimeUnixNano: begin,
+						TimeUnixNano: nanos(s.at), Value: &metricspb.NumberDataPoint_AsDouble{AsDouble: m.targetValue(s, k)}})
 				}
 			}
 		} else {
 			attrs := o.attrs
 			if m.attr.name != "" {
-				attrs = append(attrs[:len(attrs):len(attrs)], attribute.String(m.attr.name, m.attr.value))
+				attrs = withAttr(attrs, m.attr.name, m.attr.value)
 			}
-			set := attribute.NewSet(attrs...)
 			for _, s := range snaps {
 				start := begin
 				if !m.counter {
-					start = s.at.Add(-s.length) // a gauge's value is the interval's
+					start = nanos(s.at.Add(-s.length)) // a gauge's value is the interval's
 				}
-				points = append(points, metricdata.DataPoint[float64]{Attributes: set, StartTime: start, Time: s.at,
-					Value: m.value(s)})
+				points = append(points, &metricspb.NumberDataPoint{Attributes: attrs, StartTimeUnixNano: start,
+					TimeUnixNano: nanos(s.at), Value: &metricspb.NumberDataPoint_AsDouble{AsDouble: m.value(s)}})
 			}
 		}
-		switch d := ms[i].Data.(type) {
-		case metricdata.Sum[float64]:
-			d.DataPoints = append(d.DataPoints, points...)
-			ms[i].Data = d
-		case metricdata.Gauge[float64]:
-			d.DataPoints = append(d.DataPoints, points...)
-			ms[i].Data = d
+		switch d := om.Data.(type) {
+		case *metricspb.Metric_Sum:
+			d.Sum.DataPoints = append(d.Sum.DataPoints, points...)
+		case *metricspb.Metric_Gauge:
+			d.Gauge.DataPoints = append(d.Gauge.DataPoints, points...)
 		}
 	}
-	set := attribute.NewSet(o.attrs...)
 	for _, h := range histograms {
-		data := metricdata.ExponentialHistogram[float64]{Temporality: metricdata.CumulativeTemporality}
+		data := &metricspb.ExponentialHistogram{
+			AggregationTemporality: metricspb.AggregationTemporality_AGGREGATION_TEMPORALITY_CUMULATIVE}
 		for _, s := range snaps {
-			data.DataPoints = append(data.DataPoints, exponentialPoint(h.value(s), set, begin, s.at))
+			data.DataPoints = append(data.DataPoints, exponentialPoint(h.value(s), o.attrs, snaps[0].begin, s.at))
 		}
-		ms = append(ms, metricdata.Metrics{Name: h.otel, Unit: "s", Data: data})
+		ms = append(ms, &metricspb.Metric{Name: h.otel, Unit: "s",
+			Data: &metricspb.Metric_ExponentialHistogram{ExponentialHistogram: data}})
 	}
-	return &metricdata.ResourceMetrics{Resource: o.res, ScopeMetrics: []metricdata.ScopeMetrics{{
-		Scope:   instrumentation.Scope{Name: "github.com/gather-dev/gather/internal/push"},
-		Metrics: ms,
+	return &colmetricspb.ExportMetricsServiceRequest{ResourceMetrics: []*metricspb.ResourceMetrics{{
+		Resource:     o.res,
+		ScopeMetrics: []*metricspb.ScopeMetrics{{Scope: o.scope, Metrics: ms}},
 	}}}
 }
 
 // exponentialPoint returns l as an OTLP exponential histogram point. OTLP
 // bucket i holds (base^i, base^(i+1)]: native bucket i+1.
-func exponentialPoint(l *latency, set attribute.Set, start, at time.Time) metricdata.ExponentialHistogramDataPoint[float64] {
-	p := metricdata.ExponentialHistogramDataPoint[float64]{
-		Attributes: set, StartTime: start, Time: at,
-		Count: uint64(l.count), Sum: l.sum, Scale: nativeSchema,
+func exponentialPoint(l *latency, attrs []*commonpb.KeyValue, start, at time.Time) *metricspb.ExponentialHistogramDataPoint {
+	sum := l.sum
+	p := &metricspb.ExponentialHistogramDataPoint{
+		Attributes: attrs, StartTimeUnixNano: nanos(start), TimeUnixNano: nanos(at),
+		Count: uint64(l.count), Sum: &sum, Scale: nativeSchema,
 		ZeroCount: uint64(l.zero), ZeroThreshold: nativeZeroThreshold,
+		Positive: &metricspb.ExponentialHistogramDataPoint_Buckets{},
 	}
 	if len(l.native) > 0 {
-		p.PositiveBucket.Offset = l.first - 1
-		p.PositiveBucket.Counts = make([]uint64, len(l.native))
+		p.Positive.Offset = l.first - 1
+		p.Positive.BucketCounts = make([]uint64, len(l.native))
 		for i, c := range l.native {
-			p.PositiveBucket.Counts[i] = uint64(c)
+			p.Positive.BucketCounts[i] = uint64(c)
 		}
 	}
 	return p
 }
+
+func stringAttr(key, value string) *commonpb.KeyValue {
+	return &commonpb.KeyValue{Key: key, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: value}}}
+}
+
+// withAttr returns attrs, sorted by key, with one more attribute, in a
+// new slice: the attribute sets of series are shared between points.
+func withAttr(attrs []*commonpb.KeyValue, key, value string) []*commonpb.KeyValue {
+	out := append(slices.Clip(attrs), stringAttr(key, value))
+	slices.SortStableFunc(out, func(a, b *commonpb.KeyValue) int { return cmpString(a.Key, b.Key) })
+	return out
+}
+
+// nanos is t as OTLP's time: nanoseconds since the Unix epoch.
+func nanos(t time.Time) uint64 { return uint64(max(0, t.UnixNano())) }

@@ -2,19 +2,23 @@ package push
 
 import (
 	"compress/gzip"
+	"errors"
 	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
-	"go.opentelemetry.io/otel/attribute"
 	collector "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
 	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
+	statuspb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/gather-dev/gather/internal/report"
 )
 
 // OTLP's exponential bucket i holds (base^i, base^(i+1)]: a value lands
@@ -27,14 +31,14 @@ func TestExponentialPoint(t *testing.T) {
 		h.RecordValue(us)
 		var l latency
 		l.add(h)
-		p := exponentialPoint(&l, attribute.NewSet(), time.Time{}, time.Time{})
+		p := exponentialPoint(&l, nil, time.Time{}, time.Time{})
 		v := float64(us) / 1e6
-		i := float64(p.PositiveBucket.Offset)
+		i := float64(p.Positive.Offset)
 		lo, hi := math.Pow(base, i), math.Pow(base, i+1)
 		// The value placed is the midpoint of its interval histogram
 		// bucket, within 0.5% of it.
-		if len(p.PositiveBucket.Counts) != 1 || p.Count != 1 || !(lo < v*1.005 && v*0.995 <= hi) {
-			t.Errorf("%d µs: bucket %v = (%g, %g], count %d", us, p.PositiveBucket, lo, hi, p.Count)
+		if len(p.Positive.BucketCounts) != 1 || p.Count != 1 || !(lo < v*1.005 && v*0.995 <= hi) {
+			t.Errorf("%d µs: bucket %v = (%g, %g], count %d", us, p.Positive, lo, hi, p.Count)
 		}
 	}
 }
@@ -138,4 +142,64 @@ func TestOTLP(t *testing.T) {
 		}
 	})
 	checkQuantile(t, "p99 of the exponential histogram", p99, sum, 99, NativeError)
+}
+
+// The answers of an OTLP/HTTP receiver: success, a partial success, a
+// refusal with a google.rpc.Status, and the statuses OTLP/HTTP says to
+// retry; only those are not permanent.
+func TestOTLPAnswers(t *testing.T) {
+	t.Parallel()
+	protobuf := func(m proto.Message) []byte { b, _ := proto.Marshal(m); return b }
+	for _, tc := range []struct {
+		name        string
+		status      int
+		contentType string
+		body        []byte
+		err         string // "" for success
+		permanent   bool
+	}{
+		{"ok, empty", 200, "", nil, "", false},
+		{"ok, no partial success", 200, "application/x-protobuf", protobuf(&collector.ExportMetricsServiceResponse{}), "", false},
+		{"partial success", 200, "application/x-protobuf", protobuf(&collector.ExportMetricsServiceResponse{
+			PartialSuccess: &collector.ExportMetricsPartialSuccess{RejectedDataPoints: 3, ErrorMessage: "too old"}}),
+			"3 data points rejected: too old", true},
+		{"refused, with a status", 400, "application/x-protobuf", protobuf(&statuspb.Status{Code: 3, Message: "bad metric name"}),
+			"400 Bad Request: bad metric name", true},
+		{"refused, text", 401, "text/plain", []byte("no token\n"), "401 Unauthorized: no token", true},
+		{"busy", 429, "", nil, "429 Too Many Requests", false},
+		{"unavailable", 503, "text/plain", []byte("restarting"), "503 Service Unavailable: restarting", false},
+		{"server error", 500, "", nil, "500 Internal Server Error", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/x-protobuf" ||
+					r.Header.Get("Content-Encoding") != "gzip" {
+					t.Errorf("%s with %v", r.Method, r.Header)
+				}
+				if tc.contentType != "" {
+					w.Header().Set("Content-Type", tc.contentType)
+				}
+				w.WriteHeader(tc.status)
+				w.Write(tc.body)
+			}))
+			defer srv.Close()
+			sink, err := OTLP(srv.URL + "/v1/metrics")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sink.close()
+			sink.start([]label{{"run", "r1"}}, "r1", []string{"t"})
+			now := time.Unix(1000, 0)
+			snap := &snapshot{at: now, begin: now.Add(-time.Second), length: time.Second, first: true,
+				targets: make([]report.TargetCounts, 1)}
+			samples, bytes, err := sink.write(t.Context(), []*snapshot{snap})
+			switch {
+			case tc.err == "" && (err != nil || samples != sink.samples(snap) || bytes == 0):
+				t.Errorf("got %d samples, %d bytes, %v; want %d samples", samples, bytes, err, sink.samples(snap))
+			case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err) || errors.Is(err, errPermanent) != tc.permanent):
+				t.Errorf("got %v, want %q (permanent: %v)", err, tc.err, tc.permanent)
+			}
+		})
+	}
 }
