@@ -21,9 +21,13 @@ type pool struct {
 	max            int
 	maxIdlePerHost int
 
-	mu    sync.Mutex
-	idle  map[string][]*h1Conn // by host, the most recently used last
-	lru   connList             // idle connections of every host, the least recently used first
+	mu   sync.Mutex
+	idle map[string][]*h1Conn // by host, the most recently used last
+	// spare is the emptied idle list of a host, kept for the next host
+	// to need one: a crawl of one host, whose idle list empties and fills
+	// again request after request, allocates none.
+	spare []*h1Conn
+	lru   connList // idle connections of every host, the least recently used first
 	inUse connList
 	open  int // connections open or being dialled, in use and idle
 }
@@ -93,7 +97,11 @@ func (p *pool) put(c *h1Conn) {
 		return
 	}
 	c.idleSince = time.Now()
-	p.idle[c.key] = append(p.idle[c.key], c)
+	conns, ok := p.idle[c.key]
+	if !ok {
+		conns, p.spare = p.spare, nil
+	}
+	p.idle[c.key] = append(conns, c)
 	p.lru.push(c)
 	p.mu.Unlock()
 }
@@ -121,6 +129,8 @@ func (p *pool) removeIdle(c *h1Conn) {
 	switch {
 	case len(conns) == 1:
 		delete(p.idle, c.key) // a crawl of many hosts keeps no empty entry
+		conns[0] = nil
+		p.spare = conns[:0]
 	case conns[len(conns)-1] == c:
 		conns[len(conns)-1] = nil
 		p.idle[c.key] = conns[:len(conns)-1]
