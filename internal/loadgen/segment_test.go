@@ -204,6 +204,12 @@ type sendLog struct {
 // whole run (as templates and picks see it) and its send time.
 func recordingPlan(p Plan, log *sendLog) *Plan {
 	p.URL = &url.URL{Scheme: "http", Host: "fake"}
+	// Three targets, taken in turn by the request's number.
+	set, err := targets.Load(strings.NewReader("GET http://fake/a\n\nGET http://fake/b\n\nGET http://fake/c\n"), "t", targets.Options{})
+	if err != nil {
+		panic(err)
+	}
+	p.Targets = set
 	p.newDoer = func(context.Context, int) (Doer, error) { return recordingDoer{log}, nil }
 	return &p
 }
@@ -217,7 +223,10 @@ func (d recordingDoer) Do(ctx context.Context, req *targets.Request) (int, int64
 	}
 	d.log.sent[req.Seq] = time.Now()
 	d.log.mu.Unlock()
-	return fakeDoer{service: func(time.Time) time.Duration { return time.Millisecond }}.Do(ctx, req)
+	// A service time of the request's number in the whole run: the same
+	// request takes the same time whichever segment sends it.
+	service := time.Duration(req.Seq%7+1) * 150 * time.Microsecond
+	return fakeDoer{service: func(time.Time) time.Duration { return service }}.Do(ctx, req)
 }
 
 func (recordingDoer) Close() error { return nil }
@@ -317,6 +326,32 @@ func TestSegmentsUnionIsTheRun(t *testing.T) {
 					if bad++; bad <= 5 {
 						t.Errorf("request %d: sent at %v by the segments (%v), %v by the whole run", seq, got, ok, at)
 					}
+				}
+			}
+			// One histogram holding every request: the merge's percentiles,
+			// per-target rows and series are the whole run's, exactly.
+			if merged.Response() != one.Response() || merged.Service() != one.Service() {
+				t.Errorf("merged response %+v, service %+v\nwhole response %+v, service %+v",
+					merged.Response(), merged.Service(), one.Response(), one.Service())
+			}
+			if len(merged.Targets) != 3 || len(one.Targets) != 3 {
+				t.Fatalf("%d and %d target rows, want 3", len(merged.Targets), len(one.Targets))
+			}
+			for k := range one.Targets {
+				a, b := merged.Targets[k], one.Targets[k]
+				if a.Name != b.Name || a.Requests != b.Requests || a.Response() != b.Response() {
+					t.Errorf("target %s: merged %d requests %+v; whole %s: %d %+v", a.Name, a.Requests, a.Response(), b.Name, b.Requests, b.Response())
+				}
+			}
+			if merged.Series == nil || merged.Series.Len() != one.Series.Len() {
+				t.Fatalf("merged series of %v intervals, whole %d", merged.Series, one.Series.Len())
+			}
+			for k := range one.Series.Len() {
+				a, b := merged.Series.At(k), one.Series.At(k)
+				if !a.Start.Equal(b.Start) || a.IntervalCounts.Requests != b.IntervalCounts.Requests || a.Due != b.Due ||
+					a.Response() != b.Response() {
+					t.Errorf("interval %d: merged %v %d requests, %d due, %+v; whole %v %d, %d, %+v", k,
+						a.Start, a.Requests, a.Due, a.Response(), b.Start, b.Requests, b.Due, b.Response())
 				}
 			}
 			for i, s := range parts {
