@@ -194,7 +194,15 @@ func (s *Summary) writePartTable(p func(string, ...any)) {
 	if len(parts) > partRows {
 		p("  ... %d more (all of them in -o json)", len(parts)-partRows)
 	}
-	// One warning per host whose clock nobody synchronizes.
+	// One warning per host whose clock nobody synchronizes, if the runs
+	// came from several: on one host they share its clock.
+	all := map[string]bool{}
+	for i := range parts {
+		all[parts[i].Host] = true
+	}
+	if len(all) < 2 {
+		return
+	}
 	var hosts []string
 	segs := map[string][]string{}
 	for i := range parts {

@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# bench/distributed.sh runs one open-model load two ways against the same
+# nginx: as one gather process, and as SEGMENTS processes (bench --segment
+# i/N, one --start-at) whose saved runs 'gather report' merges. It prints,
+# for each round, the two side by side (requests, dropped, late, achieved
+# rate, p50/p99, CPU per request), the merge's start skew, and a row per
+# segment; then the last round's merged report beside the single one.
+#
+# What it shows: the merged counts equal the single run's (both are the
+# schedule's RATE x DURATION requests when nothing is dropped), the rate
+# holds, the segments start within a few ms of each other on one machine
+# (the goal: <= 5 ms), and what splitting costs in CPU per request. On one
+# machine the segments share its cores with nginx and with each other, so
+# the latencies say little about a real cluster; the counts, the skew and
+# the CPU per request do.
+#
+# It installs what it needs (Debian's nginx and jq; root for apt-get,
+# under flock /work/notes/apt.lock when that exists), builds gather, picks
+# a free port, sends traffic to 127.0.0.1 only, bounds every run, and
+# stops every process it started, by PID. Run it from anywhere:
+#
+#   bench/distributed.sh                     # 3 rounds of 10 s at 10,000 req/s
+#   ROUNDS=1 DURATION=3 RATE=4000 bench/distributed.sh
+#
+# Other knobs: SEGMENTS (4), CONNS (40 in all, split among the segments),
+# NGINX_PORT (default: a free one).
+set -euo pipefail
+
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-10}
+RATE=${RATE:-10000}
+CONNS=${CONNS:-40}
+SEGMENTS=${SEGMENTS:-4}
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d /tmp/gather-distributed.XXXXXX)
+chmod 755 "$work" # nginx's worker runs as nobody
+pids=()
+cleanup() {
+	for pid in "${pids[@]}"; do
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+log() { echo "distributed.sh: $*" >&2; }
+
+install_tools() {
+	local missing=()
+	command -v nginx >/dev/null || missing+=(nginx)
+	command -v jq >/dev/null || missing+=(jq)
+	if [ ${#missing[@]} -gt 0 ]; then
+		log "installing ${missing[*]}"
+		local lock=()
+		[ -e /work/notes/apt.lock ] && lock=(flock /work/notes/apt.lock)
+		"${lock[@]}" apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive "${lock[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+	fi
+}
+
+free_port() {
+	local p
+	for _ in $(seq 100); do
+		p=$((20000 + RANDOM % 40000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return 0
+		fi
+	done
+	log "no free port found"
+	return 1
+}
+
+wait_port() {
+	for _ in $(seq 100); do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+		sleep 0.05
+	done
+	log "nothing listens on port $1"
+	return 1
+}
+
+start_nginx() {
+	mkdir -p "$work/nginx"
+	cat >"$work/nginx/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+master_process on;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    keepalive_requests 100000000;
+    default_type text/plain;
+    client_body_temp_path $work/nginx/body;
+    proxy_temp_path $work/nginx/proxy;
+    fastcgi_temp_path $work/nginx/fastcgi;
+    uwsgi_temp_path $work/nginx/uwsgi;
+    scgi_temp_path $work/nginx/scgi;
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+        location / { return 200 "Hello, world\n"; }
+    }
+}
+EOF
+	nginx -e "$work/nginx/error.log" -p "$work/nginx" -c "$work/nginx/nginx.conf" &
+	pids+=($!)
+	wait_port "$NGINX_PORT"
+}
+
+# row prints one line of the table from a JSON report.
+row() { # round mode file
+	local f
+	f=$(jq -r '[.requests, .dropped, .late, .generator.achieved_rate_per_s, .response.p50_ms, .response.p99_ms,
+		.generator.cpu_per_request_us, (if .runs > 1 then .start_skew_ms else -1 end)] | @tsv' "$3")
+	# shellcheck disable=SC2086
+	set -- "$1" "$2" $f
+	local skew="-"
+	[ "${10}" != "-1" ] && skew=$(printf '%.3f ms' "${10}")
+	printf '%5s  %-7s %9d %7d %7d %11.1f %9.3f %9.3f %11.2f  %s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$7" "$8" "$9" "$skew"
+}
+
+install_tools
+NGINX_PORT=${NGINX_PORT:-$(free_port)}
+start_nginx
+(cd "$repo" && go build -o "$work/gather" ./cmd/gather)
+gather=$work/gather
+url="http://127.0.0.1:$NGINX_PORT/"
+# -n, not -z: the schedule's RATE x DURATION requests are all sent, late
+# if the machine holds a process up, so that the counts compare exactly.
+requests=$((RATE * DURATION))
+load=(-q "$RATE" -n "$requests" -c "$CONNS")
+
+echo "# gather bench -q $RATE -n $requests -c $CONNS against nginx (1 worker): one process, then $SEGMENTS segments"
+echo "# $(nproc) CPUs; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "round  mode     requests dropped    late  achieved/s    p50 ms    p99 ms  CPU µs/req  start skew"
+for round in $(seq "$ROUNDS"); do
+	dir=$work/round$round
+	mkdir -p "$dir"
+	# One process: the whole load.
+	"$gather" bench "${load[@]}" --save "$dir/single.json" "$url" >"$dir/single.txt"
+	"$gather" report -o json "$dir/single.json" >"$dir/single.report.json"
+	row "$round" single "$dir/single.report.json"
+	# The segments, each its own process, started together.
+	at=$(date -u -d '+2 seconds' +%Y-%m-%dT%H:%M:%S.%NZ)
+	seg_pids=()
+	for i in $(seq 0 $((SEGMENTS - 1))); do
+		"$gather" bench "${load[@]}" --segment "$i/$SEGMENTS" --start-at "$at" --run-id "round$round" \
+			--save "$dir/segment$i.json" "$url" >"$dir/segment$i.txt" &
+		seg_pids+=($!)
+		pids+=($!)
+	done
+	for pid in "${seg_pids[@]}"; do wait "$pid"; done
+	"$gather" report "$dir" 2>/dev/null >"$dir/merged.txt" || true
+	"$gather" report -o json "$dir"/segment*.json >"$dir/merged.report.json"
+	row "$round" merged "$dir/merged.report.json"
+	jq -r '.parts[] | "         segment \(.segment)/\(.segments): \(.requests) requests, \(.late) late, late start \(.late_start_ms * 1000 | round / 1000) ms, CPU \(if .requests > 0 then (.cpu_s * 1e6 / .requests * 100 | round / 100) else 0 end) µs/req"' "$dir/merged.report.json"
+done
+echo
+echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+last=$work/round$ROUNDS
+echo "## The last round: one process"
+echo
+sed 's/^/    /' "$last/single.txt"
+echo
+echo "## The last round: $SEGMENTS segments, merged ('gather report' of their saved runs)"
+echo
+"$gather" report "$last"/segment*.json | sed 's/^/    /'
