@@ -19,6 +19,10 @@ const (
 	barWidth      = 46
 )
 
+// mergedWarnings bounds the generator's warnings a merge's text report
+// shows.
+const mergedWarnings = 2
+
 // WriteText writes the human-readable report. Its layout is fixed (labels
 // and order do not depend on the values, and number formats only where
 // the fixed one would mislead: a run shorter than a second shows its
@@ -172,10 +176,18 @@ func (s *Summary) WriteText(w io.Writer) error {
 	} else {
 		p("  CPU             unknown")
 	}
-	for _, warning := range g.Warnings {
+	warnings := g.Warnings
+	if s.Runs > 1 && len(warnings) > mergedWarnings {
+		// Each of many segments may bring its own: a few tell the story.
+		warnings = warnings[:mergedWarnings]
+	}
+	for _, warning := range warnings {
 		for _, line := range wrap("WARNING: "+warning, 80, "         ") {
 			p("%s", line)
 		}
+	}
+	if n := len(g.Warnings) - len(warnings); n > 0 {
+		p("WARNING: and %d more from the merged runs (all of them in -o json)", n)
 	}
 	if g.Bound && len(g.Warnings) == 0 {
 		p("WARNING: the generator, not the server, was the bottleneck")
