@@ -111,7 +111,9 @@ func Run(ctx context.Context, whole *Plan) (*report.Summary, error) {
 		due = func(from, to time.Time) int64 { return r.sched.count(to.Sub(r.t0)) - r.sched.count(from.Sub(r.t0)) }
 	}
 	if p.ConnectionStages != nil {
-		r.ramp = newProfile(p.startLevel(), p.ConnectionStages)
+		// The whole run's ramp, of which a segment holds every Nth place
+		// (see [Segment.rampPlace]).
+		r.ramp = newProfile(whole.startLevel(), whole.ConnectionStages)
 	}
 	stopProgress := r.progress(recs)
 	stopChecks := r.checks(recs, stopRun)

@@ -25,7 +25,8 @@ import (
 // level of the ramp waits between two requests, its connection kept
 // open, until the level reaches it again. Places interleave across the
 // loops (loop i of n holds places i, n+i, 2n+i...), so that a ramp
-// spreads over every loop from its start.
+// spreads over every loop from its start; a segment's places are its
+// share of the whole run's (see [Segment.rampPlace]).
 
 // loopPacer is one loop's pacing state.
 type loopPacer struct {
@@ -55,7 +56,7 @@ func newLoopPacer(l *eventLoop, r *run, index, n int) *loopPacer {
 		run:   r,
 		open:  r.sched != nil,
 		next:  -1,
-		place: func(c *loopConn) int { return int(c.id)*n + index },
+		place: func(c *loopConn) int { return int(r.plan.Segment.rampPlace(int(c.id)*n + index)) },
 		loops: n,
 		timer: newLoopTimer(l, r.plan),
 	}

@@ -4,6 +4,8 @@ package loadgen
 
 import (
 	"bufio"
+	"context"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -122,5 +124,60 @@ func TestLoopConnectionRampKeepsConnections(t *testing.T) {
 	if got := srv.conns.Load(); got != 6 || s.Connections != 6 || s.Requests == 0 || s.Errors != 0 {
 		t.Errorf("%d connections accepted, %d in the report, %d requests, %d errors; want 6, 6, some, 0",
 			got, s.Connections, s.Requests, s.Errors)
+	}
+}
+
+// A segment on the event loops follows the whole run's ramp of
+// connections: segment 1 of 4's first connection is the ramp's second,
+// which a ramp from 0 to 8 over 4 s reaches at 1 s (a ramp of the
+// segment's share, from 0 to 2, would reach it at 2 s; the whole ramp
+// with the segment's own numbering, at 0.5 s).
+func TestLoopSegmentFollowsTheWholeRamp(t *testing.T) {
+	t.Parallel()
+	first := make(chan time.Time, 1)
+	srv := newRawServer(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for {
+			if _, err := readRequest(br); err != nil {
+				return
+			}
+			select {
+			case first <- time.Now():
+			default:
+			}
+			if _, err := io.WriteString(c, helloResponse); err != nil {
+				return
+			}
+		}
+	})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	at := time.Now().Add(100 * time.Millisecond)
+	done := make(chan error, 1)
+	go func() {
+		s, err := Run(ctx, &Plan{
+			URL:              mustURL(t, "http://"+srv.addr()+"/"),
+			ConnectionStages: []Stage{{Duration: 4 * time.Second, Target: 8}},
+			StartAt:          at,
+			Segment:          Segment{Index: 1, Count: 4, Run: "ramp"},
+			Timeout:          5 * time.Second,
+		})
+		if err == nil && !strings.Contains(s.Generator.Engine, "event loop") {
+			err = fmt.Errorf("engine %q, want the event loops", s.Generator.Engine)
+		}
+		done <- err
+	}()
+	var got time.Time
+	select {
+	case got = <-first:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no request in 10 s")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if d := got.Sub(at); d < 950*time.Millisecond || d > 1700*time.Millisecond {
+		t.Errorf("the first request came %v after the start, want about 1 s", d)
 	}
 }

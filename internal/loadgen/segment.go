@@ -24,7 +24,7 @@ import (
 // merged schedule is the single machine's; in the closed model it splits
 // -n exactly (segment i takes the ceiling of (n-i)/N, so the remainder
 // goes to the first segments, nothing lost or doubled), and the
-// connections are split the same way. Targets taken round-robin and data
+// connections are split the same way, those of a ramp too. Targets taken round-robin and data
 // rows taken in turn follow the global request number, so they split the
 // same way too.
 type Segment struct {
@@ -82,6 +82,16 @@ func (g Segment) Global(k int64) int64 {
 		return k
 	}
 	return k*int64(g.Count) + int64(g.Index)
+}
+
+// rampPlace returns the place, in the whole run's ramp of connections, of
+// the segment's connection k: the segment follows the whole run's ramp and
+// holds every Nth place of it, as it sends every Nth request, so that at
+// every moment the segments' open connections add up to the whole run's
+// exactly (a ramp of each segment's share would not: over four segments,
+// a ramp from 0 to 10 is at 5 when each share's is at 1.5 or 1, 4 in all).
+func (g Segment) rampPlace(k int) float64 {
+	return float64(g.Global(int64(k)))
 }
 
 // Check reports a segment that cannot run its share of the whole run p:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -381,5 +382,83 @@ func TestSegmentsSplitConnectionStages(t *testing.T) {
 	}
 	if sum[0] != 10 || sum[1] != 3 {
 		t.Errorf("stage targets add up to %v, want [10 3]", sum)
+	}
+}
+
+// sendTimes is a doer of constant service time that logs when each
+// request was sent, from a start.
+type sendTimes struct {
+	mu    sync.Mutex
+	start time.Time
+	sent  []time.Duration
+}
+
+func (s *sendTimes) plan(p Plan) *Plan {
+	p.URL = &url.URL{Scheme: "http", Host: "fake"}
+	p.newDoer = func(context.Context, int) (Doer, error) { return s, nil }
+	return &p
+}
+
+func (s *sendTimes) Do(ctx context.Context, req *targets.Request) (int, int64, error) {
+	s.mu.Lock()
+	s.sent = append(s.sent, time.Since(s.start))
+	s.mu.Unlock()
+	return fakeDoer{service: func(time.Time) time.Duration { return 7 * time.Millisecond }}.Do(ctx, req)
+}
+
+func (*sendTimes) Close() error { return nil }
+
+// The closed model's ramp of connections, up, held, stepped and down,
+// split over segments: at every moment the segments' connections add up
+// to the whole run's, so that (at a constant service time) the segments
+// send, between them, at exactly the moments the whole run does.
+func TestSegmentsFollowTheConnectionRamp(t *testing.T) {
+	stages := []Stage{{Duration: time.Second, Target: 10}, {Duration: 500 * time.Millisecond, Target: 10},
+		{Duration: 300 * time.Millisecond, Target: 17, Step: true}, {Duration: time.Second, Target: 0}}
+	run := func(n int) ([]time.Duration, int64, int) {
+		var log *sendTimes
+		var requests int64
+		conns := 0
+		synctest.Test(t, func(t *testing.T) {
+			at := time.Now().Add(time.Second)
+			log = &sendTimes{start: at}
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			for i := range n {
+				p := Plan{Connections: 2, ConnectionStages: stages, StartAt: at}
+				if n > 1 {
+					p.Segment = Segment{Index: i, Count: n, Run: "ramp"}
+				}
+				wg.Go(func() {
+					s, err := Run(t.Context(), log.plan(p))
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					mu.Lock()
+					requests += s.Requests
+					conns += s.Connections
+					mu.Unlock()
+				})
+			}
+			wg.Wait()
+		})
+		slices.Sort(log.sent)
+		return log.sent, requests, conns
+	}
+	whole, requests, conns := run(1)
+	if conns != 17 || requests < 1000 {
+		t.Fatalf("the whole run: %d requests on %d connections; want over 1000 on 17", requests, conns)
+	}
+	for _, n := range []int{2, 3, 4, 6} {
+		split, r, c := run(n)
+		if r != requests || c != conns || !slices.Equal(split, whole) {
+			i := 0
+			for i < min(len(split), len(whole)) && split[i] == whole[i] {
+				i++
+			}
+			t.Errorf("%d segments: %d requests on %d connections, the whole run %d on %d; first difference at request %d of %d",
+				n, r, c, requests, conns, i, len(whole))
+		}
 	}
 }

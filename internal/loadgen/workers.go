@@ -260,10 +260,11 @@ func (r *run) admit(ctx context.Context, timer *time.Timer, place int, now time.
 		if d := r.plan.Duration; d > 0 && off >= d {
 			return now, false
 		}
-		if float64(place) < math.Floor(r.ramp.level(off)+1e-9) {
+		pl := r.plan.Segment.rampPlace(place)
+		if pl < math.Floor(r.ramp.level(off)+1e-9) {
 			return now, true
 		}
-		at, ok := r.ramp.reach(float64(place+1), off)
+		at, ok := r.ramp.reach(pl+1, off)
 		if !ok || !sleep(ctx, timer, at-off) {
 			return now, false
 		}
