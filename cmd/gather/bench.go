@@ -392,25 +392,24 @@ func benchURL(rawURL string) (*url.URL, error) {
 		return nil, usagef("bench: bad URL %q: credentials in URLs are not sent; use -H 'Authorization: ...'", rawURL)
 	}
 	if p := u.Port(); p != "" {
-		if n, err := benchPort(p); err != nil || n == 0 {
+		if !validPort(p) {
 			return nil, usagef("bench: bad URL %q: bad port %q", rawURL, p)
 		}
 	}
 	return u, nil
 }
 
-func benchPort(s string) (int, error) {
+// validPort reports whether s, the port of a URL, is a port one can
+// connect to: a decimal number from 1 to 65535.
+func validPort(s string) bool {
 	n := 0
 	for _, c := range s {
 		if c < '0' || c > '9' || n > 65535 {
-			return 0, fmt.Errorf("bad port")
+			return false
 		}
 		n = n*10 + int(c-'0')
 	}
-	if n > 65535 {
-		return 0, fmt.Errorf("bad port")
-	}
-	return n, nil
+	return s != "" && n >= 1 && n <= 65535
 }
 
 // benchToken reports whether s is a non-empty HTTP token (a method or a

@@ -58,8 +58,11 @@ Examples:
 			}
 			if rawURL != "" {
 				u, err := url.Parse(rawURL)
-				if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
 					return usagef("demo: bad --url %q: want http://host:port", rawURL)
+				}
+				if p := u.Port(); p != "" && !validPort(p) {
+					return usagef("demo: bad --url %q: port %s is out of range (want 1 to 65535)", rawURL, p)
 				}
 			}
 			_, err := demo.Run(cmd.Context(), demo.Options{

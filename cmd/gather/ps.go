@@ -53,8 +53,11 @@ Examples:
 				return usagef("ps: -t must be positive, got %v", timeout)
 			}
 			u, err := url.Parse(args[0])
-			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
 				return usagef("ps: bad URL %q: want http://host:port, with the path of the task tree if it is not %s", args[0], gatherhttp.Path)
+			}
+			if p := u.Port(); p != "" && !validPort(p) {
+				return usagef("ps: bad URL %q: port %s is out of range (want 1 to 65535)", args[0], p)
 			}
 			if u.Path == "" || u.Path == "/" {
 				u.Path = gatherhttp.Path

@@ -85,6 +85,8 @@ func TestPsExitStatus(t *testing.T) {
 		{[]string{"ps"}, 2, "gather: ps: want one URL, got 0 arguments\n"},
 		{[]string{"ps", "a", "b"}, 2, "gather: ps: want one URL, got 2 arguments\n"},
 		{[]string{"ps", "ftp://h/"}, 2, `gather: ps: bad URL "ftp://h/": want http://host:port`},
+		{[]string{"ps", "http://127.0.0.1:99999/"}, 2, `gather: ps: bad URL "http://127.0.0.1:99999/": port 99999 is out of range (want 1 to 65535)` + "\n"},
+		{[]string{"ps", "http://:6060/"}, 2, `gather: ps: bad URL "http://:6060/": want http://host:port`},
 		{[]string{"ps", "-t", "0s", "http://127.0.0.1:1/"}, 2, "gather: ps: -t must be positive, got 0s\n"},
 		{[]string{"ps", "--nope", "http://127.0.0.1:1/"}, 2, "gather: ps: unknown flag: --nope\n"},
 		{[]string{"ps", "http://127.0.0.1:" + strconv.Itoa(closed)}, 1, "does not answer: dial tcp 127.0.0.1:" + strconv.Itoa(closed) + ": connect: connection refused\n"},

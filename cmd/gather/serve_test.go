@@ -53,6 +53,10 @@ func TestServeAndDemoUsageErrors(t *testing.T) {
 		{[]string{"demo", "--url", "127.0.0.1:5000"}, `bad --url "127.0.0.1:5000"`},
 		{[]string{"demo", "--url", "http://"}, `bad --url "http://"`},
 		{[]string{"demo", "extra"}, `demo takes no arguments, got "extra"`},
+		// A port no server can have is bad input, not a server that is down.
+		{[]string{"demo", "--url", "http://127.0.0.1:99999/"}, `bad --url "http://127.0.0.1:99999/": port 99999 is out of range (want 1 to 65535)`},
+		{[]string{"demo", "--url", "http://127.0.0.1:0/"}, `port 0 is out of range`},
+		{[]string{"demo", "--url", "http://:8080/"}, `bad --url "http://:8080/": want http://host:port`},
 	}
 	for _, tt := range tests {
 		var stdout, stderr bytes.Buffer
