@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -38,6 +39,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
+	strictHelpAndCompletion(root) // after SetOut: cobra's completion commands keep the writer they see
 	err := gather.Run(func(ctx context.Context) error {
 		err := root.ExecuteContext(ctx)
 		// One rule for every command: stopped by a signal, after
@@ -106,6 +108,44 @@ against a slow server it starts by itself.`,
 		newFetchCmd(),
 	)
 	return root
+}
+
+// strictHelpAndCompletion makes cobra's help and completion commands
+// follow the exit-status rule: an unknown topic or shell, or an argument
+// too many, is a usage error (2), where cobra prints help with status 0
+// or fails with status 1.
+func strictHelpAndCompletion(root *cobra.Command) {
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		switch c.Name() {
+		case "help":
+			help := c.Run
+			c.RunE = func(cmd *cobra.Command, args []string) error {
+				if found, rest, err := root.Find(args); err != nil || found == nil || len(rest) > 0 {
+					return usagef("help: unknown command %q (see 'gather help')", strings.Join(args, " "))
+				}
+				help(cmd, args)
+				return nil
+			}
+		case "completion":
+			c.Args = cobra.ArbitraryArgs // RunE names the bad one
+			c.RunE = func(cmd *cobra.Command, args []string) error {
+				if len(args) == 0 {
+					return cmd.Help()
+				}
+				return usagef("completion: unknown shell %q: want bash, zsh, fish or powershell", args[0])
+			}
+			for _, shell := range c.Commands() {
+				shell.Args = func(cmd *cobra.Command, args []string) error {
+					if len(args) > 0 {
+						return usagef("completion %s takes no arguments, got %q", cmd.Name(), args[0])
+					}
+					return nil
+				}
+			}
+		}
+	}
 }
 
 // version says which gather this is, from the build information Go

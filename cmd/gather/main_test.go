@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -97,4 +98,32 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// Help and completion follow the exit-status rule as every command does:
+// an unknown topic or shell, or an argument too many, is one line and
+// exit status 2 (cobra printed help with status 0, or failed with 1).
+func TestHelpAndCompletionUsageErrors(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		args   []string
+		stderr string
+	}{
+		{[]string{"help", "nope"}, `gather: help: unknown command "nope" (see 'gather help')` + "\n"},
+		{[]string{"help", "bench", "extra"}, `gather: help: unknown command "bench extra" (see 'gather help')` + "\n"},
+		{[]string{"completion", "nosh"}, `gather: completion: unknown shell "nosh": want bash, zsh, fish or powershell` + "\n"},
+		{[]string{"completion", "bash", "extra"}, `gather: completion bash takes no arguments, got "extra"` + "\n"},
+	} {
+		var stdout, stderr strings.Builder
+		if status := run(tt.args, strings.NewReader(""), &stdout, &stderr); status != 2 || stderr.String() != tt.stderr || stdout.Len() != 0 {
+			t.Errorf("gather %s: status %d, stderr %q, stdout %d bytes; want 2 and %q", strings.Join(tt.args, " "), status, stderr.String(), stdout.Len(), tt.stderr)
+		}
+	}
+	// What works still does.
+	for _, args := range [][]string{{"help"}, {"help", "bench"}, {"completion"}, {"completion", "bash"}} {
+		var stdout, stderr strings.Builder
+		if status := run(args, strings.NewReader(""), &stdout, &stderr); status != 0 || stdout.Len() == 0 || stderr.Len() != 0 {
+			t.Errorf("gather %s: status %d, stderr %q, stdout %d bytes; want 0 and output", strings.Join(args, " "), status, stderr.String(), stdout.Len())
+		}
+	}
 }
