@@ -161,7 +161,8 @@ run_tool() {
 		gather-nokeep) flags=(--no-keepalive) ;;
 		gather-nokeep-http) flags=(--no-keepalive) url=$http ;;
 		esac
-		"${timed[@]}" "$work/gather" bench --insecure "${flags[@]}" -z "${DURATION}s" -c "$CONNS" "$url" >"$out"
+		[[ $url == https://* ]] && flags+=(--insecure) # an error with http://
+		"${timed[@]}" "$work/gather" bench "${flags[@]}" -z "${DURATION}s" -c "$CONNS" "$url" >"$out"
 		reqs=$(awk '/^Requests/ {print $2}' "$out")
 		rps=$(awk '/^Requests/ {gsub(/\(/, "", $3); print $3}' "$out")
 		p50=$(awk '/^  p50 / {print $2; exit}' "$out")

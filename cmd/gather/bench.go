@@ -360,6 +360,9 @@ func (f *benchFlags) plan(rawURL string, nSet bool, stdin io.Reader) (*loadgen.P
 	if err != nil {
 		return nil, err
 	}
+	if err := f.targets.unused(plan.Targets, f.bodyFile != ""); err != nil {
+		return nil, err
+	}
 	plan.URL = plan.Targets.Server()
 	plan.Header, plan.Method = nil, "" // in the targets now
 	if err := f.conn.apply(plan, f); err != nil {

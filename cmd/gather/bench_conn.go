@@ -43,6 +43,10 @@ func (c *connFlags) apply(plan *loadgen.Plan, f *benchFlags) error {
 		return usagef("bench: --tls-version needs an https:// URL")
 	case c.cacert != "" && !https:
 		return usagef("bench: --cacert needs an https:// URL")
+	case f.insecure && !https:
+		return usagef("bench: --insecure needs an https:// URL")
+	case f.insecure && c.cacert != "":
+		return usagef("bench: --insecure and --cacert contradict each other (--insecure verifies nothing)")
 	}
 	plan.RequestsPerConn = c.perConn
 	plan.Streams = c.streams

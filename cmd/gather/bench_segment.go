@@ -1,6 +1,8 @@
 package main
 
 import (
+	"errors"
+	"net"
 	"net/netip"
 	"os"
 	"regexp"
@@ -108,9 +110,30 @@ func (f *segmentFlags) apply(plan *loadgen.Plan, emit bool) error {
 		if err != nil || a.Zone() != "" {
 			return usagef("bench: --source-addr %q: want an IP address", f.source)
 		}
-		plan.SourceAddr = a.Unmap()
+		a = a.Unmap()
+		if !emit { // the pods' addresses are not this machine's
+			if err := checkLocalAddr(a); err != nil {
+				return usagef("bench: --source-addr %s: not an address of this machine (%v)", a, err)
+			}
+		}
+		plan.SourceAddr = a
 	}
 	plan.Segment = g
 	plan.NodeName = os.Getenv(nodeEnv)
 	return nil
+}
+
+// checkLocalAddr reports whether connections can be made from a: it binds
+// a listener to it, which fails for an address of no interface, so that
+// the run does not fail every request with it.
+func checkLocalAddr(a netip.Addr) error {
+	ln, err := net.Listen("tcp", netip.AddrPortFrom(a, 0).String())
+	if err != nil {
+		var op *net.OpError
+		if errors.As(err, &op) {
+			err = op.Err // "bind: cannot assign requested address"
+		}
+		return err
+	}
+	return ln.Close()
 }

@@ -110,6 +110,23 @@ func (t *targetFlags) load(opt targets.Options, stdin io.Reader) (*targets.Set, 
 	return set, nil
 }
 
+// unused returns a usage error for a flag the requests would not use: a
+// --data file that no template reads, or --body-templates with no body
+// file (-D; a targets file's own body files are not told apart here).
+func (t *targetFlags) unused(set *targets.Set, bodyFile bool) error {
+	if t.data != "" && set.Needs()&targets.NeedsRow == 0 {
+		example := "{{.field}}"
+		if cols := set.Data().Columns(); len(cols) > 0 {
+			example = "{{." + cols[0] + "}}"
+		}
+		return usagef("bench: --data %s: no template uses its fields (such as %s in the URL, a header or the body)", t.data, example)
+	}
+	if t.bodyTemplates && !t.given() && !bodyFile {
+		return usagef("bench: --body-templates needs a body file to treat as a template (-D FILE)")
+	}
+	return nil
+}
+
 // openFlagFile opens a file a flag names, "-" being stdin; a missing or
 // unreadable file, or a directory, is a usage error.
 func openFlagFile(path, flag string, stdin io.Reader) (r io.Reader, name string, closeFile func(), err error) {

@@ -33,6 +33,8 @@ func TestBenchFlags(t *testing.T) {
 		{args: []string{"-n", "5", "-c", "5", "-z", "1s", "-q", "10", "-m", "PUT", "-d", "x", "-t", "0", url}},
 		{args: []string{"-H", "X-A: 1", "-H", "x-b:2", "-H", "Host: example.com", "--host", "example.com", url}},
 		{args: []string{"-D", body, "--http2", "--insecure", "--no-keepalive", "-o", "json", "https://[::1]:8443/"}},
+		{args: []string{"--insecure", url}, err: "bench: --insecure needs an https:// URL"},
+		{args: []string{"--insecure", "--cacert", body, "https://127.0.0.1:9/"}, err: "bench: --insecure and --cacert contradict each other (--insecure verifies nothing)"},
 		{args: []string{"-n", "0", url}, err: "bench: -n must be at least 1, got 0"},
 		{args: []string{"-n", "-3", url}, err: "bench: -n must be at least 1, got -3"},
 		{args: []string{"-c", "-1", url}, err: "bench: -c must be at least 1, got -1"},

@@ -190,6 +190,8 @@ func TestSegmentFlags(t *testing.T) {
 		{"-", []string{"--start-at", "2999-01-01T00:00:00Z", url}, "bench: --start-at 2999-01-01T00:00:00Z is "},
 		{"-", []string{"--source-addr", "127.0.0.2", url}, ""},
 		{"-", []string{"--source-addr", "localhost", url}, `bench: --source-addr "localhost": want an IP address`},
+		// An address of no interface (TEST-NET-1) would fail every request.
+		{"-", []string{"--source-addr", "192.0.2.1", url}, "bench: --source-addr 192.0.2.1: not an address of this machine (bind: "},
 	} {
 		t.Setenv(jobIndexEnv, tt.env) // restored after the test
 		if tt.env == "-" {
