@@ -119,6 +119,9 @@ errors (found before any request), 130 after Ctrl-C.`,
 			if err := checkFetchFlags(&opts, order, client, headers, dnsCache); err != nil {
 				return err
 			}
+			if err := checkIdleFetchFlags(cmd, &opts); err != nil {
+				return err
+			}
 			var in *fetcher.Input
 			var count func() (int, error) // lines to fetch, for the progress bar; nil: not known
 			switch {
@@ -227,6 +230,24 @@ errors (found before any request), 130 after Ctrl-C.`,
 type stderrOf struct{ cmd *cobra.Command }
 
 func (w stderrOf) Write(p []byte) (int, error) { return w.cmd.ErrOrStderr().Write(p) }
+
+// checkIdleFetchFlags returns a usage error for a flag given that would
+// change nothing: --max-body without --keep-body, or how to wait between
+// retries with --retries 0.
+func checkIdleFetchFlags(cmd *cobra.Command, opts *fetcher.Options) error {
+	fl := cmd.Flags()
+	if fl.Changed("max-body") && !opts.Body {
+		return usagef("--max-body needs --keep-body: it cuts the bodies kept in records")
+	}
+	if opts.Retries == 0 {
+		for _, name := range []string{"backoff", "max-backoff", "max-retry-after"} {
+			if fl.Changed(name) {
+				return usagef("--%s has nothing to do with --retries 0", name)
+			}
+		}
+	}
+	return nil
+}
 
 // checkFetchFlags checks the flags' values and fills opts from the ones
 // that need parsing. Each error names its flag.
