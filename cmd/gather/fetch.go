@@ -124,6 +124,7 @@ errors (found before any request), 130 after Ctrl-C.`,
 			}
 			var in *fetcher.Input
 			var count func() (int, error) // lines to fetch, for the progress bar; nil: not known
+			typed := false                // the URLs are typed at the terminal stderr shows
 			switch {
 			case len(args) > 0:
 				in = fetcher.Args(args)
@@ -147,6 +148,7 @@ errors (found before any request), 130 after Ctrl-C.`,
 					if isTerminal(f) && !quiet {
 						fmt.Fprintln(cmd.ErrOrStderr(), "gather fetch: reading URLs from stdin, one per line (Ctrl-D ends them; URLs can also be arguments, or -i FILE)")
 					}
+					typed = isTerminal(f)
 					count = lineCounter(f)
 				}
 				in = fetcher.Lines(r)
@@ -159,7 +161,9 @@ errors (found before any request), 130 after Ctrl-C.`,
 			}
 			stderr := cmd.ErrOrStderr()
 			var progress *fetcher.Progress
-			if !quiet && isTerminal(stderr) {
+			// A progress line redrawn over what the user types would garble
+			// it: typed URLs get the records and the summary only.
+			if !quiet && isTerminal(stderr) && !typed {
 				progress = fetcher.StartProgress(stderr, 250*time.Millisecond)
 				defer progress.Stop()
 				if count != nil {
