@@ -172,6 +172,9 @@ Examples:
 			if err := f.emit.check(&f.segment); err != nil {
 				return err
 			}
+			if err := checkNotStdout("bench", cmd, "html", "junit", "hlog"); err != nil {
+				return err
+			}
 			if f.findMax.on && (f.segment.segment != "" || cmd.Flags().Changed("segments")) {
 				return usagef("bench: --find-max searches from one machine: not with --segment, --segments or --emit")
 			}

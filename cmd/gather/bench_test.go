@@ -223,6 +223,10 @@ func TestBenchExitStatus(t *testing.T) {
 		{"bench", "-n", "1", "--save", dir, "http://127.0.0.1:9/"},
 		{"bench", "-n", "1", "--save", filepath.Join(dir, "no", "such", "x.json"), "http://127.0.0.1:9/"},
 		{"bench", "-n", "1", "-D", dir, "http://127.0.0.1:9/"},
+		// "-" would be a file named "-": stdout is the report's.
+		{"bench", "-n", "1", "--html", "-", "http://127.0.0.1:9/"},
+		{"bench", "-n", "1", "--hlog", "-", "http://127.0.0.1:9/"},
+		{"bench", "-n", "1", "--junit", "-", "--threshold", "p99<1s", "http://127.0.0.1:9/"},
 	} {
 		var stdout, stderr bytes.Buffer
 		if got := run(args, strings.NewReader(""), &stdout, &stderr); got != 2 || stdout.Len() != 0 ||

@@ -83,8 +83,11 @@ status 3. On the --html page each run is judged too, for its column.`,
 			if !slices.Contains(reportFormats, output) {
 				return usagef("report: -o must be text or json, got %q", output)
 			}
+			if err := checkNotStdout("report", cmd, "html", "junit"); err != nil {
+				return err
+			}
 			for _, out := range []struct{ flag, name string }{{"--save", save}, {"--html", htmlFile}} {
-				if out.name == "" {
+				if out.name == "" || out.flag == "--save" && out.name == "-" {
 					continue
 				}
 				if err := checkWritable(out.name); err != nil {
@@ -145,7 +148,15 @@ status 3. On the --html page each run is judged too, for its column.`,
 			if err := th.parse(total.Open(), threshold.Names(&total)); err != nil {
 				return err
 			}
-			if save != "" {
+			out := cmd.OutOrStdout()
+			switch save {
+			case "":
+			case "-": // as bench --save -: the run on one line, the report on stderr
+				if err := total.SaveLine(out); err != nil {
+					return fmt.Errorf("report: --save: %w", err)
+				}
+				out = cmd.ErrOrStderr()
+			default:
 				if err := saveSummary(&total, save); err != nil {
 					return err
 				}
@@ -160,9 +171,9 @@ status 3. On the --html page each run is judged too, for its column.`,
 				}
 			}
 			if output == "json" {
-				err = total.WriteJSON(cmd.OutOrStdout())
+				err = total.WriteJSON(out)
 			} else {
-				err = total.WriteText(cmd.OutOrStdout())
+				err = total.WriteText(out)
 			}
 			if err != nil {
 				return err
@@ -177,7 +188,7 @@ status 3. On the --html page each run is judged too, for its column.`,
 	fl := cmd.Flags()
 	fl.StringVarP(&output, "output", "o", "text", "report format: text or json")
 	cmd.RegisterFlagCompletionFunc("output", completeReportFormats)
-	fl.StringVar(&save, "save", "", "also save the merged run to `FILE`, for a later 'gather report'")
+	fl.StringVar(&save, "save", "", "also save the merged run to `FILE`, for a later 'gather report' (-: to stdout, one line, the report going to stderr)")
 	fl.StringVar(&htmlFile, "html", "", "also write the runs as one self-contained HTML `PAGE` of charts")
 	fl.BoolVar(&force, "force", false, "merge runs that do not belong together (different targets, methods, models, or one run twice)")
 	th.register(fl, "report")
@@ -285,6 +296,18 @@ func readRuns(name string, r io.Reader, stderr io.Writer, inFolder bool, merge f
 		fmt.Fprintf(stderr, "gather: report: note: %s: skipped 1 line that is not a saved run\n", name)
 	} else if skipped > 1 {
 		fmt.Fprintf(stderr, "gather: report: note: %s: skipped %d lines that are not saved runs\n", name, skipped)
+	}
+	return nil
+}
+
+// checkNotStdout returns a usage error for any of the named flags (files
+// written beside the report) given "-", which would otherwise name a file
+// "-": stdout holds the report (or, with --save -, the saved run).
+func checkNotStdout(command string, cmd *cobra.Command, names ...string) error {
+	for _, name := range names {
+		if fl := cmd.Flags().Lookup(name); fl != nil && fl.Value.String() == "-" {
+			return usagef("%s: --%s -: give a file name (stdout holds the report)", command, name)
+		}
 	}
 	return nil
 }

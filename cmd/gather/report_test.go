@@ -55,6 +55,8 @@ func TestReportExitStatus(t *testing.T) {
 		{"inconsistent", []string{"report", in("inconsistent.json")}, 2, false},
 		{"unwritable save", []string{"report", "--save", in("no/such/dir/x.json"), in("a.json")}, 2, false},
 		{"save to a directory", []string{"report", "--save", dir, in("a.json")}, 2, false},
+		{"html to stdout", []string{"report", "--html", "-", in("a.json")}, 2, false},
+		{"junit to stdout", []string{"report", "--junit", "-", "--threshold", "p99<1s", in("a.json")}, 2, false},
 		{"save, input unreadable", []string{"report", "--save", in("new.json"), in("nope.json")}, 2, false},
 	}
 	for _, tt := range tests {
