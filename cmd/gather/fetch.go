@@ -311,6 +311,16 @@ func checkFetchFlags(opts *fetcher.Options, order, client string, headers []stri
 		}
 		opts.Header.Add(name, value)
 	}
+	// As in bench: a length for a body fetch never sends would leave the
+	// server waiting for it until -t.
+	for _, name := range []string{"Content-Length", "Transfer-Encoding"} {
+		if len(opts.Header.Values(name)) > 0 {
+			return usagef("-H: header %s is set by fetch, whose requests have no body", name)
+		}
+	}
+	if hosts := opts.Header.Values("Host"); len(hosts) > 1 {
+		return usagef("-H: two Host values: %q and %q", hosts[0], hosts[1])
+	}
 	if opts.Dir != "" {
 		if fi, err := os.Stat(opts.Dir); err != nil || !fi.IsDir() {
 			return usagef("--dir %s: not an existing directory", opts.Dir)
