@@ -208,13 +208,21 @@ func (c *cluster) ns(name string) string {
 }
 
 // start returns the command running gather with args in namespace ns
-// ("" for this one), or from source address src on the loopback.
+// ("" for this one), or from source address src on the loopback. A
+// generator's namespace has a host name of its own too (its name, in a
+// UTS namespace), as a machine has, which its saved run records.
 func (c *cluster) start(what, ns string, args ...string) *exec.Cmd {
 	var cmd *exec.Cmd
-	if ns != "" {
+	switch {
+	case ns != "" && what != "server":
+		// ip netns exec, unshare and sh exec in turn: one process, ours.
+		// /proc/sys/kernel/hostname, not hostname(1): one tool fewer.
+		cmd = exec.Command("ip", append([]string{"netns", "exec", ns, "unshare", "--uts", "sh", "-c",
+			`echo "$0" >/proc/sys/kernel/hostname && exec "$@"`, ns, c.bin}, args...)...)
+	case ns != "":
 		// ip netns exec execs gather in the namespace: one process, ours.
 		cmd = exec.Command("ip", append([]string{"netns", "exec", ns, c.bin}, args...)...)
-	} else {
+	default:
 		cmd = exec.Command(c.bin, args...)
 	}
 	c.mu.Lock()
@@ -404,12 +412,11 @@ func TestClusterOfSegments(t *testing.T) {
 		if len(want) > 0 {
 			t.Errorf("thresholds not judged: %v", want)
 		}
-		if c.netns {
-			hosts := map[string]bool{}
-			for _, p := range m.Parts {
-				hosts[p.Host] = true
+		// Each part records its segment, and in namespaces its host.
+		for i, p := range m.Parts {
+			if p.Segment != i || c.netns && p.Host != c.hosts[i] {
+				t.Errorf("part %d: segment %d on host %q; want segment %d on %q", i, p.Segment, p.Host, i, c.hosts[i])
 			}
-			t.Logf("hosts: %v", hosts)
 		}
 	})
 
