@@ -12,10 +12,15 @@
 # (the goal: <= 5 ms), and what splitting costs in CPU per request. On one
 # machine the segments share its cores with nginx and with each other, so
 # the latencies say little about a real cluster; the counts, the skew and
-# the CPU per request do.
+# the CPU per request do. And the merge's percentiles are those of one
+# histogram holding every request: after each round, HdrHistogram's own
+# JavaScript port (hdr-histogram-js, bench/distributed_onehist.js) adds up
+# the segments' saved histograms, apart from gather, and the script
+# compares its count, min, percentiles and max with the merged report's.
 #
-# It installs what it needs (Debian's nginx and jq; root for apt-get,
-# under flock /work/notes/apt.lock when that exists), builds gather, picks
+# It installs what it needs (Debian's nginx, jq, nodejs and npm, root for
+# apt-get, under flock /work/notes/apt.lock when that exists; the pinned
+# hdr-histogram-js from the npm registry into its work folder), builds gather, picks
 # a free port, sends traffic to 127.0.0.1 only, bounds every run, and
 # stops every process it started, by PID. Run it from anywhere:
 #
@@ -31,6 +36,7 @@ DURATION=${DURATION:-10}
 RATE=${RATE:-10000}
 CONNS=${CONNS:-40}
 SEGMENTS=${SEGMENTS:-4}
+HDRJS_VERSION=3.0.1
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d /tmp/gather-distributed.XXXXXX)
@@ -51,12 +57,37 @@ install_tools() {
 	local missing=()
 	command -v nginx >/dev/null || missing+=(nginx)
 	command -v jq >/dev/null || missing+=(jq)
+	command -v node >/dev/null || missing+=(nodejs)
+	command -v npm >/dev/null || missing+=(npm)
 	if [ ${#missing[@]} -gt 0 ]; then
 		log "installing ${missing[*]}"
 		local lock=()
 		[ -e /work/notes/apt.lock ] && lock=(flock /work/notes/apt.lock)
 		"${lock[@]}" apt-get update -qq
 		DEBIAN_FRONTEND=noninteractive "${lock[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+	fi
+	log "installing hdr-histogram-js $HDRJS_VERSION (npm)"
+	mkdir -p "$work/hdrjs"
+	(cd "$work/hdrjs" && npm install --silent --no-audit --no-fund "hdr-histogram-js@$HDRJS_VERSION" >/dev/null)
+	cp "$repo/bench/distributed_onehist.js" "$work/hdrjs/"
+}
+
+# onehist checks the merged report against one histogram of every request
+# of the segments' saved runs, made by hdr-histogram-js, and prints what it
+# found; it counts a difference in $differ.
+differ=0
+onehist() { # merged.report.json segment.json...
+	local merged=$1 one keys='[.count, .min_ms, .p50_ms, .p90_ms, .p95_ms, .p99_ms, .p99_9_ms, .max_ms]'
+	shift
+	one=$(node "$work/hdrjs/distributed_onehist.js" "$@")
+	local a b
+	a=$(jq -c "$keys" <<<"$one")
+	b=$(jq -c ".response | $keys" "$merged")
+	if [ "$a" = "$b" ]; then
+		echo "         one histogram of every segment's request (hdr-histogram-js): count, min, p50, p90, p95, p99, p99.9, max $a ms: the merge's, equal"
+	else
+		echo "         one histogram of every segment's request (hdr-histogram-js): $a; the merge: $b: DIFFERENT"
+		differ=$((differ + 1))
 	fi
 }
 
@@ -138,6 +169,8 @@ echo "# gather bench -q $RATE -n $requests -c $CONNS against nginx (1 worker): o
 echo "# $(nproc) CPUs; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "round  mode     requests dropped    late  achieved/s    p50 ms    p99 ms  CPU µs/req  start skew"
+equal=0
+skews=()
 for round in $(seq "$ROUNDS"); do
 	dir=$work/round$round
 	mkdir -p "$dir"
@@ -158,10 +191,18 @@ for round in $(seq "$ROUNDS"); do
 	"$gather" report "$dir" 2>/dev/null >"$dir/merged.txt" || true
 	"$gather" report -o json "$dir"/segment*.json >"$dir/merged.report.json"
 	row "$round" merged "$dir/merged.report.json"
+	onehist "$dir/merged.report.json" "$dir"/segment*.json
+	if [ "$(jq -c '[.requests, .errors, .dropped]' "$dir/single.report.json")" = "$(jq -c '[.requests, .errors, .dropped]' "$dir/merged.report.json")" ]; then
+		equal=$((equal + 1))
+	fi
+	skews+=("$(jq -r '.start_skew_ms * 1000 | round / 1000' "$dir/merged.report.json")")
 	jq -r '.parts[] | "         segment \(.segment)/\(.segments): \(.requests) requests, \(.late) late, late start \(.late_start_ms * 1000 | round / 1000) ms, CPU \(if .requests > 0 then (.cpu_s * 1e6 / .requests * 100 | round / 100) else 0 end) µs/req"' "$dir/merged.report.json"
 done
 echo
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# counts (requests, errors, dropped) equal, single and merged: $equal of $ROUNDS rounds"
+echo "# merged percentiles those of one histogram of their requests: $((ROUNDS - differ)) of $ROUNDS rounds"
+echo "# start skew of $SEGMENTS segments: $(IFS=,; echo "${skews[*]}" | sed 's/,/, /g') ms (goal: at most 5 ms)"
 echo
 last=$work/round$ROUNDS
 echo "## The last round: one process"
@@ -171,3 +212,4 @@ echo
 echo "## The last round: $SEGMENTS segments, merged ('gather report' of their saved runs)"
 echo
 "$gather" report "$last"/segment*.json | sed 's/^/    /'
+[ "$differ" -eq 0 ] # a merge that differs from one histogram fails the script
