@@ -130,14 +130,20 @@ func TestSignalExitStatus(t *testing.T) {
 	}
 }
 
-// TestInterruptWhileReadingStdin: Ctrl-C while report or bench waits on
-// stdin (a terminal, a pipe whose writer has not written) ends it at
-// once with 130 and a line saying so, without waiting for the input;
-// they used to wait for its end and then call the empty input bad (2).
-// Sequential, as TestSignalExitStatus.
+// TestInterruptWhileReadingStdin: Ctrl-C while report, bench or fetch
+// --merge waits on stdin (a terminal, a pipe whose writer has not
+// written) ends it at once with 130 and a line saying so, without waiting
+// for the input; they used to wait for its end and then call the empty
+// input bad (2). (fetch proper reads its input to the end after Ctrl-C,
+// by design: every line gets a record.) Sequential, as
+// TestSignalExitStatus.
 func TestInterruptWhileReadingStdin(t *testing.T) {
 	targets := filepath.Join(t.TempDir(), "targets.txt")
 	if err := os.WriteFile(targets, []byte("GET http://127.0.0.1:1/{{.user}}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	shard := filepath.Join(filepath.Dir(targets), "a.jsonl")
+	if err := os.WriteFile(shard, []byte(`{"line":1,"url":"http://127.0.0.1:1/","final_url":"","status":0,"bytes":0,"content_type":"","duration_ms":0,"attempts":1,"error":"refused","message":"x"}`+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for _, tt := range []struct {
@@ -145,6 +151,7 @@ func TestInterruptWhileReadingStdin(t *testing.T) {
 		args []string
 		msg  string
 	}{
+		{"fetch --merge -i -", []string{"fetch", "--merge", "-i", "-", shard}, "gather: --merge: interrupted before the merge was written whole\n"},
 		{"report -", []string{"report", "-"}, "gather: report: interrupted while reading the runs: nothing reported\n"},
 		{"bench --targets -", []string{"bench", "-n", "1", "--targets", "-"}, "gather: bench: interrupted while reading the run's input: no request sent\n"},
 		{"bench --data -", []string{"bench", "-n", "1", "--targets", targets, "--data", "-"}, "gather: bench: interrupted while reading the run's input: no request sent\n"},

@@ -66,10 +66,16 @@ func runMerge(cmd *cobra.Command, files []string, input string, quiet bool) erro
 			in = fetcher.Lines(f)
 		}
 	}
-	sum, err := fetcher.Merge(files, in, cmd.OutOrStdout())
+	// Ctrl-C ends a wait on stdin (-i -) at once, and gather exits
+	// before the merge left behind writes more.
+	sum, err := untilInterrupted(cmd.Context(), func() (fetcher.MergeSummary, error) {
+		return fetcher.Merge(files, in, cmd.OutOrStdout())
+	})
 	var me *fetcher.MergeError
 	var pe *os.PathError
 	switch {
+	case errors.Is(err, errInterrupted):
+		return fmt.Errorf("--merge: %w before the merge was written whole", err)
 	case errors.As(err, &me):
 		return usagef("--merge: %v", err)
 	case errors.As(err, &pe):
