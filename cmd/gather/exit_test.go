@@ -151,7 +151,7 @@ func TestInterruptWhileReadingStdin(t *testing.T) {
 		args []string
 		msg  string
 	}{
-		{"fetch --merge -i -", []string{"fetch", "--merge", "-i", "-", shard}, "gather: --merge: interrupted before the merge was written whole\n"},
+		{"fetch --merge -i -", []string{"fetch", "--merge", "-i", "-", shard}, "gather: fetch: --merge: interrupted before the merge was written whole\n"},
 		{"report -", []string{"report", "-"}, "gather: report: interrupted while reading the runs: nothing reported\n"},
 		{"bench --targets -", []string{"bench", "-n", "1", "--targets", "-"}, "gather: bench: interrupted while reading the run's input: no request sent\n"},
 		{"bench --data -", []string{"bench", "-n", "1", "--targets", targets, "--data", "-"}, "gather: bench: interrupted while reading the run's input: no request sent\n"},

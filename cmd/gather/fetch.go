@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"net/http"
 	"os"
@@ -187,6 +189,10 @@ errors (found before any request), 130 after Ctrl-C.`,
 			}
 			f, err := fetcher.New(opts)
 			if err != nil {
+				var pe *fs.PathError
+				if errors.As(err, &pe) {
+					err = pe.Err // the probe file's name would only confuse
+				}
 				return usagef("--dir %s: cannot create files in it: %v", opts.Dir, err)
 			}
 			defer f.Close()
@@ -227,7 +233,25 @@ errors (found before any request), 130 after Ctrl-C.`,
 	fl.MarkDeprecated("body", "use --keep-body (in bench, --body is the request body); --body goes away in the next release")
 	fl.Float64Var(&opts.Rate, "rate", 0, "")
 	fl.MarkDeprecated("rate", "use --host-rate (in bench, --rate is the total rate); --rate goes away in the next release")
+	// Every error names the command, as bench's and report's do.
+	args, runE := cmd.Args, cmd.RunE
+	cmd.Args = func(cmd *cobra.Command, a []string) error { return fetchError(args(cmd, a)) }
+	cmd.RunE = func(cmd *cobra.Command, a []string) error { return fetchError(runE(cmd, a)) }
 	return cmd
+}
+
+// fetchError prefixes err with "fetch: ", keeping its kind (a usage error
+// stays one); an exit status passes as it is.
+func fetchError(err error) error {
+	var status exitStatus
+	var usage *usageError
+	switch {
+	case err == nil || errors.As(err, &status):
+		return err
+	case errors.As(err, &usage):
+		return &usageError{err: fmt.Errorf("fetch: %w", usage.err)}
+	}
+	return fmt.Errorf("fetch: %w", err)
 }
 
 // stderrOf writes to the command's stderr as it is when written to.
