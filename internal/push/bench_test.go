@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 
 	"github.com/klauspost/compress/snappy"
+	"google.golang.org/protobuf/proto"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -74,7 +75,7 @@ func BenchmarkInterval(b *testing.B) {
 			var bytes int
 			for i := range b.N {
 				req := p.request(snaps[1+i%(len(snaps)-1):][:1], mode.native)
-				raw, err := req.Marshal()
+				raw, err := proto.Marshal(req)
 				if err != nil {
 					b.Fatal(err)
 				}
