@@ -58,10 +58,14 @@ func TestRun(t *testing.T) {
 		if r.Scenario != w.scenario {
 			t.Errorf("row %d is %q, want %q", i, r.Scenario, w.scenario)
 		}
-		if r.Concurrent < units(w.longest) || r.Concurrent > units(w.longest*w.slack+1) {
-			t.Errorf("%s: concurrently %v, want about %v units", w.scenario, r.Concurrent, w.longest)
+		// A loaded machine adds to both (at a load average of 14, 2.8
+		// units to a scenario of 2, 5.6 to one of 5): the bounds above
+		// take that, and concurrently must still be well under one after
+		// another.
+		if r.Concurrent < units(w.longest) || r.Concurrent > units(w.longest*w.slack+3) || r.Concurrent*5 > r.Sequential*4 {
+			t.Errorf("%s: concurrently %v (one after another %v), want about %v units", w.scenario, r.Concurrent, r.Sequential, w.longest)
 		}
-		if r.Sequential < units(w.total) || r.Sequential > units(w.total*1.5+1) {
+		if r.Sequential < units(w.total) || r.Sequential > units(w.total*2+2) {
 			t.Errorf("%s: one after another %v, want about %v units", w.scenario, r.Sequential, w.total)
 		}
 	}
