@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -16,6 +17,10 @@ import (
 	"github.com/gather-dev/gather"
 	"github.com/gather-dev/gather/internal/fetcher"
 )
+
+// fetchGCPercent is the garbage collector's GOGC while fetch runs, unless
+// the environment sets GOGC. See docs/fetch.md.
+const fetchGCPercent = 50
 
 // fetchSpareFiles is how many open files fetch keeps for itself beyond
 // one per connection (and one per body being saved, with --dir): standard
@@ -411,6 +416,9 @@ func fixedCompletions(values ...string) func(*cobra.Command, []string, string) (
 // them in progress (if not nil) and writes the summary to stderr, and
 // returns exitStatus(1) if any line failed.
 func runFetch(cmd *cobra.Command, f *fetcher.Fetcher, in *fetcher.Input, shard fetcher.Shard, progress *fetcher.Progress, quiet bool) error {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		defer debug.SetGCPercent(debug.SetGCPercent(fetchGCPercent))
+	}
 	stderr := cmd.ErrOrStderr()
 	out := fetcher.NewWriter(cmd.OutOrStdout(), 100*time.Millisecond)
 	var sum fetcher.Summary
