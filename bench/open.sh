@@ -21,7 +21,8 @@
 # send lag p99, late fraction, CPU per request.
 #
 # Part 3: the memory of an hour's series at 1 s intervals
-# (go test -bench SeriesHour, 72 million samples).
+# (go test -bench SeriesHour: 72 million samples through the real
+# recorder, cutter and series, on a fake clock; no hour of load).
 #
 # k6, which issue 10 names too, is not installed: its licence (AGPL) keeps
 # it out of this workplace; fortio (Apache 2.0) takes its place as the
@@ -190,11 +191,54 @@ run_open() {
 		;;
 	esac
 	awk -v tool="$tool" -v rate="$rate" -v a="$achieved" -v late="$late" -v p50="$p50" -v p99="$p99" \
-		-v cpu="$cpu_s" -v reqs="$reqs" -v rss="$rss_mib" -v lag="$lag" 'BEGIN {
+		-v cpu="$cpu_s" -v reqs="$reqs" -v rss="$rss_mib" -v lag="$lag" -v frac="${FRAC:-}" -v rows="$work/rows.tsv" 'BEGIN {
 		l = (late == "-") ? "-" : sprintf("%.2f%%", 100 * late)
 		lg = (lag == "-") ? "-" : sprintf("%.3f", lag)
+		us = cpu * 1e6 / (reqs > 0 ? reqs : 1)
 		printf "| %s | %d | %.0f | %.3f | %s | %.3f | %.3f | %.2f | %.1f | %s |\n",
-			tool, rate, a, a / rate, l, p50, p99, cpu * 1e6 / (reqs > 0 ? reqs : 1), rss, lg }'
+			tool, rate, a, a / rate, l, p50, p99, us, rss, lg
+		if (frac != "") printf "%s\t%s\t%d\t%.4f\t%s\t%.3f\t%.3f\t%.2f\t%.1f\t%s\n",
+			tool, frac, rate, a / rate, late, p50, p99, us, rss, lag >>rows }'
+}
+
+# summary prints, for each rate and tool, the median over the rounds of
+# what part 1 measured, and gather's ratios to the others (achieved rate,
+# CPU per request) and to the closed model (CPU per request): the figures
+# issue 10's goals are judged on.
+summary() {
+	echo
+	echo "Medians of $ROUNDS rounds (achieved/target, late, p99, CPU per request, peak RSS, send lag p99), and gather against each:"
+	echo
+	echo "| rate | tool | achieved/target | late | p99 ms | CPU µs/request | peak RSS MiB | send lag p99 ms | gather's achieved rate ÷ its | its CPU/request ÷ gather's |"
+	echo "|---|---|---|---|---|---|---|---|---|---|"
+	sort -t$'\t' -k2,2 -k1,1 "$work/rows.tsv" | awk -F'\t' -v closed="$CPU_CLOSED" '
+	function median(list,   n, a, i, j, t) {
+		n = split(list, a, " ")
+		for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+		return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+	}
+	{
+		k = $2 SUBSEP $1
+		if (!(k in seen)) { seen[k] = 1; order[++n] = k }
+		ach[k] = ach[k] " " $4; lat[k] = lat[k] " " $5; p99[k] = p99[k] " " $7
+		cpu[k] = cpu[k] " " $8; rss[k] = rss[k] " " $9; lag[k] = lag[k] " " $10
+	}
+	END {
+		for (i = 1; i <= n; i++) {
+			k = order[i]; split(k, f, SUBSEP)
+			g = f[1] SUBSEP "gather"
+			a = median(ach[k]); c = median(cpu[k])
+			l = (lat[k] ~ /-/) ? "-" : sprintf("%.2f%%", 100 * median(lat[k]))
+			lg = (lag[k] ~ /-/) ? "-" : sprintf("%.3f", median(lag[k]))
+			ra = "-"; rc = "-"
+			if (f[2] != "gather" && (g in seen)) {
+				ra = sprintf("%.2fx", median(ach[g]) / a); rc = sprintf("%.2fx", c / median(cpu[g]))
+			} else if (f[2] == "gather" && closed != "-") {
+				rc = sprintf("(%.2fx the closed model)", c / closed)
+			}
+			printf "| %sM | %s | %.3f | %s | %.3f | %.2f | %.1f | %s | %s | %s |\n", f[1], f[2], a, l, median(p99[k]), c, median(rss[k]), lg, ra, rc
+		}
+	}'
 }
 
 # find_m sets M, the closed-model maximum, and CPU_CLOSED, its CPU µs per
@@ -226,10 +270,11 @@ part1() {
 			rate=$(awk -v m="$m" -v f="$frac" 'BEGIN { printf "%d", m * f }')
 			for tool in $TOOLS; do
 				log "round $round: $tool at $rate req/s ($frac M)"
-				run_open "$tool" "$rate"
+				FRAC=$frac run_open "$tool" "$rate"
 			done
 		done
 	done
+	summary
 }
 
 part2() {
@@ -259,8 +304,12 @@ part2() {
 
 part3() {
 	echo
-	echo "An hour's series at 1 s intervals, 20,000 responses each (go test -bench SeriesHour):"
-	(cd "$repo" && go test ./internal/report -run '^$' -bench SeriesHour -benchtime 1x) | awk '/MiB\/hour/ { print "  " $5 " MiB for " $7 " intervals" }'
+	echo "An hour's series at 1 s intervals, 20,000 responses each, through the real cutter and series"
+	echo "(go test -bench SeriesHour: 72 million samples recorded on a fake clock, no load sent):"
+	(cd "$repo" && go test ./internal/report -run '^$' -bench SeriesHour -benchtime 1x) | awk '/MiB\/hour/ {
+		for (i = 2; i < NF; i++) v[$(i + 1)] = $i
+		printf "  %s intervals: %s MiB as the series counts its own memory, %s MiB of live heap (the bound: 16 MiB)\n",
+			v["intervals"], v["MiB/hour"], v["heap-MiB/hour"] }'
 }
 
 install_tools

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -384,9 +385,15 @@ func TestSeriesJSON(t *testing.T) {
 // BenchmarkSeriesHour measures the memory of an hour's series at 1 s
 // intervals, each of 20,000 responses spread as a busy server's are
 // (log-normal around 0.6 ms, 1% between 1 and 50 ms). The bound
-// is 16 MiB.
+// is 16 MiB. MiB/hour is the series' own accounting (MemorySize);
+// heap-MiB/hour is what the live heap grew by, measured after a GC with
+// the series (and its recorder, 0.4 MiB) still held: the bound as the
+// process sees it.
 func BenchmarkSeriesHour(b *testing.B) {
 	for range b.N {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
 		rng := rand.New(rand.NewPCG(1, 2))
 		r := NewRecorder()
 		start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -404,6 +411,10 @@ func BenchmarkSeriesHour(b *testing.B) {
 			r.Record(Sample{Response: v + time.Duration(rng.IntN(200))*time.Microsecond, Service: v, Status: 200, End: at})
 		}
 		s := iv.Finish(start.Add(time.Hour), 0)
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		runtime.KeepAlive(r)
+		b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/(1<<20), "heap-MiB/hour")
 		b.ReportMetric(float64(s.MemorySize())/(1<<20), "MiB/hour")
 		b.ReportMetric(float64(s.Len()), "intervals")
 	}
