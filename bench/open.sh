@@ -191,7 +191,7 @@ run_open() {
 		;;
 	esac
 	awk -v tool="$tool" -v rate="$rate" -v a="$achieved" -v late="$late" -v p50="$p50" -v p99="$p99" \
-		-v cpu="$cpu_s" -v reqs="$reqs" -v rss="$rss_mib" -v lag="$lag" -v frac="${FRAC:-}" -v rows="$work/rows.tsv" 'BEGIN {
+		-v cpu="$cpu_s" -v reqs="$reqs" -v rss="$rss_mib" -v lag="$lag" -v frac="${FRAC:-}" -v rows="$work/${ROWS:-rows}.tsv" 'BEGIN {
 		l = (late == "-") ? "-" : sprintf("%.2f%%", 100 * late)
 		lg = (lag == "-") ? "-" : sprintf("%.3f", lag)
 		us = cpu * 1e6 / (reqs > 0 ? reqs : 1)
@@ -206,12 +206,14 @@ run_open() {
 # CPU per request) and to the closed model (CPU per request): the figures
 # issue 10's goals are judged on.
 summary() {
+	local rows=${1:-rows} against=", and gather against each"
+	[ "$rows" = timers ] && against=", for each of the loops' timers"
 	echo
-	echo "Medians of $ROUNDS rounds (achieved/target, late, p99, CPU per request, peak RSS, send lag p99), and gather against each:"
+	echo "Medians of $ROUNDS rounds (achieved/target, late, p99, CPU per request, peak RSS, send lag p99)$against:"
 	echo
 	echo "| rate | tool | achieved/target | late | p99 ms | CPU µs/request | peak RSS MiB | send lag p99 ms | gather's achieved rate ÷ its | its CPU/request ÷ gather's |"
 	echo "|---|---|---|---|---|---|---|---|---|---|"
-	sort -t$'\t' -k2,2 -k1,1 "$work/rows.tsv" | awk -F'\t' -v closed="$CPU_CLOSED" '
+	sort -t$'\t' -k2,2 -k1,1 "$work/$rows.tsv" | awk -F'\t' -v closed="$CPU_CLOSED" '
 	function median(list,   n, a, i, j, t) {
 		n = split(list, a, " ")
 		for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
@@ -296,10 +298,11 @@ part2() {
 				timerfd-slack*) flags="--loop-timer timerfd --loop-slack ${timer#timerfd-slack}" ;;
 				esac
 				log "round $round: $timer at $rate req/s"
-				run_open "gather-$timer" "$rate" "$flags"
+				FRAC=$frac ROWS=timers run_open "gather-$timer" "$rate" "$flags"
 			done
 		done
 	done
+	summary timers
 }
 
 part3() {
