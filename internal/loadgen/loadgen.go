@@ -173,15 +173,16 @@ func Run(ctx context.Context, whole *Plan) (*report.Summary, error) {
 	return s, nil
 }
 
-// An engine sends a run's requests: goroutine workers over [Doer]s, or
-// the event loops of the closed model over plain HTTP/1.1.
+// An engine sends a run's requests: goroutine workers over [Doer]s, the
+// event loops over HTTP/1.1 (plain or TLS), or the HTTP/2 engine's
+// multiplexed connections. Each serves both the closed and the open model.
 type engine interface {
 	// recorders returns what the engine records into; their counters may
 	// be read while it runs.
 	recorders() []*report.Recorder
 	// run carries out r's plan and returns when it is done or ctx ends,
-	// with the workers' pacing statistics (none for the event loops,
-	// which serve only the closed model).
+	// with the pacing statistics of its workers, loops or connections
+	// (zero counts where nothing was paced).
 	run(ctx context.Context, r *run) []workerStats
 	// close releases the connections, after the clock has stopped.
 	close()

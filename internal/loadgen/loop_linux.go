@@ -19,9 +19,10 @@ import (
 	"github.com/gather-dev/gather/internal/report"
 )
 
-// The event loops drive the closed model over plain HTTP/1.1 the way wrk
-// does: one loop per CPU, each owning a share of the connections as
-// nonblocking sockets in its own epoll set. A request costs one write
+// The event loops drive HTTP/1.1 (http://, and https:// through
+// tls_linux.go) the way wrk does, in the closed and the open model (see
+// loop_pace_linux.go): one loop per CPU, each owning a share of the
+// connections as nonblocking sockets in its own epoll set. A request costs one write
 // and, once epoll says its answer has come, one read; the loop records it
 // and writes the next request on the same connection. Through Go's
 // network poller (the goroutine workers) the same request costs a write, a

@@ -26,7 +26,7 @@ func (p *Plan) FastPath() bool {
 // EventLoops reports whether Run sends p's requests from event loops, a
 // few goroutines that each drive many nonblocking connections through
 // epoll, rather than from one goroutine per connection: on the fast path
-// for http://, in the closed and the open model, on Linux, unless
+// (http:// and https://), in the closed and the open model, on Linux, unless
 // Goroutines is set. They save the goroutine switch and the extra read
 // that Go's network poller costs per request; in the open model they
 // send each request at its due time to within microseconds (see
