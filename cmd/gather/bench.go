@@ -262,6 +262,8 @@ func (f *benchFlags) plan(rawURL string, nSet bool, stdin io.Reader) (*loadgen.P
 		return nil, usagef("bench: -q must be a positive rate, got %v", f.rate)
 	case f.rate > 0 && f.rate < 1e-3:
 		return nil, usagef("bench: -q %v is below one request per 1000 s", f.rate)
+	case f.rate > loadgen.MaxRate:
+		return nil, usagef("bench: -q %v is above the limit of %v req/s", f.rate, loadgen.MaxRate)
 	case f.timeout < 0:
 		return nil, usagef("bench: -t must not be negative, got %v", f.timeout)
 	case !slices.Contains(reportFormats, f.output):
@@ -291,6 +293,9 @@ func (f *benchFlags) plan(rawURL string, nSet bool, stdin io.Reader) (*loadgen.P
 	}
 	if plan.Requests == 0 && plan.Duration == 0 && !f.pace.staged() {
 		plan.Requests = defaultRequests
+	}
+	if err := plan.CheckRate(); err != nil {
+		return nil, usagef("bench: -q with -z or -n: %s", strings.TrimPrefix(err.Error(), "loadgen: "))
 	}
 	if err := f.series.apply(plan); err != nil {
 		return nil, err

@@ -131,6 +131,8 @@ func parseStage(arg string, open bool) (loadgen.Stage, error) {
 		return bad("a number of connections is a whole number (for a rate, give -q, 0 to start from nothing)")
 	case !open && v > 1e7:
 		return bad("too many connections")
+	case open && v > loadgen.MaxRate:
+		return bad("the rate is above the limit of " + strconv.FormatFloat(loadgen.MaxRate, 'g', -1, 64) + " req/s")
 	}
 	st.Target = v
 	return st, nil

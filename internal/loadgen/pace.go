@@ -235,22 +235,40 @@ func (s *schedule) countWhole(d time.Duration) int64 {
 	}
 	var n int64
 	if s.interval > 0 {
-		n = int64(math.Ceil(float64(d) / s.interval))
+		n = wholeRequests(float64(d) / s.interval)
 	} else {
 		// The integral, then a step or two to agree with due exactly,
-		// whatever the rounding of either.
-		n = max(int64(math.Ceil(s.rate.integral(d))), 0)
-		for n > 0 && !s.dueBefore(n-1, d) {
+		// whatever the rounding of either. Plan.CheckRate keeps the
+		// integral exact to well under a request; the bound on the steps
+		// keeps a schedule it never saw from spinning.
+		n = wholeRequests(s.rate.integral(d))
+		for steps := 0; steps < maxDueSteps && n > 0 && !s.dueBefore(n-1, d); steps++ {
 			n--
 		}
-		for s.dueBefore(n, d) {
+		for steps := 0; steps < maxDueSteps && s.dueBefore(n, d); steps++ {
 			n++
 		}
 	}
 	if s.requests > 0 {
 		n = min(n, s.requests)
 	}
-	return max(n, 0)
+	return min(max(n, 0), MaxScheduled)
+}
+
+// maxDueSteps bounds countWhole's steps from the integral to the count.
+const maxDueSteps = 64
+
+// wholeRequests returns x rounded up, within [0, MaxScheduled]: a float64
+// past int64's range converts to garbage (math.MinInt64 on amd64).
+func wholeRequests(x float64) int64 {
+	x = math.Ceil(x)
+	switch {
+	case !(x > 0): // and NaN
+		return 0
+	case x >= MaxScheduled:
+		return MaxScheduled
+	}
+	return int64(x)
 }
 
 // dueBefore reports whether request i is due before offset d.
@@ -288,6 +306,54 @@ func (s *schedule) span() time.Duration {
 	return 0
 }
 
+// MaxRate is the highest request rate, in requests per second, of
+// [Plan.Rate] and of a rate stage's target: a hundred times what one
+// machine sends, and low enough that a schedule's due times, a nanosecond
+// apart at most, stay distinct.
+const MaxRate = 1e8
+
+// MaxScheduled is the most requests an open-model schedule may hold:
+// 2^53, below which a request's number is exact as a float64, as the
+// schedule's arithmetic needs it to be.
+const MaxScheduled = 1 << 53
+
+// CheckRate reports what is wrong with the plan's rate, if anything: a
+// rate or a rate stage above [MaxRate], or a schedule of more than
+// [MaxScheduled] requests.
+func (p *Plan) CheckRate() error {
+	if p.Rate > MaxRate {
+		return fmt.Errorf("loadgen: rate %v req/s is above the limit of %v", p.Rate, MaxRate)
+	}
+	for i, st := range p.RateStages {
+		if st.Target > MaxRate {
+			return fmt.Errorf("loadgen: rate stage %d has target %v req/s, above the limit of %v", i+1, st.Target, MaxRate)
+		}
+	}
+	if !p.open() {
+		return nil
+	}
+	if p.Requests > MaxScheduled {
+		return fmt.Errorf("loadgen: the schedule holds %d requests, more than the limit of 2^53 (%d)", p.Requests, int64(MaxScheduled))
+	}
+	var total float64
+	switch {
+	case p.RateStages != nil:
+		pr := newProfile(p.Rate, p.RateStages)
+		total = pr.integral(pr.end)
+	case p.Duration > 0:
+		total = p.Rate * p.Duration.Seconds()
+		if p.Requests > 0 {
+			total = min(total, float64(p.Requests))
+		}
+	default:
+		total = float64(p.Requests)
+	}
+	if total > MaxScheduled {
+		return fmt.Errorf("loadgen: the schedule holds %.3g requests, more than the limit of 2^53 (%d)", total, int64(MaxScheduled))
+	}
+	return nil
+}
+
 // checkStages reports what is wrong with a profile's stages.
 func checkStages(stages []Stage, what string) error {
 	for i, st := range stages {
@@ -320,6 +386,9 @@ func (p *Plan) CheckProfile() error {
 		return errors.New("loadgen: connection stages are for the closed model, not with a rate")
 	}
 	if err := checkStages(stages, what); err != nil {
+		return err
+	}
+	if err := p.CheckRate(); err != nil {
 		return err
 	}
 	pr := newProfile(p.startLevel(), stages)

@@ -210,6 +210,12 @@ func TestProfileChecks(t *testing.T) {
 		{Plan{Connections: 1, RateStages: []Stage{{Duration: time.Second, Target: 0.5}}}, "no request due"},
 		{Plan{ConnectionStages: []Stage{{Duration: time.Second, Target: 1.5}}}, "not a whole number"},
 		{Plan{ConnectionStages: []Stage{{Duration: time.Second, Target: 0}}}, "never open a connection"},
+		{Plan{Connections: 1, Rate: MaxRate, Duration: time.Second}, ""},
+		{Plan{Connections: 1, Rate: 2 * MaxRate, Duration: time.Second}, "rate 2e+08 req/s is above the limit of 1e+08"},
+		{Plan{Connections: 1, Rate: 1, RateStages: []Stage{{Duration: time.Second, Target: 1e20}}}, "rate stage 1 has target 1e+20 req/s, above the limit"},
+		{Plan{Connections: 1, Rate: MaxRate, Duration: 1e6 * time.Hour}, "more than the limit of 2^53"},
+		{Plan{Connections: 1, Rate: 1, Requests: MaxScheduled + 1}, "more than the limit of 2^53"},
+		{Plan{Connections: 1, Requests: MaxScheduled + 1}, ""}, // the closed model has no schedule
 	}
 	for _, tt := range tests {
 		p := tt.plan
@@ -217,6 +223,29 @@ func TestProfileChecks(t *testing.T) {
 		err := p.check()
 		if (tt.err == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), tt.err) {
 			t.Errorf("%+v: %v, want %q", tt.plan, err, tt.err)
+		}
+	}
+}
+
+// A schedule past the limits that Plan.check enforces (one it never saw)
+// still counts what is due, at once: the count was float-to-int64
+// overflow (0 dropped for -q 1e20) or a loop that stepped 1e20 times.
+func TestScheduleCountPastLimits(t *testing.T) {
+	t.Parallel()
+	for _, p := range []*Plan{
+		{Rate: 1e20, Duration: time.Second},
+		{Rate: 1, RateStages: []Stage{{Duration: time.Second, Target: 1e20}}},
+		{Rate: 1, RateStages: []Stage{{Duration: time.Second, Target: 1e308}}},
+	} {
+		done := make(chan int64, 1)
+		go func() { done <- newSchedule(p).count(time.Second) }()
+		select {
+		case n := <-done:
+			if n <= 0 || n > MaxScheduled {
+				t.Errorf("rate %v, stages %v: %d due in 1 s, want (0, 2^53]", p.Rate, p.RateStages, n)
+			}
+		case <-time.After(30 * time.Second): // generous: it took microseconds
+			t.Fatalf("rate %v, stages %v: count did not return in 30 s", p.Rate, p.RateStages)
 		}
 	}
 }

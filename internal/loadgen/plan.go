@@ -191,6 +191,9 @@ func (p *Plan) check() error {
 	if err := p.CheckProfile(); err != nil {
 		return err
 	}
+	if err := p.CheckRate(); err != nil {
+		return err
+	}
 	if err := p.Segment.Check(p); err != nil {
 		return fmt.Errorf("loadgen: %w", err)
 	}
