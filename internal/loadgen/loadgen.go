@@ -119,6 +119,13 @@ func Run(ctx context.Context, whole *Plan) (*report.Summary, error) {
 	stopChecks := r.checks(recs, stopRun)
 	finishSeries := r.startSeries(recs, due)
 	stats := e.run(ctx, r)
+	if r.sched != nil {
+		// An open run lasts its schedule: the engine returns at the last
+		// response, which can come before the schedule's end (the next
+		// request would have been due past it), and throughput over that
+		// shorter time would overstate the rate (1.5 req/s for -q 1 -z 3s).
+		waitUntil(ctx, r.t0.Add(r.sched.span()))
+	}
 	end := time.Now()
 	var sent, dropped int64
 	for i := range stats {
@@ -221,6 +228,20 @@ func newEngine(ctx context.Context, p *Plan, conns int) (engine, error) {
 		client = "net/http"
 	}
 	return newWorkers(ctx, conns, len(p.targetSet().Names()), client, newDoer)
+}
+
+// waitUntil returns at t, or when ctx ends if that is sooner.
+func waitUntil(ctx context.Context, t time.Time) {
+	d := time.Until(t)
+	if d <= 0 {
+		return
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+	case <-ctx.Done():
+	}
 }
 
 // count returns "1 thing" or "n things".

@@ -95,10 +95,11 @@ func (r *run) judgeSchedule(g *report.Generator, s *report.Summary, stats []work
 	g.SendLagP99 = lag.quantile(0.99)
 	g.SendLagMax = lag.max
 	// The send rate, not the throughput: the last responses' tail is the
-	// server's time. Over the schedule's span (as far as the run went), or
-	// to the last send if sending lagged behind it.
+	// server's time. Over the schedule's span (Run waits for its end), as
+	// far as an interrupted run went, or to the last send if sending lagged
+	// behind it.
 	span := r.sched.span()
-	if span <= 0 || elapsed < span {
+	if span <= 0 || s.Interrupted && elapsed < span {
 		span = elapsed
 	}
 	if !last.IsZero() && g.TargetRate > 0 {

@@ -113,10 +113,13 @@ type Generator struct {
 	// the closed model.
 	TargetRate float64
 	// AchievedRate is the rate at which requests were actually sent: in
-	// the open model, requests over the time from the start to the last
-	// send plus one interval (so a run on schedule achieves its target
-	// exactly, whatever the server's last responses take); in the closed
-	// model, requests over the elapsed time.
+	// the open model, requests over the schedule's span (its end, or the
+	// last due time plus one interval), over the elapsed time if the run
+	// was interrupted before that, and over the time to the last send plus
+	// one interval if sending lagged past it. So a run on schedule, a ramp
+	// as much as a constant rate, achieves its target exactly (to the one
+	// request a schedule rounds up), whatever the server's last responses
+	// take. In the closed model, requests over the elapsed time.
 	AchievedRate float64
 	// SendLagP99 and SendLagMax describe how late requests were sent
 	// relative to their schedule.
