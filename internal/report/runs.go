@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // NewRunID returns a fresh run id: 16 random hexadecimal digits, so that
@@ -64,6 +65,11 @@ type MergeCheck struct {
 	holder    map[string]string // run id -> name of the first run that held it
 	segmented map[string]*segmentedRun
 	order     []string // distributed run ids, in the order first seen
+	// interval is the merge's series interval so far: the coarsest of
+	// those checked, which the others regroup into (see [Series]).
+	interval      time.Duration
+	intervalName  string // the run that set it
+	seriesDropped bool   // a run without a series was checked
 }
 
 // segmentedRun is what a MergeCheck knows of a distributed run.
@@ -95,6 +101,7 @@ func (c *MergeCheck) Check(name string, s *Summary) []string {
 			d = append(d, fmt.Sprintf("%s: models differ (%s and %s)", pair, a.Model(), s.Model()))
 		}
 	}
+	d = append(d, c.checkInterval(name, s)...)
 	if c.holder == nil {
 		c.holder = make(map[string]string)
 		c.segmented = make(map[string]*segmentedRun)
@@ -138,6 +145,28 @@ func (c *MergeCheck) Check(name string, s *Summary) []string {
 		}
 	}
 	return d
+}
+
+// checkInterval checks that s's series can merge with those checked
+// before it: one interval must be a whole multiple of the other.
+func (c *MergeCheck) checkInterval(name string, s *Summary) []string {
+	if c.seriesDropped {
+		return nil
+	}
+	if s.Series == nil {
+		c.seriesDropped = true // the merge keeps no series (see Add)
+		return nil
+	}
+	l := s.Series.Interval()
+	switch {
+	case c.interval == 0 || l%c.interval == 0:
+		c.interval, c.intervalName = l, name
+	case c.interval%l == 0:
+	default:
+		return []string{fmt.Sprintf("%s and %s: series of %v and %v intervals cannot be merged (neither is a multiple of the other; --interval)",
+			c.intervalName, name, c.interval, l)}
+	}
+	return nil
 }
 
 // Missing returns, one line for each distributed run among those checked

@@ -264,6 +264,12 @@ func unpackHistogram(raw []byte) *hdrhistogram.Histogram {
 	})
 }
 
+// mergesWith reports whether s and o can merge: one interval is a whole
+// multiple of the other.
+func (s *Series) mergesWith(o *Series) bool {
+	return s.length%o.length == 0 || o.length%s.length == 0
+}
+
 // merged returns the series of two runs that went at the same time: the
 // intervals with the same start add up, counters and histograms, so the
 // result is what one run recording both would have kept. Series of

@@ -259,14 +259,30 @@ func TestSeriesMergeIntervals(t *testing.T) {
 	}
 	sameSeries(t, fine.Series, one.Series)
 
+	// 1 s and 1.5 s do not divide: MergeCheck refuses them, and Add (under
+	// --force) keeps the totals and drops the series, saying why.
 	x := runOf(t, runStart, time.Second, a, 0)
-	before := x.Requests
-	err := x.Add(runOf(t, runStart, 1500*time.Millisecond, b, 0))
-	if err == nil || !strings.Contains(err.Error(), "1s and 1.5s") {
-		t.Errorf("merging 1 s and 1.5 s series: %v, want an error naming both", err)
+	y := runOf(t, runStart, 1500*time.Millisecond, b, 0)
+	var check MergeCheck
+	check.Check("x.json", x)
+	if d := check.Check("y.json", y); len(d) != 1 || !strings.Contains(d[0], "x.json and y.json: series of 1s and 1.5s intervals cannot be merged") {
+		t.Errorf("MergeCheck: %q, want one line naming both files and intervals", d)
 	}
-	if x.Requests != before || x.Series.Interval() != time.Second {
-		t.Errorf("a failed merge changed the summary")
+	if err := x.Add(y); err != nil {
+		t.Fatal(err)
+	}
+	if x.Requests != one.Requests || x.Series != nil || len(x.MergeWarnings) != 1 || !strings.Contains(x.MergeWarnings[0], "1s and 1.5s intervals") {
+		t.Errorf("forced merge: %d requests (want %d), series %v, warnings %q", x.Requests, one.Requests, x.Series, x.MergeWarnings)
+	}
+	// The check follows the merge's interval: after 1 s and 2 s (merged
+	// at 2 s), 3 s divides neither.
+	var c2 MergeCheck
+	c2.Check("a", runOf(t, runStart, time.Second, a, 0))
+	if d := c2.Check("b", runOf(t, runStart, 2*time.Second, b, 0)); d != nil {
+		t.Errorf("1 s and 2 s: %q", d)
+	}
+	if d := c2.Check("c", runOf(t, runStart, 3*time.Second, b, 0)); len(d) == 0 || !strings.Contains(d[0], "b and c: series of 2s and 3s") {
+		t.Errorf("2 s and 3 s: %q", d)
 	}
 }
 
@@ -485,5 +501,29 @@ func benchmarkRecordSeries(b *testing.B, cut bool) {
 			iv.Cut(now)
 		}
 		i++
+	}
+}
+
+// Runs that went one after the other merge with a warning: their summed
+// rate is no rate the server saw. Runs that overlapped merge without one.
+func TestMergeWarnsOfRunsApart(t *testing.T) {
+	t.Parallel()
+	const w = "did not run at the same time"
+	samples := randomSamples(12, 200)
+	a := runOf(t, runStart, time.Second, withEnds(samples, runStart, time.Second), 0)
+	together := runOf(t, runStart.Add(300*time.Millisecond), time.Second, withEnds(samples, runStart.Add(300*time.Millisecond), time.Second), 0)
+	if err := a.Add(together); err != nil {
+		t.Fatal(err)
+	}
+	if slices.ContainsFunc(a.MergeWarnings, func(s string) bool { return strings.Contains(s, w) }) {
+		t.Errorf("overlapping runs: warnings %q", a.MergeWarnings)
+	}
+	later := runStart.Add(5 * time.Second)
+	apart := runOf(t, later, time.Second, withEnds(samples, later, time.Second), 0)
+	if err := a.Add(apart); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(a.MergeWarnings, func(s string) bool { return strings.Contains(s, w) }) {
+		t.Errorf("runs 5 s apart: warnings %q, want one saying they did not run at the same time", a.MergeWarnings)
 	}
 }

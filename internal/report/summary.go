@@ -2,6 +2,7 @@ package report
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -240,9 +241,10 @@ func Merge(recs ...*Recorder) *Summary {
 // bottleneck if it was in any run, and the merge counts as interrupted if
 // any run was. The run ids and merge warnings of other are appended to
 // s's. The series merge interval by interval (see [Series]); if only one
-// run has a series, the result has none and a merge warning says so.
-// Series that cannot merge (see [Series]) leave s unchanged and return an
-// error.
+// run has a series, or their intervals do not divide one another, the
+// result has none and a merge warning says so. Interval histograms of
+// different ranges (never made by gather) leave s unchanged and return
+// an error.
 //
 // Add merges whatever it is given; [MergeCheck] says whether runs
 // belong in one report.
@@ -260,6 +262,11 @@ func (s *Summary) Add(other *Summary) error {
 	// The series first: if it cannot merge, s is left as it was.
 	series, seriesWarning := s.Series, ""
 	switch {
+	case s.Series != nil && other.Series != nil && !s.Series.mergesWith(other.Series):
+		// MergeCheck refuses such runs; merged with --force, they keep
+		// their totals and lose the series.
+		series = nil
+		seriesWarning = fmt.Sprintf("series of %v and %v intervals cannot be merged: the merged run has none", s.Series.length, other.Series.length)
 	case s.Series != nil && other.Series != nil:
 		m, err := s.Series.merged(other.Series)
 		if err != nil {
@@ -273,6 +280,16 @@ func (s *Summary) Add(other *Summary) error {
 	s.Series = series
 	if seriesWarning != "" && !slices.Contains(s.MergeWarnings, seriesWarning) {
 		s.MergeWarnings = append(s.MergeWarnings, seriesWarning)
+	}
+	// Rates add up for runs that went at the same time (segments of one
+	// run, machines sharing a test); for runs that did not, the sum is
+	// no rate the server ever saw, so the report says so.
+	if !s.Start.IsZero() && !other.Start.IsZero() &&
+		(!other.Start.Before(s.Start.Add(s.Elapsed)) || !s.Start.Before(other.Start.Add(other.Elapsed))) {
+		const w = "the merged runs did not run at the same time: their rates are summed as if they had"
+		if !slices.Contains(s.MergeWarnings, w) {
+			s.MergeWarnings = append(s.MergeWarnings, w)
+		}
 	}
 	reqRate := s.RequestsPerSecond() + other.RequestsPerSecond()
 	byteRate := s.BytesPerSecond() + other.BytesPerSecond()
