@@ -166,6 +166,9 @@ func TestBenchInterrupted(t *testing.T) {
 	if !strings.Contains(stdout.String(), "\nErrors         0  (") {
 		t.Errorf("the interrupted request counts as an error:\n%s", stdout.String())
 	}
+	if !strings.Contains(stdout.String(), "\nCut            1  (in flight when the run stopped)\n") {
+		t.Errorf("report does not count the request cut in flight:\n%s", stdout.String())
+	}
 	if got := stderr.String(); got != "gather: bench interrupted: the report covers the requests that finished\n" {
 		t.Errorf("stderr = %q", got)
 	}
@@ -197,10 +200,11 @@ func TestBenchInterruptedBeforeAnyAnswer(t *testing.T) {
 		want := []string{
 			"\nInterrupted    before the end: the report covers the requests that ended\n",
 			"\nRequests       0  (0.0 req/s)\n",
+			"\nCut            1  (in flight when the run stopped)\n",
 			"\nResponse time (ms)\n  no data: no request was answered\n",
 		}
 		if output == "json" {
-			want = []string{"\n  \"interrupted\": true,\n", "\n  \"requests\": 0,\n", "\n    \"requests\": 10,\n"}
+			want = []string{"\n  \"interrupted\": true,\n", "\n  \"requests\": 0,\n", "\n    \"requests\": 10,\n", "\n  \"cut\": 1,\n"}
 		}
 		for _, w := range want {
 			if !strings.Contains(stdout.String(), w) {

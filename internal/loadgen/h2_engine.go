@@ -172,6 +172,7 @@ func (w *h2Worker) work(ctx context.Context) {
 	stop := context.AfterFunc(ctx, w.abort)
 	defer stop()
 	defer w.drop()
+	defer w.countCut(ctx) // before drop forgets the connection
 	timeout := w.e.plan.Timeout
 	for !w.aborted.Load() {
 		now := time.Now()
@@ -371,6 +372,18 @@ func (w *h2Worker) closeConn(err error) {
 	w.c.closed(err, time.Now())
 	w.takeRetries()
 	w.drop()
+}
+
+// countCut counts, once the run has stopped, the requests it cut in
+// flight: the connection's open streams and those owed a resend.
+func (w *h2Worker) countCut(ctx context.Context) {
+	if !w.aborted.Load() && !ended(ctx, time.Now()) {
+		return
+	}
+	if w.c != nil {
+		w.st.cut += int64(w.c.inFlight())
+	}
+	w.st.cut += int64(len(w.owed))
 }
 
 func (w *h2Worker) drop() {

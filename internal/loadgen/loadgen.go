@@ -60,8 +60,8 @@ type run struct {
 
 // Run carries out the plan and returns its summary. It returns when the
 // requests are done, the duration has passed, or ctx ends; in the last
-// case the summary covers the requests that finished, and the requests
-// interrupted in flight are not counted. The error is non-nil only if the
+// case the summary covers the requests that finished, and counts those
+// cut in flight apart, as Cut. The error is non-nil only if the
 // plan is invalid or a transport could not be set up; failed requests are
 // counted in the summary, not returned.
 func Run(ctx context.Context, whole *Plan) (*report.Summary, error) {
@@ -127,9 +127,10 @@ func Run(ctx context.Context, whole *Plan) (*report.Summary, error) {
 		waitUntil(ctx, r.t0.Add(r.sched.span()))
 	}
 	end := time.Now()
-	var sent, dropped int64
+	var sent, dropped, cut int64
 	for i := range stats {
 		sent += stats[i].sent
+		cut += stats[i].cut
 	}
 	if r.sched != nil {
 		// Due by the end (or the interruption), never sent.
@@ -152,6 +153,7 @@ func Run(ctx context.Context, whole *Plan) (*report.Summary, error) {
 	}
 	s.Profile = p.describeProfile()
 	s.Dropped = dropped
+	s.Cut = cut
 	s.Elapsed = elapsed
 	s.Asked = report.Asked{Requests: p.Requests, Duration: p.Duration}
 	// Ended by ctx before the plan was done: a run that finished its
@@ -159,7 +161,7 @@ func Run(ctx context.Context, whole *Plan) (*report.Summary, error) {
 	s.Interrupted = ctx.Err() != nil && (p.Requests == 0 || s.Requests < p.Requests) &&
 		(p.Duration == 0 || elapsed < p.Duration)
 	s.Start = r.t0.Round(0) // the wall clock, without the monotonic reading
-	s.Series = finishSeries(end, dropped)
+	s.Series = finishSeries(end, dropped, cut)
 	s.Generator = r.judge(s, stats, time.Duration(gc1.PauseTotalNs-gc0.PauseTotalNs), cpu, elapsed)
 	s.Generator.Engine = e.String()
 	s.Generator.Warnings = append(s.Generator.Warnings, e.problems()...)

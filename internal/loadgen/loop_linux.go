@@ -186,11 +186,12 @@ func (e *loopEngine) run(ctx context.Context, r *run) []workerStats {
 	if err := g.Wait(); err != nil {
 		e.failed = err // a loop's panic, never lost
 	}
-	var stats []workerStats
-	for _, l := range e.loops {
+	stats := make([]workerStats, len(e.loops))
+	for i, l := range e.loops {
 		if l.pace != nil {
-			stats = append(stats, l.pace.stats)
+			stats[i] = l.pace.stats
 		}
+		stats[i].cut = l.cut + l.inFlight()
 	}
 	return stats
 }
@@ -257,6 +258,19 @@ type eventLoop struct {
 	sweep     time.Time  // no request deadline is earlier; zero if none is set
 	tls       *loopTLS   // for https; nil for http
 	err       error      // why the loop stopped the run, if it did
+	cut       int64      // requests failed by the run's stop (see fail)
+}
+
+// inFlight returns the number of the loop's requests claimed and not
+// ended: once it has returned, those the run's stop cut.
+func (l *eventLoop) inFlight() int64 {
+	var n int64
+	for i := range l.conns {
+		if s := l.conns[i].state; s != connIdle && s != connRetired {
+			n++
+		}
+	}
+	return n
 }
 
 // wakeID marks the wake pipe's events.

@@ -364,6 +364,7 @@ func (l *eventLoop) fail(c *loopConn, err error) {
 	l.closeConn(c)
 	if l.stop.Load() {
 		c.state = connIdle // interrupted, not failed: the loop is ending
+		l.cut++
 		return
 	}
 	if stale {

@@ -207,7 +207,8 @@ func TestSchedules(t *testing.T) {
 }
 
 // Cancelling the run stops it at once and keeps the requests that
-// finished; the ones cut off in flight are not counted as failures.
+// finished; the ones cut off in flight are not counted as failures but
+// as Cut.
 func TestRunCancelled(t *testing.T) {
 	for _, rate := range []float64{0, 10} {
 		synctest.Test(t, func(t *testing.T) {
@@ -218,13 +219,13 @@ func TestRunCancelled(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := int64(10) // closed: 2 connections × 5 finished
+			want, cut := int64(10), int64(2) // closed: 2 connections × 5 finished, and 1 each in flight
 			if rate > 0 {
-				want = 5 // due at 0, 100, ..., 400 ms and done 100 ms later
+				want, cut = 5, 1 // due at 0, 100, ..., 400 ms and done 100 ms later; 500 ms's in flight
 			}
-			if s.Requests != want || s.Errors != 0 || s.Elapsed != 550*time.Millisecond {
-				t.Errorf("rate %v: requests %d, errors %d, elapsed %v; want %d, 0, 550ms",
-					rate, s.Requests, s.Errors, s.Elapsed, want)
+			if s.Requests != want || s.Errors != 0 || s.Cut != cut || s.Elapsed != 550*time.Millisecond {
+				t.Errorf("rate %v: requests %d, errors %d, cut %d, elapsed %v; want %d, 0, %d, 550ms",
+					rate, s.Requests, s.Errors, s.Cut, s.Elapsed, want, cut)
 			}
 		})
 	}

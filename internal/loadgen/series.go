@@ -24,7 +24,7 @@ func (p *Plan) interval() time.Duration {
 // [report.Intervals]). The function returned stops both once the engine
 // has stopped, closes the last intervals, delivers them and returns the
 // series; dropped is counted in the last interval.
-func (r *run) startSeries(recs []*report.Recorder, due func(from, to time.Time) int64) (finish func(end time.Time, dropped int64) *report.Series) {
+func (r *run) startSeries(recs []*report.Recorder, due func(from, to time.Time) int64) (finish func(end time.Time, dropped, cut int64) *report.Series) {
 	p := r.plan
 	iv := report.NewIntervals(r.t0, p.interval(), recs...)
 	if due != nil {
@@ -69,9 +69,10 @@ func (r *run) startSeries(recs []*report.Recorder, due func(from, to time.Time) 
 			deliver()
 		}()
 	}
-	return func(end time.Time, dropped int64) *report.Series {
+	return func(end time.Time, dropped, cutInFlight int64) *report.Series {
 		close(stop)
 		<-cut
+		iv.CountCut(cutInFlight)
 		s := iv.Finish(end, dropped)
 		close(closed) // the cutter, its only sender, has returned
 		<-delivered

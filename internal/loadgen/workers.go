@@ -61,6 +61,10 @@ type workerStats struct {
 	// time (lateBusy), or one was free and the generator was slow
 	// (lateFree).
 	lateBusy, lateFree int64
+	// cut counts the requests in flight when the run stopped (ctx ended):
+	// sent, never answered nor failed. Every engine counts them, in either
+	// model.
+	cut int64
 }
 
 // workers is the engine of one goroutine per connection, each with its
@@ -211,6 +215,7 @@ func (r *run) work(ctx context.Context, d Doer, place int, rec *report.Recorder,
 		status, n, err := d.Do(ctx, req)
 		now = time.Now()
 		if err != nil && ended(ctx, now) {
+			st.cut++
 			return // interrupted, not failed
 		}
 		s := report.Sample{

@@ -44,6 +44,7 @@ type Intervals struct {
 	response *hdrhistogram.Histogram
 	service  *hdrhistogram.Histogram
 	counts   IntervalCounts
+	cut      int64          // see CountCut
 	targets  []TargetCounts // per target, once a recorder has names
 
 	mu     sync.Mutex // guards series.items against Closed and Len
@@ -209,6 +210,10 @@ func (iv *Intervals) addTargets(rs *recorderSeries, sl *intervalSlot) {
 	}
 }
 
+// CountCut sets the number of requests the run's stop cut in flight (see
+// [Summary.Cut]), which Finish counts in the last interval.
+func (iv *Intervals) CountCut(n int64) { iv.cut = n }
+
 // Finish closes every interval up to the one in which the run ended at
 // end, counts dropped requests in that last one, and returns the series.
 // Call it once the recorders have stopped.
@@ -224,6 +229,7 @@ func (iv *Intervals) Finish(end time.Time, dropped int64) *Series {
 		iv.close(iv.cur-1, false, end)
 	}
 	iv.counts.Dropped = dropped
+	iv.counts.Cut = iv.cut
 	iv.close(iv.cur, false, end)
 	iv.mu.Lock()
 	defer iv.mu.Unlock()

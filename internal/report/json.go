@@ -32,6 +32,7 @@ type jsonReport struct {
 	Non2xx       int64               `json:"non_2xx"`
 	Late         int64               `json:"late"`
 	Dropped      int64               `json:"dropped"`
+	Cut          int64               `json:"cut"`
 	Status       orderedCounts       `json:"status"`
 	Response     jsonLatency         `json:"response"`
 	Service      jsonLatency         `json:"service"`
@@ -65,6 +66,7 @@ type jsonInterval struct {
 	Late         int64         `json:"late"`
 	Due          int64         `json:"due"`
 	Dropped      int64         `json:"dropped"`
+	Cut          int64         `json:"cut,omitempty"`
 	Response     jsonLatency   `json:"response"`
 	Service      jsonLatency   `json:"service"`
 }
@@ -168,7 +170,9 @@ func latencyJSON(l Latency) jsonLatency {
 // first byte of its response (one per answered request); all zero for
 // what the run did not measure (net/http measures none of them).
 // "dropped" counts the requests that were due (open model) but never sent
-// before the run ended; the generator's "limit" names what kept such a
+// before the run ended; "cut" those in flight when the run was stopped
+// (Ctrl-C, q, --abort-on-fail), neither requests nor errors, also in the
+// series' last interval (where 0 is left out); the generator's "limit" names what kept such a
 // run off its schedule ("generator", "connections" or "server"), "" if it
 // kept it.
 //
@@ -213,7 +217,7 @@ func latencyJSON(l Latency) jsonLatency {
 //	    "dns": 0, "tls": 0, "protocol": 0, "other": 0},
 //	  "error_samples": {"timeout": ["read tcp ...: i/o timeout"]},
 //	  "non_2xx": 0,
-//	  "late": 0, "dropped": 0,
+//	  "late": 0, "dropped": 0, "cut": 0,
 //	  "status": {"200": 123453},
 //	  "response": {"count": 123453, "min_ms": 0.1, "mean_ms": 1.2,
 //	    "p50_ms": 1.1, "p90_ms": 2.0, "p95_ms": 2.4, "p99_ms": 3.1,
@@ -279,6 +283,7 @@ func (s *Summary) WriteJSON(w io.Writer) error {
 		Non2xx:       s.Non2xx(),
 		Late:         s.Late,
 		Dropped:      s.Dropped,
+		Cut:          s.Cut,
 		Response:     latencyJSON(s.Response()),
 		Service:      latencyJSON(s.Service()),
 		Histogram:    []jsonHistogramRow{},
@@ -337,7 +342,7 @@ func intervalJSON(iv *Interval) jsonInterval {
 	j := jsonInterval{
 		StartUnixS: unixSeconds(iv.Start),
 		Requests:   iv.Requests, Errors: iv.Errors, Bytes: iv.Bytes,
-		Late: iv.Late, Due: iv.Due, Dropped: iv.Dropped,
+		Late: iv.Late, Due: iv.Due, Dropped: iv.Dropped, Cut: iv.Cut,
 		ErrorsByKind: orderedCounts{}, Status: orderedCounts{},
 		Response: latencyJSON(iv.Response()),
 		Service:  latencyJSON(iv.Service()),

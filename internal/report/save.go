@@ -61,6 +61,7 @@ type savedSummary struct {
 	StartNS    int64           `json:"start_unix_ns,omitempty"`
 	Profile    string          `json:"profile,omitempty"`
 	Dropped    int64           `json:"dropped,omitempty"`
+	Cut        int64           `json:"cut,omitempty"`
 	IntervalNS int64           `json:"interval_ns,omitempty"`
 	Series     []savedInterval `json:"series,omitempty"`
 	// SeriesTargets names the targets of the series' per-target
@@ -161,6 +162,7 @@ func (s *Summary) saved() (*savedSummary, error) {
 		Response: string(resp),
 		Service:  string(serv),
 		Dropped:  s.Dropped,
+		Cut:      s.Cut,
 		Parts:    s.saveParts(),
 	}
 	if v.savedPhases, err = s.phases.save(); err != nil {
@@ -239,7 +241,7 @@ func Load(r io.Reader) (*Summary, error) {
 	}
 	if v.Runs < 1 || v.AskedRequests < 0 || v.AskedDurationNS < 0 || v.Connections < 0 || v.Rate < 0 || v.ElapsedNS < 0 ||
 		v.Requests < 0 || v.Errors < 0 || v.Late < 0 || v.Bytes < 0 ||
-		v.RequestsPerS < 0 || v.BytesPerS < 0 || v.Generator.CPUNS < 0 || v.Dropped < 0 || v.StartNS < 0 {
+		v.RequestsPerS < 0 || v.BytesPerS < 0 || v.Generator.CPUNS < 0 || v.Dropped < 0 || v.Cut < 0 || v.StartNS < 0 {
 		return bad("negative count or duration")
 	}
 	switch {
@@ -278,6 +280,7 @@ func Load(r io.Reader) (*Summary, error) {
 		Errors:      v.Errors,
 		Late:        v.Late,
 		Dropped:     v.Dropped,
+		Cut:         v.Cut,
 		Bytes:       v.Bytes,
 		Status:      make(map[int]int64, len(v.Status)),
 		rateSum:     v.RequestsPerS,

@@ -20,6 +20,7 @@ type savedInterval struct {
 	Late         int64            `json:"late,omitempty"`
 	Due          int64            `json:"due,omitempty"`
 	Dropped      int64            `json:"dropped,omitempty"`
+	Cut          int64            `json:"cut,omitempty"`
 	Response     string           `json:"response_histogram,omitempty"`
 	Service      string           `json:"service_histogram,omitempty"`
 	// The per-target counters, indexed as the summary's series_targets,
@@ -45,7 +46,7 @@ func saveSeries(v *savedSummary, s *Series) error {
 		si := savedInterval{
 			StartNS:  it.index * int64(s.length),
 			Requests: c.Requests, Errors: c.Errors, Bytes: c.Bytes,
-			Late: c.Late, Due: c.Due, Dropped: c.Dropped,
+			Late: c.Late, Due: c.Due, Dropped: c.Dropped, Cut: c.Cut,
 		}
 		for k := ErrNone + 1; k < numErrorKinds; k++ {
 			if n := c.ErrorKinds[k]; n != 0 {
@@ -118,8 +119,8 @@ func loadSeries(v *savedSummary) (*Series, error) {
 			return bad("not after the interval before it")
 		}
 		c := &it.counts
-		*c = IntervalCounts{Requests: si.Requests, Errors: si.Errors, Bytes: si.Bytes, Late: si.Late, Due: si.Due, Dropped: si.Dropped}
-		if c.Requests < 0 || c.Errors < 0 || c.Bytes < 0 || c.Late < 0 || c.Due < 0 || c.Dropped < 0 {
+		*c = IntervalCounts{Requests: si.Requests, Errors: si.Errors, Bytes: si.Bytes, Late: si.Late, Due: si.Due, Dropped: si.Dropped, Cut: si.Cut}
+		if c.Requests < 0 || c.Errors < 0 || c.Bytes < 0 || c.Late < 0 || c.Due < 0 || c.Dropped < 0 || c.Cut < 0 {
 			return bad("negative count")
 		}
 		var kinds, answered int64
@@ -159,10 +160,10 @@ func loadSeries(v *savedSummary) (*Series, error) {
 		s.items = append(s.items, it)
 	}
 	if total.Requests != v.Requests || total.Errors != v.Errors || total.Late != v.Late ||
-		total.Bytes != v.Bytes || total.Dropped != v.Dropped {
-		return nil, fmt.Errorf("the series adds up to %d requests, %d errors, %d late, %d bytes, %d dropped; the run has %d, %d, %d, %d, %d",
-			total.Requests, total.Errors, total.Late, total.Bytes, total.Dropped,
-			v.Requests, v.Errors, v.Late, v.Bytes, v.Dropped)
+		total.Bytes != v.Bytes || total.Dropped != v.Dropped || total.Cut != v.Cut {
+		return nil, fmt.Errorf("the series adds up to %d requests, %d errors, %d late, %d bytes, %d dropped, %d cut; the run has %d, %d, %d, %d, %d, %d",
+			total.Requests, total.Errors, total.Late, total.Bytes, total.Dropped, total.Cut,
+			v.Requests, v.Errors, v.Late, v.Bytes, v.Dropped, v.Cut)
 	}
 	return s, nil
 }

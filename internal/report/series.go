@@ -75,6 +75,9 @@ type IntervalCounts struct {
 	// the run ended first; they are counted in the interval in which the
 	// run stopped.
 	Dropped int64
+	// Cut counts the requests in flight when the run was stopped (see
+	// [Summary.Cut]), in the run's last interval.
+	Cut int64
 }
 
 // Add adds o's counters to c.
@@ -91,6 +94,7 @@ func (c *IntervalCounts) Add(o *IntervalCounts) {
 	c.Late += o.Late
 	c.Due += o.Due
 	c.Dropped += o.Dropped
+	c.Cut += o.Cut
 }
 
 // An Interval is one interval of a run's series: its counters and its

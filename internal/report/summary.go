@@ -75,6 +75,10 @@ type Summary struct {
 	// never sent, because the run ended first: the duration passed or the
 	// run was interrupted with requests still waiting for a connection.
 	Dropped int64
+	// Cut is the number of requests in flight when the run was stopped
+	// (Ctrl-C, the live view's q, a failed --abort-on-fail check): sent,
+	// and neither answered nor failed, so not among Requests.
+	Cut int64
 	// Bytes is the number of response body bytes read (see [Sample]).
 	Bytes int64
 	// Status counts responses by HTTP status code. Codes outside 100-599 are
@@ -345,6 +349,7 @@ func (s *Summary) Add(other *Summary) error {
 	}
 	s.Late += other.Late
 	s.Dropped += other.Dropped
+	s.Cut += other.Cut
 	s.Bytes += other.Bytes
 	s.errSamples.merge(&other.errSamples)
 	if s.Status == nil {

@@ -88,6 +88,9 @@ func (s *Summary) WriteText(w io.Writer) error {
 		p("Late           %d  (sent after their intended start)", s.Late)
 		p("Dropped        %d  (due but never sent: the run ended first)", s.Dropped)
 	}
+	if s.Cut > 0 {
+		p("Cut            %d  (in flight when the run stopped)", s.Cut)
+	}
 
 	p("")
 	writeLatency(p, "Response time (ms)", s.Response())

@@ -174,7 +174,7 @@ func TestWriteJSON(t *testing.T) {
 				"merge_warnings", "elapsed_s",
 				"requests", "requests_per_s", "bytes", "bytes_per_s", "asked", "interrupted", "errors", "errors_by_kind",
 				"error_samples", "non_2xx",
-				"late", "dropped", "status", "response", "service", "histogram", "phases", "targets", "thresholds", "generator",
+				"late", "dropped", "cut", "status", "response", "service", "histogram", "phases", "targets", "thresholds", "generator",
 				"start_unix_s", "interval_s", "series", "parts", "start_skew_ms",
 			}
 			for _, key := range keys {
