@@ -127,8 +127,8 @@ func (w *workers) run(ctx context.Context, r *run) []workerStats {
 		st := &w.stats[i]
 		// Go fails only once ctx has ended: the run is over then, and the
 		// workers not started have nothing to report.
-		_ = g.Go(func(ctx context.Context) error {
-			r.work(ctx, d, i, rec, mu, st)
+		_ = g.Go(func(wctx context.Context) error {
+			r.work(wctx, ctx, d, i, rec, mu, st)
 			return nil
 		})
 	}
@@ -143,8 +143,10 @@ func (w *workers) close() {
 }
 
 // work is one worker's loop: claim a request, wait for its due time (open
-// model), send it, record it.
-func (r *run) work(ctx context.Context, d Doer, place int, rec *report.Recorder, mu *sync.Mutex, st *workerStats) {
+// model), send it, record it. runCtx is the run's context, whose end
+// aborts the doers (see newH1Doer): it ends a moment before ctx, the
+// worker's own, so a request it aborted is seen as cut, not failed.
+func (r *run) work(ctx, runCtx context.Context, d Doer, place int, rec *report.Recorder, mu *sync.Mutex, st *workerStats) {
 	p := r.plan
 	var timer *time.Timer
 	if r.sched != nil || r.ramp != nil {
@@ -159,7 +161,7 @@ func (r *run) work(ctx context.Context, d Doer, place int, rec *report.Recorder,
 	timed, _ := d.(timedDoer)
 	req := r.set.NewRequest()
 	now := time.Now()
-	for ctx.Err() == nil {
+	for ctx.Err() == nil && runCtx.Err() == nil {
 		var due time.Time
 		var seq int64
 		late := false
@@ -214,7 +216,7 @@ func (r *run) work(ctx context.Context, d Doer, place int, rec *report.Recorder,
 		req.Next(p.Segment.Global(seq), now) // the whole run's number, for a segment
 		status, n, err := d.Do(ctx, req)
 		now = time.Now()
-		if err != nil && ended(ctx, now) {
+		if err != nil && (ended(ctx, now) || runCtx.Err() != nil) {
 			st.cut++
 			return // interrupted, not failed
 		}
