@@ -130,6 +130,11 @@ func TestStallEveryFiveSeconds(t *testing.T) {
 		if len(late) != 4 || s.Late < 4*900 || s.Late > 4*1000 {
 			t.Errorf("late %d in all, per interval with any: %v; want about 950 in each of 4", s.Late, late)
 		}
+		for i, n := range late {
+			if n < 900 || n > 1000 {
+				t.Errorf("stall %d: %d late, want about 950", i+1, n)
+			}
+		}
 		if w := strings.Join(s.Generator.Warnings, "\n"); !strings.Contains(w, "the limit was the server") {
 			t.Errorf("warnings %q, want the server named", w)
 		}
