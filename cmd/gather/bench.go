@@ -470,11 +470,11 @@ func runBench(cmd *cobra.Command, f *benchFlags, plan *loadgen.Plan) error {
 	if err != nil {
 		return err
 	}
+	defer display.stop() // on every way out, a panic too: the terminal comes back
 	finishPush, err := f.push.start(plan, stderr)
 	if err != nil {
 		return err
 	}
-	defer display.stop() // on a panic too: the terminal comes back
 	started := time.Now()
 	sum, err := loadgen.Run(ctx, plan)
 	display.stop()

@@ -103,9 +103,9 @@ func (g Segment) Check(p *Plan) error {
 	case g.Count < 0 || g.Index < 0 || g.Index >= g.Count:
 		return fmt.Errorf("segment %d of %d", g.Index, g.Count)
 	case p.Requests > 0 && g.Share(p.Requests) == 0:
-		return fmt.Errorf("%d requests over %d segments leave segment %s without one", p.Requests, g.Count, g)
+		return fmt.Errorf("%s over %d segments leave segment %s without one", count(int(p.Requests), "request"), g.Count, g)
 	case g.plan(p).shared().PeakConnections() < 1:
-		return fmt.Errorf("%d connections over %d segments leave segment %s without one", p.PeakConnections(), g.Count, g)
+		return fmt.Errorf("%s over %d segments leave segment %s without one", count(p.PeakConnections(), "connection"), g.Count, g)
 	}
 	return nil
 }

@@ -185,7 +185,7 @@ func (b *builder) add(sp *spec) error {
 		}
 	}
 	if sp.weight < 0 || sp.weight != sp.weight || sp.weight > 1e12 {
-		return b.errorf(line, "weight %v: want a positive number", sp.weight)
+		return b.errorf(line, "weight %v: want a positive number up to 1e12", sp.weight)
 	}
 	if sp.weight > 0 && !b.hasWeight {
 		b.hasWeight, b.weighted = true, line

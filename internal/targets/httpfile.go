@@ -63,7 +63,7 @@ func parseHTTP(src []byte, b *builder) error {
 			case "weight":
 				w, err := strconv.ParseFloat(value, 64)
 				if err != nil || !(w > 0) || w > 1e12 {
-					return b.errorf(n, "weight %q: want a positive number", value)
+					return b.errorf(n, "weight %q: want a positive number up to 1e12", value)
 				}
 				weight = w
 			}

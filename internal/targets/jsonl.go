@@ -74,8 +74,8 @@ func jsonSpec(line []byte, n int, b *builder) (*spec, error) {
 		sp.method = *jt.Method
 	}
 	if jt.Weight != nil {
-		if !(*jt.Weight > 0) {
-			return nil, b.errorf(n, "weight %v: want a positive number", *jt.Weight)
+		if !(*jt.Weight > 0) || *jt.Weight > 1e12 {
+			return nil, b.errorf(n, "weight %v: want a positive number up to 1e12", *jt.Weight)
 		}
 		sp.weight = *jt.Weight
 	}

@@ -233,8 +233,8 @@ func TestBadInput(t *testing.T) {
 		{"GET http://h/%zz\n", `t.txt:1: bad URL "http://h/%zz": invalid URL escape "%zz"`},
 		{"GET h/x\n", `t.txt:1: bad URL "h/x": want http://host[:port]/path`},
 		{"# name: a\n# name: b\nGET http://h/\n", `t.txt:2: a second name for one target (the first is "a")`},
-		{"# weight: -1\nGET http://h/\n", `t.txt:1: weight "-1": want a positive number`},
-		{"# weight: x\nGET http://h/\n", `t.txt:1: weight "x": want a positive number`},
+		{"# weight: -1\nGET http://h/\n", `t.txt:1: weight "-1": want a positive number up to 1e12`},
+		{"# weight: x\nGET http://h/\n", `t.txt:1: weight "x": want a positive number up to 1e12`},
 		{"GET http://h/\n# name: dangling\n", "t.txt:2: a name or weight with no target after it"},
 		{"# weight: 2\nGET http://h/\n", ""},
 		{`{"url": "http://h/", "bogus": 1}`, `t.txt:1: not a target object: unknown field "bogus" (want name, method, url`},
@@ -252,8 +252,9 @@ func TestBadInput(t *testing.T) {
 		{`{"url": "http://h/", "body_base64": "!!"}`, "t.txt:1: body_base64: illegal base64"},
 		{`{"url": "http://h/", "body_file": "missing"}`, "t.txt:1: body file: missing: file does not exist"},
 		{`{"url": "http://h/", "body": "{{.nope}}"}`, "t.txt:1: body: template: unknown field .nope"},
-		{`{"url": "http://h/", "weight": 0}`, "t.txt:1: weight 0: want a positive number"},
-		{`{"url": "http://h/", "weight": -2}`, "t.txt:1: weight -2: want a positive number"},
+		{`{"url": "http://h/", "weight": 0}`, "t.txt:1: weight 0: want a positive number up to 1e12"},
+		{`{"url": "http://h/", "weight": -2}`, "t.txt:1: weight -2: want a positive number up to 1e12"},
+		{`{"url": "http://h/", "weight": 1e300}`, "t.txt:1: weight 1e+300: want a positive number up to 1e12"},
 		{"{\"url\": \"http://h/\"\n", "t.txt:1: not a target object: unexpected EOF"},
 	} {
 		_, err := Load(strings.NewReader(tc.text), "t.txt", Options{Data: data, ReadFile: rf})
