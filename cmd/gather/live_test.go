@@ -88,6 +88,7 @@ func TestLiveViewInTmux(t *testing.T) {
 		regexp.MustCompile(`Requests/s +now +\d+\.\d +overall +\d+\.\d +requests \d+`),
 		regexp.MustCompile(`p99 +\d+\.\d{3} ms +\d+\.\d{3} ms`),
 		regexp.MustCompile(`elapsed \d+\.\d s  remaining \d+\.\d s`),
+		regexp.MustCompile(`Status +200 \d+ \(\d+\)`),
 		regexp.MustCompile(`q or Ctrl-C: stop the run`))
 	if alt := strings.TrimSpace(tm.run("display-message", "-p", "#{alternate_on}")); alt != "1" {
 		t.Errorf("while the view shows, alternate_on is %q, want 1", alt)

@@ -2,6 +2,8 @@ package live
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -105,7 +107,7 @@ func screen(s *state, info *Info, now time.Time, width int) string {
 	}
 	line("")
 
-	// Errors by kind and status classes: the run's, with the last
+	// Errors by kind and status codes: the run's, with the last
 	// interval's in parentheses.
 	if s.total.Errors == 0 {
 		line("%s none", labelStyle.Render("Errors"))
@@ -118,16 +120,25 @@ func screen(s *state, info *Info, now time.Time, width int) string {
 		}
 		line("%s %s", labelStyle.Render("Errors"), errStyle.Render(fmt.Sprintf("%d", s.total.Errors))+"  "+strings.Join(kinds, "  "))
 	}
-	var classes []string
-	for c, n := range s.total.Status {
-		if n > 0 {
-			classes = append(classes, fmt.Sprintf("%s %d (%d)", statusClassNames[c], n, s.last.Status[c]))
+	// Status codes, ascending, then the answers whose codes the
+	// intervals did not split, wrapped to the width.
+	var codes []string
+	for _, code := range slices.Sorted(maps.Keys(s.codes)) {
+		codes = append(codes, fmt.Sprintf("%d %d (%d)", code, s.codes[code], s.last.Codes.Count(code)))
+	}
+	if s.otherCodes > 0 {
+		codes = append(codes, fmt.Sprintf("other codes %d (%d)", s.otherCodes, s.last.OtherCodes()))
+	}
+	if len(codes) == 0 {
+		codes = append(codes, "no answer yet")
+	}
+	for i, row := range wrap(codes, width-13) {
+		label := ""
+		if i == 0 {
+			label = "Status"
 		}
+		line("%s %s", labelStyle.Render(label), row)
 	}
-	if len(classes) == 0 {
-		classes = append(classes, "no answer yet")
-	}
-	line("%s %s", labelStyle.Render("Status"), strings.Join(classes, "  "))
 	line("%s", dimStyle.Render(fmt.Sprintf("%12s(in parentheses: the last %s)", "", per)))
 	line("")
 
@@ -140,7 +151,24 @@ func screen(s *state, info *Info, now time.Time, width int) string {
 	return b.String()
 }
 
-var statusClassNames = [report.NumStatusClasses]string{"other", "1xx", "2xx", "3xx", "4xx", "5xx"}
+// wrap joins items two spaces apart into rows of at most width columns
+// (an item wider than that on a row of its own).
+func wrap(items []string, width int) []string {
+	var rows []string
+	row := ""
+	for _, it := range items {
+		switch {
+		case row == "":
+			row = it
+		case len(row)+2+len(it) > width:
+			rows = append(rows, row)
+			row = it
+		default:
+			row += "  " + it
+		}
+	}
+	return append(rows, row)
+}
 
 // chartBlock draws values, the latest on the right, in a sparkline of
 // width columns under a label and the largest value shown.

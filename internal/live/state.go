@@ -18,6 +18,13 @@ type state struct {
 	lastDue   float64         // the requests it made due per second (open model)
 	intervals int
 	total     report.IntervalCounts
+	// codes counts the run's answers by exact code, over the codes each
+	// interval split, and otherCodes the answers with codes an interval
+	// did not split (see [report.StatusCodes]): the run's total of the
+	// codes the series counts, which total.Codes, bounded, would not hold
+	// past its eighth code.
+	codes      map[int]int64
+	otherCodes int64
 	// response merges the intervals' response-time histograms (exact to
 	// 1%, as theirs): the percentiles of the run so far.
 	response *hdrhistogram.Histogram
@@ -36,6 +43,13 @@ func (s *state) add(iv report.Interval) {
 	s.intervals++
 	s.last = iv
 	s.total.Add(&iv.IntervalCounts)
+	for code, n := range iv.Codes.All() {
+		if s.codes == nil {
+			s.codes = make(map[int]int64)
+		}
+		s.codes[code] += n
+	}
+	s.otherCodes += iv.OtherCodes()
 	// The first interval of a run is partial: its rate is over the part
 	// the run covered (at least a tenth of it, so a run starting at its
 	// very end shows no spike).

@@ -1,7 +1,7 @@
 // Package live is gather bench's live terminal view: while a run goes, a
 // screen of its rate now and overall, elapsed and remaining time as a
 // bar, the latency percentiles of the last interval and of the run so
-// far, errors by kind, status classes, and small charts of the rate and
+// far, errors by kind, status codes, and small charts of the rate and
 // the p99 over time, redrawn as each interval of the run's series closes.
 //
 // The view reads the intervals the run's series hands over (see

@@ -78,7 +78,7 @@ func TestScreen(t *testing.T) {
 		"p99              4.015 ms       4.015 ms",
 		"p50              4.015 ms       3.007 ms",
 		"timeout 7 (0)",
-		"2xx 1000 (400)  5xx 5 (0)",
+		"Status       200 1000 (400)  503 5 (0)",
 		"req/s", "p99 ms", "max 400",
 		"q or Ctrl-C",
 	} {
@@ -101,6 +101,45 @@ func TestScreen(t *testing.T) {
 	info.Duration, info.Requests = 0, 2024
 	if got := plain(screen(&s, &info, now, 100)); !strings.Contains(got, "remaining 3.5 s") {
 		t.Errorf("-n 2024 after 1012 in 3.5 s:\n%s", got)
+	}
+}
+
+// The status codes show one by one, the run's with the last interval's
+// in parentheses, wrapped to the width; past the eight codes an interval
+// splits, the rest are other codes.
+func TestScreenStatusCodes(t *testing.T) {
+	t.Parallel()
+	rec := report.NewRecorder()
+	first := runStart.Truncate(time.Second)
+	iv := report.NewIntervals(first, time.Second, rec)
+	answer := func(at time.Duration, code, n int) {
+		for range n {
+			iv.Cut(first.Add(at))
+			rec.Record(report.Sample{Response: time.Millisecond, Service: time.Millisecond, Status: code, End: first.Add(at)})
+		}
+	}
+	// Interval 0: ten codes, 418 and 100 past the eighth; interval 1:
+	// 200 and 204, a code the first did not have.
+	for i, code := range []int{200, 404, 503, 201, 301, 500, 429, 302, 418, 100} {
+		answer(time.Duration(i)*10*time.Millisecond, code, i+1)
+	}
+	answer(1100*time.Millisecond, 200, 30)
+	answer(1200*time.Millisecond, 204, 2)
+	series := iv.Finish(first.Add(1500*time.Millisecond), 0)
+	s := state{start: first}
+	for iv := range series.All() {
+		s.add(iv)
+	}
+	info := Info{Target: "GET http://127.0.0.1:5000/", Interval: time.Second, Start: first}
+	got := plain(screen(&s, &info, first.Add(1500*time.Millisecond), 120))
+	want := "Status       200 31 (30)  201 4 (0)  204 2 (2)  301 5 (0)  302 8 (0)  404 2 (0)  429 7 (0)  500 6 (0)  503 3 (0)\n" +
+		"             other codes 19 (0)\n"
+	if !strings.Contains(got, want) {
+		t.Errorf("screen lacks\n%s in:\n%s", want, got)
+	}
+	if narrow := plain(screen(&s, &info, first.Add(1500*time.Millisecond), 60)); !strings.Contains(narrow,
+		"Status       200 31 (30)  201 4 (0)  204 2 (2)  301 5 (0)\n             302 8 (0)  404 2 (0)") {
+		t.Errorf("60 columns:\n%s", narrow)
 	}
 }
 

@@ -310,6 +310,7 @@ func (rs *recorderSeries) record(s *Sample, kind ErrorKind, code int, resp, serv
 	} else {
 		class := StatusClass(code)
 		c.Status[class]++
+		c.Codes.record(code)
 		if t != nil && class != 2 {
 			t.Non2xx++
 		}

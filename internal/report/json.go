@@ -47,6 +47,9 @@ type jsonReport struct {
 	Series       []jsonInterval      `json:"series"`
 	Parts        []jsonPart          `json:"parts"`
 	StartSkewMS  float64             `json:"start_skew_ms"`
+
+	// SeriesTargets names the targets each interval's "targets" splits.
+	SeriesTargets []string `json:"series_targets,omitempty"`
 }
 
 type jsonAsked struct {
@@ -69,6 +72,19 @@ type jsonInterval struct {
 	Cut          int64         `json:"cut,omitempty"`
 	Response     jsonLatency   `json:"response"`
 	Service      jsonLatency   `json:"service"`
+	// The exact codes of the interval (see [StatusCodes]) and the
+	// answers with other codes; absent from runs saved before them.
+	StatusCodes      orderedCounts `json:"status_codes,omitempty"`
+	StatusCodesOther int64         `json:"status_codes_other,omitempty"`
+	// Targets splits the interval by target, indexed as series_targets.
+	Targets []jsonIntervalTarget `json:"targets,omitempty"`
+}
+
+// jsonIntervalTarget is one target's counters in one interval.
+type jsonIntervalTarget struct {
+	Requests int64 `json:"requests"`
+	Errors   int64 `json:"errors"`
+	Non2xx   int64 `json:"non_2xx"`
 }
 
 type jsonLatency struct {
@@ -183,7 +199,13 @@ func latencyJSON(l Latency) jsonLatency {
 // counters are those of [IntervalCounts] ("due": the requests the schedule
 // made due in the interval, the open model's target; "status" by class,
 // "other" for codes outside 100-599) and "response" and "service" are the
-// interval's latencies, exact to 1%. A run saved by an older gather has
+// interval's latencies, exact to 1%. "status_codes" splits the answers by
+// exact code, for the first 8 distinct codes of the interval (see
+// [StatusCodes]), and "status_codes_other" counts the answers with any
+// other code; both are left out of an interval without answers and of
+// runs saved before them. In a run over several targets, "series_targets"
+// names them and each interval's "targets" holds their "requests",
+// "errors" and "non_2xx" in that order. A run saved by an older gather has
 // "interval_s": 0, an empty series and "start_unix_s": 0.
 // "targets" splits the run by target name, in the targets file's order
 // (one row, the totals, for a single URL; none for a merge of runs that
@@ -246,7 +268,8 @@ func latencyJSON(l Latency) jsonLatency {
 //	    "errors_by_kind": {"timeout": 0, ...}, "status": {"1xx": 0, "2xx": 9041,
 //	    "3xx": 0, "4xx": 0, "5xx": 0, "other": 0}, "bytes": 117533,
 //	    "late": 0, "due": 0, "dropped": 0,
-//	    "response": { as above }, "service": { as above }}, ...],
+//	    "response": { as above }, "service": { as above },
+//	    "status_codes": {"200": 9041}}, ...],
 //	  "parts": [{"id": "3f9c0e1a5b7d2468", "host": "gather-0-x7k2p",
 //	    "node": "node-a", "run": "c2a4e6f80b1d3957", "segment": 0,
 //	    "segments": 4, "plan": "c=200 z=30s q=40000",
@@ -328,6 +351,7 @@ func (s *Summary) WriteJSON(w io.Writer) error {
 	r.Series = []jsonInterval{}
 	if s.Series != nil {
 		r.IntervalS = s.Series.Interval().Seconds()
+		r.SeriesTargets = s.Series.TargetNames()
 		for iv := range s.Series.All() {
 			r.Series = append(r.Series, intervalJSON(&iv))
 		}
@@ -352,6 +376,15 @@ func intervalJSON(iv *Interval) jsonInterval {
 		j.Status = append(j.Status, namedCount{statusClassNames[class], iv.Status[class]})
 	}
 	j.Status = append(j.Status, namedCount{statusClassNames[0], iv.Status[0]})
+	for code, n := range iv.Codes.All() {
+		j.StatusCodes = append(j.StatusCodes, namedCount{strconv.Itoa(code), n})
+	}
+	if len(j.StatusCodes) > 0 {
+		j.StatusCodesOther = iv.OtherCodes()
+	}
+	for _, t := range iv.Targets {
+		j.Targets = append(j.Targets, jsonIntervalTarget{t.Requests, t.Errors, t.Non2xx})
+	}
 	return j
 }
 

@@ -28,6 +28,9 @@ type savedInterval struct {
 	TargetRequests []int64 `json:"target_requests,omitempty"`
 	TargetErrors   []int64 `json:"target_errors,omitempty"`
 	TargetNon2xx   []int64 `json:"target_non_2xx,omitempty"`
+	// Codes splits Status by exact code (see [StatusCodes]); absent in
+	// files saved before it.
+	Codes map[string]int64 `json:"status_codes,omitempty"`
 }
 
 // statusClassNames name the status classes in saved files and JSON.
@@ -64,6 +67,7 @@ func saveSeries(v *savedSummary, s *Series) error {
 				si.Status[statusClassNames[class]] = n
 			}
 		}
+		si.Codes = c.Codes.saveCodes()
 		if it.targets != nil {
 			saveTargetCounts(&si, s.targetsOf(it))
 		}
@@ -140,6 +144,9 @@ func loadSeries(v *savedSummary) (*Series, error) {
 			}
 			c.Status[class] += n
 			answered += n
+		}
+		if err := c.Codes.loadCodes(si.Codes, &c.Status); err != nil {
+			return bad("%v", err)
 		}
 		if it.response, err = loadIntervalHistogram(si.Response, answered); err != nil {
 			return bad("response histogram: %v", err)

@@ -64,6 +64,10 @@ type IntervalCounts struct {
 	// Status counts responses by class, indexed by [StatusClass]: Status[2]
 	// counts the 2xx responses.
 	Status [NumStatusClasses]int64
+	// Codes splits the responses by exact status code, for the first
+	// [MaxIntervalCodes] codes seen; [IntervalCounts.OtherCodes] counts
+	// the rest.
+	Codes StatusCodes
 	// Bytes counts response body bytes (see [Sample]).
 	Bytes int64
 	// Late counts the requests sent after their due time (open model).
@@ -90,6 +94,7 @@ func (c *IntervalCounts) Add(o *IntervalCounts) {
 	for k, n := range o.Status {
 		c.Status[k] += n
 	}
+	c.Codes.Add(&o.Codes)
 	c.Bytes += o.Bytes
 	c.Late += o.Late
 	c.Due += o.Due

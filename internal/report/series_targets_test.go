@@ -184,3 +184,47 @@ func TestSeriesCoarsened(t *testing.T) {
 		t.Error("Coarsened to 1.5 s of a 1 s series: no error")
 	}
 }
+
+// -o json names the targets of the series and splits each interval by
+// them; a run of one target has neither.
+func TestSeriesTargetsJSON(t *testing.T) {
+	t.Parallel()
+	names := []string{"GET /", "login"}
+	run := targetRunOf(t, runStart, names, withEnds(randomSamples(6, 3000), runStart, 3*time.Second))
+	var buf bytes.Buffer
+	if err := run.WriteJSON(&buf); err != nil {
+		t.Fatal(err)
+	}
+	var r struct {
+		SeriesTargets []string `json:"series_targets"`
+		Series        []struct {
+			Targets []struct {
+				Requests int64 `json:"requests"`
+				Errors   int64 `json:"errors"`
+				Non2xx   int64 `json:"non_2xx"`
+			} `json:"targets"`
+		} `json:"series"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &r); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(r.SeriesTargets, names) || len(r.Series) != run.Series.Len() {
+		t.Fatalf("series_targets %q, %d intervals", r.SeriesTargets, len(r.Series))
+	}
+	for i, iv := range r.Series {
+		var got []TargetCounts
+		for _, c := range iv.Targets {
+			got = append(got, TargetCounts{c.Requests, c.Errors, c.Non2xx})
+		}
+		if want := run.Series.At(i).Targets; !slices.Equal(got, want) {
+			t.Errorf("interval %d: targets %+v, want %+v", i, iv.Targets, want)
+		}
+	}
+	buf.Reset()
+	if err := runOf(t, runStart, time.Second, withEnds(randomSamples(7, 100), runStart, time.Second), 0).WriteJSON(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(buf.String(), `"targets": [{"requests"`) || strings.Contains(buf.String(), "series_targets") {
+		t.Errorf("a run of one target has per-target series")
+	}
+}
