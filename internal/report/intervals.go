@@ -47,6 +47,9 @@ type Intervals struct {
 	cut      int64          // see CountCut
 	targets  []TargetCounts // per target, once a recorder has names
 
+	// codes counts the responses by code, of all recorders: see topCodes.
+	codes [statusSlots]int64
+
 	mu     sync.Mutex // guards series.items against Closed and Len
 	series Series
 }
@@ -155,10 +158,14 @@ func (iv *Intervals) close(k int64, recycle bool, end time.Time) {
 		rs.phaser.flip()
 		iv.addTargets(rs, sl)
 		iv.counts.Add(&sl.counts)
+		for code, n := range sl.codes {
+			iv.codes[code] += n
+		}
 		iv.response.Merge(sl.response)
 		iv.service.Merge(sl.service)
 		if recycle {
 			sl.counts = IntervalCounts{}
+			clear(sl.codes[:])
 			clear(sl.targets)
 			sl.response.Reset()
 			sl.service.Reset()
@@ -178,6 +185,8 @@ func (iv *Intervals) close(k int64, recycle bool, end time.Time) {
 		}
 		iv.counts.Due = iv.due(from, to)
 	}
+	iv.counts.Codes = topCodes(&iv.codes)
+	clear(iv.codes[:])
 	it := storedInterval{index: k, counts: iv.counts, response: packHistogram(iv.response), service: packHistogram(iv.service)}
 	if iv.counts.Requests > 0 && iv.targets != nil {
 		it.targets = slices.Clone(iv.targets)
@@ -310,7 +319,7 @@ func (rs *recorderSeries) record(s *Sample, kind ErrorKind, code int, resp, serv
 	} else {
 		class := StatusClass(code)
 		c.Status[class]++
-		c.Codes.record(code)
+		sl.codes[code]++
 		if t != nil && class != 2 {
 			t.Non2xx++
 		}
@@ -330,6 +339,9 @@ type intervalSlot struct {
 	targets    []TargetCounts // indexed by Sample.Target; see trackTargets
 	response   *hdrhistogram.Histogram
 	service    *hdrhistogram.Histogram
+
+	// codes counts the responses by code, as the Recorder does the run's.
+	codes [statusSlots]int64
 }
 
 // phaser is a writer-reader phaser (Gil Tene's, as HdrHistogram's

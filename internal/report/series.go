@@ -64,9 +64,9 @@ type IntervalCounts struct {
 	// Status counts responses by class, indexed by [StatusClass]: Status[2]
 	// counts the 2xx responses.
 	Status [NumStatusClasses]int64
-	// Codes splits the responses by exact status code, for the first
-	// [MaxIntervalCodes] codes seen; [IntervalCounts.OtherCodes] counts
-	// the rest.
+	// Codes splits the responses by exact status code, for the
+	// interval's [MaxIntervalCodes] most frequent codes;
+	// [IntervalCounts.OtherCodes] counts the rest.
 	Codes StatusCodes
 	// Bytes counts response body bytes (see [Sample]).
 	Bytes int64

@@ -38,7 +38,7 @@ func manyCodes(start time.Time) []Sample {
 	return out
 }
 
-// An interval splits the first eight codes it sees, ascending; the
+// An interval splits its eight most frequent codes, ascending; the
 // answers with the others (and with codes outside 100-599) are other
 // codes, while the classes stay exact.
 func TestIntervalStatusCodes(t *testing.T) {
@@ -50,8 +50,8 @@ func TestIntervalStatusCodes(t *testing.T) {
 	}
 	iv := s.Series.At(0)
 	want := map[int]int64{}
-	for i, code := range manyCodesSeen[:MaxIntervalCodes] {
-		want[code] = int64(10 * (i + 1))
+	for i, code := range manyCodesSeen[2:] {
+		want[code] = int64(10 * (i + 3))
 	}
 	if got := codesOf(&iv.Codes); !maps.Equal(got, want) {
 		t.Errorf("codes %v, want %v", got, want)
@@ -60,33 +60,58 @@ func TestIntervalStatusCodes(t *testing.T) {
 	for code := range iv.Codes.All() {
 		order = append(order, code)
 	}
-	if fmt.Sprint(order) != "[200 201 301 302 404 429 500 503]" {
+	if fmt.Sprint(order) != "[100 201 301 302 404 418 429 500]" {
 		t.Errorf("codes in the order %v, want ascending", order)
 	}
-	// 418 ×90, 100 ×100 and 700 ×1 are not split.
-	if n := iv.OtherCodes(); n != 191 {
-		t.Errorf("other codes %d, want 191", n)
+	// 503 ×10, 200 ×20 and 700 ×1 are not split.
+	if n := iv.OtherCodes(); n != 31 {
+		t.Errorf("other codes %d, want 31", n)
 	}
-	if iv.Codes.Count(418) != 0 || iv.Codes.Count(200) != 20 || iv.Codes.Len() != 8 || iv.Codes.Total() != 360 {
+	if iv.Codes.Count(418) != 90 || iv.Codes.Count(200) != 0 || iv.Codes.Len() != 8 || iv.Codes.Total() != 520 {
 		t.Errorf("Count(418) %d, Count(200) %d, Len %d, Total %d", iv.Codes.Count(418), iv.Codes.Count(200), iv.Codes.Len(), iv.Codes.Total())
 	}
 	if iv.Status != [NumStatusClasses]int64{1, 100, 60, 130, 190, 70} {
 		t.Errorf("classes %v", iv.Status)
 	}
 	// The run's own counts are exact for every code.
-	if s.Status[418] != 90 || s.Status[100] != 100 {
+	if s.Status[503] != 10 || s.Status[200] != 20 {
 		t.Errorf("run status %v", s.Status)
 	}
 }
 
-func codesWith(pairs ...int) StatusCodes {
-	var s StatusCodes
-	for i := 0; i < len(pairs); i += 2 {
-		for range pairs[i+1] {
-			s.record(pairs[i])
+// The recorders' codes add up exactly before the interval keeps its
+// eight most frequent: ten codes, each on both recorders.
+func TestIntervalStatusCodesAcrossRecorders(t *testing.T) {
+	t.Parallel()
+	start := runStart.Truncate(time.Second)
+	recs := []*Recorder{NewRecorder(), NewRecorder()}
+	iv := NewIntervals(start, time.Second, recs...)
+	answer := func(r *Recorder, code, n int) {
+		for range n {
+			r.Record(Sample{Response: time.Millisecond, Service: time.Millisecond, Status: code, End: start.Add(time.Millisecond)})
 		}
 	}
-	return s
+	// Code i is answered 3 + i%5 times: 2 + i%5 by one recorder, once by
+	// the other, so that no recorder alone has the interval's order.
+	for i, code := range []int{200, 201, 202, 203, 204, 500, 501, 502, 503, 504} {
+		answer(recs[i/5], code, 2+i%5)
+		answer(recs[1-i/5], code, 1)
+	}
+	got := iv.Finish(start.Add(time.Second/2), 0).At(0)
+	want := map[int]int64{201: 4, 202: 5, 203: 6, 204: 7, 501: 4, 502: 5, 503: 6, 504: 7}
+	if c := codesOf(&got.Codes); !maps.Equal(c, want) || got.OtherCodes() != 6 {
+		t.Errorf("codes %v, other %d; want %v, other 6 (200 and 500)", c, got.OtherCodes(), want)
+	}
+}
+
+// codesWith returns the StatusCodes of an interval whose responses were
+// pairs of code, count.
+func codesWith(pairs ...int) StatusCodes {
+	var counts [statusSlots]int64
+	for i := 0; i < len(pairs); i += 2 {
+		counts[pairs[i]] += int64(pairs[i+1])
+	}
+	return topCodes(&counts)
 }
 
 // Add sums the codes both count and, past eight, keeps the most
@@ -94,7 +119,7 @@ func codesWith(pairs ...int) StatusCodes {
 func TestStatusCodesAdd(t *testing.T) {
 	t.Parallel()
 	a := codesWith(200, 50, 404, 3, 500, 1)
-	b := codesWith(200, 10, 503, 7, 999, 4, 0, 2)
+	b := codesWith(200, 10, 503, 7, 0, 2)
 	sum := a
 	sum.Add(&b)
 	if got, want := codesOf(&sum), map[int]int64{200: 60, 404: 3, 500: 1, 503: 7}; !maps.Equal(got, want) {
@@ -116,23 +141,11 @@ func TestStatusCodesAdd(t *testing.T) {
 		t.Errorf("x+y %v, y+x %v", codesOf(&xy), codesOf(&yx))
 	}
 
-	// Recording into a full set counts what it has and drops the rest.
-	full := codesWith(101, 1, 102, 1, 103, 1, 104, 1, 105, 1, 106, 1, 107, 1, 108, 1)
-	full.record(100)
-	full.record(109)
-	full.record(104)
-	if full.Len() != 8 || full.Count(104) != 2 || full.Count(100) != 0 || full.Count(109) != 0 {
-		t.Errorf("full set %v", codesOf(&full))
-	}
-}
-
-// Recording a code costs no allocation: the counts are a fixed array.
-func TestStatusCodesRecordDoesNotAllocate(t *testing.T) {
-	var s StatusCodes
-	codes := manyCodesSeen
-	i := 0
-	if n := testing.AllocsPerRun(1000, func() { s.record(codes[i%len(codes)]); i++ }); n != 0 {
-		t.Errorf("%v allocations per record", n)
+	// Of an interval's codes, the eight most frequent; codes below 100
+	// (slot 0: outside 100-599) are never split.
+	top := codesWith(0, 50, 101, 1, 102, 9, 103, 3, 104, 4, 105, 5, 106, 6, 107, 7, 108, 8, 109, 1)
+	if got, want := codesOf(&top), map[int]int64{101: 1, 102: 9, 103: 3, 104: 4, 105: 5, 106: 6, 107: 7, 108: 8}; !maps.Equal(got, want) {
+		t.Errorf("top codes %v, want %v", got, want)
 	}
 }
 
@@ -143,7 +156,7 @@ func TestStatusCodesSaveMergeJSON(t *testing.T) {
 	start := runStart.Truncate(time.Second)
 	a := roundTrip(t, runOf(t, start, time.Second, manyCodes(start), 0))
 	iv := a.Series.At(0)
-	if got := codesOf(&iv.Codes); len(got) != 8 || got[503] != 10 || iv.OtherCodes() != 191 {
+	if got := codesOf(&iv.Codes); len(got) != 8 || got[418] != 90 || iv.OtherCodes() != 31 {
 		t.Errorf("loaded codes %v, other %d", got, iv.OtherCodes())
 	}
 	// A second machine over the same second and the next, with codes of
@@ -163,7 +176,8 @@ func TestStatusCodesSaveMergeJSON(t *testing.T) {
 		t.Fatalf("merged series of %d intervals", a.Series.Len())
 	}
 	first, second := a.Series.At(0), a.Series.At(1)
-	if first.Codes.Count(200) != 25 || first.Codes.Count(404) != 35 || first.Codes.Count(204) != 0 || first.OtherCodes() != 191 {
+	// 200 was not among the first run's eight: its 5 more are other codes.
+	if first.Codes.Count(200) != 0 || first.Codes.Count(404) != 35 || first.Codes.Count(204) != 0 || first.OtherCodes() != 36 {
 		t.Errorf("merged first interval: %v, other %d", codesOf(&first.Codes), first.OtherCodes())
 	}
 	if got := codesOf(&second.Codes); !maps.Equal(got, map[int]int64{204: 5}) || second.OtherCodes() != 0 {
@@ -185,14 +199,14 @@ func TestStatusCodesSaveMergeJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(r.Series) != 2 || r.Series[0].StatusCodes["404"] != 35 || len(r.Series[0].StatusCodes) != 8 ||
-		r.Series[0].StatusCodesOther == nil || *r.Series[0].StatusCodesOther != 191 {
+		r.Series[0].StatusCodesOther == nil || *r.Series[0].StatusCodesOther != 36 {
 		t.Fatalf("json series %+v", r.Series)
 	}
 	if r.Series[1].StatusCodes["204"] != 5 || r.Series[1].StatusCodesOther != nil {
 		t.Errorf("json second interval %+v", r.Series[1])
 	}
 	// Ascending by code, as the view shows them.
-	if got := strings.Join(strings.Fields(regexp.MustCompile(`"status_codes": \{[^}]*\}`).FindString(buf.String())), ""); !strings.HasPrefix(got, `"status_codes":{"200":25,"201":40,"301":50,"302":80,"404":35`) {
+	if got := strings.Join(strings.Fields(regexp.MustCompile(`"status_codes": \{[^}]*\}`).FindString(buf.String())), ""); !strings.HasPrefix(got, `"status_codes":{"100":100,"201":40,"301":50,"302":80,"404":35`) {
 		t.Errorf("json codes in the order %s", got)
 	}
 }
