@@ -383,7 +383,7 @@ func intervalJSON(iv *Interval) jsonInterval {
 		j.StatusCodesOther = iv.OtherCodes()
 	}
 	for _, t := range iv.Targets {
-		j.Targets = append(j.Targets, jsonIntervalTarget{t.Requests, t.Errors, t.Non2xx})
+		j.Targets = append(j.Targets, jsonIntervalTarget(t))
 	}
 	return j
 }
