@@ -133,7 +133,7 @@ status5xx<0.1%, rps>=1000, achieved>=99%, login:p95<100ms; a failed one
 makes the exit status 3, --abort-on-fail stops the run as soon as one has
 failed beyond doubt, and --junit FILE writes the verdicts as JUnit XML.
 On a terminal, a live view shows the run as it goes: the rate, the latency
-percentiles of the last interval and of the run, errors, status classes and
+percentiles of the last interval and of the run, errors, status codes and
 small charts; q or Ctrl-C stops the run. --no-tui keeps a one-line progress
 instead; with -o json to the terminal the view shows only with --tui.
 --html PAGE also writes the run as a self-contained HTML page of charts.
