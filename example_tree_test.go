@@ -29,7 +29,9 @@ func ExampleWriteTasks() {
 				<-ctx.Done()
 				return 0, nil
 			}, gather.Name("parse b"))
-			return parse.Await(ctx)
+			// parse ends with ctx: wait for it to, so that no task of
+			// this example outlives it.
+			return parse.Await(context.WithoutCancel(ctx))
 		}, gather.Name("fetch b"))
 		gather.Spawn(g, func(ctx context.Context) (int, error) { return 0, nil }, gather.Name("fetch c"))
 		return 0, g.Wait()
