@@ -112,7 +112,8 @@ type h2Worker struct {
 	pending bool // a claimed request waits for its due time
 	due     time.Time
 	late    bool
-	noMore  bool // the run has no request left to claim
+	noMore  bool        // the run has no request left to claim
+	timer   *time.Timer // waits for a due time without a connection
 }
 
 // claim takes the run's next request into w.due: due now in the closed
@@ -171,6 +172,11 @@ func (w *h2Worker) record(s report.Sample) {
 func (w *h2Worker) work(ctx context.Context) {
 	stop := context.AfterFunc(ctx, w.abort)
 	defer stop()
+	defer func() {
+		if w.timer != nil {
+			w.timer.Stop()
+		}
+	}()
 	defer w.drop()
 	defer w.countCut(ctx) // before drop forgets the connection
 	timeout := w.e.plan.Timeout
@@ -179,6 +185,16 @@ func (w *h2Worker) work(ctx context.Context) {
 		if w.c == nil {
 			if !w.hasWork(now) {
 				return
+			}
+			// A connection is dialled for a request that is due (an owed
+			// one was due before): dialled sooner, a refused dial would
+			// fail the request before its time, and a server that closes
+			// every connection would be dialled in a loop.
+			if len(w.owed) == 0 && w.due.After(now) {
+				if !w.sleepUntilDue(ctx) {
+					return
+				}
+				now = time.Now()
 			}
 			if err := w.dial(ctx, now); err != nil {
 				if ended(ctx, time.Now()) {
@@ -230,17 +246,40 @@ func (w *h2Worker) work(ctx context.Context) {
 
 // send opens a stream for the claimed request, now.
 func (w *h2Worker) send(now time.Time, timeout time.Duration) {
-	if w.r.sched != nil {
-		w.st.lag.add(now.Sub(w.due))
-		w.st.lastSent = now
-		w.st.sent++
-		if !w.late && now.Sub(w.due) > lateSlack {
-			w.late = true
-			w.st.lateFree++ // claimed in time, sent late
-		}
-	}
+	w.countSent(now)
 	w.c.open(w.due, now, w.late, 0, timeout)
 	w.pending = false
+}
+
+// countSent counts the claimed request as sent at now, in the open
+// model: the run's dropped requests are those due and not counted here,
+// so that a request that failed for want of a connection counts here too.
+func (w *h2Worker) countSent(now time.Time) {
+	if w.r.sched == nil {
+		return
+	}
+	w.st.lag.add(now.Sub(w.due))
+	w.st.lastSent = now
+	w.st.sent++
+	if !w.late && now.Sub(w.due) > lateSlack {
+		w.late = true
+		w.st.lateFree++ // claimed in time, sent late
+	}
+}
+
+// sleepUntilDue waits, without a connection, until the claimed request
+// is due; false if ctx ended first.
+func (w *h2Worker) sleepUntilDue(ctx context.Context) bool {
+	if w.timer == nil {
+		w.timer = time.NewTimer(time.Hour)
+		w.timer.Stop()
+	}
+	if !sleep(ctx, w.timer, time.Until(w.due)) {
+		return false
+	}
+	w.st.overshoot += time.Since(w.due)
+	w.st.wakeups++
+	return true
 }
 
 // wait reads what comes until the next deadline: the pending request's
@@ -348,6 +387,8 @@ func (w *h2Worker) failOne(err error) {
 		due, late = w.owed[0].due, w.owed[0].late
 		w.owed = w.owed[1:]
 	} else {
+		w.countSent(now)
+		due, late = w.due, w.late
 		w.pending = false
 	}
 	d := now.Sub(due)
