@@ -69,6 +69,10 @@ func (e errStreamReset) Error() string {
 // the server never opened; it is of kind timeout.
 var errStalled = fmt.Errorf("HTTP/2 flow-control window stayed at 0: %w", errTimeout)
 
+// errHTTP1Answer is a server that answered the client's preface in
+// HTTP/1.x: it will answer no request in HTTP/2, and the run stops.
+var errHTTP1Answer = fmt.Errorf("%w: the server answered in HTTP/1.x: it does not speak HTTP/2 here", ErrHTTP2)
+
 func h2Error(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrHTTP2, fmt.Sprintf(format, args...))
 }
@@ -229,7 +233,7 @@ func (c *h2Conn) received(n int, now time.Time) error {
 		length := int(b[0])<<16 | int(b[1])<<8 | int(b[2])
 		if length > h2MaxFrame {
 			if !c.settings && bytes.HasPrefix(b, []byte("HTTP/1.")) {
-				c.fail(h2Error("the server answered in HTTP/1.x: it does not speak HTTP/2 here"))
+				c.fail(errHTTP1Answer)
 			} else {
 				c.fail(h2Error("a frame of %d bytes, over the %d the client allows", length, h2MaxFrame))
 			}

@@ -2,6 +2,8 @@ package loadgen
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net"
 	"runtime"
 	"sync"
@@ -30,6 +32,10 @@ type h2Engine struct {
 	recs    []*report.Recorder
 	locks   []sync.Mutex // one per recorder, used if goroutines share them
 	stats   []workerStats
+	// stop ends the run early; stopped says why, set once.
+	stop     context.CancelFunc
+	stopOnce sync.Once
+	stopped  string
 }
 
 // newH2Engine returns the engine for p, or nil if p's requests are more
@@ -73,10 +79,18 @@ func (e *h2Engine) String() string {
 }
 
 func (e *h2Engine) recorders() []*report.Recorder { return e.recs }
-func (e *h2Engine) problems() []string            { return nil }
-func (e *h2Engine) close()                        {} // each goroutine closes its connection
+
+func (e *h2Engine) problems() []string {
+	if e.stopped != "" {
+		return []string{e.stopped}
+	}
+	return nil
+}
+func (e *h2Engine) close() {} // each goroutine closes its connection
 
 func (e *h2Engine) run(ctx context.Context, r *run) []workerStats {
+	ctx, e.stop = context.WithCancel(ctx)
+	defer e.stop()
 	nrec := len(e.recs)
 	shared := len(e.stats) > nrec
 	g := gather.NewGroup(ctx)
@@ -200,7 +214,10 @@ func (w *h2Worker) work(ctx context.Context) {
 				if ended(ctx, time.Now()) {
 					return
 				}
-				w.failOne(err)
+				w.failOne(err, now)
+				if notH2(err, true) {
+					w.giveUp(err)
+				}
 				continue
 			}
 		}
@@ -242,6 +259,30 @@ func (w *h2Worker) work(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// notH2 reports whether err, of a dial (connected) or of a connection,
+// says that the server does not speak HTTP/2 at all: it answered in
+// HTTP/1.x, or its TLS offered no h2 in ALPN.
+func notH2(err error, dial bool) bool {
+	if errors.Is(err, errHTTP1Answer) || errors.As(err, new(errNoALPN)) {
+		return true
+	}
+	// The alert no_application_protocol, which Classify names protocol
+	// only for a handshake.
+	return dial && Classify(err) == report.ErrProtocol
+}
+
+// giveUp stops the run after err, which says that no request will ever
+// be answered: the report tells why in one line, and covers the requests
+// that failed so.
+func (w *h2Worker) giveUp(err error) {
+	e := w.e
+	e.stopOnce.Do(func() {
+		e.stopped = fmt.Sprintf("stopped early: %v; no request would be answered in HTTP/2 (without --http2, gather sends HTTP/1.1)", err)
+		e.stop()
+	})
+	w.aborted.Store(true)
 }
 
 // send opens a stream for the claimed request, now.
@@ -379,15 +420,16 @@ func (w *h2Worker) recordConn(ct connTimes) {
 }
 
 // failOne records a request that failed for want of a connection: an owed
-// one, else the claimed one.
-func (w *h2Worker) failOne(err error) {
+// one, else the claimed one, which counts as sent at tried (when its
+// connection was dialled, as a request that got one counts).
+func (w *h2Worker) failOne(err error, tried time.Time) {
 	now := time.Now()
 	due, late := w.due, w.late
 	if len(w.owed) > 0 {
 		due, late = w.owed[0].due, w.owed[0].late
 		w.owed = w.owed[1:]
 	} else {
-		w.countSent(now)
+		w.countSent(tried)
 		due, late = w.due, w.late
 		w.pending = false
 	}
@@ -412,7 +454,11 @@ func (w *h2Worker) closeConn(err error) {
 	}
 	w.c.closed(err, time.Now())
 	w.takeRetries()
+	cause := w.c.err // the first error: the one the read after it saw may be EOF
 	w.drop()
+	if notH2(cause, false) {
+		w.giveUp(cause)
+	}
 }
 
 // countCut counts, once the run has stopped, the requests it cut in

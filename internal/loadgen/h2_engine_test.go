@@ -4,6 +4,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/gather-dev/gather/internal/report"
 )
 
 // refusedURL returns an http:// URL on loopback where nothing listens.
@@ -34,6 +36,36 @@ func TestH2DialsWhenDue(t *testing.T) {
 		if s.Requests != 4 || s.Errors != 4 || s.Dropped != 0 || s.Elapsed < 140*time.Millisecond {
 			t.Errorf("http2 %v: %d requests, %d errors, %d dropped in %v; want 4 failed, none dropped, in about 150 ms",
 				http2, s.Requests, s.Errors, s.Dropped, s.Elapsed)
+		}
+	}
+}
+
+// A server that closes every connection at once costs one connection per
+// request, each request failed as reset, in both models: never a redial
+// loop faster than the requests come.
+func TestH2ClosedAtOnce(t *testing.T) {
+	t.Parallel()
+	srv := newRawServer(t, func(net.Conn) {})
+	for _, tt := range []struct {
+		rate     float64
+		requests int64
+		duration time.Duration
+		want     int64
+	}{
+		{0, 5, 0, 5},
+		{20, 0, 200 * time.Millisecond, 4}, // the last due at 150 ms
+	} {
+		before := srv.conns.Load()
+		p := &Plan{URL: mustURL(t, srv.url()), HTTP2: true, Rate: tt.rate, Requests: tt.requests, Duration: tt.duration,
+			Connections: 1, Timeout: 10 * time.Second}
+		s, err := Run(t.Context(), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		accepted := srv.conns.Load() - before
+		if s.Requests != tt.want || s.ErrorKinds[report.ErrReset] != tt.want || s.ConnectionsOpened() != tt.want || accepted != tt.want {
+			t.Errorf("rate %v: %d requests, errors %v, %d connections (server: %d); want %d of each, reset",
+				tt.rate, s.Requests, s.ErrorKinds, s.ConnectionsOpened(), accepted, tt.want)
 		}
 	}
 }

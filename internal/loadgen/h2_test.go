@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -327,13 +328,23 @@ func TestH2NotSpoken(t *testing.T) {
 		{h1TLS.url(), report.ErrTLS},
 		{h1Plain.url(), report.ErrProtocol},
 	} {
-		p := &Plan{URL: mustURL(t, tt.url), HTTP2: true, RootCAs: testRoots(), Connections: 1, Requests: 3, Timeout: 10 * time.Second}
-		s, err := Run(t.Context(), p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if s.Requests != 3 || s.ErrorKinds[tt.kind] != 3 {
-			t.Errorf("%s: %d requests, errors %v; want 3 × %v", tt.url, s.Requests, s.ErrorKinds, tt.kind)
+		// A server that does not speak HTTP/2 never will: the run stops
+		// at the first request of each connection, and says why, in the
+		// closed and in the open model.
+		for _, rate := range []float64{0, 100} {
+			p := &Plan{URL: mustURL(t, tt.url), HTTP2: true, RootCAs: testRoots(), Connections: 2, Requests: 50, Rate: rate, Timeout: 10 * time.Second}
+			s, err := Run(t.Context(), p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := s.Generator.Warnings
+			stopped := slices.ContainsFunc(w, func(w string) bool {
+				return strings.HasPrefix(w, "stopped early: ") && strings.Contains(w, "no request would be answered in HTTP/2")
+			})
+			if s.Requests < 1 || s.Requests > 2 || s.ErrorKinds[tt.kind] != s.Requests || s.ConnectionsOpened() > 2 || !stopped {
+				t.Errorf("%s, rate %v: %d requests, errors %v, %d connections, warnings %q; want the run stopped at 1 or 2 × %v, saying why",
+					tt.url, rate, s.Requests, s.ErrorKinds, s.ConnectionsOpened(), w, tt.kind)
+			}
 		}
 	}
 	// The message names what was missing.
