@@ -172,13 +172,10 @@ func (c *h2Conn) spent() bool { return c.limit > 0 && c.opened >= c.limit }
 // refuses everything must not keep a request going for ever.
 const h2MaxRetries = 3
 
-// open sends a request on a new stream; retries counts the times it was
-// sent before and not processed.
-func (c *h2Conn) open(due, now time.Time, late bool, retries int, timeout time.Duration) {
-	s := h2Stream{id: c.nextID, due: due, start: now, late: late, retries: retries, window: c.initialWindow}
-	if timeout > 0 {
-		s.deadline = now.Add(timeout)
-	}
+// open sends a request on a new stream, to fail at deadline (zero: never);
+// retries counts the times it was sent before and not processed.
+func (c *h2Conn) open(due, now time.Time, late bool, retries int, deadline time.Time) {
+	s := h2Stream{id: c.nextID, due: due, start: now, deadline: deadline, late: late, retries: retries, window: c.initialWindow}
 	c.nextID += 2
 	c.opened++
 	c.writeHeaders(s.id, len(c.req.body) == 0)

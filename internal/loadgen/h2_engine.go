@@ -226,7 +226,13 @@ func (w *h2Worker) work(ctx context.Context) {
 			if len(w.owed) > 0 {
 				s := w.owed[0]
 				w.owed = w.owed[1:]
-				c.open(s.due, now, s.late, s.retries+1, timeout)
+				// Sent again, a request keeps the deadline of its first
+				// send: --timeout bounds the request, not each try.
+				if !s.deadline.IsZero() && !now.Before(s.deadline) {
+					w.recordFailure(s.due, s.late, errTimeout, now)
+					continue
+				}
+				c.open(s.due, now, s.late, s.retries+1, s.deadline)
 				continue
 			}
 			if !w.pending && !w.claim(now) {
@@ -288,7 +294,11 @@ func (w *h2Worker) giveUp(err error) {
 // send opens a stream for the claimed request, now.
 func (w *h2Worker) send(now time.Time, timeout time.Duration) {
 	w.countSent(now)
-	w.c.open(w.due, now, w.late, 0, timeout)
+	var deadline time.Time
+	if timeout > 0 {
+		deadline = now.Add(timeout)
+	}
+	w.c.open(w.due, now, w.late, 0, deadline)
 	w.pending = false
 }
 
@@ -377,6 +387,9 @@ func (w *h2Worker) dial(ctx context.Context, now time.Time) error {
 	if t := w.e.plan.Timeout; t > 0 {
 		deadline = now.Add(t)
 	}
+	if len(w.owed) > 0 && !w.owed[0].deadline.IsZero() && w.owed[0].deadline.Before(deadline) {
+		deadline = w.owed[0].deadline // the request it is for times out then
+	}
 	d := net.Dialer{KeepAlive: -1, Deadline: deadline, LocalAddr: w.e.plan.localAddr()} // see noProbes
 	conn, err := d.DialContext(ctx, "tcp", w.e.addr)
 	if err != nil {
@@ -433,6 +446,12 @@ func (w *h2Worker) failOne(err error, tried time.Time) {
 		due, late = w.due, w.late
 		w.pending = false
 	}
+	w.recordFailure(due, late, err, now)
+}
+
+// recordFailure records a request due at due that failed with err at now
+// without a stream on a connection.
+func (w *h2Worker) recordFailure(due time.Time, late bool, err error, now time.Time) {
 	d := now.Sub(due)
 	w.record(report.Sample{Response: d, Service: d, Late: late, Err: Classify(err), Error: err, End: now})
 }

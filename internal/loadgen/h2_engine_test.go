@@ -1,9 +1,14 @@
 package loadgen
 
 import (
+	"bytes"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 
 	"github.com/gather-dev/gather/internal/report"
 )
@@ -67,5 +72,34 @@ func TestH2ClosedAtOnce(t *testing.T) {
 			t.Errorf("rate %v: %d requests, errors %v, %d connections (server: %d); want %d of each, reset",
 				tt.rate, s.Requests, s.ErrorKinds, s.ConnectionsOpened(), accepted, tt.want)
 		}
+	}
+}
+
+// A request the server did not process (above a GOAWAY's last stream) is
+// sent again on a new connection with the deadline of its first send:
+// --timeout bounds the request, not each of its tries.
+func TestH2RetryKeepsDeadline(t *testing.T) {
+	t.Parallel()
+	var conns atomic.Int32
+	srv := h2Script(t, func(fr *http2.Framer, _ *hpack.Encoder, _ *bytes.Buffer, _ net.Conn) {
+		first := conns.Add(1) == 1
+		eachRequest(fr, func(uint32) error {
+			if first {
+				// Unprocessed, late in the request's time.
+				time.Sleep(300 * time.Millisecond)
+				fr.WriteGoAway(0, http2.ErrCodeNo, nil)
+			}
+			return nil // the second connection never answers
+		})
+	})
+	p := &Plan{URL: mustURL(t, srv.url()), HTTP2: true, Connections: 1, Requests: 1, Timeout: 500 * time.Millisecond}
+	s, err := Run(t.Context(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each try given its own 500 ms, the request would end 800 ms in.
+	if s.ErrorKinds[report.ErrTimeout] != 1 || s.ConnectionsOpened() != 2 || s.Elapsed > 700*time.Millisecond {
+		t.Errorf("errors %v, %d connections, in %v: want one timeout after 500 ms, sent on 2 connections",
+			s.ErrorKinds, s.ConnectionsOpened(), s.Elapsed)
 	}
 }

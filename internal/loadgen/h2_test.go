@@ -398,7 +398,7 @@ func FuzzH2Response(f *testing.F) {
 		c := newH2Conn(req, rec, 3)
 		now := time.Now()
 		for range 3 {
-			c.open(now, now, false, 0, time.Second)
+			c.open(now, now, false, 0, now.Add(time.Second))
 		}
 		size := int(piece)%64 + 1
 		for len(server) > 0 {
