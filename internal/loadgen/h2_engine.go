@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -274,9 +275,10 @@ func notH2(err error, dial bool) bool {
 	if errors.Is(err, errHTTP1Answer) || errors.As(err, new(errNoALPN)) {
 		return true
 	}
-	// The alert no_application_protocol, which Classify names protocol
-	// only for a handshake.
-	return dial && Classify(err) == report.ErrProtocol
+	// The server's alert no_application_protocol (RFC 7301): its TLS
+	// offers none of the client's protocols.
+	var op *net.OpError
+	return dial && errors.As(err, &op) && op.Op == "remote error" && strings.Contains(op.Err.Error(), "no application protocol")
 }
 
 // giveUp stops the run after err, which says that no request will ever
