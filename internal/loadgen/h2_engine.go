@@ -439,16 +439,15 @@ func (w *h2Worker) recordConn(ct connTimes) {
 // connection was dialled, as a request that got one counts).
 func (w *h2Worker) failOne(err error, tried time.Time) {
 	now := time.Now()
-	due, late := w.due, w.late
 	if len(w.owed) > 0 {
-		due, late = w.owed[0].due, w.owed[0].late
+		s := w.owed[0]
 		w.owed = w.owed[1:]
-	} else {
-		w.countSent(tried)
-		due, late = w.due, w.late
-		w.pending = false
+		w.recordFailure(s.due, s.late, err, now)
+		return
 	}
-	w.recordFailure(due, late, err, now)
+	w.countSent(tried) // may mark it late
+	w.pending = false
+	w.recordFailure(w.due, w.late, err, now)
 }
 
 // recordFailure records a request due at due that failed with err at now
