@@ -54,6 +54,19 @@ func BenchmarkSpawnAwait(b *testing.B) {
 			<-ch
 		}
 	})
+	b.Run("impl=waitgroup", func(b *testing.B) {
+		b.ReportAllocs()
+		defer cpuPerOp(b)()
+		for b.Loop() {
+			var wg sync.WaitGroup
+			var v int
+			wg.Go(func() { v, _ = trivial(ctx) })
+			wg.Wait()
+			if v != 1 {
+				b.Fatal(v)
+			}
+		}
+	})
 	b.Run("impl=errgroup", func(b *testing.B) {
 		b.ReportAllocs()
 		defer cpuPerOp(b)()

@@ -11,6 +11,26 @@ import (
 	"github.com/gather-dev/gather"
 )
 
+// FailFast, the default: the first failure cancels the other children,
+// which see it as their context's cause, and Wait returns the failure, not
+// the errors that the cancellation caused.
+func ExampleFailFast() {
+	g := gather.NewGroup(context.Background())
+	g.SetPolicy(gather.FailFast()) // the same as setting none
+	g.Go(func(ctx context.Context) error {
+		<-ctx.Done() // a long download, stopped by its sibling's failure
+		fmt.Println("download stopped:", context.Cause(ctx))
+		return ctx.Err()
+	}, gather.Name("download"))
+	g.Go(func(ctx context.Context) error {
+		return errors.New("checksum: mismatch")
+	}, gather.Name("verify"))
+	fmt.Println("Wait:", g.Wait())
+	// Output:
+	// download stopped: gather: a child of the group failed: checksum: mismatch
+	// Wait: checksum: mismatch
+}
+
 // Supervise: one job failing does not stop the others, and Wait returns
 // every error.
 func ExampleSupervise() {

@@ -323,7 +323,9 @@ func (t *Task[T]) Await(ctx context.Context) (T, error) {
 
 // wait waits for the task to finish, on a watcher with a semaphore taken
 // from a pool, where Done costs a channel: a task that nobody awaits pays
-// for neither.
+// for neither. Not a pooled channel, which would hand the wake-up over a
+// little cheaper: a channel belongs to the testing/synctest bubble that
+// made it, and a pool is shared by every bubble and by the code outside.
 func (t *Task[T]) wait() {
 	w := wakeWaiters.Get().(*wakeWaiter)
 	w.wg.Add(1)
