@@ -176,26 +176,38 @@ func (c *taskCtx) cancelledBy() error {
 // it waits for a timer alone, which a cancellation fires early, and for the
 // parent's end: a sleeping task costs no context and no channel of its own.
 func (c *taskCtx) sleepFor(d time.Duration) error {
+	if d <= 0 {
+		return c.cancelledBy()
+	}
+	// No deferred Stop: nothing between NewTimer and Stop can panic, and
+	// a defer would grow the frame (see Sleep).
 	timer := time.NewTimer(d)
-	defer timer.Stop()
 	c.mu.Lock()
 	c.sleep.Store(timer) // before finished is read: see returned
 	if s := c.state.Load(); s != nil || c.finished() {
 		c.sleep.Store(nil)
 		c.mu.Unlock()
-		if s != nil && s.inner != nil {
-			return sleepOn(s.inner, timer)
-		}
-		return c.cancelledBy()
+		err := c.sleepMade(s, timer)
+		timer.Stop()
+		return err
 	}
 	c.mu.Unlock()
 	select {
 	case <-timer.C:
 	case <-c.parent.Done():
 	}
+	timer.Stop()
 	c.mu.Lock()
 	c.sleep.Store(nil)
 	c.mu.Unlock()
+	return c.cancelledBy()
+}
+
+// sleepMade is sleepFor in a context that has been made or cancelled, s.
+func (c *taskCtx) sleepMade(s *ctxState, timer *time.Timer) error {
+	if s != nil && s.inner != nil {
+		return sleepOn(s.inner, timer)
+	}
 	return c.cancelledBy()
 }
 

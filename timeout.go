@@ -58,20 +58,40 @@ func WaitFor[T any](ctx context.Context, t *Task[T], d time.Duration) (T, error)
 // In a task's own context, Sleep costs one timer and no channel: a task
 // that only sleeps never makes its context (see [Go]).
 func Sleep(ctx context.Context, d time.Duration) error {
-	tc, own := ctx.(*taskCtx)
-	if d <= 0 {
-		if own {
-			return tc.cancelledBy()
-		}
-		return context.Cause(ctx)
+	// The path of a sleep is kept to small frames, and the tree's mark to
+	// a function of its own: a goroutine that sleeps blocks deep in the
+	// runtime (select, then the timer heap), and a task whose stack
+	// crosses the 2 KB a goroutine starts with there pays for a copy to 4
+	// KB, 2 KB more per sleeping task (bench/scale).
+	if marking() {
+		return sleepMarked(ctx, d)
 	}
-	defer markSleep(ctx, d).end()
-	if own {
+	if tc, own := ctx.(*taskCtx); own {
 		return tc.sleepFor(d)
 	}
+	return sleepIn(ctx, d)
+}
+
+// sleepIn is Sleep in a context other than a task's own.
+func sleepIn(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return context.Cause(ctx)
+	}
 	timer := time.NewTimer(d)
-	defer timer.Stop()
-	return sleepOn(ctx, timer)
+	err := sleepOn(ctx, timer)
+	timer.Stop()
+	return err
+}
+
+// sleepMarked is Sleep that shows in the task tree and the execution trace.
+func sleepMarked(ctx context.Context, d time.Duration) error {
+	if d > 0 {
+		defer markSleep(ctx, d).end()
+	}
+	if tc, own := ctx.(*taskCtx); own {
+		return tc.sleepFor(d)
+	}
+	return sleepIn(ctx, d)
 }
 
 // sleepOn waits for timer or the end of ctx.

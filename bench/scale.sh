@@ -5,7 +5,9 @@
 #
 # Part 1: 100,000 and 1,000,000 tasks that each sleep 1 s: gather (a task
 # per item, gathered with All) against bare goroutines with a WaitGroup
-# and a timer (-bare); then a million waits of 1 ms through gather.Map at
+# and a timer (-bare); the same with -together ("sleep1s+gate"), where
+# each task waits until all have started, so that all n wait at once
+# even when starting them takes longer than 1 s on a loaded machine; then a million waits of 1 ms through gather.Map at
 # limit 1,000, which holds them in a few MB, a thousand at a time.
 #
 # Part 2: the workloads of pond's and ants' own benchmarks, 1,000,000 tasks
@@ -14,10 +16,11 @@
 # core for the CPU-bound work; gather.Map, errgroup, pond and ants get that
 # limit, bare goroutines and gather.Go none.
 #
-# The table gives medians over ROUNDS rounds and each one's ratio to the
-# bare goroutines of the same size. The machine's other load shows in the
-# wall times: compare within a run, and run it on an idle machine for
-# figures to quote.
+# The table gives medians over ROUNDS rounds of the wall time, the CPU
+# time (user and system) and the peak RSS, each with its ratio to the bare
+# goroutines of the same workload. The machine's other load shows in the
+# wall times most, in the CPU times less: compare within a run, and run it
+# on an idle machine for figures to quote.
 #
 #   bench/scale.sh                 # ROUNDS=5, both parts (about 10 minutes)
 #   ROUNDS=1 PART=1 bench/scale.sh # a quick look
@@ -46,6 +49,8 @@ if [[ $PART == 1 || $PART == all ]]; then
 		for ((r = 1; r <= ROUNDS; r++)); do
 			run "sleep1s/$n" -impl bare -n $n -sleep 1s
 			run "sleep1s/$n" -impl gather -n $n -sleep 1s
+			run "sleep1s+gate/$n" -impl bare -n $n -sleep 1s -together
+			run "sleep1s+gate/$n" -impl gather -n $n -sleep 1s -together
 		done
 	done
 	# A million waits through a bounded Map: 1,000 at a time, 1 ms each.
@@ -83,23 +88,26 @@ function median(list,   a, n, i, j, t) {
 	key = field("label") SUBSEP field("impl") SUBSEP field("limit") SUBSEP field("work")
 	if (!(key in wall)) order[++keys] = key
 	w = field("wall"); sub(/s$/, "", w)
+	c = field("cpu"); sub(/s$/, "", c)
 	m = field("peak_rss"); sub(/MiB$/, "", m)
 	wall[key] = wall[key] " " w
+	cpu[key] = cpu[key] " " c
 	rss[key] = rss[key] " " m
 	runs[key]++
 }
 END {
 	for (k = 1; k <= keys; k++) {
 		split(order[k], p, SUBSEP)
-		if (p[2] == "bare") { bw[p[1]] = median(wall[order[k]]); br[p[1]] = median(rss[order[k]]) }
+		if (p[2] == "bare") { bw[p[1]] = median(wall[order[k]]); bc[p[1]] = median(cpu[order[k]]); br[p[1]] = median(rss[order[k]]) }
 	}
-	printf "%-18s %-9s %6s %5s %10s %8s %11s %8s\n", "workload/tasks", "impl", "limit", "runs", "wall", "x bare", "peak RSS", "x bare"
+	printf "%-22s %-9s %6s %5s %10s %7s %10s %7s %11s %7s\n", "workload/tasks", "impl", "limit", "runs", "wall", "x bare", "cpu", "x bare", "peak RSS", "x bare"
 	for (k = 1; k <= keys; k++) {
 		split(order[k], p, SUBSEP)
-		w = median(wall[order[k]]); m = median(rss[order[k]])
+		w = median(wall[order[k]]); c = median(cpu[order[k]]); m = median(rss[order[k]])
 		label = p[1]
 		rw = (label in bw && bw[label] > 0) ? sprintf("%.2fx", w / bw[label]) : "-"
+		rc = (label in bc && bc[label] > 0) ? sprintf("%.2fx", c / bc[label]) : "-"
 		rm = (label in br && br[label] > 0) ? sprintf("%.2fx", m / br[label]) : "-"
-		printf "%-18s %-9s %6s %5d %9.3fs %8s %8.1f MiB %8s\n", label, p[2], p[3] == 0 ? "none" : p[3], runs[order[k]], w, rw, m, rm
+		printf "%-22s %-9s %6s %5d %9.3fs %7s %9.3fs %7s %7.1f MiB %7s\n", label, p[2], p[3] == 0 ? "none" : p[3], runs[order[k]], w, rw, c, rc, m, rm
 	}
 }' "$tmp/results"

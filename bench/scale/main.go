@@ -12,7 +12,11 @@
 // errgroup (with SetLimit -limit), pond (a result pool of -limit workers)
 // and ants (a pool of -limit workers). Work (-work): sleep (each task
 // sleeps -sleep, cancellably) or cpu (each spins about 2 µs). A -limit of
-// 0 means no limit.
+// 0 means no limit. With -together each task first waits until all have
+// started, so that all n wait at once even on a machine so loaded that
+// starting them takes longer than their sleep. Besides the wall time the
+// line gives the CPU time (user and system), which the other load of a
+// shared machine disturbs less.
 package main
 
 import (
@@ -22,6 +26,7 @@ import (
 	"hash/fnv"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"syscall"
@@ -43,6 +48,8 @@ func main() {
 	work := flag.String("work", "sleep", "what each task does: sleep (for -sleep) or cpu (about 2 µs of hashing)")
 	sleep := flag.Duration("sleep", time.Second, "how long each task sleeps")
 	limit := flag.Int("limit", 0, "at most this many tasks at once for map, errgroup, pond and ants (0: no limit)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to `file`")
+	together := flag.Bool("together", false, "each task waits until all have started before its work, so that all n wait at once however slowly they start (needs -limit 0)")
 	flag.Parse()
 	if *bare {
 		*impl = "bare"
@@ -54,6 +61,8 @@ func main() {
 		fail(fmt.Sprintf("-impl must be one of %v, got %q", impls, *impl))
 	case *work != "sleep" && *work != "cpu":
 		fail(fmt.Sprintf("-work must be sleep or cpu, got %q", *work))
+	case *together && (*limit != 0 || *impl == "map"):
+		fail("-together needs -limit 0 and an impl that starts a task per item")
 	}
 	ctx := context.Background()
 	var task func(ctx context.Context) int
@@ -68,12 +77,34 @@ func main() {
 	} else {
 		task = func(context.Context) int { return spin() }
 	}
+	if *together {
+		// On a loaded machine starting a million goroutines can take
+		// longer than their sleep, and the first ones are gone before
+		// the last start: the gate keeps them all waiting at once.
+		work := task
+		task = func(ctx context.Context) int {
+			<-gate
+			return work(ctx)
+		}
+	}
 
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fail(err.Error())
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fail(err.Error())
+		}
+		defer pprof.StopCPUProfile()
+	}
 	runtime.GC()
 	before := peakRSS()
+	cpuBefore := cpuTime()
 	start := time.Now()
 	done, mid := run(ctx, *impl, *n, *limit, task)
 	wall := time.Since(start)
+	cpu := cpuTime() - cpuBefore
 	if done != *n {
 		fmt.Fprintf(os.Stderr, "scale: %s finished %d of %d tasks\n", *impl, done, *n)
 		os.Exit(1)
@@ -83,8 +114,11 @@ func main() {
 	if what == "sleep" {
 		what += " " + sleep.String()
 	}
-	fmt.Printf("impl=%s work=%q n=%d limit=%d wall=%.3fs spawn=%.3fs peak_rss=%.1fMiB rss_per_task=%.0fB heap_per_task=%.0fB stacks_per_task=%.0fB goroutines=%d\n",
-		*impl, what, *n, *limit, wall.Seconds(), mid.spawned.Seconds(), float64(peak)/(1<<20),
+	if *together {
+		what += " together"
+	}
+	fmt.Printf("impl=%s work=%q n=%d limit=%d wall=%.3fs cpu=%.3fs spawn=%.3fs peak_rss=%.1fMiB rss_per_task=%.0fB heap_per_task=%.0fB stacks_per_task=%.0fB goroutines=%d\n",
+		*impl, what, *n, *limit, wall.Seconds(), cpu.Seconds(), mid.spawned.Seconds(), float64(peak)/(1<<20),
 		float64(peak-before)/float64(*n), float64(mid.heap)/float64(*n), float64(mid.stacks)/float64(*n), mid.goroutines)
 }
 
@@ -96,8 +130,12 @@ type midway struct {
 	goroutines   int
 }
 
+// gate is closed once every task has been started (see -together).
+var gate = make(chan struct{})
+
 func (m *midway) take() {
 	m.spawned = time.Since(m.start)
+	defer close(gate)
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	m.heap, m.stacks, m.goroutines = ms.HeapInuse, ms.StackInuse, runtime.NumGoroutine()
@@ -202,6 +240,17 @@ func spin() int {
 func fail(msg string) {
 	fmt.Fprintln(os.Stderr, "scale:", msg)
 	os.Exit(2)
+}
+
+// cpuTime returns the CPU time, user and system, the process has used: a
+// cost that the other load of a shared machine disturbs less than the
+// wall time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // peakRSS returns the process's peak resident set size in bytes.
