@@ -32,8 +32,13 @@ func units(d time.Duration, want int) string {
 
 // doSomeWork is the tutorial's coroutine: it sleeps x units and says so.
 func doSomeWork(x int) func(context.Context) (string, error) {
+	return doSomeWorkIn(x, unit)
+}
+
+// doSomeWorkIn is doSomeWork with units of u.
+func doSomeWorkIn(x int, u time.Duration) func(context.Context) (string, error) {
 	return func(ctx context.Context) (string, error) {
-		if err := gather.Sleep(ctx, time.Duration(x)*unit); err != nil {
+		if err := gather.Sleep(ctx, time.Duration(x)*u); err != nil {
 			return "", err
 		}
 		return fmt.Sprintf("Done after %d units", x), nil
@@ -43,10 +48,15 @@ func doSomeWork(x int) func(context.Context) (string, error) {
 // start prints what the tutorial's coroutines print as they begin, then
 // starts them. Printing here, not in the goroutines, keeps the order fixed.
 func start(ctx context.Context, xs ...int) []*gather.Task[string] {
+	return startIn(ctx, unit, xs...)
+}
+
+// startIn is start with units of u.
+func startIn(ctx context.Context, u time.Duration, xs ...int) []*gather.Task[string] {
 	var tasks []*gather.Task[string]
 	for _, x := range xs {
 		fmt.Println("Waiting:", x)
-		tasks = append(tasks, gather.Go(ctx, doSomeWork(x)))
+		tasks = append(tasks, gather.Go(ctx, doSomeWorkIn(x, u)))
 	}
 	return tasks
 }
@@ -121,16 +131,21 @@ func ExampleWait_nested() {
 
 // Cell 3 again, with a timeout: the tasks still running when it expires are
 // returned as pending, and keep running. The timeout falls 4 units after
-// the second task and 4 before the third, so that a loaded machine would
-// need 200ms of delay to change the output.
+// the second task and 4 before the third, with units of 300ms here, so
+// that a loaded machine would need 1.2 s of delay to change the output
+// (under -race, with seven other builds, 570ms has been seen).
 func ExampleWait_timeout() {
+	const u = 3 * unit
 	ctx := context.Background()
-	tasks := start(ctx, 1, 2, 10)
-	wctx, cancel := context.WithTimeout(ctx, 6*unit)
+	tasks := startIn(ctx, u, 1, 2, 10)
+	wctx, cancel := context.WithTimeout(ctx, 6*u)
 	defer cancel()
 	done, pending := gather.Wait(wctx, tasks, gather.AllCompleted)
 	fmt.Println("done:", len(done), "pending:", len(pending))
-	gather.All(ctx, pending...)
+	for _, t := range pending {
+		t.Cancel(nil) // the example need not wait 12 more units for it
+	}
+	gather.Settle(ctx, pending...)
 	// Output:
 	// Waiting: 1
 	// Waiting: 2
