@@ -120,7 +120,7 @@ func (d doneWaiter) finished(int, bool) { close(d) }
 // Options name the task ([Name]) or shield it from ctx's cancellation
 // ([Shield]).
 //
-// Go costs a goroutine and two allocations, 160 bytes for a small T; the
+// Go costs a goroutine and two allocations, 128 bytes for a small T; the
 // task's context costs three more if fn looks at it, and none if fn only
 // sleeps in it with [Sleep]. A name costs a few more, and nothing when
 // there is none (see the benchmarks in bench_test.go).
