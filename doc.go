@@ -92,15 +92,15 @@
 // docs/library.md gives the figures.
 //
 // A task that waits holds its goroutine: a million tasks sleeping at once
-// take about 3 KB each, 3 GB in all (3,087 MiB of peak RSS in go run
-// ./bench/scale -n 1000000 -together, against 2,976 MiB for a million bare
+// take about 3 KB each, 3 GB in all (3,076 MiB of peak RSS in go run
+// ./bench/scale -n 1000000 -together, against 2,994 MiB for a million bare
 // goroutines with a timer each). Python's asyncio holds a waiting
 // coroutine in less, since it has no stack of its own. When a million waits
 // need not all happen at the same moment, a bounded [Map] or [Stream] is
 // the way to hold them in a few MB: a million waits of 1 ms through Map at
-// limit 1,000 peak at 42 MiB of RSS, of which the 1,000 goroutines hold
+// limit 1,000 peak at 43 MiB of RSS, of which the 1,000 goroutines hold
 // about 2 MB and the million items and results 16 MB, and take 1,000
-// rounds of the wait (about 5 s on a loaded 2-core machine). Choose
+// rounds of the wait (about 4 s on a loaded 2-core machine). Choose
 // the limit from the time there is: limit × (total time / one wait) is the
 // number of waits done.
 package gather
