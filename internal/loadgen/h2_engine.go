@@ -87,6 +87,11 @@ func (e *h2Engine) problems() []string {
 	}
 	return nil
 }
+
+// stoppedEarly reports whether the engine gave up on the run (see
+// giveUp): an open run then ends at once instead of lasting its schedule.
+func (e *h2Engine) stoppedEarly() bool { return e.stopped != "" }
+
 func (e *h2Engine) close() {} // each goroutine closes its connection
 
 func (e *h2Engine) run(ctx context.Context, r *run) []workerStats {

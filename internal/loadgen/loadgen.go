@@ -119,11 +119,13 @@ func Run(ctx context.Context, whole *Plan) (*report.Summary, error) {
 	stopChecks := r.checks(recs, stopRun)
 	finishSeries := r.startSeries(recs, due)
 	stats := e.run(ctx, r)
-	if r.sched != nil {
+	if se, ok := e.(interface{ stoppedEarly() bool }); r.sched != nil && !(ok && se.stoppedEarly()) {
 		// An open run lasts its schedule: the engine returns at the last
 		// response, which can come before the schedule's end (the next
 		// request would have been due past it), and throughput over that
 		// shorter time would overstate the rate (1.5 req/s for -q 1 -z 3s).
+		// An engine that gave up on the run (HTTP/2 to a server that does
+		// not speak it) ends it now.
 		waitUntil(ctx, r.t0.Add(r.sched.span()))
 	}
 	end := time.Now()
