@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 
 	"github.com/klauspost/compress/snappy"
-	"google.golang.org/protobuf/proto"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -73,12 +72,9 @@ func BenchmarkInterval(b *testing.B) {
 			}
 			b.ResetTimer()
 			var bytes int
+			var raw []byte
 			for i := range b.N {
-				req := p.request(snaps[1+i%(len(snaps)-1):][:1], mode.native)
-				raw, err := proto.Marshal(req)
-				if err != nil {
-					b.Fatal(err)
-				}
+				raw = writeRequest(raw[:0], p.request(snaps[1+i%(len(snaps)-1):][:1], mode.native))
 				bytes += len(snappy.Encode(nil, raw))
 			}
 			b.ReportMetric(float64(bytes)/float64(b.N), "bytes/interval")

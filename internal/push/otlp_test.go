@@ -31,7 +31,12 @@ func TestExponentialPoint(t *testing.T) {
 		h.RecordValue(us)
 		var l latency
 		l.add(h)
-		p := exponentialPoint(&l, nil, time.Time{}, time.Time{})
+		var w pbuf
+		exponentialPoint(&w, &l, nil, time.Time{}, time.Time{})
+		var p metricspb.ExponentialHistogramDataPoint
+		if err := proto.Unmarshal(w.b, &p); err != nil {
+			t.Fatalf("%d µs: %v", us, err)
+		}
 		v := float64(us) / 1e6
 		i := float64(p.Positive.Offset)
 		lo, hi := math.Pow(base, i), math.Pow(base, i+1)

@@ -8,23 +8,22 @@ import (
 	"strings"
 	"time"
 
-	rwpb "buf.build/gen/go/prometheus/prometheus/protocolbuffers/go"
 	"github.com/prometheus/client_golang/exp/api/remote"
 )
 
 // Prometheus remote write, version 1 (prometheus.WriteRequest, snappy
 // framed), which every receiver takes: Prometheus itself from 2.25 (with
 // --web.enable-remote-write-receiver), Mimir, Cortex, Thanos, VictoriaMetrics,
-// Grafana Cloud. The message types are Prometheus's own remote.proto and
-// types.proto, as Prometheus publishes them to the Buf Schema Registry,
-// generated for google.golang.org/protobuf (the module
-// buf.build/gen/go/prometheus/prometheus/protocolbuffers/go); the
-// framing, headers and HTTP are client_golang's remote-write client.
-// Prometheus's Go package of the same messages, prompb, is generated for
-// gogo/protobuf (deprecated) and brings Prometheus's label and histogram
-// model with it: 1.5 MB of binary and 0.45 MiB of resident memory that
-// every gather command paid; the tests decode what is sent with prompb,
-// so the two stay the same on the wire.
+// Grafana Cloud. The messages are Prometheus's remote.proto and
+// types.proto, written with protowire (wire.go); the framing, headers and
+// HTTP are client_golang's remote-write client. Prometheus's Go package of
+// the same messages, prompb, is generated for gogo/protobuf (deprecated)
+// and brings Prometheus's label and histogram model with it: 1.5 MB of
+// binary and 0.45 MiB of resident memory that every gather command paid;
+// the same messages generated for google.golang.org/protobuf, from the
+// Buf Schema Registry, cost the descriptors and runtime wire.go says. The
+// tests decode what is sent with prompb, so the two stay the same on the
+// wire.
 
 // HistogramMode says how a [Prometheus] sink sends latency.
 type HistogramMode int
@@ -62,7 +61,8 @@ type prometheusSink struct {
 	// sure, whether a receiver took a request of that kind.
 	native, sure bool
 	note         string
-	base         []*rwpb.Label
+	raw          []byte // the encoded request, reused
+	base         []label
 	targets      []string
 }
 
@@ -90,9 +90,7 @@ func (p *prometheusSink) url() string  { return p.rawURL }
 
 func (p *prometheusSink) start(labels []label, _ string, targets []string) {
 	p.targets = targets
-	for _, l := range labels {
-		p.base = append(p.base, &rwpb.Label{Name: l.name, Value: l.value})
-	}
+	p.base = append(p.base, labels...)
 }
 
 func (p *prometheusSink) close() { p.rt.next.CloseIdleConnections() }
@@ -150,33 +148,116 @@ func refusesNative(status int, err error) bool {
 
 // post sends one request and returns the bytes of its body and the
 // status of the last answer (0 if none came).
-func (p *prometheusSink) post(ctx context.Context, req *rwpb.WriteRequest) (bytes, status int, err error) {
+func (p *prometheusSink) post(ctx context.Context, req []series) (bytes, status int, err error) {
 	p.rt.reset()
-	_, err = p.api.Write(ctx, remote.WriteV1MessageType, req)
+	p.raw = writeRequest(p.raw[:0], req)
+	_, err = p.api.Write(ctx, remote.WriteV1MessageType, encoded(p.raw))
 	return p.rt.bytes, p.rt.status, err
 }
 
-func countSamples(req *rwpb.WriteRequest) int {
+// encoded is a message already written, as the remote-write client takes
+// one: with gogo/protobuf's Size and MarshalToSizedBuffer.
+type encoded []byte
+
+func (m encoded) Size() int { return len(m) }
+
+func (m encoded) MarshalToSizedBuffer(b []byte) (int, error) {
+	return copy(b[len(b)-len(m):], m), nil
+}
+
+func countSamples(req []series) int {
 	n := 0
-	for _, ts := range req.Timeseries {
-		n += len(ts.Samples) + len(ts.Histograms)
+	for _, ts := range req {
+		n += len(ts.samples) + len(ts.histograms)
 	}
 	return n
 }
 
+// A series is a remote-write TimeSeries: its labels, sorted by name, and
+// its samples or native histograms in time order.
+type series struct {
+	labels     []label
+	samples    []sample
+	histograms []nativePoint
+}
+
+type sample struct {
+	value float64
+	ms    int64 // Unix milliseconds
+}
+
+// A nativePoint is a native histogram at a time.
+type nativePoint struct {
+	l  *latency
+	ms int64
+}
+
+// Remote write's field numbers, from Prometheus's prompb/remote.proto and
+// prompb/types.proto.
+const (
+	rwTimeseries = 1 // WriteRequest.timeseries
+
+	rwLabels     = 1 // TimeSeries.labels
+	rwSamples    = 2 // TimeSeries.samples
+	rwHistograms = 4 // TimeSeries.histograms
+
+	rwLabelName  = 1 // Label.name
+	rwLabelValue = 2 // Label.value
+
+	rwSampleValue     = 1 // Sample.value (double)
+	rwSampleTimestamp = 2 // Sample.timestamp (int64)
+
+	rwCountInt       = 1  // Histogram.count_int (oneof count)
+	rwSum            = 3  // double
+	rwSchema         = 4  // sint32
+	rwZeroThreshold  = 5  // double
+	rwZeroCountInt   = 6  // Histogram.zero_count_int (oneof zero_count)
+	rwPositiveSpans  = 11 // BucketSpan
+	rwPositiveDeltas = 12 // packed sint64
+	rwTimestamp      = 15 // int64
+
+	rwSpanOffset = 1 // BucketSpan.offset (sint32)
+	rwSpanLength = 2 // BucketSpan.length (uint32)
+)
+
+// writeRequest appends req to b as a WriteRequest.
+func writeRequest(b []byte, req []series) []byte {
+	p := pbuf{b: b}
+	for _, ts := range req {
+		p.message(rwTimeseries, func() {
+			for _, l := range ts.labels {
+				p.message(rwLabels, func() {
+					p.str(rwLabelName, l.name)
+					p.str(rwLabelValue, l.value)
+				})
+			}
+			for _, s := range ts.samples {
+				p.message(rwSamples, func() {
+					p.double(rwSampleValue, s.value)
+					p.int64(rwSampleTimestamp, s.ms)
+				})
+			}
+			for _, h := range ts.histograms {
+				p.message(rwHistograms, func() { nativeHistogram(&p, h.l, h.ms) })
+			}
+		})
+	}
+	return p.b
+}
+
 // request returns the snapshots as one write request: one series per
 // metric (or histogram bucket), its points in time order.
-func (p *prometheusSink) request(snaps []*snapshot, native bool) *rwpb.WriteRequest {
-	req := &rwpb.WriteRequest{}
+func (p *prometheusSink) request(snaps []*snapshot, native bool) []series {
+	var req []series
 	add := func(name string, extra label, values func(s *snapshot) float64, counter bool) {
-		ts := &rwpb.TimeSeries{Labels: p.labels(name, extra)}
+		ts := series{labels: p.labels(name, extra)}
 		for _, s := range snaps {
 			if s.first && counter {
-				ts.Samples = append(ts.Samples, &rwpb.Sample{Timestamp: s.begin.UnixMilli()})
+				ts.samples = append(ts.samples, sample{ms: s.begin.UnixMilli()})
 			}
-			ts.Samples = append(ts.Samples, &rwpb.Sample{Value: values(s), Timestamp: s.at.UnixMilli()})
+			ts.samples = append(ts.samples, sample{values(s), s.at.UnixMilli()})
 		}
-		req.Timeseries = append(req.Timeseries, ts)
+		req = append(req, ts)
 	}
 	for _, m := range metrics {
 		if m.perTarget == nil {
@@ -189,14 +270,14 @@ func (p *prometheusSink) request(snaps []*snapshot, native bool) *rwpb.WriteRequ
 	}
 	for _, h := range histograms {
 		if native {
-			ts := &rwpb.TimeSeries{Labels: p.labels(h.name, label{})}
+			ts := series{labels: p.labels(h.name, label{})}
 			for _, s := range snaps {
 				if s.first {
-					ts.Histograms = append(ts.Histograms, nativeHistogram(&latency{}, s.begin))
+					ts.histograms = append(ts.histograms, nativePoint{&latency{}, s.begin.UnixMilli()})
 				}
-				ts.Histograms = append(ts.Histograms, nativeHistogram(h.value(s), s.at))
+				ts.histograms = append(ts.histograms, nativePoint{h.value(s), s.at.UnixMilli()})
 			}
-			req.Timeseries = append(req.Timeseries, ts)
+			req = append(req, ts)
 			continue
 		}
 		for b := range len(classicBounds) + 1 {
@@ -216,35 +297,40 @@ func (p *prometheusSink) request(snaps []*snapshot, native bool) *rwpb.WriteRequ
 
 // labels returns the labels of one series, sorted by name as remote
 // write requires.
-func (p *prometheusSink) labels(name string, extra label) []*rwpb.Label {
-	ls := append(make([]*rwpb.Label, 0, len(p.base)+2), p.base...)
-	ls = append(ls, &rwpb.Label{Name: "__name__", Value: name})
+func (p *prometheusSink) labels(name string, extra label) []label {
+	ls := append(make([]label, 0, len(p.base)+2), p.base...)
+	ls = append(ls, label{"__name__", name})
 	if extra.name != "" {
-		ls = append(ls, &rwpb.Label{Name: extra.name, Value: extra.value})
+		ls = append(ls, extra)
 	}
-	slices.SortFunc(ls, func(a, b *rwpb.Label) int { return cmpString(a.Name, b.Name) })
+	slices.SortFunc(ls, func(a, b label) int { return cmpString(a.name, b.name) })
 	return ls
 }
 
-// nativeHistogram returns l as a native histogram at t.
-func nativeHistogram(l *latency, t time.Time) *rwpb.Histogram {
-	h := &rwpb.Histogram{
-		Count:         &rwpb.Histogram_CountInt{CountInt: uint64(l.count)},
-		Sum:           l.sum,
-		Schema:        nativeSchema,
-		ZeroThreshold: nativeZeroThreshold,
-		ZeroCount:     &rwpb.Histogram_ZeroCountInt{ZeroCountInt: uint64(l.zero)},
-		Timestamp:     t.UnixMilli(),
+// nativeHistogram writes l, at Unix milliseconds ms, as a Histogram.
+func nativeHistogram(p *pbuf, l *latency, ms int64) {
+	p.uvarintAlways(rwCountInt, uint64(l.count))
+	p.double(rwSum, l.sum)
+	p.sint(rwSchema, nativeSchema)
+	p.double(rwZeroThreshold, nativeZeroThreshold)
+	p.uvarintAlways(rwZeroCountInt, uint64(l.zero))
+	spans := l.spans()
+	for _, sp := range spans {
+		p.message(rwPositiveSpans, func() {
+			p.sint(rwSpanOffset, int64(sp.offset))
+			p.uvarint(rwSpanLength, uint64(len(sp.counts)))
+		})
 	}
+	var deltas []int64
 	var prev int64
-	for _, sp := range l.spans() {
-		h.PositiveSpans = append(h.PositiveSpans, &rwpb.BucketSpan{Offset: sp.offset, Length: uint32(len(sp.counts))})
+	for _, sp := range spans {
 		for _, c := range sp.counts {
-			h.PositiveDeltas = append(h.PositiveDeltas, c-prev)
+			deltas = append(deltas, c-prev)
 			prev = c
 		}
 	}
-	return h
+	p.packedSint(rwPositiveDeltas, deltas)
+	p.int64(rwTimestamp, ms)
 }
 
 // cumulativeClassic returns the count of classic buckets 0 to b, as the

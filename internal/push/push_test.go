@@ -3,6 +3,7 @@ package push
 import (
 	"context"
 	"errors"
+	"github.com/prometheus/prometheus/prompb"
 	"slices"
 	"strings"
 	"sync"
@@ -219,7 +220,10 @@ func TestPerTargetSeries(t *testing.T) {
 	iv0, iv1 := interval(0, 5), interval(1, 5)
 	iv0.Targets = []report.TargetCounts{{Requests: 3, Errors: 1}, {Requests: 2, Non2xx: 1}}
 	iv1.Targets = []report.TargetCounts{{Requests: 1}, {Requests: 4, Errors: 2, Non2xx: 2}}
-	req := p.request([]*snapshot{acc.fold(iv0), acc.fold(iv1)}, true)
+	var req prompb.WriteRequest
+	if err := req.Unmarshal(writeRequest(nil, p.request([]*snapshot{acc.fold(iv0), acc.fold(iv1)}, true))); err != nil {
+		t.Fatal(err)
+	}
 	got := map[string][]float64{}
 	for _, ts := range req.Timeseries {
 		var name, target string
