@@ -22,8 +22,9 @@ import (
 // deadline is the next request's due time, so that one goroutine both
 // paces and reads (a read that times out is not an error for crypto/tls,
 // and keeps what it has of a record). A wake-up serves every stream whose
-// frames came in it: with 10 streams a connection pays one read, and
-// usually one write, per several responses.
+// frames came in it, over TLS every record the read brought (see
+// tls_held.go): with 10 streams a connection pays one read, and one
+// write, per several responses.
 type h2Engine struct {
 	plan    *Plan
 	req     *h2Request
@@ -124,6 +125,7 @@ type h2Worker struct {
 
 	connMu  sync.Mutex // guards conn against abort
 	conn    net.Conn
+	held    *heldConn // under conn's TLS; nil for h2c
 	aborted atomic.Bool
 
 	c       *h2Conn
@@ -367,7 +369,9 @@ func (w *h2Worker) wait(ctx context.Context, c *h2Conn) bool {
 	n, err := w.conn.Read(c.in.space())
 	now := time.Now()
 	if n > 0 {
-		c.received(n, now)
+		if c.received(n, now) == nil && err == nil && w.held != nil {
+			err = w.readHeld(c, now)
+		}
 		w.takeRetries()
 	}
 	if err == nil {
@@ -403,8 +407,10 @@ func (w *h2Worker) dial(ctx context.Context, now time.Time) error {
 		return err
 	}
 	ct := connTimes{connect: time.Since(now)}
+	var held *heldConn
 	if w.e.tls != nil {
-		tc, took, err := w.e.tls.handshake(ctx, conn, deadline, "h2")
+		held = &heldConn{Conn: conn}
+		tc, took, err := w.e.tls.handshake(ctx, held, deadline, "h2")
 		if err != nil {
 			w.recordConn(ct)
 			return err
@@ -419,7 +425,7 @@ func (w *h2Worker) dial(ctx context.Context, now time.Time) error {
 		conn.Close()
 		return errAborted
 	}
-	w.conn = conn
+	w.conn, w.held = conn, held
 	w.connMu.Unlock()
 	w.armed = time.Time{}
 	w.c = newH2Conn(w.e.req, w.rec, w.e.streams)
@@ -501,7 +507,7 @@ func (w *h2Worker) countCut(ctx context.Context) {
 func (w *h2Worker) drop() {
 	w.connMu.Lock()
 	conn := w.conn
-	w.conn = nil
+	w.conn, w.held = nil, nil
 	w.connMu.Unlock()
 	if conn != nil {
 		conn.Close()

@@ -41,16 +41,6 @@ import (
 // handshakeID marks the events of a loop's handshake eventfd.
 const handshakeID = -2
 
-// wouldBlock is the error loopTLSConn.Read returns where a nonblocking
-// read would block: Temporary, so crypto/tls does not keep it.
-type wouldBlock struct{}
-
-func (wouldBlock) Error() string   { return "read would block" }
-func (wouldBlock) Timeout() bool   { return false }
-func (wouldBlock) Temporary() bool { return true }
-
-var errWouldBlock net.Error = wouldBlock{}
-
 // loopTLSConn is the net.Conn under a loop connection's tls.Conn. During
 // the handshake it is Go's own connection; after it, the loop's socket,
 // read and written without blocking.
