@@ -10,9 +10,9 @@ package loadgen
 // Bytes are framed only once a frame is whole in the buffer: ReadFrame
 // never waits for more.
 //
-// Costs per request: the request's header block is encoded once for the
-// run (HPACK without the dynamic table, so every request's is the same
-// bytes) and each HEADERS frame writes it with the stream's id; the
+// Costs per request: the request's header blocks are encoded once for the
+// run (the first of a connection's, and every later one's, see
+// h2_wire.go) and each HEADERS frame writes one with the stream's id; the
 // Framer allocates one HeadersFrame per response it reads, and hpack a
 // string per literal field the server sends (nginx indexes its fields,
 // so in the steady state that is the Date once a second).
@@ -119,12 +119,46 @@ type h2Conn struct {
 	// decoded the block's :status.
 	headerStream uint32
 	decoded      int
+	table        h2Table
 	goaway       bool // no new streams: the server is going away
 	lastStream   uint32
 	goawayCode   http2.ErrCode
 	retry        []h2Stream // sent, never processed (above a GOAWAY's last stream, or refused)
 	err          error      // the connection failed: every stream fails with it
 	now          time.Time  // of the bytes being processed
+}
+
+// h2Table is what the server's HPACK table holds of the client's fields,
+// and so which of the request's header blocks is next.
+type h2Table uint8
+
+const (
+	tableEmpty  h2Table = iota // nothing yet: req.first adds the fields
+	tableFilled                // the fields: req.again refers to them
+	tableUnused                // the fields do not fit: req.block
+	tableShrunk                // the server's SETTINGS shrank it: req.reset empties it
+	tableZero                  // emptied, size 0: req.block
+)
+
+// requestBlock returns the header block of the next request, in the
+// order the server decodes them.
+func (c *h2Conn) requestBlock() []byte {
+	r := c.req
+	switch c.table {
+	case tableEmpty:
+		if r.first == nil {
+			c.table = tableUnused
+			return r.block
+		}
+		c.table = tableFilled
+		return r.first
+	case tableFilled:
+		return r.again
+	case tableShrunk:
+		c.table = tableZero
+		return r.reset
+	}
+	return r.block
 }
 
 // newH2Conn returns a connection that sends req, records into rec, and
@@ -178,17 +212,16 @@ func (c *h2Conn) open(due, now time.Time, late bool, retries int, deadline time.
 	s := h2Stream{id: c.nextID, due: due, start: now, deadline: deadline, late: late, retries: retries, window: c.initialWindow}
 	c.nextID += 2
 	c.opened++
-	c.writeHeaders(s.id, len(c.req.body) == 0)
+	c.writeHeaders(s.id, c.requestBlock(), len(c.req.body) == 0)
 	c.streams = append(c.streams, s)
 	if len(c.req.body) > 0 {
 		c.sendBody(&c.streams[len(c.streams)-1])
 	}
 }
 
-// writeHeaders writes the request's header block, in CONTINUATION frames
-// after the HEADERS one if it is longer than a frame.
-func (c *h2Conn) writeHeaders(id uint32, endStream bool) {
-	b := c.req.block
+// writeHeaders writes header block b, in CONTINUATION frames after the
+// HEADERS one if it is longer than a frame.
+func (c *h2Conn) writeHeaders(id uint32, b []byte, endStream bool) {
 	frag := b[:min(len(b), c.maxFrame)]
 	c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: frag, EndStream: endStream, EndHeaders: len(frag) == len(b)})
 	for b = b[len(frag):]; len(b) > 0; b = b[len(frag):] {
@@ -328,6 +361,13 @@ func (c *h2Conn) settingsFrame(f *http2.SettingsFrame) error {
 			}
 		case http2.SettingMaxFrameSize:
 			c.maxFrame = int(s.Val)
+		case http2.SettingHeaderTableSize:
+			// Smaller than the table the client may have filled: the
+			// next block must say so (RFC 7541, 4.2), and the client
+			// then uses none.
+			if s.Val < h2TableSize && c.table != tableZero {
+				c.table = tableShrunk
+			}
 		}
 		return nil
 	})

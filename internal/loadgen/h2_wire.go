@@ -2,6 +2,14 @@ package loadgen
 
 // The bytes of the own HTTP/2 client: the request, HPACK-encoded once for
 // the run, and the buffers between the socket and the Framer.
+//
+// Every request of a run is the same, so its header blocks are too, once
+// the server's HPACK table is in a known state: the first request of a
+// connection adds its fields to the table (literals with incremental
+// indexing), and every later one refers to them, a byte a field, which
+// the server decodes without a Huffman string or an allocation. The
+// client adds nothing after the first block, so the table stays as it is
+// and the later block is the same bytes for the whole connection.
 
 import (
 	"bytes"
@@ -16,10 +24,20 @@ import (
 
 // h2Request is what every request of a run over HTTP/2 shares.
 type h2Request struct {
-	block  []byte // the header block, HPACK-encoded once
-	body   []byte
-	noBody bool // HEAD: responses carry no body
+	// The header blocks, HPACK-encoded once: first adds the fields to the
+	// server's table and again refers to them (both nil when the fields
+	// would not fit in the table); block uses no table, and reset is block
+	// after a size update that empties the table, for a server whose
+	// SETTINGS_HEADER_TABLE_SIZE is below HPACK's default.
+	first, again []byte
+	block, reset []byte
+	body         []byte
+	noBody       bool // HEAD: responses carry no body
 }
+
+// h2TableSize is the size of the server's HPACK table that the client
+// may fill before the server's SETTINGS say otherwise (RFC 9113, 6.5.2).
+const h2TableSize = 4096
 
 // h2Request returns the plan's request for the HTTP/2 client, which
 // sends one request, the same for the whole run: ok is false for a run of
@@ -67,18 +85,45 @@ func (p *Plan) h2Request() (_ *h2Request, ok bool) {
 	if len(body) > 0 || t.Method == "POST" || t.Method == "PUT" || t.Method == "PATCH" {
 		fields = append(fields, hpack.HeaderField{Name: "content-length", Value: strconv.Itoa(len(body))})
 	}
-	var buf bytes.Buffer
-	enc := hpack.NewEncoder(&buf)
-	// No dynamic table: every block is the same bytes, whatever came
-	// before. The size update this emits goes to a block thrown away; the
-	// server's table stays as it is and is never referred to.
-	enc.SetMaxDynamicTableSizeLimit(0)
-	enc.WriteField(hpack.HeaderField{Name: ":method", Value: "GET"})
-	buf.Reset()
+	r := &h2Request{body: []byte(body), noBody: t.Method == "HEAD"}
+	// The table never evicts what the first block adds if all of it fits
+	// (each entry costs its name, its value and 32 bytes): then the
+	// second block only refers to it, and so does every later one.
+	size := 0
 	for _, f := range fields {
-		enc.WriteField(f)
+		size += int(f.Size())
 	}
-	return &h2Request{block: bytes.Clone(buf.Bytes()), body: []byte(body), noBody: t.Method == "HEAD"}, true
+	if size <= h2TableSize {
+		enc := newBlockEncoder(fields)
+		r.first, r.again = enc.next(), enc.next()
+	}
+	// Without the table: the first block after the size update carries
+	// it, and every block after is the same bytes.
+	enc := newBlockEncoder(fields)
+	enc.SetMaxDynamicTableSizeLimit(0)
+	r.reset, r.block = enc.next(), enc.next()
+	return r, true
+}
+
+// blockEncoder encodes its fields as one header block, on an encoder
+// whose table lasts from one block to the next, as the server's does.
+type blockEncoder struct {
+	*hpack.Encoder
+	buf    *bytes.Buffer
+	fields []hpack.HeaderField
+}
+
+func newBlockEncoder(fields []hpack.HeaderField) blockEncoder {
+	buf := new(bytes.Buffer)
+	return blockEncoder{hpack.NewEncoder(buf), buf, fields}
+}
+
+func (e blockEncoder) next() []byte {
+	e.buf.Reset()
+	for _, f := range e.fields {
+		e.WriteField(f)
+	}
+	return bytes.Clone(e.buf.Bytes())
 }
 
 func lower(s string) string {
