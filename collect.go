@@ -27,11 +27,8 @@ func All[T any](ctx context.Context, tasks ...*Task[T]) ([]T, error) {
 	w := watchCount(tasks)
 	select {
 	case <-w.all:
-	case i := <-w.failed:
-		err := tasks[i].err
-		cancelAll(tasks, fmt.Errorf("gather: another task failed: %w", err), w)
-		tasks[i].take()
-		return nil, err
+	case st := <-w.failed:
+		return nil, failAll(tasks, st, w)
 	case <-ctx.Done():
 		cause := context.Cause(ctx)
 		cancelAll(tasks, cause, w)
@@ -39,11 +36,8 @@ func All[T any](ctx context.Context, tasks ...*Task[T]) ([]T, error) {
 	}
 	// A failure may have come with the last task: check before the values.
 	select {
-	case i := <-w.failed:
-		err := tasks[i].err
-		cancelAll(tasks, fmt.Errorf("gather: another task failed: %w", err), w)
-		tasks[i].take()
-		return nil, err
+	case st := <-w.failed:
+		return nil, failAll(tasks, st, w)
 	default:
 	}
 	values := make([]T, len(tasks))
@@ -53,19 +47,27 @@ func All[T any](ctx context.Context, tasks ...*Task[T]) ([]T, error) {
 	return values, nil
 }
 
-// countWaiter counts tasks down to zero, and keeps the index of the first
-// one that failed. It wakes its goroutine at most twice, however many tasks
-// it waits for.
-type countWaiter struct {
-	left   atomic.Int64
-	all    chan struct{} // closed when left reaches zero
-	failed chan int      // the first failure, if any
+// failAll cancels the others when a task has failed with st, waits until
+// all have returned, and returns the error, which counts as read.
+func failAll[T any](tasks []*Task[T], st *taskState, w *countWaiter) error {
+	cancelAll(tasks, fmt.Errorf("gather: another task failed: %w", st.err), w)
+	st.retrieved.Store(true)
+	return st.err
 }
 
-func (c *countWaiter) finished(i int, failed bool) {
-	if failed {
+// countWaiter counts tasks down to zero, and keeps the first failure. It
+// wakes its goroutine at most twice, however many tasks it waits for.
+type countWaiter struct {
+	left   atomic.Int64
+	all    chan struct{}   // closed when left reaches zero
+	failed chan *taskState // the first failure, if any
+	one    watcher         // in the list of every task that has no other watcher
+}
+
+func (c *countWaiter) finished(_ int, fail *taskState) {
+	if fail != nil {
 		select {
-		case c.failed <- i:
+		case c.failed <- fail:
 		default:
 		}
 	}
@@ -74,11 +76,27 @@ func (c *countWaiter) finished(i int, failed bool) {
 	}
 }
 
+// watchCount makes a countWaiter watch every task. It needs no index of
+// the task that finishes, so one watcher serves every task whose list is
+// empty, the usual case, and All and Settle allocate nothing per task but
+// their results; the few tasks that others watch too get one each.
 func watchCount[T any](tasks []*Task[T]) *countWaiter {
-	c := &countWaiter{all: make(chan struct{}), failed: make(chan int, 1)}
+	c := &countWaiter{all: make(chan struct{}), failed: make(chan *taskState, 1)}
+	c.one.w = c
 	c.left.Store(int64(len(tasks)) + 1)
-	watchEach(tasks, c)
-	c.finished(-1, false) // the +1 above kept c.all open while watching
+	for i, t := range tasks {
+		if t.isFinished() {
+			c.finished(i, t.fail) // no watcher needed, nor its lock
+			continue
+		}
+		if t.watchAlone(&c.one) {
+			continue
+		}
+		if w := (&watcher{w: c, i: i}); !t.watch(w) {
+			c.finished(i, t.fail)
+		}
+	}
+	c.finished(-1, nil) // the +1 above kept c.all open while watching
 	return c
 }
 
@@ -86,7 +104,7 @@ func watchCount[T any](tasks []*Task[T]) *countWaiter {
 // room for all of them.
 type chanWaiter chan int
 
-func (c chanWaiter) finished(i int, _ bool) { c <- i }
+func (c chanWaiter) finished(i int, _ *taskState) { c <- i }
 
 func watchChan[T any](tasks []*Task[T]) (chanWaiter, []watcher) {
 	c := make(chanWaiter, len(tasks))
@@ -101,7 +119,7 @@ func watchEach[T any](tasks []*Task[T], w waiter) []watcher {
 		nodes[i].w, nodes[i].i = w, i
 		// A task that has finished needs no watcher, nor its lock.
 		if t.isFinished() || !t.watch(&nodes[i]) {
-			w.finished(i, t.err != nil)
+			w.finished(i, t.fail)
 		}
 	}
 	return nodes
@@ -189,7 +207,7 @@ func Wait[T any](ctx context.Context, tasks []*Task[T], until Until) (done, pend
 		case FirstCompleted:
 			return true
 		case FirstError:
-			return tasks[i].err != nil || left == 0
+			return tasks[i].fail != nil || left == 0
 		}
 		return left == 0
 	}

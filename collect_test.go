@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -82,7 +83,7 @@ func TestAllFirstErrorCancelsTheRest(t *testing.T) {
 		// The siblings stopped because they were cancelled: their errors
 		// are not left for the unretrieved report.
 		for _, i := range []int{0, 2} {
-			if st := tasks[i].state; st != nil && !st.retrieved.Load() {
+			if st := owed(tasks[i]); st != nil && !st.retrieved.Load() {
 				t.Errorf("task %d's cancellation error is left for the unretrieved report", i)
 			}
 		}
@@ -103,7 +104,7 @@ func TestAllLeavesOtherRealErrorsUnread(t *testing.T) {
 		if _, err := All(ctx, tasks...); err != errBoom {
 			t.Fatalf("All() error = %v; want boom", err)
 		}
-		if tasks[1].state.retrieved.Load() {
+		if owed(tasks[1]).retrieved.Load() {
 			t.Fatal("All marked an unrelated error as read; it would be silently lost")
 		}
 		if _, err := tasks[1].Await(ctx); err != other {
@@ -156,7 +157,7 @@ func TestSettle(t *testing.T) {
 			t.Fatalf("Settle()[2].Err = %v; want *PanicError", got[2].Err)
 		}
 		for i, task := range tasks {
-			if task.state != nil && !task.state.retrieved.Load() {
+			if owed(task) != nil && !owed(task).retrieved.Load() {
 				t.Errorf("task %d's error is not marked as read, though Settle returned it", i)
 			}
 		}
@@ -369,4 +370,82 @@ func TestWaitInvalidUntilPanics(t *testing.T) {
 	task := Go(context.Background(), func(ctx context.Context) (int, error) { return 1, nil })
 	mustPanic(t, "gather: Wait: invalid Until 7", func() { Wait(context.Background(), []*Task[int]{task}, Until(7)) })
 	task.Await(context.Background())
+}
+
+// owed returns the failure of a finished task that is left for the
+// unretrieved report, or nil if it has none.
+func owed[T any](t *Task[T]) *taskState {
+	if st := t.fail; st != nil && st.owed {
+		return st
+	}
+	return nil
+}
+
+// All and Settle share one watcher among the tasks nobody else watches;
+// the tasks that others watch too, before or after, must still tell
+// everyone, and a waiter that gives up must leave the shared one in place.
+func TestAllBesideOtherWaiters(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		const n = 8
+		tasks := make([]*Task[int], n)
+		for i := range tasks {
+			tasks[i] = Go(ctx, sleeper(time.Duration(i+1)*time.Second, i))
+		}
+		done := tasks[3].Done() // watched before All: All needs a watcher of its own
+		var all []int
+		var allErr error
+		var settled []Result[int]
+		var wg sync.WaitGroup
+		wg.Go(func() { all, allErr = All(ctx, tasks...) })
+		wg.Go(func() { settled = Settle(ctx, tasks...) })
+		synctest.Wait() // both are waiting: the first took the empty lists
+		// Waiters that give up leave the others in place.
+		for range 3 {
+			tctx, cancel := context.WithTimeout(ctx, time.Millisecond)
+			Wait(tctx, tasks, FirstCompleted)
+			cancel()
+		}
+		if c := tasks[n-1].watcherCount(); c != 2 {
+			t.Fatalf("the last task has %d watchers while All and Settle wait; want 2", c)
+		}
+		later := tasks[n-1].Done() // watched after All
+		wg.Wait()
+		<-done
+		<-later
+		if allErr != nil {
+			t.Fatalf("All() error = %v", allErr)
+		}
+		for i := range n {
+			if all[i] != i || settled[i].Value != i || settled[i].Err != nil {
+				t.Fatalf("task %d: All gave %d, Settle %+v; want %d", i, all[i], settled[i], i)
+			}
+		}
+	})
+}
+
+// The error All returns is the first to come, not the first in the
+// arguments, though All no longer knows which task told it.
+func TestAllReturnsTheFirstFailure(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		first, second := errors.New("first"), errors.New("second")
+		late := Go(ctx, func(ctx context.Context) (int, error) {
+			Sleep(ctx, 2*time.Second) // not cancelled: it must fail with its own error
+			return 0, second
+		})
+		early := Go(ctx, func(ctx context.Context) (int, error) {
+			time.Sleep(time.Second)
+			return 0, first
+		})
+		if _, err := All(ctx, late, early); err != first {
+			t.Fatalf("All() error = %v; want %v", err, first)
+		}
+		if owed(early).retrieved.Load() != true {
+			t.Fatal("All did not mark the error it returned as read")
+		}
+		if _, err := late.Await(ctx); err != second {
+			t.Fatalf("the late task's error = %v; want its own, %v", err, second)
+		}
+	})
 }

@@ -80,11 +80,12 @@
 //
 // # Costs
 //
-// A task costs a goroutine and two allocations, 128 bytes for a small
+// A task costs a goroutine and two allocations, 112 bytes for a small
 // result; its context costs nothing until the task function looks at it,
 // and sleeping in it with [Sleep] costs a timer, as time.Sleep does.
-// Waiting for many tasks at once ([All], [Wait], [AsCompleted]) costs one
-// small allocation per task and no goroutine. Names, the task tree and
+// [All] and [Settle] cost nothing per task beyond the results they return,
+// and no goroutine; [Wait] and [AsCompleted] cost one small allocation per
+// task. Names, the task tree and
 // policies cost a task nothing when they are not used; a name costs four
 // small allocations (296 bytes), and tracking three (248 bytes) and about
 // a microsecond of CPU a task (see BenchmarkOptions). bench_test.go

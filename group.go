@@ -289,7 +289,7 @@ func (g *Group) record(err error) {
 	g.errs = append(g.errs, err)
 	if g.state == nil && !g.waited {
 		// Read by Wait; reported if Wait never comes.
-		st := &taskState{err: err, kind: kindGroup, name: g.node.nameOrEmpty(), pc: g.node.pcOrZero()}
+		st := &taskState{err: err, owed: true, kind: kindGroup, name: g.node.nameOrEmpty(), pc: g.node.pcOrZero()}
 		g.state = st
 		runtime.AddCleanup(g, reportIfUnretrieved, st)
 		if g.tr != nil {

@@ -231,7 +231,7 @@ func TestSpawnErrorIsNotReportedAsUnretrieved(t *testing.T) {
 	if !errors.Is(err, errSpawned) || !errors.As(err, &pe) {
 		t.Fatalf("Run() = %v; want the error and the panic, from Wait", err)
 	}
-	if failed.state != nil || panicked.state != nil {
+	if owed(failed) != nil || owed(panicked) != nil {
 		t.Fatal("a spawned task's error was left for the unretrieved report")
 	}
 	got := reported()

@@ -30,16 +30,16 @@ import (
 type Task[T any] struct {
 	ctx   taskCtx
 	value T
-	err   error
-	state *taskState // set only if err must be read, before finished
+	fail  *taskState // the error, if fn returned one: a success needs no room for it
 	group *Group     // the group that reads the error (Spawn); nil for Go
 }
 
 // A waiter is told, by the goroutine that finished it, when each task it
-// watches finishes: that is how one goroutine waits for many tasks without
-// a goroutine, or a channel, per task. finished must not block.
+// watches finishes, with the task's failure (nil for a success): that is
+// how one goroutine waits for many tasks without a goroutine, or a
+// channel, per task. finished must not block.
 type waiter interface {
-	finished(i int, failed bool)
+	finished(i int, fail *taskState)
 }
 
 // A watcher links a waiter into a task's list, with the index that the
@@ -70,6 +70,15 @@ func (t *Task[T]) watch(w *watcher) bool {
 			return true
 		}
 	}
+}
+
+// watchAlone adds w as the task's only watcher, and reports whether it
+// did: false means the task has other watchers or has finished. Since w
+// is only ever added to an empty list, it stays last in every list it is
+// in, its next always nil, and one w can be in the lists of many tasks
+// (see watchCount): unwatch never changes the next of the last watcher.
+func (t *Task[T]) watchAlone(w *watcher) bool {
+	return t.ctx.watchers.CompareAndSwap(nil, w)
 }
 
 // unwatch removes w from the task's watchers, if it is still there, so that
@@ -107,7 +116,7 @@ func (t *Task[T]) unwatch(w *watcher) {
 // finishes.
 type doneWaiter chan struct{}
 
-func (d doneWaiter) finished(int, bool) { close(d) }
+func (d doneWaiter) finished(int, *taskState) { close(d) }
 
 // Go starts fn in a new goroutine and returns its task, like
 // asyncio.create_task. fn receives a child of ctx that is cancelled when ctx
@@ -120,10 +129,11 @@ func (d doneWaiter) finished(int, bool) { close(d) }
 // Options name the task ([Name]) or shield it from ctx's cancellation
 // ([Shield]).
 //
-// Go costs a goroutine and two allocations, 128 bytes for a small T; the
+// Go costs a goroutine and two allocations, 112 bytes for a small T; the
 // task's context costs three more if fn looks at it, and none if fn only
-// sleeps in it with [Sleep]. A name costs a few more, and nothing when
-// there is none (see the benchmarks in bench_test.go).
+// sleeps in it with [Sleep]; one that fails costs one more, which carries
+// its error. A name costs a few more, and nothing when there is none (see
+// the benchmarks in bench_test.go).
 func Go[T any](ctx context.Context, fn func(context.Context) (T, error), opts ...Option) *Task[T] {
 	return start(ctx, fn, nil, opts)
 }
@@ -160,12 +170,12 @@ func (t *Task[T]) run(fn func(context.Context) (T, error)) {
 	returned := false
 	defer func() {
 		if !returned {
-			t.err = failure(recover(), t.ctx.node)
+			t.fail = &taskState{err: failure(recover(), t.ctx.node)}
 		}
 		t.finish(nil)
 	}()
 	t.begin()
-	t.value, t.err = fn(&t.ctx)
+	t.call(fn)
 	returned = true
 }
 
@@ -174,13 +184,24 @@ func (t *Task[T]) runTracked(fn func(context.Context) (T, error), tr *tracker) {
 	returned := false
 	defer func() {
 		if !returned {
-			t.err = failure(recover(), t.ctx.node)
+			t.fail = &taskState{err: failure(recover(), t.ctx.node)}
 		}
 		t.finish(tr)
 	}()
 	t.begin()
-	t.value, t.err = fn(&t.ctx)
+	t.call(fn)
 	returned = true
+}
+
+// call runs fn and keeps its result. Only a failure costs an allocation,
+// the state that carries the error: a task that succeeds, the usual case,
+// keeps a pointer where an error would take two words.
+func (t *Task[T]) call(fn func(context.Context) (T, error)) {
+	v, err := fn(&t.ctx)
+	t.value = v
+	if err != nil {
+		t.fail = &taskState{err: err}
+	}
 }
 
 // begin sets the goroutine's pprof labels, if the task or its group has a
@@ -212,25 +233,25 @@ var errGoexit = errors.New("gather: task function called runtime.Goexit")
 // seen as still running.
 func (t *Task[T]) finish(tr *tracker) {
 	n := t.ctx.node
-	var st *taskState
-	if t.err != nil {
+	var owed *taskState // the failure that is reported if nobody reads it
+	if st := t.fail; st != nil {
 		// A task that stopped because it was cancelled has nothing to
 		// report, as in asyncio, where a cancelled task has no exception
 		// to retrieve; that must be decided before the context is
 		// cancelled below.
 		cause := t.ctx.cancelledBy()
-		stopped := cause != nil && causedBy(t.err, cause)
+		stopped := cause != nil && causedBy(st.err, cause)
 		if g := t.group; g != nil {
 			// A child cancelled on its own, with Task.Cancel, does not
 			// fail the group, as in asyncio.TaskGroup.
 			if !(stopped && g.ctx.Err() == nil) {
-				g.record(t.err)
+				g.record(st.err)
 			}
 		} else if !stopped {
 			// Only failed tasks pay for a cleanup: a success has nothing
 			// to lose.
-			st = &taskState{err: t.err, name: n.nameOrEmpty(), pc: n.pcOrZero()}
-			t.state = st
+			st.name, st.pc, st.owed = n.nameOrEmpty(), n.pcOrZero(), true
+			owed = st
 			runtime.AddCleanup(t, reportIfUnretrieved, st)
 		}
 	} else if g := t.group; g != nil && g.policy.kind == quorum {
@@ -242,11 +263,11 @@ func (t *Task[T]) finish(tr *tracker) {
 	watchers := t.ctx.watchers.Swap(finishedMark)
 	t.ctx.returned()
 	if tr != nil {
-		tr.done(st, n)
+		tr.done(owed, n)
 	}
 	for w := watchers; w != nil; {
 		next := w.next.Load() // w may be used again once told
-		w.w.finished(w.i, t.err != nil)
+		w.w.finished(w.i, t.fail)
 		w = next
 	}
 	if t.group != nil {
@@ -351,14 +372,15 @@ var wakeWaiters = sync.Pool{New: func() any {
 	return w
 }}
 
-func (w *wakeWaiter) finished(int, bool) { w.wg.Done() }
+func (w *wakeWaiter) finished(int, *taskState) { w.wg.Done() }
 
 // take returns the result of a finished task and marks its error as read.
 func (t *Task[T]) take() (T, error) {
-	if t.state != nil {
-		t.state.retrieved.Store(true)
+	if st := t.fail; st != nil {
+		st.retrieved.Store(true)
+		return t.value, st.err
 	}
-	return t.value, t.err
+	return t.value, nil
 }
 
 // Result returns the task's result without waiting. ok is false, and r the

@@ -387,12 +387,12 @@ func TestUnretrievedReportSkipsCancelledTasks(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, task := range quiet {
-		if task.state != nil {
-			t.Errorf("cancelled task %d (%v) was left for the unretrieved report", i, task.state.err)
+		if owed(task) != nil {
+			t.Errorf("cancelled task %d (%v) was left for the unretrieved report", i, task.fail.err)
 		}
 	}
 	for i, task := range loud {
-		if task.state == nil || !task.state.retrieved.Load() {
+		if owed(task) == nil || !owed(task).retrieved.Load() {
 			t.Errorf("failed task %d was not reported", i)
 		}
 	}
@@ -415,7 +415,7 @@ func TestWaitForLeavesTheTasksOwnErrorUnread(t *testing.T) {
 		if _, err := WaitFor(ctx, task, time.Second); !errors.Is(err, ErrTimeout) {
 			t.Fatalf("WaitFor() = %v; want ErrTimeout", err)
 		}
-		if task.state == nil || task.state.retrieved.Load() {
+		if owed(task) == nil || owed(task).retrieved.Load() {
 			t.Fatal("WaitFor took the task's own error as read; it would be silently lost")
 		}
 		if r, _ := task.Result(); r.Err != own {
@@ -423,7 +423,7 @@ func TestWaitForLeavesTheTasksOwnErrorUnread(t *testing.T) {
 		}
 		stopped := Go(ctx, sleeper(time.Hour, 0))
 		WaitFor(ctx, stopped, time.Second)
-		if stopped.state != nil {
+		if owed(stopped) != nil {
 			t.Fatal("a task stopped by WaitFor's cancellation is left for the unretrieved report")
 		}
 	})

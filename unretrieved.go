@@ -5,11 +5,12 @@ import (
 	"sync/atomic"
 )
 
-// taskState is the part of a failed task that outlives it: the
-// garbage-collection cleanup must not refer to the Task itself, nor to
-// anything that refers to it, or the Task would never be collected.
+// taskState is the failure of a task, the part of it that outlives the
+// task: the garbage-collection cleanup must not refer to the Task itself,
+// nor to anything that refers to it, or the Task would never be collected.
 type taskState struct {
 	retrieved atomic.Bool
+	owed      bool // the error is reported if nobody reads it
 	err       error
 	kind      nodeKind // a task, or a group whose Wait was never called
 	name      string   // the task's name, if it has one
