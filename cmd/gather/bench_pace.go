@@ -14,11 +14,12 @@ import (
 // paceFlags are bench's flags for load profiles and the event loops'
 // timers.
 type paceFlags struct {
-	stages    []string
-	loopTimer string
-	loopSpin  time.Duration
-	loopSlack string
-	flags     *pflag.FlagSet // to tell a default from a value given
+	stages       []string
+	loopTimer    string
+	loopSpin     time.Duration
+	loopSlack    string
+	wakeOnAnswer bool
+	flags        *pflag.FlagSet // to tell a default from a value given
 }
 
 func (f *paceFlags) register(fl *pflag.FlagSet) {
@@ -30,6 +31,8 @@ func (f *paceFlags) register(fl *pflag.FlagSet) {
 	fl.MarkHidden("loop-spin")
 	fl.StringVar(&f.loopSlack, "loop-slack", "auto", "how late the event loops may send a request so that it shares a wake-up with others: auto (500µs at rates where it does), or a duration, 0 for none (for comparisons)")
 	fl.MarkHidden("loop-slack")
+	fl.BoolVar(&f.wakeOnAnswer, "loop-wake-on-answer", false, "in the open model, wake the event loops for each answer as it comes rather than read the answers due soon at the next wake-up (for comparisons)")
+	fl.MarkHidden("loop-wake-on-answer")
 }
 
 // lateSlackFlag bounds --loop-slack: a request sent a millisecond after
@@ -52,6 +55,7 @@ func (f *paceFlags) apply(plan *loadgen.Plan, nSet bool) error {
 		return usagef("bench: --loop-spin must not be negative, got %v", f.loopSpin)
 	}
 	plan.LoopTimer, plan.LoopSpin = timer, max(f.loopSpin, time.Nanosecond)
+	plan.LoopWakeOnAnswer = f.wakeOnAnswer
 	// -z 0 given is a run of no time, not "no bound": leaving -z out is.
 	if f.flags.Changed("duration") && plan.Duration == 0 {
 		return usagef("bench: -z must be positive, got 0s (leave it out to run -n requests)")

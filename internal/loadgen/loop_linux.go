@@ -257,6 +257,7 @@ type eventLoop struct {
 	pace      *loopPacer // the open model's schedule or a ramp; nil if neither
 	sweep     time.Time  // no request deadline is earlier; zero if none is set
 	tls       *loopTLS   // for https; nil for http
+	reap      *loopReap  // the open model over http: answers left for the next wake-up; else nil
 	err       error      // why the loop stopped the run, if it did
 	cut       int64      // requests failed by the run's stop (see fail)
 }
@@ -312,14 +313,22 @@ func newEventLoop(p *Plan, req *h1Request, sa syscall.Sockaddr, family, wake, co
 		syscall.Close(epfd)
 		return nil, os.NewSyscallError("epoll_ctl", err)
 	}
-	if err := syscall.SetNonblock(epfd, true); err != nil {
-		syscall.Close(epfd)
+	polled := epfd // the set Go's poller watches
+	if p.reapsAnswers() {
+		if l.reap, err = newLoopReap(epfd, wake); err != nil {
+			syscall.Close(epfd)
+			return nil, err
+		}
+		polled = l.reap.epfd
+	}
+	if err := syscall.SetNonblock(polled, true); err != nil {
+		l.closeSets()
 		return nil, os.NewSyscallError("fcntl", err)
 	}
-	l.file = os.NewFile(uintptr(epfd), "epoll") // nonblocking: os registers it with the poller
+	l.file = os.NewFile(uintptr(polled), "epoll") // nonblocking: os registers it with the poller
 	rc, err := l.file.SyscallConn()
 	if err != nil {
-		l.file.Close()
+		l.closeSets()
 		return nil, err
 	}
 	l.rc = rc
@@ -330,8 +339,8 @@ func newEventLoop(p *Plan, req *h1Request, sa syscall.Sockaddr, family, wake, co
 // pollOnce takes the ready events without waiting, and reports whether
 // there were any (or an error), for RawConn.Read, which waits for the set
 // to become readable when it returns false.
-func (l *eventLoop) pollOnce(fd uintptr) bool {
-	l.ready, l.perr = epollPoll(int(fd), l.events)
+func (l *eventLoop) pollOnce(uintptr) bool {
+	l.ready, l.perr = epollPoll(l.epfd, l.events) // the loop's own set, not the outer one (loopReap)
 	if l.perr == syscall.EINTR {
 		l.ready, l.perr = 0, nil
 	}
@@ -346,8 +355,14 @@ func (l *eventLoop) pollOnce(fd uintptr) bool {
 func (l *eventLoop) wait() (int, error) {
 	deadline := l.sweep
 	if l.pace != nil {
-		if n, err, done := l.pace.timer.wait(l, l.pace.wake(), &deadline); done {
+		wake := l.pace.wake()
+		if n, err, done := l.pace.timer.wait(l, wake, &deadline); done {
 			return n, err
+		}
+		if l.reap != nil {
+			if err := l.reap.choose(l, wake); err != nil {
+				return 0, err
+			}
 		}
 	}
 	if !deadline.Equal(l.armed) {
@@ -469,10 +484,27 @@ func (l *eventLoop) close() {
 		l.tls.close()
 		l.tls = nil
 	}
-	if l.file != nil {
-		l.file.Close() // and with it epfd
-		l.file = nil
+	l.closeSets()
+}
+
+// closeSets closes the loop's epoll sets, once.
+func (l *eventLoop) closeSets() {
+	if l.epfd < 0 {
+		return
 	}
+	if l.file != nil {
+		l.file.Close() // and with it the set it wraps
+		l.file = nil
+	} else if l.reap != nil {
+		l.reap.close()
+	} else {
+		syscall.Close(l.epfd)
+	}
+	if l.reap != nil {
+		l.reap.epfd = -1
+		syscall.Close(l.epfd)
+	}
+	l.epfd = -1
 }
 
 // The system calls of the hot path never block: the sockets are

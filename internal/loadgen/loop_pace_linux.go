@@ -111,12 +111,14 @@ func (p *loopPacer) dispatch(l *eventLoop) {
 }
 
 // send sends the due requests on free connections. A request is sent at
-// its due time (the loop spins the last moment before it), or, when the
-// loop woke late on purpose to send several at once (see wake), as soon
-// as the loop runs.
+// its due time (the loop spins the last moment before it), or, at rates
+// where the requests due within the slack share the loop's wake-up (see
+// wake), up to the slack before it: the loop wakes on time for the first
+// and sends with it those due within the slack after it.
 func (p *loopPacer) send(l *eventLoop) {
 	r := p.run
 	now := time.Now()
+	early := time.Duration(0) // how early a request may go: the slack, where requests share a wake-up
 	for !p.ended && len(p.idle) > 0 && !l.stop.Load() {
 		if p.next < 0 {
 			i := r.next.Add(1) - 1
@@ -133,19 +135,28 @@ func (p *loopPacer) send(l *eventLoop) {
 			return
 		}
 		wait := p.due.Sub(now)
-		if wait > p.timer.spin {
-			return // the timer wakes the loop in time
+		if early == 0 && p.sharing(p.due) {
+			early = p.timer.slack
 		}
-		for wait > 0 {
-			now = time.Now()
-			wait = p.due.Sub(now)
+		switch {
+		case early > 0:
+			if wait > early {
+				return // the timer wakes the loop at its due time
+			}
+		case wait > p.timer.spin:
+			return // the timer wakes the loop in time to spin
+		default:
+			for wait > 0 {
+				now = time.Now()
+				wait = p.due.Sub(now)
+			}
 		}
 		c := p.idle[len(p.idle)-1]
 		p.idle = p.idle[:len(p.idle)-1]
 		lag := now.Sub(p.due)
 		late := lag > lateSlack
 		st := &p.stats
-		st.lag.add(lag)
+		st.lag.add(max(lag, 0)) // one sent early, within the slack, was not late at all
 		st.sent++
 		st.lastSent = now
 		if late {
@@ -225,8 +236,8 @@ func (p *loopPacer) wake() time.Time {
 		if p.next < 0 {
 			return time.Now() // a request to claim: at once
 		}
-		if t := &p.timer; t.slack > 0 && (!t.auto || p.shares(p.due)) {
-			return p.due.Add(t.slack) // the requests due by then go with it
+		if p.sharing(p.due) {
+			return p.due // the requests due within the slack after it go with it
 		}
 		return p.due.Add(-p.timer.spin)
 	}
@@ -236,10 +247,18 @@ func (p *loopPacer) wake() time.Time {
 	return p.admitAt
 }
 
+// sharing reports whether the requests due within the slack after due
+// share the loop's wake-up for it: with a slack given, or, by default,
+// where the rate makes them more than one.
+func (p *loopPacer) sharing(due time.Time) bool {
+	t := &p.timer
+	return t.slack > 0 && (!t.auto || p.shares(due))
+}
+
 // shares reports whether, at the schedule's rate at due, more requests
-// fall due for this loop within the slack: whether waking late lets them
-// share the wake-up. At lower rates the loop wakes for each request, on
-// time.
+// fall due for this loop within the slack: whether sending them early
+// lets them share the wake-up. At lower rates the loop wakes for each
+// request, on time.
 func (p *loopPacer) shares(due time.Time) bool {
 	r := p.run
 	rate := r.sched.rate.level(due.Sub(r.t0))

@@ -61,6 +61,13 @@ func newLoopTimer(l *eventLoop, p *Plan) loopTimer {
 			t.fd = int(fd)
 		}
 	}
+	if l.reap != nil {
+		if t.fd >= 0 {
+			l.reap.addTimer(t.fd)
+		} else {
+			l.reap.off = true // no timer to wake the loop but the answers
+		}
+	}
 	return t
 }
 

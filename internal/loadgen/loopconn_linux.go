@@ -44,6 +44,7 @@ type loopConn struct {
 	dialed   time.Time // when the connection was begun
 	sent     time.Time // when the request's first byte could be written
 	first    time.Time // when the response's first byte came
+	last     time.Time // when its last bytes came, as the kernel timed them; zero if it did not
 	// firstOnly: the read that brought the response's first byte also
 	// completed it, so first is the response's end too.
 	firstOnly bool
@@ -121,6 +122,9 @@ func (l *eventLoop) begin(c *loopConn, now time.Time, seq int64, due time.Time, 
 	c.target, c.bytes = l.req.next(c.req, &c.bufs, seq, now)
 	c.p.NoBody = c.target.noBody
 	c.start, c.sent, c.retried = now, now, false
+	if due.After(now) {
+		due = now // sent early, within the loop's slack: its wait starts at its send
+	}
 	c.due, c.late = due, late
 	if t := l.run.plan.Timeout; t > 0 {
 		c.deadline = now.Add(t)
@@ -178,6 +182,9 @@ func (l *eventLoop) connect(c *loopConn) error {
 	}
 	// As net does: a request written in pieces is not held back.
 	syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
+	if l.reap != nil {
+		enableStamps(fd) // the answers' receive times
+	}
 	ev := syscall.EpollEvent{
 		Events: syscall.EPOLLIN | syscall.EPOLLOUT | syscall.EPOLLRDHUP | syscall.EPOLLET&0xffffffff,
 		Fd:     c.id,
@@ -270,7 +277,14 @@ func (l *eventLoop) read(c *loopConn) error {
 			return err
 		}
 		off := copy(l.buf, c.pending)
-		n, err := rawRead(c.fd, l.buf[off:])
+		var n int
+		var err error
+		var stamp int64
+		if l.reap != nil {
+			n, stamp, err = rawReadStamped(c.fd, l.buf[off:], l.reap.oob[:])
+		} else {
+			n, err = rawRead(c.fd, l.buf[off:])
+		}
 		switch {
 		case err == syscall.EINTR:
 			continue
@@ -293,8 +307,15 @@ func (l *eventLoop) read(c *loopConn) error {
 			c.readable = false
 		}
 		first := !c.p.Started()
+		var at time.Time // the kernel's receive time, with reaping
+		if l.reap != nil {
+			at = received(stamp, c.sent)
+		}
 		if first {
-			c.first = time.Now()
+			c.first = at
+			if at.IsZero() {
+				c.first = time.Now()
+			}
 		}
 		k, err := c.p.Feed(l.buf[:off+n])
 		if err != nil {
@@ -303,6 +324,7 @@ func (l *eventLoop) read(c *loopConn) error {
 		if c.p.Done() {
 			c.pending = c.pending[:0]
 			c.firstOnly = first
+			c.last = at
 			return nil
 		}
 		c.pending = append(c.pending[:0], l.buf[k:off+n]...)
@@ -338,9 +360,16 @@ func (c *loopConn) response(now time.Time, d time.Duration) time.Duration {
 
 // complete records c's response and makes c ready for the next request.
 func (l *eventLoop) complete(c *loopConn) {
-	now := c.first
-	if !c.firstOnly {
+	now := c.last // the kernel's receive time, if the loop reaps
+	switch {
+	case !now.IsZero():
+	case c.firstOnly:
+		now = c.first
+	default:
 		now = time.Now()
+	}
+	if l.reap != nil {
+		l.reap.answered(c.p.BodyBytes())
 	}
 	d := now.Sub(c.start)
 	l.rec.Record(report.Sample{Response: c.response(now, d), Service: d, Status: c.p.Status(), Bytes: c.p.BodyBytes(),

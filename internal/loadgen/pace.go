@@ -465,3 +465,11 @@ func (p *Plan) describeProfile() string {
 	}
 	return b.String()
 }
+
+// reapsAnswers reports whether the event loops leave the answers that
+// come shortly before their next due time to be read then (see
+// loop_reap_linux.go): in the open model over http:// with the timerfd.
+func (p *Plan) reapsAnswers() bool {
+	return p.open() && p.URL != nil && p.URL.Scheme == "http" && !p.LoopWakeOnAnswer &&
+		(p.LoopTimer == TimerDefault || p.LoopTimer == TimerFD)
+}

@@ -137,6 +137,11 @@ type Plan struct {
 	// the rate makes at least two more requests due for the loop within
 	// it, and none below that rate; negative means none.
 	LoopSlack time.Duration
+	// LoopWakeOnAnswer makes the event loops of the open model wake for
+	// each answer as it comes, as in the closed model, rather than leave
+	// the answers that come shortly before their next due time to be read
+	// then, timed by the kernel (see loop_reap_linux.go); for comparisons.
+	LoopWakeOnAnswer bool
 
 	// Segment, if set, makes the run one share of a distributed run: the
 	// fields above describe the whole run, and Run sends the segment's

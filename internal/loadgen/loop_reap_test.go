@@ -1,0 +1,148 @@
+//go:build linux
+
+package loadgen
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gather-dev/gather/internal/report"
+)
+
+// The kernel's receive stamp is the time the bytes came, not the time
+// they were read: what lets a loop read an answer at its next wake-up and
+// still time it honestly.
+func TestReceiveStamps(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	server, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	f, err := client.(*net.TCPConn).File() // a blocking duplicate
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fd := int(f.Fd())
+	enableStamps(fd)
+
+	sent := time.Now()
+	if _, err := server.Write([]byte("answer")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // the loop asleep meanwhile
+	var oob [64]byte
+	buf := make([]byte, 64)
+	n, stamp, err := rawReadStamped(fd, buf, oob[:])
+	read := time.Now()
+	if err != nil || string(buf[:n]) != "answer" {
+		t.Fatalf("read %q, %v", buf[:n], err)
+	}
+	if stamp == 0 {
+		t.Fatal("no receive stamp")
+	}
+	at := received(stamp, sent)
+	// Generous margins for a loaded machine: the write is stamped as it
+	// happens, the read 300 ms later.
+	if at.Sub(sent) > 150*time.Millisecond || read.Sub(at) < 150*time.Millisecond {
+		t.Errorf("stamped %v after the write and %v before the read; want the write's time", at.Sub(sent), read.Sub(at))
+	}
+	if _, err := server.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if n, err = rawRead(fd, buf); err != nil || n != 1 {
+		t.Fatalf("read %d, %v", n, err)
+	}
+	if got := stampOf(nil); got != 0 {
+		t.Errorf("stampOf(nil) = %d", got)
+	}
+}
+
+// runOneLoop runs p on one event loop of conns connections, with the
+// answers left for a wake-up up to window ahead, and returns the summary
+// and the loop.
+func runOneLoop(t *testing.T, srv *rawServer, p *Plan, conns int, window time.Duration) (*report.Summary, *eventLoop) {
+	t.Helper()
+	ap := srv.ln.Addr().(*net.TCPAddr).AddrPort()
+	e, err := newLoops(p, &syscall.SockaddrInet4{Addr: ap.Addr().As4(), Port: int(ap.Port())}, syscall.AF_INET, conns, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.close()
+	l := e.loops[0]
+	if l.reap == nil {
+		t.Fatal("the loop does not reap answers")
+	}
+	l.reap.window = window
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	e.run(ctx, &run{plan: p, t0: time.Now(), sched: newSchedule(p)})
+	return report.Merge(e.recs...), l
+}
+
+// A loop whose next due time is near leaves the answers in the kernel
+// and reads them at that wake-up, timed by the kernel: 50 req/s on one
+// loop, answers left for up to 25 ms, and still the response times are
+// the server's, not the 20 ms the loop slept.
+func TestLoopReapsAnswersHonestly(t *testing.T) {
+	t.Parallel()
+	srv := newRawServer(t, quiet(helloResponse))
+	p := &Plan{URL: mustURL(t, "http://"+srv.addr()+"/"), Connections: 4, Rate: 50, Duration: time.Second, Timeout: 5 * time.Second}
+	s, l := runOneLoop(t, srv, p, 4, 25*time.Millisecond)
+	if s.Requests < 45 || s.Errors != 0 {
+		t.Fatalf("%d requests, %d errors; want about 50 answered", s.Requests, s.Errors)
+	}
+	if l.reap.waits < 20 {
+		t.Errorf("the loop waited for its timer alone %d times; want most of its waits", l.reap.waits)
+	}
+	if p50 := s.Response().P50; p50 > 10*time.Millisecond {
+		t.Errorf("response p50 %v: the loop's sleep, not the server's time", p50)
+	}
+}
+
+// A response too large for the kernel to hold makes the loop read the
+// answers as they come: its server would wait for the reads.
+func TestLoopReapsNoLargeAnswers(t *testing.T) {
+	t.Parallel()
+	body := strings.Repeat("x", 2*reapLargest)
+	srv := newRawServer(t, quiet("HTTP/1.1 200 OK\r\nContent-Length: "+strconv.Itoa(len(body))+"\r\n\r\n"+body))
+	p := &Plan{URL: mustURL(t, "http://"+srv.addr()+"/"), Connections: 4, Rate: 200, Duration: 500 * time.Millisecond, Timeout: 5 * time.Second}
+	s, l := runOneLoop(t, srv, p, 4, reapWindow)
+	if s.Requests < 90 || s.Errors != 0 || s.Bytes != s.Requests*int64(len(body)) {
+		t.Fatalf("%d requests, %d errors, %d bytes; want about 100 answered in full", s.Requests, s.Errors, s.Bytes)
+	}
+	if !l.reap.off {
+		t.Error("the loop still leaves answers of 64 KiB in the kernel")
+	}
+}
+
+// A request sent early, within the loop's slack, has its response time
+// from its send: none is shorter than the service times.
+func TestLoopEarlySendsTimedFromTheSend(t *testing.T) {
+	t.Parallel()
+	srv := newRawServer(t, quiet(helloResponse))
+	p := &Plan{URL: mustURL(t, "http://"+srv.addr()+"/"), Connections: 8, Rate: 10000, Duration: 300 * time.Millisecond, Timeout: 5 * time.Second}
+	s, _ := runOneLoop(t, srv, p, 8, reapWindow)
+	if s.Requests < 1000 || s.Errors != 0 {
+		t.Fatalf("%d requests, %d errors; want most of 3000 answered", s.Requests, s.Errors)
+	}
+	if r, sv := s.Response(), s.Service(); r.Min < sv.Min {
+		t.Errorf("response time min %v under the service time's %v: a request sent early was timed from its due time", r.Min, sv.Min)
+	}
+}
