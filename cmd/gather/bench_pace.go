@@ -29,14 +29,15 @@ func (f *paceFlags) register(fl *pflag.FlagSet) {
 	fl.MarkHidden("loop-timer")
 	fl.DurationVar(&f.loopSpin, "loop-spin", 20*time.Microsecond, "how long before a due time the event loops wake to spin (for comparisons)")
 	fl.MarkHidden("loop-spin")
-	fl.StringVar(&f.loopSlack, "loop-slack", "auto", "how late the event loops may send a request so that it shares a wake-up with others: auto (500µs at rates where it does), or a duration, 0 for none (for comparisons)")
+	fl.StringVar(&f.loopSlack, "loop-slack", "auto", "how early the event loops may send a request so that it shares a wake-up with the one due before it: auto (500µs at rates where it does), or a duration, 0 for none (for comparisons)")
 	fl.MarkHidden("loop-slack")
 	fl.BoolVar(&f.wakeOnAnswer, "loop-wake-on-answer", false, "in the open model, wake the event loops for each answer as it comes rather than read the answers due soon at the next wake-up (for comparisons)")
 	fl.MarkHidden("loop-wake-on-answer")
 }
 
 // lateSlackFlag bounds --loop-slack: a request sent a millisecond after
-// its due time counts as late.
+// its due time counts as late, and one sent as early would change the
+// load's shape by as much.
 const lateSlackFlag = time.Millisecond
 
 // staged reports whether the run has a load profile.

@@ -130,12 +130,13 @@ type Plan struct {
 	// the clock (0: 20 µs); for comparisons (see [LoopTimer]).
 	LoopTimer LoopTimer
 	LoopSpin  time.Duration
-	// LoopSlack lets an event loop send a request up to this long after
-	// its due time, so that the requests due within it share one wake-up:
-	// fewer wake-ups and less CPU per request, for a send lag of up to
-	// LoopSlack (which the response times include). 0 means 500 µs where
-	// the rate makes at least two more requests due for the loop within
-	// it, and none below that rate; negative means none.
+	// LoopSlack lets an event loop send a request up to this long before
+	// its due time, so that the requests due within it share one wake-up
+	// with the first: fewer wake-ups and less CPU per request. A request
+	// sent early has its response time from its send, and a send lag of
+	// 0. 0 means 500 µs where the rate makes at least two more requests
+	// due for the loop within it, and none below that rate; negative
+	// means none.
 	LoopSlack time.Duration
 	// LoopWakeOnAnswer makes the event loops of the open model wake for
 	// each answer as it comes, as in the closed model, rather than leave
