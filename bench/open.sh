@@ -16,9 +16,11 @@
 #
 # Part 2: gather alone at the three rates with each of the loops' timers
 # (--loop-timer timerfd, deadline, pwait2; timerfd with its default slack,
-# the 500 µs in which due requests may share a wake-up, with 250 µs, and
-# with none, spinning the last 20 µs or not), alternating, ROUNDS rounds:
-# send lag p99, late fraction, CPU per request.
+# the 500 µs within which requests due after the first may go early and
+# share its wake-up, with 250 µs and with none; and timerfd waking for
+# each answer as it comes, --loop-wake-on-answer, rather than reading the
+# answers at the next due time), alternating, ROUNDS rounds: send lag p99,
+# late fraction, CPU per request.
 #
 # Part 3: the memory of an hour's series at 1 s intervals
 # (go test -bench SeriesHour: 72 million samples through the real
@@ -291,10 +293,10 @@ part2() {
 		for frac in 0.2 0.5 0.9; do
 			local rate
 			rate=$(awk -v m="$m" -v f="$frac" 'BEGIN { printf "%d", m * f }')
-			for timer in timerfd timerfd-slack0 timerfd-slack0-nospin timerfd-slack250us deadline pwait2; do
+			for timer in timerfd timerfd-wake timerfd-slack0 timerfd-slack250us deadline pwait2; do
 				local flags="--loop-timer $timer"
 				case $timer in
-				timerfd-slack0-nospin) flags="--loop-timer timerfd --loop-slack 0 --loop-spin 1ns" ;;
+				timerfd-wake) flags="--loop-timer timerfd --loop-wake-on-answer" ;;
 				timerfd-slack*) flags="--loop-timer timerfd --loop-slack ${timer#timerfd-slack}" ;;
 				esac
 				log "round $round: $timer at $rate req/s"
