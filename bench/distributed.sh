@@ -38,34 +38,12 @@ CONNS=${CONNS:-40}
 SEGMENTS=${SEGMENTS:-4}
 HDRJS_VERSION=3.0.1
 
-repo=$(cd "$(dirname "$0")/.." && pwd)
-work=$(mktemp -d /tmp/gather-distributed.XXXXXX)
-chmod 755 "$work" # nginx's worker runs as nobody
-pids=()
-cleanup() {
-	for pid in "${pids[@]}"; do
-		kill "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	done
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-log() { echo "distributed.sh: $*" >&2; }
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_init distributed
 
 install_tools() {
-	local missing=()
-	command -v nginx >/dev/null || missing+=(nginx)
-	command -v jq >/dev/null || missing+=(jq)
-	command -v node >/dev/null || missing+=(nodejs)
-	command -v npm >/dev/null || missing+=(npm)
-	if [ ${#missing[@]} -gt 0 ]; then
-		log "installing ${missing[*]}"
-		local lock=()
-		[ -e /work/notes/apt.lock ] && lock=(flock /work/notes/apt.lock)
-		"${lock[@]}" apt-get update -qq
-		DEBIAN_FRONTEND=noninteractive "${lock[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
-	fi
+	need nginx jq node:nodejs npm
 	log "installing hdr-histogram-js $HDRJS_VERSION (npm)"
 	mkdir -p "$work/hdrjs"
 	(cd "$work/hdrjs" && npm install --silent --no-audit --no-fund "hdr-histogram-js@$HDRJS_VERSION" >/dev/null)
@@ -91,54 +69,9 @@ onehist() { # merged.report.json segment.json...
 	fi
 }
 
-free_port() {
-	local p
-	for _ in $(seq 100); do
-		p=$((20000 + RANDOM % 40000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return 0
-		fi
-	done
-	log "no free port found"
-	return 1
-}
-
-wait_port() {
-	for _ in $(seq 100); do
-		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-		sleep 0.05
-	done
-	log "nothing listens on port $1"
-	return 1
-}
-
 start_nginx() {
-	mkdir -p "$work/nginx"
-	cat >"$work/nginx/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-master_process on;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 100000000;
-    default_type text/plain;
-    client_body_temp_path $work/nginx/body;
-    proxy_temp_path $work/nginx/proxy;
-    fastcgi_temp_path $work/nginx/fastcgi;
-    uwsgi_temp_path $work/nginx/uwsgi;
-    scgi_temp_path $work/nginx/scgi;
-    server {
-        listen 127.0.0.1:$NGINX_PORT;
-        location / { return 200 "Hello, world\n"; }
-    }
-}
-EOF
-	nginx -e "$work/nginx/error.log" -p "$work/nginx" -c "$work/nginx/nginx.conf" &
-	pids+=($!)
+	nginx_start "listen 127.0.0.1:$NGINX_PORT;
+        location / { return 200 \"Hello, world\\n\"; }"
 	wait_port "$NGINX_PORT"
 }
 
@@ -157,7 +90,7 @@ row() { # round mode file
 install_tools
 NGINX_PORT=${NGINX_PORT:-$(free_port)}
 start_nginx
-(cd "$repo" && go build -o "$work/gather" ./cmd/gather)
+build_gather
 gather=$work/gather
 url="http://127.0.0.1:$NGINX_PORT/"
 # -n, not -z: the schedule's RATE x DURATION requests are all sent, late
@@ -187,7 +120,10 @@ for round in $(seq "$ROUNDS"); do
 		seg_pids+=($!)
 		pids+=($!)
 	done
-	for pid in "${seg_pids[@]}"; do wait "$pid"; done
+	for pid in "${seg_pids[@]}"; do
+		wait "$pid"
+		stop_pid "$pid" # reaped already: this only drops it from pids
+	done
 	"$gather" report "$dir" 2>/dev/null >"$dir/merged.txt" || true
 	"$gather" report -o json "$dir"/segment*.json >"$dir/merged.report.json"
 	row "$round" merged "$dir/merged.report.json"

@@ -34,38 +34,27 @@ DELAYS=${DELAYS:-0s 20ms}
 BIG=${BIG:-1000000}
 PY=/usr/bin/python3 # Debian's, which has python3-aiohttp; python3 on PATH may be another
 
-cd "$(dirname "$0")/.."
-work=$(mktemp -d)
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_init fetch
+cd "$repo"
 server_pid=
 stop_server() {
 	if [ -n "$server_pid" ]; then
-		kill "$server_pid" 2>/dev/null || true
-		wait "$server_pid" 2>/dev/null || true
+		stop_pid "$server_pid"
 		server_pid=
 	fi
 }
-cleanup() {
-	stop_server
-	rm -rf "$work"
-}
-trap cleanup EXIT
 
-need=()
-[ -x "$PY" ] && "$PY" -c 'import aiohttp' 2>/dev/null || need+=(python3-aiohttp)
-[ -x /usr/bin/time ] || need+=(time)
-command -v curl >/dev/null || need+=(curl)
-command -v bc >/dev/null || need+=(bc)
-if [ ${#need[@]} -gt 0 ]; then
-	lock=()
-	if [ -e /work/notes/apt.lock ]; then lock=(flock /work/notes/apt.lock); fi
-	"${lock[@]}" apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive "${lock[@]}" apt-get install -y -qq "${need[@]}" >/dev/null
+if ! { [ -x "$PY" ] && "$PY" -c 'import aiohttp' 2>/dev/null; }; then
+	apt_install python3-aiohttp
 fi
+need /usr/bin/time:time curl bc
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-go build -o "$work/gather" ./cmd/gather
+build_gather
 gather=$work/gather
-port=${PORT:-$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
+port=${PORT:-$(free_port)}
 base=http://127.0.0.1:$port
 
 echo "# machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(go version | cut -d' ' -f3), $(curl --version | head -1 | cut -d' ' -f1-2), Python $($PY -c 'import sys, aiohttp; print(sys.version.split()[0], "aiohttp", aiohttp.__version__)')"
@@ -74,6 +63,7 @@ echo "# open files: $(ulimit -n); load average at the start: $(cut -d' ' -f1-3 /
 start_server() { # start_server DELAY
 	"$gather" serve --addr "127.0.0.1:$port" --delay "$1" >"$work/serve.log" 2>&1 &
 	server_pid=$!
+	pids+=("$server_pid")
 	for _ in $(seq 100); do
 		if curl -sf -o /dev/null "$base/"; then return 0; fi
 		if ! kill -0 "$server_pid" 2>/dev/null; then break; fi
@@ -101,11 +91,8 @@ run() {
 	curl) cmd=(curl -s -Z --parallel-max "$C" -K "$work/urls-$n.cfg" -w '%{json}\n') ;;
 	aiohttp) cmd=("$PY" bench/fetch_aiohttp.py -c "$C" --input "$work/urls-$n.txt") ;;
 	esac
-	/usr/bin/time -f '%e %M %U %S' -o "$work/time" "${cmd[@]}" >"$work/out.jsonl" 2>"$work/err" || true
-	# time puts "Command exited with non-zero status N" first when the
-	# tool failed: the figures are on the last line.
-	local user sys
-	read -r secs rss user sys < <(tail -n 1 "$work/time")
+	timed "${cmd[@]}" >"$work/out.jsonl" 2>"$work/err" || true
+	secs=$wall rss=$rss_kib
 	cpu=$(echo "$user + $sys" | bc -l)
 	records=$(wc -l <"$work/out.jsonl")
 	good=$(grep -c -E '"(status|http_code)": ?200' "$work/out.jsonl" || true)
@@ -114,8 +101,6 @@ run() {
 		tail -3 "$work/err" >&2
 	fi
 }
-
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 tools=(gather curl aiohttp)
 summary=()

@@ -52,104 +52,24 @@ TOOLS=${TOOLS:-"gather vegeta fortio"}
 VEGETA_VERSION=${VEGETA_VERSION:-v12.13.0}
 FORTIO_VERSION=${FORTIO_VERSION:-v1.63.0} # later ones need grol.io/grol, which the module proxy here refuses
 
-repo=$(cd "$(dirname "$0")/.." && pwd)
-work=$(mktemp -d /tmp/gather-open.XXXXXX)
-chmod 755 "$work" # nginx's worker runs as nobody
-pids=()
-cleanup() {
-	for pid in "${pids[@]}"; do
-		kill "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	done
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-log() { echo "open.sh: $*" >&2; }
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_init open
 
 install_tools() {
-	local missing=()
-	command -v nginx >/dev/null || missing+=(nginx)
-	command -v jq >/dev/null || missing+=(jq)
-	[ -x /usr/bin/time ] || missing+=(time)
-	if [ ${#missing[@]} -gt 0 ]; then
-		log "installing ${missing[*]}"
-		local lock=()
-		[ -e /work/notes/apt.lock ] && lock=(flock /work/notes/apt.lock)
-		"${lock[@]}" apt-get update -qq
-		DEBIAN_FRONTEND=noninteractive "${lock[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+	need nginx jq /usr/bin/time:time
+	if [[ " $TOOLS " == *" vegeta "* ]]; then
+		go_tool vegeta "github.com/tsenart/vegeta/v12@$VEGETA_VERSION"
 	fi
-	export PATH="$PATH:$(go env GOPATH)/bin"
-	if [[ " $TOOLS " == *" vegeta "* ]] && ! command -v vegeta >/dev/null; then
-		log "installing vegeta $VEGETA_VERSION"
-		(cd /tmp && go install "github.com/tsenart/vegeta/v12@$VEGETA_VERSION")
+	if [[ " $TOOLS " == *" fortio "* ]]; then
+		go_tool fortio "fortio.org/fortio@$FORTIO_VERSION"
 	fi
-	if [[ " $TOOLS " == *" fortio "* ]] && ! command -v fortio >/dev/null; then
-		log "installing fortio $FORTIO_VERSION"
-		(cd /tmp && go install "fortio.org/fortio@$FORTIO_VERSION")
-	fi
-}
-
-# free_port prints a port nothing listens on.
-free_port() {
-	local p
-	for _ in $(seq 100); do
-		p=$((20000 + RANDOM % 40000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return 0
-		fi
-	done
-	log "no free port found"
-	return 1
-}
-
-wait_port() {
-	for _ in $(seq 100); do
-		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-		sleep 0.05
-	done
-	log "nothing listens on port $1"
-	return 1
 }
 
 start_nginx() {
-	mkdir -p "$work/nginx"
-	cat >"$work/nginx/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-master_process on;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    # Every tool keeps its connections for the whole run.
-    keepalive_requests 100000000;
-    default_type text/plain;
-    client_body_temp_path $work/nginx/body;
-    proxy_temp_path $work/nginx/proxy;
-    fastcgi_temp_path $work/nginx/fastcgi;
-    uwsgi_temp_path $work/nginx/uwsgi;
-    scgi_temp_path $work/nginx/scgi;
-    server {
-        listen 127.0.0.1:$NGINX_PORT;
-        location / { return 200 "Hello, world\n"; }
-    }
-}
-EOF
-	nginx -e "$work/nginx/error.log" -p "$work/nginx" -c "$work/nginx/nginx.conf" &
-	pids+=($!)
+	nginx_start "listen 127.0.0.1:$NGINX_PORT;
+        location / { return 200 \"Hello, world\\n\"; }"
 	wait_port "$NGINX_PORT"
-}
-
-# timed runs a command under /usr/bin/time; cpu_s and rss_mib are set from
-# it afterwards.
-timed() {
-	/usr/bin/time -f '%U %S %M' -o "$work/time.txt" "$@"
-	read -r user sys rss <"$work/time.txt"
-	cpu_s=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.3f", u + s }')
-	rss_mib=$(awk -v k="$rss" 'BEGIN { printf "%.1f", k / 1024 }')
 }
 
 # closed_max runs gather's closed model and prints its requests/s and its
@@ -215,12 +135,7 @@ summary() {
 	echo
 	echo "| rate | tool | achieved/target | late | p99 ms | CPU µs/request | peak RSS MiB | send lag p99 ms | gather's achieved rate ÷ its | its CPU/request ÷ gather's |"
 	echo "|---|---|---|---|---|---|---|---|---|---|"
-	sort -t$'\t' -k2,2 -k1,1 "$work/$rows.tsv" | awk -F'\t' -v closed="$CPU_CLOSED" '
-	function median(list,   n, a, i, j, t) {
-		n = split(list, a, " ")
-		for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
-		return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-	}
+	sort -t$'\t' -k2,2 -k1,1 "$work/$rows.tsv" | awk -F'\t' -v closed="$CPU_CLOSED" "$awk_median"'
 	{
 		k = $2 SUBSEP $1
 		if (!(k in seen)) { seen[k] = 1; order[++n] = k }
@@ -318,7 +233,7 @@ part3() {
 }
 
 install_tools
-(cd "$repo" && go build -o "$work/gather" ./cmd/gather)
+build_gather
 if [ "$PART" = 1 ] || [ "$PART" = 2 ] || [ "$PART" = all ]; then
 	NGINX_PORT=${NGINX_PORT:-$(free_port)}
 	start_nginx

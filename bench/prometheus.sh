@@ -32,71 +32,17 @@ CONNS=${CONNS:-50}
 NGINX_PORT=${NGINX_PORT:-18491}
 PROM_PORT=${PROM_PORT:-18492}
 
-repo=$(cd "$(dirname "$0")/.." && pwd)
-work=$(mktemp -d /tmp/gather-prometheus.XXXXXX)
-chmod 755 "$work" # nginx's worker runs as nobody and reads www/ below
-pids=()
-cleanup() {
-	for pid in "${pids[@]}"; do
-		kill "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	done
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-log() { echo "prometheus.sh: $*" >&2; }
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_init prometheus
 
 install_tools() {
-	local missing=()
-	command -v nginx >/dev/null || missing+=(nginx)
-	command -v prometheus >/dev/null || missing+=(prometheus)
-	[ -x /usr/bin/time ] || missing+=(time)
-	command -v python3 >/dev/null || missing+=(python3)
-	if [ ${#missing[@]} -gt 0 ]; then
-		log "installing ${missing[*]}"
-		apt-get update -qq
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-	fi
-}
-
-# wait_url waits up to 60 s for $1 to answer 200.
-wait_url() {
-	for _ in $(seq 600); do
-		if curl -sf -o /dev/null "$1"; then return 0; fi
-		sleep 0.1
-	done
-	log "$1 does not answer"
-	return 1
+	need --no-install-recommends nginx prometheus /usr/bin/time:time python3
 }
 
 start_nginx() {
-	mkdir -p "$work/www" "$work/nginx"
-	printf 'Hello, world\n' >"$work/www/hello.txt" # 13 bytes
-	chmod -R a+rX "$work/www"
-	cat >"$work/nginx/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-master_process on;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 100000000;
-    client_body_temp_path $work/nginx/body;
-    proxy_temp_path $work/nginx/proxy;
-    fastcgi_temp_path $work/nginx/fastcgi;
-    uwsgi_temp_path $work/nginx/uwsgi;
-    scgi_temp_path $work/nginx/scgi;
-    server {
-        listen 127.0.0.1:$NGINX_PORT;
-        root $work/www;
-    }
-}
-EOF
-	nginx -e "$work/nginx/error.log" -p "$work/nginx" -c "$work/nginx/nginx.conf" &
-	pids+=($!)
+	nginx_hello_file
+	nginx_start "listen 127.0.0.1:$NGINX_PORT; root $work/www;"
 	wait_url "http://127.0.0.1:$NGINX_PORT/hello.txt"
 }
 
@@ -113,15 +59,14 @@ start_prometheus() {
 # run_mode runs gather bench once and prints one table row:
 # mode req/s cpu_us/req(report) cpu_us/req(process) bytes/interval samples/interval requests
 run_mode() {
-	local mode=$1 out="$work/out.json" tm="$work/time.txt"
+	local mode=$1 out="$work/out.json"
 	local flags=()
 	case $mode in
 	native) flags=(--prometheus "http://127.0.0.1:$PROM_PORT/api/v1/write" --prometheus-histograms native) ;;
 	classic) flags=(--prometheus "http://127.0.0.1:$PROM_PORT/api/v1/write" --prometheus-histograms classic) ;;
 	esac
-	/usr/bin/time -f '%e %U %S %M' -o "$tm" "$work/gather" bench "${flags[@]}" -z "${DURATION}s" -c "$CONNS" \
+	timed "$work/gather" bench "${flags[@]}" -z "${DURATION}s" -c "$CONNS" \
 		-o json "http://127.0.0.1:$NGINX_PORT/hello.txt" >"$out"
-	read -r _ user sys _ <"$tm"
 	python3 - "$mode" "$out" "$user" "$sys" <<'PY'
 import json, sys
 mode, path, user, sys_ = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
@@ -139,22 +84,14 @@ PY
 }
 
 install_tools
-log "building gather"
-(cd "$repo" && go build -o "$work/gather" ./cmd/gather)
+build_gather
 start_nginx
 start_prometheus
 rows="$work/rows.txt"
-: >"$rows"
 echo
 echo "gather bench with and without --prometheus: nginx, 13-byte file, $CONNS connections, $DURATION s per run, 1 s intervals, $(nproc) CPUs"
 printf '%-8s %10s %11s %11s %11s %9s %10s\n' mode req/s cpu_us/req proc_us/req B/interval samples requests
-for round in $(seq "$ROUNDS"); do
-	for mode in none native classic; do
-		run_mode "$mode" | tee -a "$rows"
-		sleep 1
-	done
-	[ "$round" = "$ROUNDS" ] || echo
-done
+alternate "$rows" run_mode none native classic
 echo
 echo "Medians over $ROUNDS rounds; ratio: CPU per request (report's) against the run without streaming"
 python3 - "$rows" <<'PY'

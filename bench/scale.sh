@@ -31,17 +31,18 @@ set -euo pipefail
 
 ROUNDS=${ROUNDS:-5}
 PART=${PART:-all} # 1, 2 or all
-cd "$(dirname "$0")/.."
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-go build -o "$tmp/scale" ./bench/scale
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_init scale
+cd "$repo"
+go build -o "$work/scale" ./bench/scale
 cores=$(getconf _NPROCESSORS_ONLN)
 
 # run LABEL ARGS...: one run, its result line tagged with LABEL.
 run() {
 	local label=$1
 	shift
-	"$tmp/scale" "$@" | sed "s|^|label=$label |" >>"$tmp/results"
+	"$work/scale" "$@" | sed "s|^|label=$label |" >>"$work/results"
 }
 
 if [[ $PART == 1 || $PART == all ]]; then
@@ -74,15 +75,10 @@ if [[ $PART == 2 || $PART == all ]]; then
 fi
 
 # The table: medians per label and implementation, and ratios to bare.
-awk '
+awk "$awk_median"'
 function field(name,   i, kv) {
 	for (i = 1; i <= NF; i++) { split($i, kv, "="); if (kv[1] == name) return kv[2] }
 	return ""
-}
-function median(list,   a, n, i, j, t) {
-	n = split(list, a, " ")
-	for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
-	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 }
 {
 	key = field("label") SUBSEP field("impl") SUBSEP field("limit") SUBSEP field("work")
@@ -110,4 +106,4 @@ END {
 		rm = (label in br && br[label] > 0) ? sprintf("%.2fx", m / br[label]) : "-"
 		printf "%-22s %-9s %6s %5d %9.3fs %7s %9.3fs %7s %7.1f MiB %7s\n", label, p[2], p[3] == 0 ? "none" : p[3], runs[order[k]], w, rw, c, rc, m, rm
 	}
-}' "$tmp/results"
+}' "$work/results"

@@ -41,86 +41,19 @@ PART=${PART:-all} # 1, 2 or all
 N1=${N1:-5000}
 N2=${N2:-25000}
 
-repo=$(cd "$(dirname "$0")/.." && pwd)
-work=$(mktemp -d /tmp/gather-targets.XXXXXX)
-chmod 755 "$work" # nginx's worker runs as nobody
-pids=()
-cleanup() {
-	for pid in "${pids[@]}"; do
-		kill "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	done
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-log() { echo "targets.sh: $*" >&2; }
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_init targets
 
 install_tools() {
-	local missing=()
-	command -v nginx >/dev/null || missing+=(nginx)
-	command -v valgrind >/dev/null || missing+=(valgrind)
-	[ -x /usr/bin/time ] || missing+=(time)
-	if [ ${#missing[@]} -gt 0 ]; then
-		log "installing ${missing[*]}"
-		local lock=()
-		[ -e /work/notes/apt.lock ] && lock=(flock /work/notes/apt.lock)
-		"${lock[@]}" apt-get update -qq
-		DEBIAN_FRONTEND=noninteractive "${lock[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
-	fi
+	need nginx valgrind /usr/bin/time:time
 }
 
-# free_port prints a port nothing listens on.
-free_port() {
-	local p
-	for _ in $(seq 100); do
-		p=$((20000 + RANDOM % 40000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return 0
-		fi
-	done
-	log "no free port found"
-	return 1
-}
-
-wait_port() {
-	for _ in $(seq 100); do
-		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-		sleep 0.05
-	done
-	log "nothing listens on port $1"
-	return 1
-}
-
+# start_nginx: every request gets the same 13-byte answer, so that the two
+# cases differ only in what gather sends.
 start_nginx() {
-	mkdir -p "$work/nginx"
-	# Every request gets the same 13-byte answer, so that the two cases
-	# differ only in what gather sends.
-	cat >"$work/nginx/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-master_process on;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 100000000;
-    default_type text/plain;
-    client_body_temp_path $work/nginx/body;
-    proxy_temp_path $work/nginx/proxy;
-    fastcgi_temp_path $work/nginx/fastcgi;
-    uwsgi_temp_path $work/nginx/uwsgi;
-    scgi_temp_path $work/nginx/scgi;
-    server {
-        listen 127.0.0.1:$NGINX_PORT;
-        location / { return 200 "Hello, world\n"; }
-    }
-}
-EOF
-	nginx -e "$work/nginx/error.log" -p "$work/nginx" -c "$work/nginx/nginx.conf" &
-	pids+=($!)
+	nginx_start "listen 127.0.0.1:$NGINX_PORT;
+        location / { return 200 \"Hello, world\\n\"; }"
 	wait_port "$NGINX_PORT"
 }
 
@@ -215,8 +148,10 @@ part1() {
 	printf '%-7s %14s %14s %10s\n' model fixed_us/req mix_us/req ratio
 	for model in closed open; do
 		local f m
-		f=$(awk -v m="$model" '$1 == "fixed" && $2 == m {print $4}' "$rows" | sort -n | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}')
-		m=$(awk -v m="$model" '$1 == "mix" && $2 == m {print $4}' "$rows" | sort -n | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}')
+		# shellcheck disable=SC2046
+		f=$(median $(awk -v m="$model" '$1 == "fixed" && $2 == m {print $4}' "$rows"))
+		# shellcheck disable=SC2046
+		m=$(median $(awk -v m="$model" '$1 == "mix" && $2 == m {print $4}' "$rows"))
 		awk -v model="$model" -v f="$f" -v m="$m" 'BEGIN { printf "%-7s %14.2f %14.2f %9.2fx\n", model, f, m, m / f }'
 	done
 }
@@ -260,8 +195,7 @@ part2() {
 
 install_tools
 NGINX_PORT=${NGINX_PORT:-$(free_port)}
-log "building gather"
-(cd "$repo" && go build -o "$work/gather" ./cmd/gather)
+build_gather
 start_nginx
 write_targets
 case $PART in

@@ -42,78 +42,22 @@ COUNT=${COUNT:-6}
 PART=${PART:-all} # 1, 2, 3 or all
 NGINX_PORT=${NGINX_PORT:-18491}
 
-repo=$(cd "$(dirname "$0")/.." && pwd)
-work=$(mktemp -d /tmp/gather-views.XXXXXX)
-chmod 755 "$work" # nginx's worker runs as nobody and reads www/ below
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_init views
 sock="gather-views-$$"
-pids=()
-cleanup() {
+bench_on_exit() {
 	tmux -L "$sock" kill-server 2>/dev/null || true
-	for pid in "${pids[@]}"; do
-		kill "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
-	done
-	rm -rf "$work"
 }
-trap cleanup EXIT
-
-log() { echo "views.sh: $*" >&2; }
 
 install_tools() {
-	local missing=()
-	command -v nginx >/dev/null || missing+=(nginx)
-	command -v tmux >/dev/null || missing+=(tmux)
-	command -v chromium >/dev/null || missing+=(chromium)
-	[ -x /usr/bin/time ] || missing+=(time)
-	if [ ${#missing[@]} -gt 0 ]; then
-		log "installing ${missing[*]}"
-		apt-get update -qq
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-	fi
-	export PATH="$PATH:$(go env GOPATH)/bin"
-	if ! command -v benchstat >/dev/null; then
-		log "installing benchstat"
-		(cd /tmp && go install golang.org/x/perf/cmd/benchstat@latest)
-	fi
-}
-
-# wait_port waits up to 5 s for something to listen on 127.0.0.1:$1.
-wait_port() {
-	for _ in $(seq 100); do
-		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-		sleep 0.05
-	done
-	log "nothing listens on port $1"
-	return 1
+	need --no-install-recommends nginx tmux chromium /usr/bin/time:time
+	go_tool benchstat golang.org/x/perf/cmd/benchstat@latest
 }
 
 start_nginx() {
-	mkdir -p "$work/www" "$work/nginx"
-	printf 'Hello, world\n' >"$work/www/hello.txt" # 13 bytes
-	chmod -R a+rX "$work/www"
-	cat >"$work/nginx/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-master_process on;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 100000000;
-    client_body_temp_path $work/nginx/body;
-    proxy_temp_path $work/nginx/proxy;
-    fastcgi_temp_path $work/nginx/fastcgi;
-    uwsgi_temp_path $work/nginx/uwsgi;
-    scgi_temp_path $work/nginx/scgi;
-    server {
-        listen 127.0.0.1:$NGINX_PORT;
-        root $work/www;
-    }
-}
-CONF
-	nginx -e "$work/nginx/error.log" -p "$work/nginx" -c "$work/nginx/nginx.conf" &
-	pids+=($!)
+	nginx_hello_file
+	nginx_start "listen 127.0.0.1:$NGINX_PORT; root $work/www;"
 	wait_port "$NGINX_PORT"
 }
 
@@ -154,7 +98,7 @@ run_bench() {
 
 part2() {
 	start_nginx
-	(cd "$repo" && go build -o "$work/gather" ./cmd/gather)
+	build_gather
 	log "part 2: $ROUNDS round(s) of $DURATION s, live view and --no-tui, at $CONNS connections against nginx (1 worker)"
 	local rows="$work/rows.txt"
 	: >"$rows"
@@ -173,13 +117,8 @@ part2() {
 	done
 	echo
 	echo "Medians over $ROUNDS rounds, and live view / --no-tui"
-	awk '
+	awk "$awk_median"'
 		{ rps[$1] = rps[$1] " " $2; cpu[$1] = cpu[$1] " " $3; cps[$1] = cps[$1] " " $4 }
-		function median(list,   a, n, i, j, t) {
-			n = split(list, a, " ")
-			for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
-			return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-		}
 		END {
 			for (m in rps) { R[m] = median(rps[m]); C[m] = median(cpu[m]); S[m] = median(cps[m]) }
 			printf "%-8s %10.0f %12.2f %12.1f\n", "tui", R["tui"], C["tui"], S["tui"]
