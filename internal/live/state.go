@@ -50,13 +50,9 @@ func (s *state) add(iv report.Interval) {
 		s.codes[code] += n
 	}
 	s.otherCodes += iv.OtherCodes()
-	// The first interval of a run is partial: its rate is over the part
-	// the run covered (at least a tenth of it, so a run starting at its
-	// very end shows no spike).
-	covered := iv.Length
-	if from := iv.Start; from.Before(s.start) {
-		covered = max(iv.End().Sub(s.start), iv.Length/10)
-	}
+	// The first and last intervals of a run are partial: their rates are
+	// over the part the run went on for.
+	covered := iv.Covered()
 	s.lastRate = float64(iv.Requests) / covered.Seconds()
 	s.lastDue = float64(iv.Due) / covered.Seconds()
 	if h := iv.ResponseHistogram(); h != nil && h.TotalCount() > 0 {

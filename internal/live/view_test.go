@@ -3,6 +3,7 @@ package live
 import (
 	"errors"
 	"io"
+	"math"
 	"regexp"
 	"strings"
 	"sync"
@@ -18,10 +19,12 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 var runStart = time.Date(2026, 1, 2, 3, 4, 5, 500_000_000, time.UTC) // half a second in
 
-// knownSeries records a run of 4 intervals after runStart: interval k
-// (0 is the partial first, half a second long) holds 100·(k+1) requests
-// answered in k+1 ms, and interval 2 also 7 timeouts and 5 answers 503.
-func knownSeries(t testing.TB) *report.Series {
+// knownIntervals records a run of 4 intervals after runStart and returns
+// them as the run delivers them (see [report.Intervals.Closed]): interval
+// k holds 100·(k+1) requests answered in k+1 ms, and interval 2 also 7
+// timeouts and 5 answers 503. The first and the last are partial: the run
+// went on for the last half of the first and 0.9 s of the last.
+func knownIntervals(t testing.TB) []report.Interval {
 	rec := report.NewRecorder()
 	iv := report.NewIntervals(runStart, time.Second, rec)
 	first := runStart.Truncate(time.Second)
@@ -43,11 +46,14 @@ func knownSeries(t testing.TB) *report.Series {
 			}
 		}
 	}
-	s := iv.Finish(first.Add(3*time.Second+990*time.Millisecond), 0)
-	if s.Len() != 4 {
-		t.Fatalf("%d intervals", s.Len())
+	if n := iv.Finish(first.Add(3*time.Second+900*time.Millisecond), 0).Len(); n != 4 {
+		t.Fatalf("%d intervals", n)
 	}
-	return s
+	out := make([]report.Interval, 4)
+	for i := range out {
+		out[i] = iv.Closed(i)
+	}
+	return out
 }
 
 var ansi = regexp.MustCompile(`\x1b\[[0-9;?]*[a-zA-Z]`)
@@ -56,14 +62,14 @@ func plain(s string) string { return ansi.ReplaceAllString(s, "") }
 
 func TestScreen(t *testing.T) {
 	t.Parallel()
-	series := knownSeries(t)
+	intervals := knownIntervals(t)
 	info := Info{Target: "GET http://127.0.0.1:5000/", Model: "closed: 10 connections", Duration: 10 * time.Second, Interval: time.Second, Start: runStart}
 	s := state{start: runStart}
 	empty := plain(screen(&s, &info, runStart.Add(300*time.Millisecond), 100))
 	if !strings.Contains(empty, "waiting for the first interval") || !strings.Contains(empty, "elapsed 0.3 s  remaining 9.7 s") {
 		t.Errorf("before the first interval:\n%s", empty)
 	}
-	for iv := range series.All() {
+	for _, iv := range intervals {
 		s.add(iv)
 	}
 	now := runStart.Add(3500 * time.Millisecond)
@@ -71,24 +77,29 @@ func TestScreen(t *testing.T) {
 	for _, want := range []string{
 		"gather bench  GET http://127.0.0.1:5000/",
 		"elapsed 3.5 s  remaining 6.5 s",
-		// The last interval: 400 requests in 1 s; overall 1012 in 3.5 s.
-		"now      400.0   overall      289.1   requests 1012",
+		// The last interval: 400 requests in the 0.9 s the run went on
+		// in it; overall 1012 in 3.5 s.
+		"now      444.4   overall      289.1   requests 1012",
 		// p99 of the last interval is 4 ms; of the run 4 ms as well (within
 		// 1%), p50 of the run 3 ms (612 of 1012 answered in 1 to 3 ms).
 		"p99              4.015 ms       4.015 ms",
 		"p50              4.015 ms       3.007 ms",
 		"timeout 7 (0)",
 		"Status       200 1000 (400)  503 5 (0)",
-		"req/s", "p99 ms", "max 400",
+		"req/s", "p99 ms", "max 444",
 		"q or Ctrl-C",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("screen lacks %q:\n%s", want, got)
 		}
 	}
-	// The first interval covered half a second: 100 requests are 200/s.
+	// The first interval covered half a second: 100 requests are 200/s;
+	// the last 0.9 s: 400 requests are 444.4/s.
 	if s.rates[0] != 200 {
 		t.Errorf("rate of the partial first interval %v, want 200", s.rates[0])
+	}
+	if want := 400 / 0.9; math.Abs(s.rates[3]-want) > 1e-9 {
+		t.Errorf("rate of the partial last interval %v, want %v", s.rates[3], want)
 	}
 	// The open model shows the rate requests were due at.
 	open := info
@@ -184,7 +195,7 @@ func TestViewStopsOnQ(t *testing.T) {
 	var out syncBuffer
 	stopped := make(chan struct{})
 	v := Start(in, &out, Info{Target: "GET http://127.0.0.1:5000/", Interval: time.Second, Start: runStart}, func() { close(stopped) })
-	for iv := range knownSeries(t).All() {
+	for _, iv := range knownIntervals(t) {
 		v.Interval(iv)
 	}
 	waitFor(t, "the view drew the last interval", func() bool { return strings.Contains(plain(out.String()), "requests 1012") })
@@ -204,7 +215,7 @@ func TestViewStopsOnQ(t *testing.T) {
 	if o := out.String(); !strings.Contains(o, "\x1b[?1049h") || !strings.Contains(o, "\x1b[?1049l") {
 		t.Errorf("the view did not enter and leave the alternate screen: %q", o[max(0, len(o)-200):])
 	}
-	v.Interval(knownSeries(t).At(0)) // after the end: nothing, no block
+	v.Interval(knownIntervals(t)[0]) // after the end: nothing, no block
 }
 
 // Stop ends a view that nobody stopped with a key, without calling stop.
@@ -227,14 +238,14 @@ func TestViewStop(t *testing.T) {
 // the interval in, draw the screen. Once a second, that is the view's
 // CPU cost per second, besides the terminal's own work.
 func BenchmarkViewInterval(b *testing.B) {
-	series := knownSeries(b)
+	intervals := knownIntervals(b)
 	info := Info{Target: "GET http://127.0.0.1:5000/", Model: "closed: 50 connections", Duration: time.Hour, Interval: time.Second, Start: runStart}
 	s := state{start: runStart}
 	now := runStart.Add(time.Hour / 2)
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		s.add(series.At(i % series.Len()))
+		s.add(intervals[i%len(intervals)])
 		_ = screen(&s, &info, now, 120)
 		i++
 	}

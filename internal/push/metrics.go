@@ -32,7 +32,8 @@ import (
 // are the run's, so that summing them by run counts nothing twice.
 //
 // The first and last intervals of a run are partial (their boundaries
-// are on the wall clock, see [report.Series]), so their rates read low.
+// are on the wall clock, see [report.Series]): their rates are over the
+// part of them the run went on for (see [report.Interval.Covered]).
 
 // metric is one series of float values.
 type metric struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"github.com/prometheus/prometheus/prompb"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -267,5 +268,48 @@ func TestPerTargetSeries(t *testing.T) {
 	s := acc1.fold(single)
 	if s.targets[0] != (report.TargetCounts{Requests: 7, Errors: 2, Non2xx: 1}) {
 		t.Errorf("the one target's counters %+v, want the totals", s.targets[0])
+	}
+}
+
+// The rates are over the part of each interval the run went on for: a
+// run's first and last intervals are partial, and a steady 100 requests
+// a second (1000 due) read as that in them too, not lower.
+func TestRatesOfPartialIntervals(t *testing.T) {
+	t.Parallel()
+	ms := time.Millisecond
+	start := time.Date(2026, 1, 2, 3, 4, 5, 500_000_000, time.UTC) // half a second in
+	rec := report.NewRecorder()
+	ivs := report.NewIntervals(start, time.Second, rec)
+	ivs.CountDue(func(from, to time.Time) int64 { return int64(to.Sub(from) / ms) })
+	answer := func(at time.Duration, n int) {
+		for range n {
+			ivs.Cut(start.Add(at))
+			rec.Record(report.Sample{Response: ms, Service: ms, Status: 200, End: start.Add(at)})
+		}
+	}
+	answer(100*ms, 50)   // the first interval, 0.5 s of the run
+	answer(1000*ms, 100) // the second, whole
+	answer(1600*ms, 20)  // the last, 0.2 s of the run
+	if n := ivs.Finish(start.Add(1700*ms), 0).Len(); n != 3 {
+		t.Fatalf("%d intervals, want 3", n)
+	}
+	value := func(name string, s *snapshot) float64 {
+		for _, m := range metrics {
+			if m.name == name {
+				return m.value(s)
+			}
+		}
+		t.Fatalf("no metric %s", name)
+		return 0
+	}
+	var acc accumulator
+	for i := range 3 {
+		s := acc.fold(ivs.Closed(i))
+		if got := value("gather_request_rate", s); math.Abs(got-100) > 1e-9 {
+			t.Errorf("interval %d: gather_request_rate %v, want 100", i, got)
+		}
+		if got := value("gather_target_rate", s); math.Abs(got-1000) > 1e-9 {
+			t.Errorf("interval %d: gather_target_rate %v, want 1000", i, got)
+		}
 	}
 }

@@ -14,8 +14,9 @@ import (
 type snapshot struct {
 	// at is the end of the interval: the time of every value.
 	at time.Time
-	// length is the interval's length, for the rates.
-	length time.Duration
+	// length is the interval's length; covered is the part of it the
+	// run went on for (see [report.Interval.Covered]), for the rates.
+	length, covered time.Duration
 	// begin is the start of the run's first interval, where cumulative
 	// values start. first marks the run's first snapshot: the sinks send
 	// a zero point at begin before it, so that rate() and increase()
@@ -58,6 +59,7 @@ func (a *accumulator) fold(iv report.Interval) *snapshot {
 	s := &snapshot{
 		at:       iv.End(),
 		length:   iv.Length,
+		covered:  iv.Covered(),
 		first:    a.n == 0,
 		begin:    a.begin,
 		total:    a.total,
@@ -96,7 +98,8 @@ func (a *accumulator) addTargets(iv report.Interval) {
 	}
 }
 
-// rate returns n per second of the snapshot's interval.
+// rate returns n per second of the part of the snapshot's interval that
+// the run went on for: the run's first and last intervals are partial.
 func (s *snapshot) rate(n int64) float64 {
-	return float64(n) / s.length.Seconds()
+	return float64(n) / s.covered.Seconds()
 }

@@ -50,8 +50,9 @@ type Intervals struct {
 	// codes counts the responses by code, of all recorders: see topCodes.
 	codes [statusSlots]int64
 
-	mu     sync.Mutex // guards series.items against Closed and Len
+	mu     sync.Mutex // guards series.items and end against Closed and Len
 	series Series
+	end    time.Time // the run's end on the wall clock, once Finish has it
 }
 
 // MinInterval is the shortest interval a series may have.
@@ -227,7 +228,11 @@ func (iv *Intervals) CountCut(n int64) { iv.cut = n }
 // end, counts dropped requests in that last one, and returns the series.
 // Call it once the recorders have stopped.
 func (iv *Intervals) Finish(end time.Time, dropped int64) *Series {
-	last := floorDiv(iv.wall0+int64(end.Sub(iv.t0)), int64(iv.length))
+	wallEnd := iv.wall0 + int64(end.Sub(iv.t0))
+	iv.mu.Lock()
+	iv.end = time.Unix(0, wallEnd).UTC()
+	iv.mu.Unlock()
+	last := floorDiv(wallEnd, int64(iv.length))
 	for iv.cur < last {
 		if iv.sealNext {
 			iv.close(iv.cur-1, true, time.Time{})
@@ -253,12 +258,14 @@ func (iv *Intervals) Len() int {
 }
 
 // Closed returns closed interval i (0 is the run's first), decoding its
-// histograms outside any lock.
+// histograms outside any lock. It knows the run's start and, once Finish
+// has been called, its end, for [Interval.Covered].
 func (iv *Intervals) Closed(i int) Interval {
 	iv.mu.Lock()
 	s := Series{length: iv.length, items: iv.series.items[i : i+1 : i+1], targets: iv.series.targets}
+	end := iv.end
 	iv.mu.Unlock()
-	return s.At(0)
+	return s.At(0).Within(time.Unix(0, iv.wall0).UTC(), end)
 }
 
 // recorderSeries is a Recorder's part of the series: two slots that the

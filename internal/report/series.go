@@ -118,10 +118,39 @@ type Interval struct {
 	Targets []TargetCounts
 
 	response, service *hdrhistogram.Histogram
+	// runStart and runEnd are the bounds of the run the interval belongs
+	// to, for Covered; zero where they are not known.
+	runStart, runEnd time.Time
 }
 
 // End returns the end of the interval (Start plus Length).
 func (iv Interval) End() time.Time { return iv.Start.Add(iv.Length) }
+
+// Covered returns the part of the interval its run went on for: Length,
+// but less in the run's first and last intervals, which the run began
+// and ended inside. Its counters are over that time, so a rate is a
+// count divided by Covered. It is never less than a tenth of Length, so
+// that a run that began or ended a moment into an interval shows no spike
+// there. The intervals [Intervals.Closed] gives know their run's start and
+// end (the end once the run has finished); those of a [Series] know them
+// once [Interval.Within] has given them, and are taken as whole until then.
+func (iv Interval) Covered() time.Duration {
+	from, to := iv.Start, iv.End()
+	if iv.runStart.After(from) {
+		from = iv.runStart
+	}
+	if !iv.runEnd.IsZero() && iv.runEnd.Before(to) {
+		to = iv.runEnd
+	}
+	return max(to.Sub(from), iv.Length/10)
+}
+
+// Within returns iv as an interval of a run that went from start to end,
+// for [Interval.Covered]; a zero start or end is not known.
+func (iv Interval) Within(start, end time.Time) Interval {
+	iv.runStart, iv.runEnd = start, end
+	return iv
+}
 
 // Response returns the interval's response-time distribution.
 func (iv Interval) Response() Latency { return latencyOf(iv.response) }

@@ -180,19 +180,15 @@ func timeSeries(s *report.Summary, zero, start, end time.Time, step time.Duratio
 	}
 	totals := series.Totals()
 	for i := 0; i < n; i++ {
-		iv := series.At(i)
-		from, to := iv.Start, iv.End()
-		if from.Before(start) {
-			from = start
-		}
+		iv := series.At(i).Within(start, end)
+		// The rate of a partial interval (the first and last of a run) is
+		// over the part the run went on for.
+		covered := iv.Covered().Seconds()
+		perSecond := func(c int64) num { return num(float64(c) / covered) }
+		to := iv.End()
 		if to.After(end) {
 			to = end
 		}
-		// The rate of a partial interval (the first and last of a run) is
-		// over the part the run covered, at least a tenth of it, so that a
-		// run ending a moment into an interval shows no spike.
-		covered := max(to.Sub(from), length/10).Seconds()
-		perSecond := func(c int64) num { return num(float64(c) / covered) }
 		t.X = append(t.X, num(to.Sub(zero).Seconds()))
 		t.Rate = append(t.Rate, perSecond(iv.Requests))
 		if t.Due != nil {
