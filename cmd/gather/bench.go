@@ -505,5 +505,8 @@ func runBench(cmd *cobra.Command, f *benchFlags, plan *loadgen.Plan) error {
 		fmt.Fprintln(stderr, "gather: bench interrupted: the report covers the requests that finished")
 		return status
 	}
-	return judged
+	if judged != nil {
+		return judged
+	}
+	return runFailed(sum, stderr)
 }

@@ -345,9 +345,9 @@ func TestH2NotSpoken(t *testing.T) {
 			if s.Elapsed > 5*time.Second {
 				t.Errorf("%s, rate %v: the run lasted %v after it stopped early", tt.url, rate, s.Elapsed)
 			}
-			if s.Requests < 1 || s.Requests > 2 || s.ErrorKinds[tt.kind] != s.Requests || s.ConnectionsOpened() > 2 || !stopped {
-				t.Errorf("%s, rate %v: %d requests, errors %v, %d connections, warnings %q; want the run stopped at 1 or 2 × %v, saying why",
-					tt.url, rate, s.Requests, s.ErrorKinds, s.ConnectionsOpened(), w, tt.kind)
+			if s.Requests < 1 || s.Requests > 2 || s.ErrorKinds[tt.kind] != s.Requests || s.ConnectionsOpened() > 2 || !stopped || !s.Generator.StoppedEarly {
+				t.Errorf("%s, rate %v: %d requests, errors %v, %d connections, warnings %q, stopped early %v; want the run stopped at 1 or 2 × %v, saying why",
+					tt.url, rate, s.Requests, s.ErrorKinds, s.ConnectionsOpened(), w, s.Generator.StoppedEarly, tt.kind)
 			}
 		}
 	}

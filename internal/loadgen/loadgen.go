@@ -119,7 +119,9 @@ func Run(ctx context.Context, whole *Plan) (*report.Summary, error) {
 	stopChecks := r.checks(recs, stopRun)
 	finishSeries := r.startSeries(recs, due)
 	stats := e.run(ctx, r)
-	if se, ok := e.(interface{ stoppedEarly() bool }); r.sched != nil && !(ok && se.stoppedEarly()) {
+	se, ok := e.(interface{ stoppedEarly() bool })
+	stoppedEarly := ok && se.stoppedEarly()
+	if r.sched != nil && !stoppedEarly {
 		// An open run lasts its schedule: the engine returns at the last
 		// response, which can come before the schedule's end (the next
 		// request would have been due past it), and throughput over that
@@ -167,6 +169,7 @@ func Run(ctx context.Context, whole *Plan) (*report.Summary, error) {
 	s.Generator = r.judge(s, stats, time.Duration(gc1.PauseTotalNs-gc0.PauseTotalNs), cpu, elapsed)
 	s.Generator.Engine = e.String()
 	s.Generator.Warnings = append(s.Generator.Warnings, e.problems()...)
+	s.Generator.StoppedEarly = stoppedEarly
 	if err := context.Cause(ctx); errors.Is(err, errChecked) {
 		s.Interrupted = true
 		s.Generator.Warnings = append(s.Generator.Warnings, err.Error())

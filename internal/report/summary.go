@@ -143,6 +143,11 @@ type Generator struct {
 	Limit string
 	// Warnings explains each problem the generator found, one line each.
 	Warnings []string
+	// StoppedEarly reports that the engine ended the run before its plan
+	// was done because no request would ever be answered, as the HTTP/2
+	// engine does at a server without HTTP/2; Warnings says why. It is
+	// for bench's exit status, and not saved.
+	StoppedEarly bool
 }
 
 // Asked is what a run was asked to do: bench's -n and -z; its -q is
