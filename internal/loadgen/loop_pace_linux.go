@@ -36,14 +36,16 @@ type loopPacer struct {
 	// connections above its level, in place order.
 	idle     []*loopConn
 	idleFrom time.Time // since when idle has not been empty
-	next     int64     // the request claimed and not yet sent; -1 if none
-	due      time.Time // its due time
-	ended    bool      // the schedule holds nothing more for this loop
-	admitAt  time.Time // when the ramp reaches the lowest idle place; zero: to find
-	place    func(c *loopConn) int
-	loops    int // of the run
-	timer    loopTimer
-	stats    workerStats
+	// next and last: the requests claimed and not yet sent, [next, last)
+	// of the schedule, a run of consecutive requests; none if next ==
+	// last. due is next's due time.
+	next, last int64
+	due        time.Time
+	ended      bool      // the schedule holds nothing more for this loop
+	admitAt    time.Time // when the ramp reaches the lowest idle place; zero: to find
+	place      func(c *loopConn) int
+	timer      loopTimer
+	stats      workerStats
 }
 
 // newLoopPacer returns the pacer of loop index of n, or nil if the run
@@ -55,9 +57,7 @@ func newLoopPacer(l *eventLoop, r *run, index, n int) *loopPacer {
 	p := &loopPacer{
 		run:   r,
 		open:  r.sched != nil,
-		next:  -1,
 		place: func(c *loopConn) int { return int(r.plan.Segment.rampPlace(int(c.id)*n + index)) },
-		loops: n,
 		timer: newLoopTimer(l, r.plan),
 	}
 	return p
@@ -120,14 +120,15 @@ func (p *loopPacer) send(l *eventLoop) {
 	now := time.Now()
 	early := time.Duration(0) // how early a request may go: the slack, where requests share a wake-up
 	for !p.ended && len(p.idle) > 0 && !l.stop.Load() {
-		if p.next < 0 {
-			i := r.next.Add(1) - 1
+		if p.next == p.last {
+			n := p.claimable(now)
+			i := r.next.Add(n) - n
 			off, ok := r.sched.due(i)
 			if !ok {
 				p.end(l)
 				return
 			}
-			p.next, p.due = i, r.t0.Add(off)
+			p.next, p.last, p.due = i, i+n, r.t0.Add(off)
 		}
 		if r.plan.Duration > 0 && !now.Before(r.t0.Add(r.plan.Duration)) {
 			// The run is over: what is due and not sent is dropped.
@@ -171,19 +172,47 @@ func (p *loopPacer) send(l *eventLoop) {
 		if len(p.idle) == 0 {
 			p.idleFrom = time.Time{}
 		}
-		seq := p.next
-		p.next = -1
-		l.begin(c, now, seq, p.due, late)
+		seq, due := p.next, p.due
+		if p.next++; p.next < p.last {
+			off, ok := r.sched.due(p.next)
+			if ok {
+				p.due = r.t0.Add(off)
+			} else {
+				p.next = p.last // the schedule ends before them; end finds it
+			}
+		}
+		l.begin(c, now, seq, due, late)
 		l.step(c)
 		now = time.Now()
 	}
+}
+
+// claimable returns how many consecutive requests of the schedule the
+// loop claims at once: those due within the slack after the next, where
+// they share a wake-up (see sharing), at most one per free connection;
+// else one. Claimed together, they go out in one wake-up of one loop:
+// claimed one at a time, the loops would take turns, and each would wake
+// for every other request. A loop that stalls holds as many late.
+func (p *loopPacer) claimable(now time.Time) int64 {
+	if !p.sharing(now) {
+		return 1
+	}
+	n := int64(p.perSecond(now) * p.timer.slack.Seconds())
+	return max(1, min(n, int64(len(p.idle))))
+}
+
+// perSecond returns the run's rate at t: the segment's share of the
+// schedule's.
+func (p *loopPacer) perSecond(t time.Time) float64 {
+	r := p.run
+	return r.sched.rate.level(t.Sub(r.t0)) / float64(max(r.sched.seg.Count, 1))
 }
 
 // end marks the schedule over for this loop and retires its free
 // connections; busy ones retire when their request ends.
 func (p *loopPacer) end(l *eventLoop) {
 	p.ended = true
-	p.next = -1
+	p.next = p.last
 	for _, c := range p.idle {
 		l.retire(c)
 	}
@@ -233,7 +262,7 @@ func (p *loopPacer) wake() time.Time {
 		return time.Time{}
 	}
 	if p.open {
-		if p.next < 0 {
+		if p.next == p.last {
 			return time.Now() // a request to claim: at once
 		}
 		if p.sharing(p.due) {
@@ -255,14 +284,12 @@ func (p *loopPacer) sharing(due time.Time) bool {
 	return t.slack > 0 && (!t.auto || p.shares(due))
 }
 
-// shares reports whether, at the schedule's rate at due, more requests
-// fall due for this loop within the slack: whether sending them early
-// lets them share the wake-up. At lower rates the loop wakes for each
-// request, on time.
+// shares reports whether, at the run's rate at due, at least two
+// requests fall due within the slack: whether claiming them together and
+// sending them early lets them share the wake-up. At lower rates the
+// loops wake for each request, on time.
 func (p *loopPacer) shares(due time.Time) bool {
-	r := p.run
-	rate := r.sched.rate.level(due.Sub(r.t0))
-	return rate*p.timer.slack.Seconds() >= 2*float64(p.loops)
+	return p.perSecond(due)*p.timer.slack.Seconds() >= 2
 }
 
 // retire closes c for good: the run needs no more of it.
