@@ -481,7 +481,7 @@ func TestOpenModelOverTLSAndHTTP2(t *testing.T) {
 				t.Fatal(err)
 			}
 			if s.Status[200] != 20 || !strings.HasSuffix(s.Generator.Engine, tt.engine) {
-				t.Errorf("statuses %v, errors %v, engine %q", s.Status, s.ErrorKinds, s.Generator.Engine)
+				t.Errorf("statuses %v, errors %v, engine %q; requests %d dropped %d cut %d elapsed %v", s.Status, s.ErrorKinds, s.Generator.Engine, s.Requests, s.Dropped, s.Cut, s.Elapsed)
 			}
 			// 20 requests at 100/s: the last is due at 190 ms.
 			if s.Elapsed < 185*time.Millisecond || s.Generator.TargetRate != 100 {
