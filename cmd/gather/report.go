@@ -3,12 +3,10 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -80,109 +78,34 @@ status 3. On the --html page each run is judged too, for its column.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if !slices.Contains(reportFormats, output) {
-				return usagef("report: -o must be text or json, got %q", output)
-			}
-			if err := checkNotStdout("report", cmd, "html", "junit"); err != nil {
+			o := reportOutputs{format: output, save: save, html: htmlFile, th: &th}
+			if err := o.check(cmd); err != nil {
 				return err
-			}
-			for _, out := range []struct{ flag, name string }{{"--save", save}, {"--html", htmlFile}} {
-				if out.name == "" || out.flag == "--save" && out.name == "-" {
-					continue
-				}
-				if err := checkWritable(out.name); err != nil {
-					return usagef("report: %s: %v", out.flag, err)
-				}
-			}
-			if th.junit != "" {
-				if err := checkWritable(th.junit); err != nil {
-					return usagef("report: --junit: %v", err)
-				}
-			}
-			if _, err := threshold.ParseAll(th.exprs); err != nil {
-				return usagef("report: %v", err) // before reading any run
-			}
-			var total report.Summary
-			var runs []reporthtml.Run
-			var check report.MergeCheck
-			var conflicts []string
-			merge := func(name string, s *report.Summary) error {
-				for _, c := range check.Check(name, s) {
-					if !force {
-						return usagef("report: %s; --force merges them anyway", c)
-					}
-					conflicts = append(conflicts, "merged with --force: "+c)
-				}
-				if err := total.Add(s); err != nil {
-					return fmt.Errorf("report: %s: %w", name, err)
-				}
-				if strings.HasPrefix(name, "-") {
-					name = "standard input" + strings.TrimPrefix(name, "-")
-				}
-				runs = append(runs, reporthtml.Run{Name: name, Summary: s})
-				return nil
 			}
 			// Ctrl-C ends a wait on stdin or a FIFO at once; the runs read
 			// by then are not reported, being only part of what was asked.
-			_, err := untilInterrupted(cmd.Context(), func() (struct{}, error) {
-				for _, name := range args {
-					if err := readInput(name, cmd.InOrStdin(), cmd.ErrOrStderr(), merge); err != nil {
-						return struct{}{}, err
-					}
-				}
-				return struct{}{}, nil
+			type merged struct {
+				total *report.Summary
+				runs  []report.NamedRun
+			}
+			note := func(msg string) { fmt.Fprintf(cmd.ErrOrStderr(), "gather: report: note: %s\n", msg) }
+			m, err := untilInterrupted(cmd.Context(), func() (merged, error) {
+				total, runs, err := report.MergeInputs(args, cmd.InOrStdin(), force, note)
+				return merged{total, runs}, err
 			})
-			if errors.Is(err, errInterrupted) {
+			switch {
+			case errors.Is(err, errInterrupted):
 				return fmt.Errorf("report: %w while reading the runs: nothing reported", err)
+			case errors.Is(err, report.ErrConflict):
+				return usagef("report: %v; --force merges them anyway", err)
+			case errors.Is(err, report.ErrIncomplete):
+				return usagef("report: %v; --force merges what there is", err)
+			case errors.Is(err, report.ErrBadInput):
+				return usagef("report: %v", err)
+			case err != nil:
+				return fmt.Errorf("report: %w", err)
 			}
-			if err != nil {
-				return err
-			}
-			for _, m := range check.Missing() {
-				if !force {
-					return usagef("report: %s; --force merges what there is", m)
-				}
-				conflicts = append(conflicts, "merged with --force: "+m)
-			}
-			total.MergeWarnings = append(total.MergeWarnings, conflicts...)
-			if err := th.parse(total.Open(), threshold.Names(&total)); err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			switch save {
-			case "":
-			case "-": // as bench --save -: the run on one line, the report on stderr
-				if err := total.SaveLine(out); err != nil {
-					return fmt.Errorf("report: --save: %w", err)
-				}
-				out = cmd.ErrOrStderr()
-			default:
-				if err := saveSummary(&total, save); err != nil {
-					return err
-				}
-			}
-			th.judge(&total)
-			if htmlFile != "" {
-				for _, r := range runs {
-					th.judge(r.Summary)
-				}
-				if err := writePage(htmlFile, reporthtml.Page{Runs: runs, Merged: &total}); err != nil {
-					return fmt.Errorf("report: %w", err)
-				}
-			}
-			if output == "json" {
-				err = total.WriteJSON(out)
-			} else {
-				err = total.WriteText(out)
-			}
-			if err != nil {
-				return err
-			}
-			junit, err := th.openJUnit()
-			if err != nil {
-				return err
-			}
-			return th.finish(junit, &total, total.Start, cmd.ErrOrStderr())
+			return o.write(cmd, m.total, m.runs)
 		},
 	}
 	fl := cmd.Flags()
@@ -203,101 +126,80 @@ func completeReportFormats(*cobra.Command, []string, string) ([]string, cobra.Sh
 	return reportFormats, cobra.ShellCompDirectiveNoFileComp
 }
 
-// readInput reads the saved runs of one input and gives each to merge,
-// named for the messages by the input's name (and its line, if it holds
-// several). The input is "-" (stdin), a file, or a folder, whose files
-// are read in name order. A file holding no run is bad input when named,
-// and only noted when found in a folder (a machine that died before it
-// saved leaves its file empty; the merge check names its segment). Its
-// errors are usage errors, naming the file.
-func readInput(name string, stdin io.Reader, stderr io.Writer, merge func(string, *report.Summary) error) error {
-	if name == "-" {
-		return readRuns(name, stdin, stderr, false, merge)
+// reportOutputs are where report writes the merged runs, besides the
+// report itself, and how it judges them.
+type reportOutputs struct {
+	format, save, html string
+	th                 *thresholdFlags
+}
+
+// check finds what is wrong with the outputs before any run is read:
+// every error is a usage error.
+func (o *reportOutputs) check(cmd *cobra.Command) error {
+	if !slices.Contains(reportFormats, o.format) {
+		return usagef("report: -o must be text or json, got %q", o.format)
 	}
-	f, err := os.Open(name)
-	if err != nil {
-		return usagef("report: %v", err)
+	if err := checkNotStdout("report", cmd, "html", "junit"); err != nil {
+		return err
 	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return usagef("report: %v", err)
-	}
-	if !fi.IsDir() {
-		defer f.Close()
-		return readRuns(name, f, stderr, false, merge)
-	}
-	f.Close()
-	entries, err := os.ReadDir(name)
-	if err != nil {
-		return usagef("report: %v", err)
-	}
-	files := 0
-	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), ".") || !e.Type().IsRegular() {
+	for _, out := range []struct{ flag, name string }{{"--save", o.save}, {"--html", o.html}, {"--junit", o.th.junit}} {
+		if out.name == "" || out.flag == "--save" && out.name == "-" {
 			continue
 		}
-		files++
-		if err := readFile(filepath.Join(name, e.Name()), stderr, true, merge); err != nil {
-			return err
+		if err := checkWritable(out.name); err != nil {
+			return usagef("report: %s: %v", out.flag, err)
 		}
 	}
-	if files == 0 {
-		return usagef("report: %s: the folder holds no file", name)
+	if _, err := threshold.ParseAll(o.th.exprs); err != nil {
+		return usagef("report: %v", err) // before reading any run
 	}
 	return nil
 }
 
-func readFile(name string, stderr io.Writer, inFolder bool, merge func(string, *report.Summary) error) error {
-	f, err := os.Open(name)
+// write judges the merged runs and writes them: --save, --html, the
+// report, --junit; its status is the thresholds' verdict.
+func (o *reportOutputs) write(cmd *cobra.Command, total *report.Summary, runs []report.NamedRun) error {
+	if err := o.th.parse(total.Open(), threshold.Names(total)); err != nil {
+		return err
+	}
+	out := cmd.OutOrStdout()
+	switch o.save {
+	case "":
+	case "-": // as bench --save -: the run on one line, the report on stderr
+		if err := total.SaveLine(out); err != nil {
+			return fmt.Errorf("report: --save: %w", err)
+		}
+		out = cmd.ErrOrStderr()
+	default:
+		if err := saveSummary(total, o.save); err != nil {
+			return err
+		}
+	}
+	o.th.judge(total)
+	if o.html != "" {
+		page := reporthtml.Page{Merged: total}
+		for _, r := range runs {
+			o.th.judge(r.Summary)
+			page.Runs = append(page.Runs, reporthtml.Run{Name: r.Name, Summary: r.Summary})
+		}
+		if err := writePage(o.html, page); err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
+	}
+	var err error
+	if o.format == "json" {
+		err = total.WriteJSON(out)
+	} else {
+		err = total.WriteText(out)
+	}
 	if err != nil {
-		return usagef("report: %v", err)
+		return err
 	}
-	defer f.Close()
-	return readRuns(name, f, stderr, inFolder, merge)
-}
-
-// readRuns reads the runs of one stream, as readInput says.
-func readRuns(name string, r io.Reader, stderr io.Writer, inFolder bool, merge func(string, *report.Summary) error) error {
-	var first *report.Summary
-	var firstLine int
-	var mergeErr error
-	runs := 0
-	skipped, err := report.ReadRuns(r, func(line int, s *report.Summary) error {
-		runs++
-		switch runs {
-		case 1:
-			// Held back: a file of one run is named without a line.
-			first, firstLine = s, line
-			return nil
-		case 2:
-			if mergeErr = merge(fmt.Sprintf("%s:%d", name, firstLine), first); mergeErr != nil {
-				return mergeErr
-			}
-		}
-		mergeErr = merge(fmt.Sprintf("%s:%d", name, line), s)
-		return mergeErr
-	})
-	switch {
-	case mergeErr != nil:
-		return mergeErr
-	case errors.Is(err, report.ErrNoRuns) && inFolder:
-		fmt.Fprintf(stderr, "gather: report: note: %s holds no saved run\n", name)
-		return nil
-	case err != nil:
-		return usagef("report: %s: %v", name, err)
+	junit, err := o.th.openJUnit()
+	if err != nil {
+		return err
 	}
-	if runs == 1 {
-		if err := merge(name, first); err != nil {
-			return err
-		}
-	}
-	if skipped == 1 {
-		fmt.Fprintf(stderr, "gather: report: note: %s: skipped 1 line that is not a saved run\n", name)
-	} else if skipped > 1 {
-		fmt.Fprintf(stderr, "gather: report: note: %s: skipped %d lines that are not saved runs\n", name, skipped)
-	}
-	return nil
+	return o.th.finish(junit, total, total.Start, cmd.ErrOrStderr())
 }
 
 // checkNotStdout returns a usage error for any of the named flags (files
