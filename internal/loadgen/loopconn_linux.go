@@ -122,6 +122,7 @@ func (l *eventLoop) begin(c *loopConn, now time.Time, seq int64, due time.Time, 
 	c.target, c.bytes = l.req.next(c.req, &c.bufs, seq, now)
 	c.p.NoBody = c.target.noBody
 	c.start, c.sent, c.retried = now, now, false
+	c.last = time.Time{} // set by the read that completes the response; a response ended by its close has none
 	if due.After(now) {
 		due = now // sent early, within the loop's slack: its wait starts at its send
 	}
