@@ -3,7 +3,9 @@
 package loadgen
 
 import (
+	"bufio"
 	"context"
+	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -41,14 +43,34 @@ func TestReceiveStamps(t *testing.T) {
 	defer f.Close()
 	fd := int(f.Fd())
 	enableStamps(fd)
+	var oob [64]byte
+	buf := make([]byte, 64)
+	// The kernel turns receive stamps on a moment after the first socket
+	// of the system asks for them (net_enable_timestamp defers it to a
+	// work queue, which a loaded machine runs late): the bytes that come
+	// before are not stamped. Wait for a stamped one.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if _, err := server.Write([]byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		n, stamp, err := rawReadStamped(fd, buf, oob[:])
+		if err != nil || n != 1 {
+			t.Fatalf("read %d, %v", n, err)
+		}
+		if stamp != 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no receive stamp in 10 s")
+		}
+		time.Sleep(time.Millisecond)
+	}
 
 	sent := time.Now()
 	if _, err := server.Write([]byte("answer")); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(300 * time.Millisecond) // the loop asleep meanwhile
-	var oob [64]byte
-	buf := make([]byte, 64)
 	n, stamp, err := rawReadStamped(fd, buf, oob[:])
 	read := time.Now()
 	if err != nil || string(buf[:n]) != "answer" {
@@ -144,5 +166,37 @@ func TestLoopEarlySendsTimedFromTheSend(t *testing.T) {
 	}
 	if r, sv := s.Response(), s.Service(); r.Min < sv.Min {
 		t.Errorf("response time min %v under the service time's %v: a request sent early was timed from its due time", r.Min, sv.Min)
+	}
+}
+
+// A response whose body ends with its connection is timed at its end,
+// not at the end of the response before it on the same connection: the
+// kernel's stamp of the earlier one is not kept for it. The server
+// answers each connection's first request with a length and its second
+// until it closes, each after 2 ms: no service time is shorter.
+func TestLoopReapTimesCloseDelimited(t *testing.T) {
+	t.Parallel()
+	srv := newRawServer(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for _, resp := range []string{
+			"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+			"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nhello",
+		} {
+			if _, err := readRequest(br); err != nil {
+				return
+			}
+			time.Sleep(2 * time.Millisecond)
+			if _, err := io.WriteString(c, resp); err != nil {
+				return
+			}
+		}
+	})
+	p := &Plan{URL: mustURL(t, "http://"+srv.addr()+"/"), Connections: 1, Rate: 50, Duration: time.Second, Timeout: 5 * time.Second}
+	s, _ := runOneLoop(t, srv, p, 1, reapWindow)
+	if s.Requests < 10 || s.Errors != 0 {
+		t.Fatalf("%d requests, %d errors; want about 50 answered", s.Requests, s.Errors)
+	}
+	if sv := s.Service(); sv.Min < 2*time.Millisecond {
+		t.Errorf("service time min %v, under the server's 2 ms: a response ended by its close was timed at the response before it", sv.Min)
 	}
 }
