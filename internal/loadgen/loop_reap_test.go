@@ -200,3 +200,21 @@ func TestLoopReapTimesCloseDelimited(t *testing.T) {
 		t.Errorf("service time min %v, under the server's 2 ms: a response ended by its close was timed at the response before it", sv.Min)
 	}
 }
+
+// An answer the loop left in the kernel that came before its request's
+// deadline is read, not timed out, when the deadline wakes the loop
+// before its next due time: answers left for up to a second, 20 req/s,
+// each answered after 10 ms with a deadline at 40 ms, before the next due
+// time.
+func TestLoopReapReadsBeforeTheDeadline(t *testing.T) {
+	t.Parallel()
+	srv := newRawServer(t, slowly(10*time.Millisecond))
+	p := &Plan{URL: mustURL(t, "http://"+srv.addr()+"/"), Connections: 4, Rate: 20, Duration: time.Second, Timeout: 40 * time.Millisecond}
+	s, l := runOneLoop(t, srv, p, 4, time.Second)
+	if s.Requests < 10 || s.Errors > s.Requests/4 { // a few may be late on a loaded machine
+		t.Errorf("%d requests, %d errors %v; want about 20 answered in time", s.Requests, s.Errors, s.ErrorKinds)
+	}
+	if l.reap.waits == 0 {
+		t.Error("the loop never left the answers in the kernel")
+	}
+}
