@@ -7,6 +7,7 @@ import (
 	"os"
 	"regexp"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -36,7 +37,12 @@ const nodeEnv = "GATHER_NODE"
 // likely a typo than a plan, and the run would sit waiting for it.
 const maxStartAhead = 24 * time.Hour
 
-var runIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+// runIDPattern is what --run-id may be. It is compiled on first use, not
+// at start, where every gather command would pay for it (see
+// docs/fetch.md, where the memory goes).
+var runIDPattern = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+})
 
 func (f *segmentFlags) register(fl *pflag.FlagSet) {
 	f.flags = fl
@@ -78,7 +84,7 @@ func (f *segmentFlags) apply(plan *loadgen.Plan, emit bool) error {
 		g = loadgen.Segment{Index: i, Count: f.segments}
 	}
 	if f.runID != "" {
-		if !runIDPattern.MatchString(f.runID) {
+		if !runIDPattern().MatchString(f.runID) {
 			return usagef("bench: --run-id %q: want up to 64 letters, digits, '.', '_' or '-'", f.runID)
 		}
 		if g.Count == 0 && !emit {

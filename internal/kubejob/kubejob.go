@@ -21,6 +21,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -87,11 +88,17 @@ type File struct {
 	Data []byte
 }
 
+// The patterns are compiled on first use, not at start: every gather
+// command would pay for them (see docs/fetch.md, where the memory goes).
 var (
-	dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
-	quantity = regexp.MustCompile(`^([0-9]+(\.[0-9]+)?|\.[0-9]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$`)
+	dnsLabel = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`) })
+	quantity = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^([0-9]+(\.[0-9]+)?|\.[0-9]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$`)
+	})
 	// labelValue: at most 63 characters, alphanumeric at both ends.
-	labelValue = regexp.MustCompile(`^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$`)
+	labelValue = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$`)
+	})
 )
 
 // MaxName bounds the Job's name: the pods' host names are the name, the
@@ -101,19 +108,19 @@ const MaxName = 52
 // Check reports what is wrong with j, naming the field as bench's flags do.
 func (j *Job) Check() error {
 	switch {
-	case len(j.Name) > MaxName || !dnsLabel.MatchString(j.Name):
+	case len(j.Name) > MaxName || !dnsLabel().MatchString(j.Name):
 		return fmt.Errorf("name %q: want lower-case letters, digits and '-', at most %d", j.Name, MaxName)
-	case j.Namespace != "" && (len(j.Namespace) > 63 || !dnsLabel.MatchString(j.Namespace)):
+	case j.Namespace != "" && (len(j.Namespace) > 63 || !dnsLabel().MatchString(j.Namespace)):
 		return fmt.Errorf("namespace %q: want lower-case letters, digits and '-', at most 63", j.Namespace)
 	case j.Image == "" || strings.ContainsAny(j.Image, " \t\r\n"):
 		return fmt.Errorf("image %q: want an image reference, e.g. registry.example.com/gather:1.0", j.Image)
 	case j.Segments < 1:
 		return fmt.Errorf("%d segments", j.Segments)
-	case !labelValue.MatchString(j.RunID):
+	case !labelValue().MatchString(j.RunID):
 		return fmt.Errorf("run id %q cannot be a label value", j.RunID)
-	case !quantity.MatchString(j.CPU):
+	case !quantity().MatchString(j.CPU):
 		return fmt.Errorf("cpu %q: want a quantity, e.g. 2 or 500m", j.CPU)
-	case !quantity.MatchString(j.Memory):
+	case !quantity().MatchString(j.Memory):
 		return fmt.Errorf("memory %q: want a quantity, e.g. 512Mi or 2Gi", j.Memory)
 	case j.Deadline < time.Second:
 		return fmt.Errorf("deadline %v: want at least a second", j.Deadline)

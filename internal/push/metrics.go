@@ -1,6 +1,8 @@
 package push
 
 import (
+	"sync"
+
 	"github.com/gather-dev/gather/internal/report"
 )
 
@@ -48,8 +50,10 @@ type metric struct {
 	perTarget func(c *report.TargetCounts) int64
 }
 
-// metrics is the series every snapshot sends, in order.
-var metrics = func() []metric {
+// allMetrics returns the series every snapshot sends, in order. The table
+// is made on first use, not at start, where every gather command would
+// pay for it.
+var allMetrics = sync.OnceValue(func() []metric {
 	count := func(f func(c *report.IntervalCounts) int64) func(*snapshot) float64 {
 		return func(s *snapshot) float64 { return float64(f(&s.total)) }
 	}
@@ -91,7 +95,7 @@ var metrics = func() []metric {
 		metric{name: "gather_non2xx_by_target_total", otel: "gather.non2xx_by_target", unit: "{response}", counter: true,
 			perTarget: func(c *report.TargetCounts) int64 { return c.Non2xx }},
 	)
-}()
+})
 
 // histogram is one latency histogram every snapshot sends.
 type histogram struct {

@@ -80,6 +80,7 @@ func (o *otlpSink) start(labels []label, runID string, targets []string) {
 func (o *otlpSink) close() { o.rt.next.CloseIdleConnections() }
 
 func (o *otlpSink) samples(s *snapshot) int {
+	metrics := allMetrics()
 	n := len(histograms)
 	for _, m := range metrics {
 		if m.perTarget != nil {
@@ -191,6 +192,7 @@ const (
 // a metric per name, a data point per snapshot and attribute set.
 // Cumulative points start at the run's first interval.
 func (o *otlpSink) request(b []byte, snaps []*snapshot) []byte {
+	metrics := allMetrics()
 	p := pbuf{b: b}
 	begin := nanos(snaps[0].begin)
 	p.message(otlpResourceMetrics, func() {
@@ -223,6 +225,7 @@ func (o *otlpSink) request(b []byte, snaps []*snapshot) []byte {
 // numberMetric writes the Metric of OTLP name otel: a cumulative sum or
 // a gauge, with the points of every metric of that name.
 func (o *otlpSink) numberMetric(p *pbuf, snaps []*snapshot, begin uint64, otel string) {
+	metrics := allMetrics()
 	first := metrics[slices.IndexFunc(metrics, func(m metric) bool { return m.otel == otel })]
 	p.str(otlpMetricName, otel)
 	p.str(otlpMetricUnit, first.unit)

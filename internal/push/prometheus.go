@@ -248,6 +248,7 @@ func writeRequest(b []byte, req []series) []byte {
 // request returns the snapshots as one write request: one series per
 // metric (or histogram bucket), its points in time order.
 func (p *prometheusSink) request(snaps []*snapshot, native bool) []series {
+	metrics := allMetrics()
 	var req []series
 	add := func(name string, extra label, values func(s *snapshot) float64, counter bool) {
 		ts := series{labels: p.labels(name, extra)}

@@ -71,8 +71,10 @@ type Config struct {
 	CPU func() time.Duration
 }
 
-// labelName is what Prometheus allows as a label name.
-var labelName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+// labelName is what Prometheus allows as a label name. It is compiled on
+// first use, not at start, where every gather command would pay for it
+// (see docs/fetch.md, where the memory goes).
+var labelName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`) })
 
 // ownLabels are the label names gather sets itself.
 var ownLabels = []string{"run", "segment", "target", "status", "kind", "le", "quantile", "job", "instance"}
@@ -82,7 +84,7 @@ var ownLabels = []string{"run", "segment", "target", "status", "kind", "le", "qu
 // not start with "__", and not be one of the labels gather sets itself.
 func CheckTag(name string) error {
 	switch {
-	case !labelName.MatchString(name):
+	case !labelName().MatchString(name):
 		return fmt.Errorf("tag name %q: want letters, digits and _, not starting with a digit", name)
 	case len(name) >= 2 && name[:2] == "__":
 		return fmt.Errorf("tag name %q: names starting with __ are Prometheus's own", name)

@@ -89,6 +89,7 @@ func checkRun(t *testing.T, sum *report.Summary, e report.Export) {
 // nativeSamples returns the samples n snapshots make in native form.
 func nativeSamples(n int64) int64 {
 	counters := int64(len(histograms))
+	metrics := allMetrics()
 	for _, m := range metrics {
 		if m.counter {
 			counters++

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"iter"
 	"slices"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -273,14 +274,16 @@ func packHistogram(h *hdrhistogram.Histogram) []byte {
 	return slices.Clip(out)
 }
 
-// intervalCounts is the number of buckets of an interval histogram.
-var intervalCounts = len(newIntervalHistogram().Export().Counts)
+// intervalCounts is the number of buckets of an interval histogram,
+// counted on first use rather than at start, where every gather command
+// would make a histogram (54 KB) to count them.
+var intervalCounts = sync.OnceValue(func() int { return len(newIntervalHistogram().Export().Counts) })
 
 // unpackHistogram decodes what packHistogram returned. The bytes came from
 // packHistogram, so decoding cannot fail; bytes that do not decode make an
 // empty histogram.
 func unpackHistogram(raw []byte) *hdrhistogram.Histogram {
-	counts := make([]int64, intervalCounts)
+	counts := make([]int64, intervalCounts())
 	for i := 0; len(raw) > 0; {
 		v, n := binary.Varint(raw)
 		if n <= 0 || i >= len(counts) {

@@ -195,14 +195,15 @@ func (h *Handler) status(w *recorder, r *http.Request) {
 }
 
 // pattern is what /bytes/{n} repeats: printable, so that a curious user
-// who prints it sees something.
-var pattern = func() []byte {
+// who prints it sees something. It is made on first use, not at start,
+// where every gather command would pay for its 32 KiB.
+var pattern = sync.OnceValue(func() []byte {
 	b := make([]byte, 32<<10)
 	for i := range b {
 		b[i] = "abcdefghijklmnopqrstuvwxyz012345"[i%32]
 	}
 	return b
-}()
+})
 
 func (h *Handler) bytes(w *recorder, r *http.Request) {
 	n, err := strconv.ParseInt(r.PathValue("n"), 10, 64)
@@ -217,8 +218,9 @@ func (h *Handler) bytes(w *recorder, r *http.Request) {
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Length", strconv.FormatInt(n, 10))
 	w.WriteHeader(http.StatusOK)
+	p := pattern()
 	for n > 0 {
-		chunk := pattern[:min(n, int64(len(pattern)))]
+		chunk := p[:min(n, int64(len(p)))]
 		if _, err := w.Write(chunk); err != nil {
 			w.abort()
 		}

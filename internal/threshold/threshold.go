@@ -29,6 +29,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -69,7 +70,12 @@ const (
 // latency reports whether the measure is a response time.
 func (k kind) latency() bool { return k <= kindMax }
 
-var exprRE = regexp.MustCompile(`^(?:(.+):)?\s*([A-Za-z][A-Za-z0-9_.]*)\s*(<=|>=|==|<|>)\s*(.*?)\s*$`)
+// exprRE is a threshold's syntax: [name:] measure op value. It is
+// compiled on first use, not at start, where every gather command would
+// pay for it (see docs/fetch.md, where the memory goes).
+var exprRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(?:(.+):)?\s*([A-Za-z][A-Za-z0-9_.]*)\s*(<=|>=|==|<|>)\s*(.*?)\s*$`)
+})
 
 // measures lists what MEASURE may be, for error messages.
 const measures = "pN (p99, p99.9), mean, min, max, errors, statusNxx (status5xx) or statusNNN, rps, achieved, late"
@@ -80,7 +86,7 @@ func Parse(expr string) (Threshold, error) {
 	bad := func(format string, args ...any) (Threshold, error) {
 		return Threshold{}, fmt.Errorf("threshold %q: %s", expr, fmt.Sprintf(format, args...))
 	}
-	m := exprRE.FindStringSubmatch(expr)
+	m := exprRE().FindStringSubmatch(expr)
 	if m == nil {
 		return bad("want [TARGET:]MEASURE OP VALUE, such as p99<250ms or login:errors<1%%, with OP one of <, <=, >, >=, ==")
 	}

@@ -26,6 +26,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gather-dev/gather/internal/report"
@@ -84,7 +85,9 @@ var uplotJS string
 //go:embed uplot/uPlot.min.css
 var uplotCSS string
 
-var tmpl = template.Must(template.New("page").Parse(pageTemplate))
+// tmpl is parsed on first use, not at start: every gather command would
+// pay for it (see docs/fetch.md, where the memory goes).
+var tmpl = sync.OnceValue(func() *template.Template { return template.Must(template.New("page").Parse(pageTemplate)) })
 
 // Write writes the page to w.
 func Write(w io.Writer, p Page) error {
@@ -97,7 +100,7 @@ func Write(w io.Writer, p Page) error {
 		return err
 	}
 	var buf bytes.Buffer
-	err = tmpl.Execute(&buf, map[string]any{
+	err = tmpl().Execute(&buf, map[string]any{
 		"Title": d.Title,
 		"CSS":   template.CSS(uplotCSS + "\n" + pageCSS),
 		// The data is JSON from encoding/json, which escapes <, > and &:
