@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # bench/fetch.sh: gather fetch against curl --parallel and a Python aiohttp
 # crawler doing the same job, in the same run, on this machine, against
-# "gather serve" on loopback.
+# "gather serve" and nginx on loopback.
 #
-#   1. For each server delay (gather serve --delay 0s, then 20ms) and each
-#      input size (10,000 and 100,000 distinct URLs http://127.0.0.1:PORT/?i=N),
-#      at concurrency C (200), one JSON line per URL on stdout:
+#   1. For each server delay (gather serve --delay 0s, then 20ms), each
+#      server at a delay (gather serve, then nginx with the echo module's
+#      echo_sleep) and each input size (10,000 and 100,000 distinct URLs
+#      http://127.0.0.1:PORT/?i=N), at concurrency C (200), one JSON line
+#      per URL on stdout:
 #        gather   gather fetch --quiet -c C -i urls.txt
 #        curl     curl -s -Z --parallel-max C -K urls.cfg -w '%{json}\n'
 #                 (each URL's body to /dev/null)
@@ -16,12 +18,22 @@
 #      to curl and to aiohttp, and at 20 ms to the ceiling C / delay and
 #      to what gather bench (-z 5s -c C, event loops) gets from the same
 #      server just before: the server's own lateness on this machine.
+#      And what a Go program that does nothing but sleep DELAY in C
+#      goroutines reaches of the ceiling (bench/fetch_sleepers.go): the
+#      machine's own lateness, with no network, server or client.
+#      At a delay, with PIN=1 (the default on 2 or more cores), the
+#      server runs on the last core and every client on the others
+#      (taskset), so that the ceiling measures the client, not the
+#      server taking its CPU: at 10,000 URLs/s gather serve needs about
+#      0.7 of a core, nginx 0.3.
 #   2. Peak RSS of gather fetch at 10,000, 100,000 and BIG (1,000,000)
 #      input lines against --delay 0s: it must not grow with the input.
 #
 # Environment: C (200), ROUNDS (3), SIZES ("10000 100000"), DELAYS
-# ("0s 20ms"), BIG (1000000), PORT (a free one).
-# Installs what it lacks (curl, python3-aiohttp, time, bc) with apt-get
+# ("0s 20ms"), SERVERS at a delay ("serve nginx"), PIN (1 on 2 or more
+# cores), BIG (1000000), PORT (a free one).
+# Installs what it lacks (curl, python3-aiohttp, time, bc, nginx and
+# libnginx-mod-http-echo) with apt-get
 # under /work/notes/apt.lock when that exists. Everything it starts is
 # stopped on exit; it only talks to 127.0.0.1. Run it alone on the machine,
 # or under flock /work/notes/bench.lock: figures from a shared machine move.
@@ -32,11 +44,14 @@ ROUNDS=${ROUNDS:-3}
 SIZES=${SIZES:-10000 100000}
 DELAYS=${DELAYS:-0s 20ms}
 BIG=${BIG:-1000000}
+SERVERS=${SERVERS:-serve nginx}
+cores=$(nproc)
+PIN=${PIN:-$([ "$cores" -ge 2 ] && echo 1 || echo 0)}
 PY=/usr/bin/python3 # Debian's, which has python3-aiohttp; python3 on PATH may be another
 
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
-bench_init fetch
+bench_init fetch # $work is readable by nginx's worker, which runs as nobody
 cd "$repo"
 server_pid=
 stop_server() {
@@ -50,9 +65,14 @@ if ! { [ -x "$PY" ] && "$PY" -c 'import aiohttp' 2>/dev/null; }; then
 	apt_install python3-aiohttp
 fi
 need /usr/bin/time:time curl bc
+if [[ " $SERVERS " == *" nginx "* ]]; then
+	need nginx
+	[ -e /usr/lib/nginx/modules/ngx_http_echo_module.so ] || apt_install libnginx-mod-http-echo
+fi
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 build_gather
+go build -o "$work/sleepers" bench/fetch_sleepers.go
 gather=$work/gather
 port=${PORT:-$(free_port)}
 base=http://127.0.0.1:$port
@@ -60,18 +80,69 @@ base=http://127.0.0.1:$port
 echo "# machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(go version | cut -d' ' -f3), $(curl --version | head -1 | cut -d' ' -f1-2), Python $($PY -c 'import sys, aiohttp; print(sys.version.split()[0], "aiohttp", aiohttp.__version__)')"
 echo "# open files: $(ulimit -n); load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-start_server() { # start_server DELAY
-	"$gather" serve --addr "127.0.0.1:$port" --delay "$1" >"$work/serve.log" 2>&1 &
-	server_pid=$!
-	pids+=("$server_pid")
+# pin_server and pin_client are the taskset prefixes of the server and
+# the clients: empty unless pinned.
+pin_server=()
+pin_client=()
+pin() { # pin yes|no
+	pin_server=()
+	pin_client=()
+	if [ "$1" = yes ] && [ "$PIN" = 1 ]; then
+		pin_server=(taskset -c "$((cores - 1))")
+		pin_client=(taskset -c "0-$((cores - 2))")
+	fi
+}
+
+start_server() { # start_server serve|nginx DELAY
+	if [ "$1" = nginx ]; then
+		start_nginx "$2"
+	else
+		"${pin_server[@]}" "$gather" serve --addr "127.0.0.1:$port" --delay "$2" >"$work/serve.log" 2>&1 &
+		server_pid=$!
+		pids+=("$server_pid")
+	fi
 	for _ in $(seq 100); do
 		if curl -sf -o /dev/null "$base/"; then return 0; fi
 		if ! kill -0 "$server_pid" 2>/dev/null; then break; fi
 		sleep 0.1
 	done
-	echo "gather serve did not answer on $base" >&2
+	echo "$1 did not answer on $base" >&2
 	cat "$work/serve.log" >&2
 	exit 1
+}
+
+# start_nginx DELAY: one nginx worker answering "hello!" after DELAY
+# (echo_sleep, in seconds, to the millisecond), every connection kept.
+start_nginx() {
+	mkdir -p "$work/nginx"
+	local secs
+	secs=$(printf %g "$(sed 's/ms$/ \/ 1000/; s/s$//' <<<"$1" | bc -l)")
+	cat >"$work/nginx/nginx.conf" <<EOF
+load_module /usr/lib/nginx/modules/ngx_http_echo_module.so;
+worker_processes 1;
+daemon off;
+master_process on;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    keepalive_requests 100000000;
+    default_type text/plain;
+    client_body_temp_path $work/nginx/body;
+    proxy_temp_path $work/nginx/proxy;
+    fastcgi_temp_path $work/nginx/fastcgi;
+    uwsgi_temp_path $work/nginx/uwsgi;
+    scgi_temp_path $work/nginx/scgi;
+    server {
+        listen 127.0.0.1:$port;
+        location / { echo_sleep $secs; echo "hello!"; }
+    }
+}
+EOF
+	"${pin_server[@]}" nginx -e "$work/nginx/error.log" -p "$work/nginx" -c "$work/nginx/nginx.conf" >"$work/serve.log" 2>&1 &
+	server_pid=$!
+	pids+=("$server_pid")
 }
 
 inputs() { # inputs N: urls-N.txt for gather and aiohttp, urls-N.cfg for curl
@@ -91,7 +162,7 @@ run() {
 	curl) cmd=(curl -s -Z --parallel-max "$C" -K "$work/urls-$n.cfg" -w '%{json}\n') ;;
 	aiohttp) cmd=("$PY" bench/fetch_aiohttp.py -c "$C" --input "$work/urls-$n.txt") ;;
 	esac
-	timed "${cmd[@]}" >"$work/out.jsonl" 2>"$work/err" || true
+	timed "${pin_client[@]}" "${cmd[@]}" >"$work/out.jsonl" 2>"$work/err" || true
 	secs=$wall rss=$rss_kib
 	cpu=$(echo "$user + $sys" | bc -l)
 	records=$(wc -l <"$work/out.jsonl")
@@ -102,80 +173,120 @@ run() {
 	fi
 }
 
+# server_cpu: the CPU seconds the server (and its worker processes) has
+# used so far.
+server_cpu() {
+	local t=0 p
+	for p in $server_pid $(pgrep -P "$server_pid" || true); do
+		t=$(echo "$t + $(awk '{ print ($14 + $15) / 100 }' "/proc/$p/stat" 2>/dev/null || echo 0)" | bc -l)
+	done
+	echo "$t"
+}
+
 tools=(gather curl aiohttp)
 summary=()
 for delay in $DELAYS; do
-	start_server "$delay"
 	delay_s=$(sed 's/ms$/ \/ 1000/; s/s$//' <<<"$delay" | bc -l)
-	served=
+	servers=(serve)
+	pinned=no
 	if [ "$(echo "$delay_s > 0" | bc)" = 1 ]; then
-		# What the server gives C connections on this machine now, measured
-		# by gather bench's event loops: with a delay, the rate a client
-		# can reach is C / (the delay and the server's own lateness).
-		"$gather" bench -z 5s -c "$C" "$base/" >"$work/bench.txt" 2>&1 || true
-		served=$(awk '/^Requests/ { gsub(/[(]/, "", $3); print $3 }' "$work/bench.txt")
-		echo
-		echo "# gather serve --delay $delay at -c $C, by gather bench -z 5s: $served req/s, mean $(awk '/^  mean/ { print $2 }' "$work/bench.txt") ms"
+		read -r -a servers <<<"$SERVERS"
+		pinned=yes
 	fi
-	for n in $SIZES; do
-		inputs "$n"
-		echo
-		echo "## $n URLs, gather serve --delay $delay, -c $C (load average $(cut -d' ' -f1-3 /proc/loadavg))"
-		echo
-		echo "| round | tool | s | URLs/s | peak RSS MiB | CPU µs/URL | records |"
-		echo "|---|---|---|---|---|---|---|"
-		for tool in "${tools[@]}"; do
-			run "$tool" "$n"
-			printf '| warm-up | %s | %.2f | %.0f | %.1f | %.1f | %d |\n' "$tool" "$secs" "$(echo "$n / $secs" | bc -l)" \
-				"$(echo "$rss / 1024" | bc -l)" "$(echo "$cpu * 1000000 / $n" | bc -l)" "$records"
-		done
-		declare -A rates=() rsss=() cpus=()
-		for round in $(seq "$ROUNDS"); do
-			for i in 0 1 2; do
-				tool=${tools[$(((i + round - 1) % 3))]}
-				run "$tool" "$n"
-				rate=$(echo "$n / $secs" | bc -l)
-				rates[$tool]+="$rate "
-				rsss[$tool]+="$(echo "$rss / 1024" | bc -l) "
-				cpus[$tool]+="$(echo "$cpu * 1000000 / $n" | bc -l) "
-				printf '| %d | %s | %.2f | %.0f | %.1f | %.1f | %d |\n' "$round" "$tool" "$secs" "$rate" \
-					"$(echo "$rss / 1024" | bc -l)" "$(echo "$cpu * 1000000 / $n" | bc -l)" "$records"
-			done
-		done
-		echo
-		declare -A med=()
-		for tool in "${tools[@]}"; do
-			# shellcheck disable=SC2086
-			med[$tool]=$(median ${rates[$tool]})
-			# shellcheck disable=SC2086
-			printf 'median of %d: %-8s %8.0f URLs/s, %6.1f MiB, %6.1f µs CPU/URL\n' "$ROUNDS" "$tool" "${med[$tool]}" \
-				"$(median ${rsss[$tool]})" "$(median ${cpus[$tool]})"
-		done
-		line=$(printf 'delay %s, %d URLs: gather %.0f URLs/s = %.2fx curl, %.2fx aiohttp' "$delay" "$n" "${med[gather]}" \
-			"$(echo "${med[gather]} / ${med[curl]}" | bc -l)" "$(echo "${med[gather]} / ${med[aiohttp]}" | bc -l)")
-		# shellcheck disable=SC2086
-		line+=$(printf '; peak RSS %.1f MiB = %.2fx curl' "$(median ${rsss[gather]})" \
-			"$(echo "$(median ${rsss[gather]}) / $(median ${rsss[curl]})" | bc -l)")
+	for srv in "${servers[@]}"; do
+		pin "$pinned"
+		start_server "$srv" "$delay"
+		case $srv in
+		nginx) what="nginx echo_sleep $(printf %g "$delay_s")" ;;
+		*) what="gather serve --delay $delay" ;;
+		esac
+		if [ ${#pin_server[@]} -gt 0 ]; then what+=" (server on core $((cores - 1)), clients on the others)"; fi
+		served=
+		machine=
 		if [ "$(echo "$delay_s > 0" | bc)" = 1 ]; then
-			ceiling=$(echo "$C / $delay_s" | bc -l)
-			line+=$(printf '; %.3f of the ceiling %d / %s = %.0f URLs/s' "$(echo "${med[gather]} / $ceiling" | bc -l)" "$C" "$delay" "$ceiling")
-			if [ -n "$served" ]; then
-				line+=$(printf ', %.3f of the %.0f req/s gather bench got from the server' "$(echo "${med[gather]} / $served" | bc -l)" "$served")
-			fi
+			# What the machine's scheduler gives a Go program that does
+			# nothing but sleep: no client of the server does better.
+			"${pin_client[@]}" "$work/sleepers" -c "$C" -delay "$delay" -z 3s >"$work/sleepers.txt"
+			machine=$(awk '{ for (i = 1; i <= NF; i++) if ($i == "of") { print $(i - 1); exit } }' "$work/sleepers.txt")
+			echo
+			echo "# the machine now, on the clients' cores: $(cat "$work/sleepers.txt")"
+			# What the server gives C connections on this machine now, measured
+			# by gather bench's event loops: with a delay, the rate a client
+			# can reach is C / (the delay and the server's own lateness).
+			"${pin_client[@]}" "$gather" bench -z 5s -c "$C" "$base/" >"$work/bench.txt" 2>&1 || true
+			served=$(awk '/^Requests/ { gsub(/[(]/, "", $3); print $3 }' "$work/bench.txt")
+			echo
+			echo "# $what at -c $C, by gather bench -z 5s: $served req/s, mean $(awk '/^  mean/ { print $2 }' "$work/bench.txt") ms"
 		fi
-		echo "$line"
-		summary+=("$line")
-		unset rates rsss cpus med
+		for n in $SIZES; do
+			inputs "$n"
+			echo
+			echo "## $n URLs, $what, -c $C (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+			echo
+			echo "| round | tool | s | URLs/s | peak RSS MiB | CPU µs/URL | server CPU µs/URL | records |"
+			echo "|---|---|---|---|---|---|---|---|"
+			for tool in "${tools[@]}"; do
+				s0=$(server_cpu)
+				run "$tool" "$n"
+				printf '| warm-up | %s | %.2f | %.0f | %.1f | %.1f | %.1f | %d |\n' "$tool" "$secs" "$(echo "$n / $secs" | bc -l)" \
+					"$(echo "$rss / 1024" | bc -l)" "$(echo "$cpu * 1000000 / $n" | bc -l)" \
+					"$(echo "($(server_cpu) - $s0) * 1000000 / $n" | bc -l)" "$records"
+			done
+			declare -A rates=() rsss=() cpus=()
+			for round in $(seq "$ROUNDS"); do
+				for i in 0 1 2; do
+					tool=${tools[$(((i + round - 1) % 3))]}
+					s0=$(server_cpu)
+					run "$tool" "$n"
+					rate=$(echo "$n / $secs" | bc -l)
+					rates[$tool]+="$rate "
+					rsss[$tool]+="$(echo "$rss / 1024" | bc -l) "
+					cpus[$tool]+="$(echo "$cpu * 1000000 / $n" | bc -l) "
+					printf '| %d | %s | %.2f | %.0f | %.1f | %.1f | %.1f | %d |\n' "$round" "$tool" "$secs" "$rate" \
+						"$(echo "$rss / 1024" | bc -l)" "$(echo "$cpu * 1000000 / $n" | bc -l)" \
+						"$(echo "($(server_cpu) - $s0) * 1000000 / $n" | bc -l)" "$records"
+				done
+			done
+			echo
+			declare -A med=()
+			for tool in "${tools[@]}"; do
+				# shellcheck disable=SC2086
+				med[$tool]=$(median ${rates[$tool]})
+				# shellcheck disable=SC2086
+				printf 'median of %d: %-8s %8.0f URLs/s, %6.1f MiB, %6.1f µs CPU/URL\n' "$ROUNDS" "$tool" "${med[$tool]}" \
+					"$(median ${rsss[$tool]})" "$(median ${cpus[$tool]})"
+			done
+			line=$(printf '%s, %d URLs: gather %.0f URLs/s = %.2fx curl, %.2fx aiohttp' "${what%% (*}" "$n" "${med[gather]}" \
+				"$(echo "${med[gather]} / ${med[curl]}" | bc -l)" "$(echo "${med[gather]} / ${med[aiohttp]}" | bc -l)")
+			# shellcheck disable=SC2086
+			line+=$(printf '; peak RSS %.1f MiB = %.2fx curl' "$(median ${rsss[gather]})" \
+				"$(echo "$(median ${rsss[gather]}) / $(median ${rsss[curl]})" | bc -l)")
+			if [ "$(echo "$delay_s > 0" | bc)" = 1 ]; then
+				ceiling=$(echo "$C / $delay_s" | bc -l)
+				line+=$(printf '; %.3f of the ceiling %d / %s = %.0f URLs/s' "$(echo "${med[gather]} / $ceiling" | bc -l)" "$C" "$delay" "$ceiling")
+				if [ -n "$served" ]; then
+					line+=$(printf ', %.3f of the %.0f req/s gather bench got from the server' "$(echo "${med[gather]} / $served" | bc -l)" "$served")
+				fi
+				if [ -n "$machine" ]; then
+					line+=$(printf '; a Go program that only sleeps: %.3f of the ceiling' "$machine")
+				fi
+				if [ ${#pin_server[@]} -gt 0 ]; then line+=" (pinned)"; fi
+			fi
+			echo "$line"
+			summary+=("$line")
+			unset rates rsss cpus med
+		done
+		stop_server
 	done
-	stop_server
 done
+pin no
 
 echo
 echo "## Peak RSS of gather fetch against the input's length: --delay 0s, -c $C (load average $(cut -d' ' -f1-3 /proc/loadavg))"
 echo
 echo "| lines | s | URLs/s | peak RSS MiB |"
 echo "|---|---|---|---|"
-start_server 0s
+start_server serve 0s
 for n in 10000 100000 "$BIG"; do
 	inputs "$n"
 	run gather "$n"
