@@ -28,6 +28,9 @@
 #      0.7 of a core, nginx 0.3.
 #   2. Peak RSS of gather fetch at 10,000, 100,000 and BIG (1,000,000)
 #      input lines against --delay 0s: it must not grow with the input.
+#      gather is built as the README installs it, static (CGO_ENABLED=0);
+#      at 10,000 lines the default build (cgo: it links the C library
+#      when a C compiler is there) runs too, alternating, 3 times each.
 #
 # Environment: C (200), ROUNDS (3), SIZES ("10000 100000"), DELAYS
 # ("0s 20ms"), SERVERS at a delay ("serve nginx"), PIN (1 on 2 or more
@@ -71,7 +74,11 @@ if [[ " $SERVERS " == *" nginx "* ]]; then
 fi
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-build_gather
+# gather as the README installs it: static (CGO_ENABLED=0). The default
+# build, which links the C library when a C compiler is there, is measured
+# beside it in part 2.
+(cd "$repo" && CGO_ENABLED=0 go build -o "$work/gather" ./cmd/gather)
+(cd "$repo" && go build -o "$work/gather-cgo" ./cmd/gather)
 go build -o "$work/sleepers" bench/fetch_sleepers.go
 gather=$work/gather
 port=${PORT:-$(free_port)}
@@ -159,6 +166,7 @@ run() {
 	local cmd
 	case $tool in
 	gather) cmd=("$gather" fetch --quiet -c "$C" -i "$work/urls-$n.txt") ;;
+	gather-cgo) cmd=("$work/gather-cgo" fetch --quiet -c "$C" -i "$work/urls-$n.txt") ;;
 	curl) cmd=(curl -s -Z --parallel-max "$C" -K "$work/urls-$n.cfg" -w '%{json}\n') ;;
 	aiohttp) cmd=("$PY" bench/fetch_aiohttp.py -c "$C" --input "$work/urls-$n.txt") ;;
 	esac
@@ -284,13 +292,18 @@ pin no
 echo
 echo "## Peak RSS of gather fetch against the input's length: --delay 0s, -c $C (load average $(cut -d' ' -f1-3 /proc/loadavg))"
 echo
-echo "| lines | s | URLs/s | peak RSS MiB |"
-echo "|---|---|---|---|"
+echo "| lines | build | s | URLs/s | peak RSS MiB |"
+echo "|---|---|---|---|---|"
 start_server serve 0s
 for n in 10000 100000 "$BIG"; do
 	inputs "$n"
-	run gather "$n"
-	printf '| %d | %.2f | %.0f | %.1f |\n' "$n" "$secs" "$(echo "$n / $secs" | bc -l)" "$(echo "$rss / 1024" | bc -l)"
+	builds=(gather)
+	if [ "$n" = 10000 ]; then builds=(gather gather-cgo gather gather-cgo gather gather-cgo); fi
+	for b in "${builds[@]}"; do
+		run "$b" "$n"
+		printf '| %d | %s | %.2f | %.0f | %.1f |\n' "$n" "$([ "$b" = gather ] && echo static || echo "default (cgo)")" \
+			"$secs" "$(echo "$n / $secs" | bc -l)" "$(echo "$rss / 1024" | bc -l)"
+	done
 	rm -f "$work/urls-$n.cfg"
 done
 stop_server
