@@ -294,7 +294,7 @@ func TestRatesOfPartialIntervals(t *testing.T) {
 		t.Fatalf("%d intervals, want 3", n)
 	}
 	value := func(name string, s *snapshot) float64 {
-		for _, m := range metrics {
+		for _, m := range allMetrics() {
 			if m.name == name {
 				return m.value(s)
 			}
