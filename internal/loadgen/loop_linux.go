@@ -360,7 +360,7 @@ func (l *eventLoop) wait() (int, error) {
 			return n, err
 		}
 		if l.reap != nil {
-			if err := l.reap.choose(l, wake); err != nil {
+			if err := l.reap.choose(l, wake, l.pace.spare()); err != nil {
 				return 0, err
 			}
 		}

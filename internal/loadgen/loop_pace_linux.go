@@ -194,11 +194,24 @@ func (p *loopPacer) send(l *eventLoop) {
 // claimed one at a time, the loops would take turns, and each would wake
 // for every other request. A loop that stalls holds as many late.
 func (p *loopPacer) claimable(now time.Time) int64 {
+	return min(p.batch(now), int64(len(p.idle)))
+}
+
+// batch returns how many requests the loop sends at a wake-up at now, if
+// it has the connections for them.
+func (p *loopPacer) batch(now time.Time) int64 {
 	if !p.sharing(now) {
 		return 1
 	}
-	n := int64(p.perSecond(now) * p.timer.slack.Seconds())
-	return max(1, min(n, int64(len(p.idle))))
+	return max(1, int64(p.perSecond(now)*p.timer.slack.Seconds()))
+}
+
+// spare reports whether the loop has more free connections than its next
+// wake-up needs: then the answers that come meanwhile may wait for it
+// (see loopReap). Else they are read as they come, so that the
+// connections they free carry the next requests on time.
+func (p *loopPacer) spare() bool {
+	return p.open && int64(len(p.idle)) > p.batch(time.Now())
 }
 
 // perSecond returns the run's rate at t: the segment's share of the

@@ -18,15 +18,16 @@ import (
 // from epoll_wait or a futex, Go's scheduler, the loop's own polls) costs
 // more than the request's write and read together.
 //
-// So when the loop's next pacing wake-up is near (reapWindow) and it has a
-// free connection for the request then due, it leaves the answers in the
-// kernel and waits for its timer alone; at the wake-up it reads whatever
-// has come, then sends. The response times stay honest: the sockets carry
-// SO_TIMESTAMPNS, and an answer's end is the time the kernel received its
-// last bytes (the timestamp the kernel gives with them), not the time the
-// loop read them. A request does not wait for a connection because of it:
-// the loop reads every ready answer before it sends, and waits for answers
-// whenever it has no free connection.
+// So when the loop's next pacing wake-up is near (reapWindow) and it has
+// more free connections than the requests then due need, it leaves the
+// answers in the kernel and waits for its timer alone; at the wake-up it
+// reads whatever has come, then sends. The response times stay honest:
+// the sockets carry SO_TIMESTAMPNS, and an answer's end is the time the
+// kernel received its last bytes (the timestamp the kernel gives with
+// them), not the time the loop read them. A request does not wait for a
+// connection because of it: the loop reads every ready answer before it
+// sends, and reads the answers as they come whenever its free connections
+// are fewer than that.
 //
 // It takes a second epoll set: the loop's own set (sockets, timerfd, the
 // wake pipe) is nested in an outer one that holds the timerfd and the wake
@@ -114,9 +115,10 @@ func (r *loopReap) nest(on bool) error {
 const innerID = -4
 
 // choose nests the loop's set or takes it out before the loop waits, its
-// next pacing wake-up at wake (zero: none).
-func (r *loopReap) choose(l *eventLoop, wake time.Time) error {
-	leave := !r.off && !wake.IsZero() && time.Until(wake) <= r.window && !l.waitsForKernel()
+// next pacing wake-up at wake (zero: none), spare saying whether it has
+// more free connections than that wake-up needs.
+func (r *loopReap) choose(l *eventLoop, wake time.Time, spare bool) error {
+	leave := !r.off && spare && !wake.IsZero() && time.Until(wake) <= r.window && !l.waitsForKernel()
 	if leave {
 		r.waits++
 	}
