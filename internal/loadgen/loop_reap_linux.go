@@ -167,6 +167,10 @@ func (r *loopReap) close() {
 }
 
 // enableStamps asks the kernel for the receive time of what fd reads.
+// The first socket of the system to ask turns stamping on a moment later
+// (the kernel does it from a work queue): an answer that comes before
+// has no stamp, and is timed by the loop's clock when it reads it, late
+// rather than early.
 func enableStamps(fd int) {
 	syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_TIMESTAMPNS, 1)
 }
