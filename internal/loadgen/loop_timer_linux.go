@@ -9,8 +9,8 @@ import (
 
 // defaultSlack is how early a loop may send a request, by default, where
 // that lets the requests due within it share the wake-up for the first
-// (see loopPacer.wake): at 20,000 req/s over 2 loops, 5 requests a
-// wake-up instead of 1. Sending early takes nothing from the 1 ms after a
+// (see loopPacer.wake), claimed together (loopPacer.claimable): at
+// 20,000 req/s, 10 requests a wake-up instead of 1. Sending early takes nothing from the 1 ms after a
 // due time within which a request is on time (lateSlack); it changes the
 // shape of the load by as much, so it stays small.
 const defaultSlack = 500 * time.Microsecond

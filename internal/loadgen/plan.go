@@ -134,8 +134,8 @@ type Plan struct {
 	// its due time, so that the requests due within it share one wake-up
 	// with the first: fewer wake-ups and less CPU per request. A request
 	// sent early has its response time from its send, and a send lag of
-	// 0. 0 means 500 µs where the rate makes at least two more requests
-	// due for the loop within it, and none below that rate; negative
+	// 0. 0 means 500 µs where the run's rate makes at least two requests
+	// due within it (4,000 req/s), and none below that rate; negative
 	// means none.
 	LoopSlack time.Duration
 	// LoopWakeOnAnswer makes the event loops of the open model wake for
