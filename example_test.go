@@ -284,12 +284,16 @@ func ExampleSettle() {
 	// 0 bad input
 }
 
+// The tasks finish 5 units (500ms) apart, so that only a delay of that
+// much on a loaded machine could change the order (a 1-unit gap has been
+// overtaken under -race with seven other builds running).
 func ExampleAsCompleted() {
+	const u = 5 * unit
 	ctx := context.Background()
 	tasks := []*gather.Task[string]{
-		gather.Go(ctx, doSomeWork(3)),
-		gather.Go(ctx, doSomeWork(1)),
-		gather.Go(ctx, doSomeWork(2)),
+		gather.Go(ctx, doSomeWorkIn(3, u)),
+		gather.Go(ctx, doSomeWorkIn(1, u)),
+		gather.Go(ctx, doSomeWorkIn(2, u)),
 	}
 	for task := range gather.AsCompleted(ctx, tasks...) {
 		v, _ := task.Await(ctx)
