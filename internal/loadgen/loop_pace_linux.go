@@ -67,8 +67,15 @@ func newLoopPacer(l *eventLoop, r *run, index, n int) *loopPacer {
 // claims a request. It reports whether the pacer took c: the open model
 // takes every connection until a request is due for it (or retires it
 // once the schedule is over); a ramp takes the connections above its
-// level.
+// level. A connection already held stays held, once: an epoll event on
+// it (an EPOLLOUT edge as the ACK of its last request frees its send
+// buffer) steps it again, and parked twice it would be taken twice, for
+// a request while it carries another, or retired by end mid-request,
+// its answer never read or counted.
 func (p *loopPacer) hold(l *eventLoop, c *loopConn, now time.Time) bool {
+	if c.held {
+		return true
+	}
 	if p.ended {
 		l.retire(c)
 		return true
@@ -90,6 +97,7 @@ func (p *loopPacer) park(c *loopConn, now time.Time) {
 	if len(p.idle) == 0 {
 		p.idleFrom = now
 	}
+	c.held = true
 	if p.open {
 		p.idle = append(p.idle, c)
 		return
@@ -154,6 +162,7 @@ func (p *loopPacer) send(l *eventLoop) {
 		}
 		c := p.idle[len(p.idle)-1]
 		p.idle = p.idle[:len(p.idle)-1]
+		c.held = false
 		lag := now.Sub(p.due)
 		late := lag > lateSlack
 		st := &p.stats
@@ -227,6 +236,7 @@ func (p *loopPacer) end(l *eventLoop) {
 	p.ended = true
 	p.next = p.last
 	for _, c := range p.idle {
+		c.held = false
 		l.retire(c)
 	}
 	p.idle = p.idle[:0]
@@ -264,6 +274,7 @@ func (p *loopPacer) admit(l *eventLoop) {
 		p.admitAt = r.t0.Add(at)
 	}
 	for _, c := range ready {
+		c.held = false
 		l.step(c) // which holds it again if the level fell meanwhile
 	}
 }

@@ -206,3 +206,33 @@ func TestLoopClaimsTogether(t *testing.T) {
 		}
 	}
 }
+
+// An epoll event on a connection the pacer holds idle (an EPOLLOUT edge
+// as the ACK of its last request frees its send buffer) steps it again:
+// it stays held once. Held twice, the open model took it for a request
+// while it carried another, or end retired it mid-request, and the run
+// ended one answer short (TestOpenModelOverTLSAndHTTP2/HTTPS, 19 of 20).
+func TestLoopHoldsAnIdleConnectionOnce(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		pace *loopPacer
+	}{
+		{"open", &loopPacer{open: true}},
+		{"ramp", &loopPacer{run: &run{ramp: newProfile(0, nil), t0: time.Now()}, place: func(*loopConn) int { return 0 }}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			l := &eventLoop{conns: []loopConn{{fd: -1}}, active: 1, pace: tt.pace}
+			c := &l.conns[0]
+			l.step(c) // idle: the pacer takes it
+			l.step(c) // an event on it while held
+			if len(tt.pace.idle) != 1 {
+				t.Fatalf("held %d times, want once", len(tt.pace.idle))
+			}
+			tt.pace.end(l)
+			l.step(c) // retired: stays so
+			if c.state != connRetired || l.active != 0 || len(tt.pace.idle) != 0 {
+				t.Errorf("after end: state %d, active %d, %d held; want retired, 0, 0", c.state, l.active, len(tt.pace.idle))
+			}
+		})
+	}
+}

@@ -35,6 +35,7 @@ type loopConn struct {
 	writable bool // the socket may take more bytes
 	reused   bool // the connection has carried a whole response
 	retried  bool // the request was sent again on a new connection
+	held     bool // in its loop's pacer's idle connections (see loopPacer.hold)
 	written  int  // bytes of the request written
 	served   int  // responses the connection has carried
 	start    time.Time
