@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
 )
 
 // savedRun returns a run of n requests to target, as Save writes it.
@@ -20,6 +22,21 @@ func savedRun(t *testing.T, target string, n int) []byte {
 	}
 	s := runOf(t, runStart, time.Second, withEnds(samples, runStart, time.Second), 0)
 	s.Target = target
+	var b bytes.Buffer
+	if err := s.Save(&b); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// oddRangeRun is a saved run of the target savedRun uses whose
+// histograms track another range than gather's.
+func oddRangeRun(t *testing.T) []byte {
+	t.Helper()
+	samples := []Sample{{Response: time.Millisecond, Service: time.Millisecond, Status: 200}}
+	s := runOf(t, runStart, time.Second, withEnds(samples, runStart, time.Second), 0)
+	s.Target = "http://a/"
+	s.response, s.service = hdrhistogram.New(1, 1000, 2), hdrhistogram.New(1, 1000, 2)
 	var b bytes.Buffer
 	if err := s.Save(&b); err != nil {
 		t.Fatal(err)
@@ -85,6 +102,10 @@ func TestMergeInputsErrors(t *testing.T) {
 	os.WriteFile(b, savedRun(t, "http://b/", 2), 0o644)
 	bad := filepath.Join(dir, "bad.json")
 	os.WriteFile(bad, []byte("not a run\n"), 0o644)
+	// Histograms of another range than gather's cannot come from gather:
+	// a file with them is bad input, not a conflict --force could merge.
+	odd := filepath.Join(dir, "odd.json")
+	os.WriteFile(odd, oddRangeRun(t), 0o644)
 	nothing := func(string) {}
 	for _, tt := range []struct {
 		inputs []string
@@ -95,9 +116,12 @@ func TestMergeInputsErrors(t *testing.T) {
 		{[]string{empty}, ErrBadInput, "empty: the folder holds no file"},
 		{[]string{bad}, ErrBadInput, "bad.json: "},
 		{[]string{a, b}, ErrConflict, "a.json and " + b + ": targets differ (http://a/ and http://b/)"},
+		{[]string{a, odd}, ErrBadInput, odd + ": not a valid saved gather bench summary: response histogram: range 1-1000 µs"},
 	} {
 		_, _, err := MergeInputs(tt.inputs, nil, false, nothing)
-		if !errors.Is(err, tt.kind) || !strings.Contains(err.Error(), tt.msg) {
+		// The command puts "report: " before the message; the package's own
+		// prefix would say it twice.
+		if !errors.Is(err, tt.kind) || !strings.Contains(err.Error(), tt.msg) || strings.Contains(err.Error(), "report: ") {
 			t.Errorf("%q: %v, want %v saying %q", tt.inputs, err, tt.kind, tt.msg)
 		}
 	}
