@@ -119,37 +119,16 @@ start_server() { # start_server serve|nginx DELAY
 }
 
 # start_nginx DELAY: one nginx worker answering "hello!" after DELAY
-# (echo_sleep, in seconds, to the millisecond), every connection kept.
+# (echo_sleep, in seconds, to the millisecond), every connection kept,
+# pinned as the server is.
 start_nginx() {
-	mkdir -p "$work/nginx"
 	local secs
 	secs=$(printf %g "$(sed 's/ms$/ \/ 1000/; s/s$//' <<<"$1" | bc -l)")
-	cat >"$work/nginx/nginx.conf" <<EOF
-load_module /usr/lib/nginx/modules/ngx_http_echo_module.so;
-worker_processes 1;
-daemon off;
-master_process on;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 100000000;
-    default_type text/plain;
-    client_body_temp_path $work/nginx/body;
-    proxy_temp_path $work/nginx/proxy;
-    fastcgi_temp_path $work/nginx/fastcgi;
-    uwsgi_temp_path $work/nginx/uwsgi;
-    scgi_temp_path $work/nginx/scgi;
-    server {
-        listen 127.0.0.1:$port;
-        location / { echo_sleep $secs; echo "hello!"; }
-    }
-}
-EOF
-	"${pin_server[@]}" nginx -e "$work/nginx/error.log" -p "$work/nginx" -c "$work/nginx/nginx.conf" >"$work/serve.log" 2>&1 &
-	server_pid=$!
-	pids+=("$server_pid")
+	nginx_prefix=(${pin_server[@]+"${pin_server[@]}"})
+	nginx_start "listen 127.0.0.1:$port;
+        location / { echo_sleep $secs; echo \"hello!\"; }" "" \
+		"load_module /usr/lib/nginx/modules/ngx_http_echo_module.so;" >"$work/serve.log" 2>&1
+	server_pid=$nginx_pid
 }
 
 inputs() { # inputs N: urls-N.txt for gather and aiohttp, urls-N.cfg for curl

@@ -164,14 +164,17 @@ nginx_hello_file() {
 	chmod -R a+rX "$work/www"
 }
 
-# nginx_start SERVER [HTTP] writes $work/nginx/nginx.conf and starts nginx
-# on it (in pids): one worker process in the foreground, no access log,
-# every temporary path in $work; SERVER is the body of its one server
-# block (its listen lines included), HTTP more http-level directives. The
+# nginx_start SERVER [HTTP [MAIN]] writes $work/nginx/nginx.conf and starts
+# nginx on it (in pids, and its PID in nginx_pid): one worker process in
+# the foreground, no access log, every temporary path in $work; SERVER is
+# the body of its one server block (its listen lines included), HTTP more
+# http-level directives, MAIN main-context ones (load_module). nginx runs
+# under the command prefix nginx_prefix if set (taskset, to pin it). The
 # caller waits for its ports.
 nginx_start() {
 	mkdir -p "$work/nginx"
 	cat >"$work/nginx/nginx.conf" <<EOF
+${3:-}
 worker_processes 1;
 daemon off;
 master_process on;
@@ -195,8 +198,9 @@ http {
     }
 }
 EOF
-	nginx -e "$work/nginx/error.log" -p "$work/nginx" -c "$work/nginx/nginx.conf" &
-	pids+=($!)
+	${nginx_prefix[@]+"${nginx_prefix[@]}"} nginx -e "$work/nginx/error.log" -p "$work/nginx" -c "$work/nginx/nginx.conf" &
+	nginx_pid=$!
+	pids+=("$nginx_pid")
 }
 
 # timed COMMAND... runs COMMAND under /usr/bin/time and sets wall, user
