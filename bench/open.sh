@@ -14,6 +14,17 @@
 # RSS, and gather's send lag p99. The same CONNS connections for every
 # tool: vegeta with -workers and -max-workers CONNS, fortio with -c CONNS.
 #
+# Pinned (PIN=1, the default on 2 or more CPUs): nginx runs on the last
+# CPU and every load generator, gather, vegeta and fortio alike, on the
+# others (taskset; a Go tool's GOMAXPROCS follows its affinity, so on 2
+# CPUs each gets one CPU and gather one event loop). That is how wrk2's
+# and every load-testing guide's measurements are made: a generator and
+# its server that fight for one CPU measure the scheduler, not either of
+# them. On the project's 2 cores, unpinned, the 0.9M run left gather's
+# loops and nginx's worker 3 threads busy on 2 cores and 0.3 to 2.3% of
+# the requests late. PIN=0 shares every CPU between them, as before; M is
+# found under the same setting as the runs it scales.
+#
 # Part 2: gather alone at the three rates with each of the loops' timers
 # (--loop-timer timerfd, deadline, pwait2; timerfd with its default slack,
 # the 500 µs within which requests due after the first may go early and
@@ -40,7 +51,7 @@
 #   ROUNDS=1 DURATION=3 PART=1 bench/open.sh        # a quick look
 #   TOOLS="gather vegeta" PART=1 bench/open.sh
 #
-# Other knobs: CONNS (50), NGINX_PORT (default: a free one), MAX (skip the
+# Other knobs: PIN (1 on 2 or more CPUs, else 0), CONNS (50), NGINX_PORT (default: a free one), MAX (skip the
 # closed-model run and use this M).
 set -euo pipefail
 
@@ -51,13 +62,32 @@ PART=${PART:-all} # 1, 2, 3 or all
 TOOLS=${TOOLS:-"gather vegeta fortio"}
 VEGETA_VERSION=${VEGETA_VERSION:-v12.13.0}
 FORTIO_VERSION=${FORTIO_VERSION:-v1.63.0} # later ones need grol.io/grol, which the module proxy here refuses
+cores=$(nproc)
+PIN=${PIN:-$([ "$cores" -ge 2 ] && echo 1 || echo 0)}
 
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 bench_init open
 
+# pin_client is the load generators' command prefix, nginx_prefix
+# nginx's (see PIN): taskset, or empty.
+pin_client=()
+nginx_prefix=()
+setting="every CPU shared by nginx and the load generator (PIN=0)"
+if [ "$PIN" = 1 ]; then
+	if [ "$cores" -lt 2 ]; then
+		echo "open.sh: PIN=1 needs 2 or more CPUs; this machine has $cores" >&2
+		exit 2
+	fi
+	pin_client=(taskset -c "0-$((cores - 2))")
+	nginx_prefix=(taskset -c "$((cores - 1))")
+	setting="nginx pinned to CPU $((cores - 1)), each load generator to CPU 0-$((cores - 2)) (PIN=1, taskset)"
+	[ "$cores" = 2 ] && setting="nginx pinned to CPU 1, each load generator to CPU 0 (PIN=1, taskset)"
+fi
+
 install_tools() {
 	need nginx jq /usr/bin/time:time
+	[ "$PIN" = 1 ] && need taskset:util-linux
 	if [[ " $TOOLS " == *" vegeta "* ]]; then
 		go_tool vegeta "github.com/tsenart/vegeta/v12@$VEGETA_VERSION"
 	fi
@@ -75,7 +105,7 @@ start_nginx() {
 # closed_max runs gather's closed model and prints its requests/s and its
 # CPU µs per request.
 closed_max() {
-	timed "$work/gather" bench -z "${DURATION}s" -c "$CONNS" -o json "$url" >"$work/closed.json"
+	timed ${pin_client[@]+"${pin_client[@]}"} "$work/gather" bench -z "${DURATION}s" -c "$CONNS" -o json "$url" >"$work/closed.json"
 	jq -r --arg cpu "$cpu_s" '"\(.requests_per_s) \(($cpu | tonumber) * 1e6 / .requests)"' "$work/closed.json"
 }
 
@@ -87,7 +117,7 @@ run_open() {
 	case $tool in
 	gather*)
 		# shellcheck disable=SC2086
-		timed "$work/gather" bench -q "$rate" -z "${DURATION}s" -c "$CONNS" $extra -o json "$url" >"$out"
+		timed ${pin_client[@]+"${pin_client[@]}"} "$work/gather" bench -q "$rate" -z "${DURATION}s" -c "$CONNS" $extra -o json "$url" >"$out"
 		read -r achieved late p50 p99 reqs lag < <(jq -r '[
 			.generator.achieved_rate_per_s,
 			((.late + .dropped) / ([.requests + .dropped, 1] | max)),
@@ -96,7 +126,7 @@ run_open() {
 		;;
 	vegeta)
 		echo "GET $url" >"$work/targets.txt"
-		timed vegeta attack -rate="$rate/1s" -duration="${DURATION}s" -workers="$CONNS" -max-workers="$CONNS" \
+		timed ${pin_client[@]+"${pin_client[@]}"} vegeta attack -rate="$rate/1s" -duration="${DURATION}s" -workers="$CONNS" -max-workers="$CONNS" \
 			-connections="$CONNS" -targets="$work/targets.txt" -output="$work/vegeta.bin"
 		vegeta report -type=json "$work/vegeta.bin" >"$out"
 		late="-"
@@ -104,7 +134,7 @@ run_open() {
 			.requests] | map(tostring) | join(" ")' "$out")
 		;;
 	fortio)
-		timed fortio load -quiet -qps "$rate" -c "$CONNS" -t "${DURATION}s" -json "$out" "$url" >/dev/null 2>&1
+		timed ${pin_client[@]+"${pin_client[@]}"} fortio load -quiet -qps "$rate" -c "$CONNS" -t "${DURATION}s" -json "$out" "$url" >/dev/null 2>&1
 		late="-"
 		read -r achieved p50 p99 reqs < <(jq -r '[.ActualQPS,
 			(.DurationHistogram.Percentiles[] | select(.Percentile == 50) | .Value * 1000),
@@ -131,7 +161,8 @@ summary() {
 	local rows=${1:-rows} against=", and gather against each"
 	[ "$rows" = timers ] && against=", for each of the loops' timers"
 	echo
-	echo "Medians of $ROUNDS rounds (achieved/target, late, p99, CPU per request, peak RSS, send lag p99)$against:"
+	echo "Medians of $ROUNDS rounds (achieved/target, late, p99, CPU per request, peak RSS, send lag p99)$against;"
+	echo "$setting:"
 	echo
 	echo "| rate | tool | achieved/target | late | p99 ms | CPU µs/request | peak RSS MiB | send lag p99 ms | gather's achieved rate ÷ its | its CPU/request ÷ gather's |"
 	echo "|---|---|---|---|---|---|---|---|---|---|"
@@ -179,7 +210,8 @@ part1() {
 	local m=$M cpu_closed=$CPU_CLOSED
 	log "closed-model maximum M = $m req/s"
 	echo
-	echo "Closed model, gather, $CONNS connections, ${DURATION} s: M = $m req/s at $cpu_closed µs CPU per request"
+	echo "Closed model, gather, $CONNS connections, ${DURATION} s: M = $m req/s at $cpu_closed µs CPU per request;"
+	echo "$setting"
 	echo
 	echo "| tool | target/s | achieved/s | achieved/target | late | p50 ms | p99 ms | CPU µs/request | peak RSS MiB | send lag p99 ms |"
 	echo "|---|---|---|---|---|---|---|---|---|---|"
@@ -200,7 +232,7 @@ part2() {
 	find_m
 	local m=$M
 	echo
-	echo "The event loops' timers, gather at 0.2M, 0.5M and 0.9M of M = $m req/s"
+	echo "The event loops' timers, gather at 0.2M, 0.5M and 0.9M of M = $m req/s; $setting"
 	echo
 	echo "| timer | target/s | achieved/s | achieved/target | late | p50 ms | p99 ms | CPU µs/request | peak RSS MiB | send lag p99 ms |"
 	echo "|---|---|---|---|---|---|---|---|---|---|"

@@ -138,6 +138,11 @@ func TestStallEveryFiveSeconds(t *testing.T) {
 		if w := strings.Join(s.Generator.Warnings, "\n"); !strings.Contains(w, "the limit was the server") {
 			t.Errorf("warnings %q, want the server named", w)
 		}
+		// Every late one waited for a connection; on fake time the
+		// generator itself is never slow.
+		if g := s.Generator; g.LateWaiting != s.Late || g.LateGenerator != 0 {
+			t.Errorf("late %d: %d waiting for a connection, %d the generator's; want all waiting", s.Late, g.LateWaiting, g.LateGenerator)
+		}
 	})
 }
 

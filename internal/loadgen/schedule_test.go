@@ -396,6 +396,15 @@ func TestJudge(t *testing.T) {
 		if tt.rate > 0 && g.SendLagMax != tt.stats[0].lag.max {
 			t.Errorf("%s: send lag max %v, want %v", tt.name, g.SendLagMax, tt.stats[0].lag.max)
 		}
+		if tt.rate > 0 {
+			var busy, free int64
+			for _, st := range tt.stats {
+				busy, free = busy+st.lateBusy, free+st.lateFree
+			}
+			if g.LateGenerator != free || g.LateWaiting != busy {
+				t.Errorf("%s: late by cause %d generator, %d waiting; want %d, %d", tt.name, g.LateGenerator, g.LateWaiting, free, busy)
+			}
+		}
 	}
 	// Dropped requests warn, whatever the rest.
 	r := &run{plan: &Plan{Rate: 200, Connections: 10, Duration: time.Second}, t0: t0}

@@ -94,6 +94,7 @@ func (r *run) judgeSchedule(g *report.Generator, s *report.Summary, stats []work
 	g.TargetRate = r.sched.meanRate()
 	g.SendLagP99 = lag.quantile(0.99)
 	g.SendLagMax = lag.max
+	g.LateGenerator, g.LateWaiting = lateFree, lateBusy
 	// The send rate, not the throughput: the last responses' tail is the
 	// server's time. Over the schedule's span (Run waits for its end), as
 	// far as an interrupted run went, or to the last send if sending lagged

@@ -110,6 +110,8 @@ type jsonGenerator struct {
 	AchievedRatePerS float64  `json:"achieved_rate_per_s"`
 	SendLagP99MS     float64  `json:"send_lag_p99_ms"`
 	SendLagMaxMS     float64  `json:"send_lag_max_ms"`
+	LateGenerator    int64    `json:"late_generator"`
+	LateWaiting      int64    `json:"late_waiting"`
 	GCPauseMS        float64  `json:"gc_pause_ms"`
 	CPUS             float64  `json:"cpu_s"`
 	CPUPerRequestUS  float64  `json:"cpu_per_request_us"`
@@ -321,6 +323,8 @@ func (s *Summary) WriteJSON(w io.Writer) error {
 			AchievedRatePerS: s.Generator.AchievedRate,
 			SendLagP99MS:     msOf(s.Generator.SendLagP99),
 			SendLagMaxMS:     msOf(s.Generator.SendLagMax),
+			LateGenerator:    s.Generator.LateGenerator,
+			LateWaiting:      s.Generator.LateWaiting,
 			GCPauseMS:        msOf(s.Generator.GCPause),
 			CPUS:             s.Generator.CPU.Seconds(),
 			CPUPerRequestUS:  float64(s.CPUPerRequest()) / float64(time.Microsecond),

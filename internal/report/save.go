@@ -79,6 +79,8 @@ type savedGenerator struct {
 	AchievedRate float64  `json:"achieved_rate"`
 	SendLagP99NS int64    `json:"send_lag_p99_ns"`
 	SendLagMaxNS int64    `json:"send_lag_max_ns"`
+	LateGen      int64    `json:"late_generator,omitempty"`
+	LateWaiting  int64    `json:"late_waiting,omitempty"`
 	GCPauseNS    int64    `json:"gc_pause_ns"`
 	CPUNS        int64    `json:"cpu_ns"`
 	Bound        bool     `json:"bound"`
@@ -153,6 +155,8 @@ func (s *Summary) saved() (*savedSummary, error) {
 			AchievedRate: s.Generator.AchievedRate,
 			SendLagP99NS: int64(s.Generator.SendLagP99),
 			SendLagMaxNS: int64(s.Generator.SendLagMax),
+			LateGen:      s.Generator.LateGenerator,
+			LateWaiting:  s.Generator.LateWaiting,
 			GCPauseNS:    int64(s.Generator.GCPause),
 			CPUNS:        int64(s.Generator.CPU),
 			Bound:        s.Generator.Bound,
@@ -266,15 +270,17 @@ func Load(r io.Reader) (*Summary, error) {
 		Elapsed:       time.Duration(v.ElapsedNS),
 		Runs:          v.Runs,
 		Generator: Generator{
-			TargetRate:   v.Generator.TargetRate,
-			AchievedRate: v.Generator.AchievedRate,
-			SendLagP99:   time.Duration(v.Generator.SendLagP99NS),
-			SendLagMax:   time.Duration(v.Generator.SendLagMaxNS),
-			GCPause:      time.Duration(v.Generator.GCPauseNS),
-			CPU:          time.Duration(v.Generator.CPUNS),
-			Bound:        v.Generator.Bound,
-			Limit:        v.Generator.Limit,
-			Warnings:     v.Generator.Warnings,
+			TargetRate:    v.Generator.TargetRate,
+			AchievedRate:  v.Generator.AchievedRate,
+			SendLagP99:    time.Duration(v.Generator.SendLagP99NS),
+			SendLagMax:    time.Duration(v.Generator.SendLagMaxNS),
+			LateGenerator: v.Generator.LateGen,
+			LateWaiting:   v.Generator.LateWaiting,
+			GCPause:       time.Duration(v.Generator.GCPauseNS),
+			CPU:           time.Duration(v.Generator.CPUNS),
+			Bound:         v.Generator.Bound,
+			Limit:         v.Generator.Limit,
+			Warnings:      v.Generator.Warnings,
 		},
 		Requests:    v.Requests,
 		Errors:      v.Errors,

@@ -66,6 +66,7 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 	s.Generator = Generator{
 		TargetRate: 2000, AchievedRate: 1666.5, SendLagP99: 3 * time.Millisecond,
 		SendLagMax: 40 * time.Millisecond, GCPause: 1234567, CPU: 987654321, Bound: true,
+		LateGenerator: 17, LateWaiting: 29,
 		Warnings: []string{"achieved rate is 83% of the target"},
 	}
 	got := roundTrip(t, s)
@@ -81,7 +82,8 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 		}
 	}
 	if got.Generator.GCPause != s.Generator.GCPause || got.Generator.SendLagMax != s.Generator.SendLagMax ||
-		got.Generator.CPU != s.Generator.CPU || !got.Generator.Bound || len(got.Generator.Warnings) != 1 {
+		got.Generator.CPU != s.Generator.CPU || !got.Generator.Bound || len(got.Generator.Warnings) != 1 ||
+		got.Generator.LateGenerator != 17 || got.Generator.LateWaiting != 29 {
 		t.Errorf("generator = %+v, want %+v", got.Generator, s.Generator)
 	}
 	sameReport(t, got, s)
@@ -154,8 +156,10 @@ func TestAddTiming(t *testing.T) {
 	a := summaryOf(many(1000), 10*time.Second) // 100/s, 1000 B/s
 	b := summaryOf(many(1000), 5*time.Second)  // 200/s, 2000 B/s
 	b.Target = "http://127.0.0.2:5000/"
-	b.Generator = Generator{GCPause: time.Millisecond, SendLagMax: time.Second, Warnings: []string{"w"}, Bound: true, CPU: 15 * time.Millisecond}
-	a.Generator = Generator{GCPause: 2 * time.Millisecond, SendLagMax: time.Millisecond, Warnings: []string{"w"}, CPU: 10 * time.Millisecond}
+	b.Generator = Generator{GCPause: time.Millisecond, SendLagMax: time.Second, Warnings: []string{"w"}, Bound: true, CPU: 15 * time.Millisecond,
+		LateGenerator: 3, LateWaiting: 4}
+	a.Generator = Generator{GCPause: 2 * time.Millisecond, SendLagMax: time.Millisecond, Warnings: []string{"w"}, CPU: 10 * time.Millisecond,
+		LateGenerator: 10, LateWaiting: 20}
 	c := summaryOf(many(500), 10*time.Second) // 50/s
 	c.Generator.CPU = 5 * time.Millisecond
 
@@ -181,7 +185,8 @@ func TestAddTiming(t *testing.T) {
 		t.Errorf("target, method = %q, %q", total.Target, total.Method)
 	}
 	g := total.Generator
-	if g.GCPause != 3*time.Millisecond || g.SendLagMax != time.Second || !g.Bound || len(g.Warnings) != 1 {
+	if g.GCPause != 3*time.Millisecond || g.SendLagMax != time.Second || !g.Bound || len(g.Warnings) != 1 ||
+		g.LateGenerator != 13 || g.LateWaiting != 24 {
 		t.Errorf("generator = %+v", g)
 	}
 	if g.CPU != 30*time.Millisecond || total.CPUPerRequest() != 12*time.Microsecond {

@@ -130,6 +130,12 @@ type Generator struct {
 	// relative to their schedule.
 	SendLagP99 time.Duration
 	SendLagMax time.Duration
+	// LateGenerator and LateWaiting split the open model's late requests
+	// (Summary.Late) by cause: late with a connection free since before
+	// its due time (the generator itself sent it late: its CPU, its
+	// timers, the scheduler), and late waiting for a connection to come
+	// free (every one was busy when it fell due). 0 in the closed model.
+	LateGenerator, LateWaiting int64
 	// GCPause is the total stop-the-world GC pause during the run.
 	GCPause time.Duration
 	// CPU is the user plus system CPU time the generator's process used
@@ -331,6 +337,8 @@ func (s *Summary) Add(other *Summary) error {
 	g.AchievedRate += og.AchievedRate
 	g.SendLagP99 = max(g.SendLagP99, og.SendLagP99)
 	g.SendLagMax = max(g.SendLagMax, og.SendLagMax)
+	g.LateGenerator += og.LateGenerator
+	g.LateWaiting += og.LateWaiting
 	g.GCPause += og.GCPause
 	if g.CPU > 0 && og.CPU > 0 {
 		g.CPU += og.CPU

@@ -168,6 +168,9 @@ func (s *Summary) WriteText(w io.Writer) error {
 	p("  Achieved rate   %.1f req/s", g.AchievedRate)
 	if g.TargetRate > 0 {
 		p("  Send lag        p99 %.3f ms, max %.3f ms", ms(g.SendLagP99), ms(g.SendLagMax))
+		if g.LateGenerator+g.LateWaiting > 0 {
+			p("  Late because    %d the generator was slow, %d waited for a free connection", g.LateGenerator, g.LateWaiting)
+		}
 	} else {
 		// Without a schedule nothing is due, so nothing can be late.
 		p("  Send lag        none (closed model)")

@@ -38,6 +38,8 @@ func goldenSummaries(t *testing.T) map[string]*Summary {
 		SendLagMax: 900 * time.Millisecond, GCPause: 3 * time.Millisecond, Bound: true,
 		Warnings: []string{"achieved 740.5 req/s of the 1000.0 asked for: the generator could not keep up"},
 	}
+	open.Generator.LateWaiting = open.Late / 3
+	open.Generator.LateGenerator = open.Late - open.Generator.LateWaiting
 
 	merged := summaryOf(closedSamples(3, 1000), time.Second)
 	if err := merged.Add(summaryOf(closedSamples(4, 1500), 2*time.Second)); err != nil {
