@@ -60,8 +60,18 @@ func (f *findMaxFlags) search(b *benchFlags, nSet bool) (loadgen.SLO, loadgen.Se
 		return slo, s, usagef("bench: --find-max holds each rate for -z, not a request count: drop -n")
 	case b.pace.staged():
 		return slo, s, usagef("bench: --find-max sets its own rates: drop --stage")
-	case b.save != "" || b.series.hlog != "":
-		return slo, s, usagef("bench: --find-max reports its steps: --save and --hlog are for one run (run the rate it finds with them)")
+	case b.save != "" || b.series.hlog != "" || b.view.html != "":
+		return slo, s, usagef("bench: --find-max reports its steps: --save, --hlog and --html are for one run (run the rate it finds with them)")
+	case len(b.thresholds.exprs) > 0 || b.thresholds.junit != "" || b.thresholds.abort:
+		return slo, s, usagef("bench: --find-max judges each step by its SLO: --threshold, --junit and --abort-on-fail are for one run (run the rate it finds with them)")
+	case b.push.prometheus != "" || b.push.otlp != "":
+		return slo, s, usagef("bench: --find-max does not stream its steps: --prometheus and --otlp are for one run")
+	case b.view.tui:
+		return slo, s, usagef("bench: --find-max has no live view: it prints each step as it ends (drop --tui)")
+	case b.segment.startAt != "":
+		// Every step would count its schedule from the same instant, the
+		// second one already over when it starts.
+		return slo, s, usagef("bench: --find-max runs its steps one after another: not with --start-at")
 	case f.precision <= 0 || f.precision >= 1 || math.IsNaN(f.precision):
 		return slo, s, usagef("bench: --find-precision must be between 0 and 1, got %v", f.precision)
 	}
@@ -108,7 +118,7 @@ func runFindMax(cmd *cobra.Command, f *benchFlags, plan *loadgen.Plan) error {
 	}
 	plan.Duration, plan.Requests = 0, 0
 	ctx := cmd.Context()
-	out := cmd.OutOrStdout()
+	out := &checkedWriter{w: cmd.OutOrStdout()}
 	text := f.output != "json"
 	first := true
 	c, err := loadgen.FindMax(ctx, plan, slo, search, func(st loadgen.Step) {
@@ -136,8 +146,11 @@ func runFindMax(cmd *cobra.Command, f *benchFlags, plan *loadgen.Plan) error {
 			fmt.Fprintln(out, "No rate held.")
 		}
 		fmt.Fprintf(out, "Search ended: %s\n", c.Why)
-	} else if err := writeCapacityJSON(out, c); err != nil {
-		return fmt.Errorf("bench: writing the report: %w", err)
+	} else {
+		writeCapacityJSON(out, c) // its error is out's
+	}
+	if out.err != nil {
+		return fmt.Errorf("bench: writing the report: %w", out.err)
 	}
 	if status := interruptStatus(ctx); status != 0 {
 		fmt.Fprintln(cmd.ErrOrStderr(), "gather: bench interrupted: the report covers the steps that finished")

@@ -65,16 +65,20 @@ Examples:
 					return usagef("demo: bad --url %q: port %s is out of range (want 1 to 65535)", rawURL, p)
 				}
 			}
+			out := &checkedWriter{w: cmd.OutOrStdout()}
 			_, err := demo.Run(cmd.Context(), demo.Options{
 				Unit:     unit,
 				URL:      rawURL,
 				Requests: requests,
-				Out:      cmd.OutOrStdout(),
+				Out:      out,
 			})
 			var sig *gather.SignalError
 			if errors.As(err, &sig) {
 				fmt.Fprintf(cmd.ErrOrStderr(), "gather demo: stopped by %v\n", sig.Signal)
 				return interruptStatus(cmd.Context())
+			}
+			if err == nil && out.err != nil {
+				return fmt.Errorf("demo: writing the output: %w", out.err)
 			}
 			return err
 		},

@@ -48,10 +48,19 @@ func runMerge(cmd *cobra.Command, files []string, input string, quiet bool) erro
 	if len(files) == 0 {
 		return usagef("--merge: give the shards' outputs as FILE arguments")
 	}
-	for _, name := range []string{"concurrency", "per-host", "host-rate", "timeout", "retries", "header", "order", "keep-body", "dir", "client"} {
-		if s := cmd.Flags().Lookup(name); s != nil && s.Changed {
-			return usagef("--merge fetches nothing: --%s has nothing to do", name)
+	// Every flag but these is about fetching (--shard has its own error).
+	var idle string
+	cmd.LocalFlags().VisitAll(func(f *pflag.Flag) {
+		switch f.Name {
+		case "merge", "input", "quiet", "shard":
+		default:
+			if f.Changed && idle == "" {
+				idle = f.Name
+			}
 		}
+	})
+	if idle != "" {
+		return usagef("--merge fetches nothing: --%s has nothing to do", idle)
 	}
 	var in *fetcher.Input
 	if input != "" {
@@ -68,14 +77,18 @@ func runMerge(cmd *cobra.Command, files []string, input string, quiet bool) erro
 	}
 	// Ctrl-C ends a wait on stdin (-i -) at once, and gather exits
 	// before the merge left behind writes more.
+	out := &checkedWriter{w: cmd.OutOrStdout()}
 	sum, err := untilInterrupted(cmd.Context(), func() (fetcher.MergeSummary, error) {
-		return fetcher.Merge(files, in, cmd.OutOrStdout())
+		return fetcher.Merge(files, in, out)
 	})
 	var me *fetcher.MergeError
 	var pe *os.PathError
 	switch {
 	case errors.Is(err, errInterrupted):
 		return fmt.Errorf("--merge: %w before the merge was written whole", err)
+	case err != nil && out.err != nil:
+		// Not the input's fault: an operational failure.
+		return fmt.Errorf("--merge: writing the records: %w", out.err)
 	case errors.As(err, &me):
 		return usagef("--merge: %v", err)
 	case errors.As(err, &pe):
