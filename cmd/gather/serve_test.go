@@ -45,6 +45,7 @@ func TestServeAndDemoUsageErrors(t *testing.T) {
 		{[]string{"serve", "--fail-rate", "-0.1"}, "--fail-rate must be from 0 to 1"},
 		{[]string{"serve", "--fail-rate", "NaN"}, "--fail-rate must be from 0 to 1"},
 		{[]string{"serve", "--grace", "-1s"}, "--grace must not be negative"},
+		{[]string{"serve", "--timer", "sundial"}, `serve: --timer must be precise or runtime, got "sundial"`},
 		{[]string{"serve", "extra"}, `serve takes no arguments, got "extra"`},
 		{[]string{"demo", "--unit", "0s"}, "--unit must be from 1ms to 1m"},
 		{[]string{"demo", "--unit", "2m"}, "--unit must be from 1ms to 1m"},

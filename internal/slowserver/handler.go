@@ -10,14 +10,14 @@
 // the other tools, use it in-process.
 //
 // A waiting request costs what net/http gives every connection, one
-// goroutine and its buffers, plus one timer: about 18 KiB of resident
-// memory each, measured with 10,000 at once. The handler has no pool and no
-// ceiling of its own, so tens of thousands of concurrent slow requests fit
-// on one machine; the limit is the process's file descriptors.
+// goroutine and its buffers, plus one timer (see Config.PreciseTimer):
+// about 18 KiB of resident memory each, measured with 10,000 at once. The
+// handler has no pool and no ceiling of its own, so tens of thousands of
+// concurrent slow requests fit on one machine; the limit is the process's
+// file descriptors.
 package slowserver
 
 import (
-	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -69,6 +69,14 @@ type Config struct {
 	// Seed seeds the random source of Jitter and FailRate, so that a run
 	// can be replayed; zero picks a random seed.
 	Seed uint64
+
+	// PreciseTimer wakes waiting requests on a timer precise to tens of
+	// microseconds (a timerfd on Linux; elsewhere it changes nothing),
+	// where Go's runtime timers wake an idle server up to a millisecond
+	// late. It serves a benchmark whose ceiling is concurrency / delay.
+	// It does not work inside a testing/synctest bubble, whose clock is
+	// not the kernel's: leave it off there.
+	PreciseTimer bool
 }
 
 // A Handler is the slow server's [http.Handler]. Its routes, for any
@@ -98,6 +106,8 @@ type Handler struct {
 
 	rngMu sync.Mutex // rng is not safe for concurrent use
 	rng   *rand.Rand
+
+	alarm *alarm // nil: runtime timers
 }
 
 // New returns a handler that serves the slow server's routes as cfg says.
@@ -122,6 +132,9 @@ func New(cfg Config) *Handler {
 		cfg: cfg,
 		mux: http.NewServeMux(),
 		rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+	}
+	if cfg.PreciseTimer {
+		h.alarm = theAlarm()
 	}
 	h.stats.init()
 	h.mux.Handle("/{$}", route(h.hello))
@@ -268,7 +281,7 @@ func (h *Handler) stream(w *recorder, r *http.Request) {
 	for i := 1; i <= n; i++ {
 		k := time.Duration(i)
 		due := start.Add(delay/count*k + delay%count*k/count) // no overflow: delay%count·k < 10⁸
-		if !sleep(r.Context(), time.Until(due)) {
+		if !h.sleep(r.Context(), time.Until(due)) {
 			w.abort()
 		}
 		if _, err := fmt.Fprintf(w, "chunk %d of %d\n", i, n); err != nil {
@@ -289,7 +302,7 @@ func (h *Handler) notFound(w *recorder, r *http.Request) {
 // request was cancelled (nothing written) or failed (500 written).
 func (h *Handler) pause(w *recorder, r *http.Request, d time.Duration) bool {
 	jitter, fail := h.roll()
-	if !sleep(r.Context(), addSat(d, jitter)) {
+	if !h.sleep(r.Context(), addSat(d, jitter)) {
 		return false
 	}
 	if fail {
@@ -325,21 +338,6 @@ func addSat(a, b time.Duration) time.Duration {
 		return math.MaxInt64
 	}
 	return a + b
-}
-
-// sleep waits for d and reports true, or returns false as soon as ctx ends.
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // A route is one of the handler's routes; ServeHTTP hands every route its
