@@ -87,6 +87,8 @@ func TestSignalExitStatus(t *testing.T) {
 		{"serve SIGTERM", []string{"serve", "--addr", "127.0.0.1:0", "--grace", "0s"}, syscall.SIGTERM, listening, nil, 143, 0},
 		{"bench SIGTERM", []string{"bench", "-n", "100", "-c", "1", "-t", "1m", srv.URL + "/"}, syscall.SIGTERM,
 			func(*bufio.Reader) { <-started }, nil, 143, 0},
+		{"bench --find-max SIGINT", []string{"bench", "--find-max", "--slo-p99", "1s", "-z", "10s", "-q", "10", "-c", "1", "-t", "1m", srv.URL + "/findmax"}, syscall.SIGINT,
+			request("/findmax"), nil, 130, 0},
 		{"fetch SIGINT", []string{"fetch", "-c", "2", srv.URL + "/1", srv.URL + "/2", srv.URL + "/3", srv.URL + "/4"}, syscall.SIGINT,
 			request("/1"), nil, 130, 4},
 		{"fetch SIGINT, net/http", []string{"fetch", "--client", "net/http", "-c", "2", srv.URL + "/5", srv.URL + "/6", srv.URL + "/7"}, syscall.SIGINT,

@@ -37,7 +37,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	defer func() { stopDebug() }()
 	root.SetArgs(args)
 	root.SetIn(stdin)
-	root.SetOut(stdout)
+	// Help, usage and the output of a command that does not check its
+	// writes (cobra's) must not fail silently either.
+	out := &checkedWriter{w: stdout}
+	root.SetOut(out)
 	root.SetErr(stderr)
 	strictHelpAndCompletion(root) // after SetOut: cobra's completion commands keep the writer they see
 	err := gather.Run(func(ctx context.Context) error {
@@ -57,6 +60,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	})
 	var status exitStatus
 	var usage *usageError
+	if err == nil && out.err != nil {
+		err = fmt.Errorf("writing the output: %w", out.err)
+	}
 	switch {
 	case err == nil:
 		return 0
@@ -229,6 +235,9 @@ func interruptStatus(ctx context.Context) exitStatus {
 // rewrites itself (or bench's live view) is welcome; pipes, files and
 // other character devices (/dev/null) get none.
 func isTerminal(w io.Writer) bool {
+	if c, ok := w.(*checkedWriter); ok {
+		w = c.w
+	}
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }

@@ -58,6 +58,10 @@ func TestOutputWriteFailure(t *testing.T) {
 		{[]string{"bench", "-n", "2", "-c", "1", srv.URL + "/"}, "gather: bench: writing the report: write /dev/stdout: no space left on device\n"},
 		{[]string{"report", saved}, "gather: write /dev/stdout: no space left on device\n"},
 		{[]string{"--version"}, "gather: write /dev/stdout: no space left on device\n"},
+		// cobra's help drops its write errors.
+		{[]string{"help"}, "gather: writing the output: write /dev/stdout: no space left on device\n"},
+		{[]string{"bench", "--help"}, "gather: writing the output: write /dev/stdout: no space left on device\n"},
+		{[]string{"completion", "bash"}, "gather: write /dev/stdout: no space left on device\n"},
 	} {
 		var stderr syncBuffer
 		if status := run(tt.args, strings.NewReader(""), fullWriter{}, &stderr); status != 1 || stderr.String() != tt.stderr {

@@ -134,6 +134,8 @@ func checkServeFlags(addr string, grace time.Duration, cfg slowserver.Config) er
 		return usagef("serve: --fail-rate must be from 0 to 1, got %v", cfg.FailRate)
 	case grace < 0:
 		return usagef("serve: --grace must not be negative, got %v", grace)
+	case cfg.Seed != 0 && cfg.Jitter == 0 && cfg.FailRate == 0:
+		return usagef("serve: --seed has nothing to do without --jitter or --fail-rate (it seeds them)")
 	}
 	return nil
 }

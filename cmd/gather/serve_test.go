@@ -47,6 +47,7 @@ func TestServeAndDemoUsageErrors(t *testing.T) {
 		{[]string{"serve", "--grace", "-1s"}, "--grace must not be negative"},
 		{[]string{"serve", "--timer", "sundial"}, `serve: --timer must be precise or runtime, got "sundial"`},
 		{[]string{"serve", "extra"}, `serve takes no arguments, got "extra"`},
+		{[]string{"serve", "--seed", "7"}, "serve: --seed has nothing to do without --jitter or --fail-rate (it seeds them)"},
 		{[]string{"demo", "--unit", "0s"}, "--unit must be from 1ms to 1m"},
 		{[]string{"demo", "--unit", "2m"}, "--unit must be from 1ms to 1m"},
 		{[]string{"demo", "--requests", "0"}, "--requests must be from 1 to 10000"},
