@@ -5,7 +5,9 @@
 #
 #   1. For each server delay (gather serve --delay 0s, then 20ms), each
 #      server at a delay (gather serve, then nginx with the echo module's
-#      echo_sleep) and each input size (10,000 and 100,000 distinct URLs
+#      echo_sleep; SERVERS=serve-runtime adds gather serve --timer runtime,
+#      its delays on Go's runtime timers as before they woke on a timerfd)
+#      and each input size (10,000 and 100,000 distinct URLs
 #      http://127.0.0.1:PORT/?i=N), at concurrency C (200), one JSON line
 #      per URL on stdout:
 #        gather   gather fetch --quiet -c C -i urls.txt
@@ -19,8 +21,10 @@
 #      to what gather bench (-z 5s -c C, event loops) gets from the same
 #      server just before: the server's own lateness on this machine.
 #      And what a Go program that does nothing but sleep DELAY in C
-#      goroutines reaches of the ceiling (bench/fetch_sleepers.go): the
-#      machine's own lateness, with no network, server or client.
+#      goroutines reaches of the ceiling (bench/fetch_sleepers.go), on
+#      Go's runtime timers (what a server on them can give at best) and on
+#      timerfds (the machine's own lateness, with no network, server or
+#      client: no client can do better).
 #      At a delay, with PIN=1 (the default on 2 or more cores), the
 #      server runs on the last core and every client on the others
 #      (taskset), so that the ceiling measures the client, not the
@@ -33,7 +37,7 @@
 #      when a C compiler is there) runs too, alternating, 3 times each.
 #
 # Environment: C (200), ROUNDS (3), SIZES ("10000 100000"), DELAYS
-# ("0s 20ms"), SERVERS at a delay ("serve nginx"), PIN (1 on 2 or more
+# ("0s 20ms"), SERVERS at a delay ("serve nginx"; also serve-runtime), PIN (1 on 2 or more
 # cores), BIG (1000000), PORT (a free one).
 # Installs what it lacks (curl, python3-aiohttp, time, bc, nginx and
 # libnginx-mod-http-echo) with apt-get
@@ -100,11 +104,13 @@ pin() { # pin yes|no
 	fi
 }
 
-start_server() { # start_server serve|nginx DELAY
+start_server() { # start_server serve|serve-runtime|nginx DELAY
 	if [ "$1" = nginx ]; then
 		start_nginx "$2"
 	else
-		"${pin_server[@]}" "$gather" serve --addr "127.0.0.1:$port" --delay "$2" >"$work/serve.log" 2>&1 &
+		local timer=precise
+		if [ "$1" = serve-runtime ]; then timer=runtime; fi
+		"${pin_server[@]}" "$gather" serve --addr "127.0.0.1:$port" --delay "$2" --timer "$timer" >"$work/serve.log" 2>&1 &
 		server_pid=$!
 		pids+=("$server_pid")
 	fi
@@ -185,18 +191,28 @@ for delay in $DELAYS; do
 		start_server "$srv" "$delay"
 		case $srv in
 		nginx) what="nginx echo_sleep $(printf %g "$delay_s")" ;;
-		*) what="gather serve --delay $delay" ;;
+		serve-runtime) what="gather serve --delay $delay --timer runtime" ;;
+		serve) what="gather serve --delay $delay" ;;
+		*)
+			echo "fetch.sh: SERVERS takes serve, serve-runtime and nginx, not $srv" >&2
+			exit 2
+			;;
 		esac
 		if [ ${#pin_server[@]} -gt 0 ]; then what+=" (server on core $((cores - 1)), clients on the others)"; fi
 		served=
 		machine=
 		if [ "$(echo "$delay_s > 0" | bc)" = 1 ]; then
 			# What the machine's scheduler gives a Go program that does
-			# nothing but sleep: no client of the server does better.
-			"${pin_client[@]}" "$work/sleepers" -c "$C" -delay "$delay" -z 3s >"$work/sleepers.txt"
-			machine=$(awk '{ for (i = 1; i <= NF; i++) if ($i == "of") { print $(i - 1); exit } }' "$work/sleepers.txt")
+			# nothing but sleep: on runtime timers, what a server on them
+			# gives at best; on timerfds, what no client of any server
+			# can pass.
 			echo
-			echo "# the machine now, on the clients' cores: $(cat "$work/sleepers.txt")"
+			for timer in runtime timerfd; do
+				"${pin_client[@]}" "$work/sleepers" -c "$C" -delay "$delay" -z 3s -timer "$timer" >"$work/sleepers.txt"
+				echo "# the machine now, on the clients' cores: $(cat "$work/sleepers.txt")"
+				frac=$(awk '{ for (i = 1; i <= NF; i++) if ($i == "of") { print $(i - 1); exit } }' "$work/sleepers.txt")
+				machine+="${machine:+, }$frac on $timer timers"
+			done
 			# What the server gives C connections on this machine now, measured
 			# by gather bench's event loops: with a delay, the rate a client
 			# can reach is C / (the delay and the server's own lateness).
@@ -255,7 +271,7 @@ for delay in $DELAYS; do
 					line+=$(printf ', %.3f of the %.0f req/s gather bench got from the server' "$(echo "${med[gather]} / $served" | bc -l)" "$served")
 				fi
 				if [ -n "$machine" ]; then
-					line+=$(printf '; a Go program that only sleeps: %.3f of the ceiling' "$machine")
+					line+="; a Go program that only sleeps: $machine"
 				fi
 				if [ ${#pin_server[@]} -gt 0 ]; then line+=" (pinned)"; fi
 			fi
