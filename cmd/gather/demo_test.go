@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,13 +19,20 @@ func TestDemoInterrupted(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancelCause(t.Context())
 	defer cancel(nil)
-	// The first two cells take 4 units; the Ctrl-C comes in the third.
-	time.AfterFunc(300*time.Millisecond, func() { cancel(&gather.SignalError{Signal: os.Interrupt}) })
+	// The Ctrl-C comes as the third cell starts, whenever that is: a
+	// timer (300 ms, the first two cells taking 200) left the demo's
+	// start-up 100 ms on a loaded machine.
 	var stdout, stderr bytes.Buffer
+	var once sync.Once
+	watch := &watchWriter{w: &stdout, seen: func(b []byte) {
+		if bytes.Contains(b, []byte("\n[3] ")) {
+			once.Do(func() { cancel(&gather.SignalError{Signal: os.Interrupt}) })
+		}
+	}}
 	cmd := newDemoCmd()
 	cmd.SilenceErrors, cmd.SilenceUsage = true, true // as under the root command
 	cmd.SetArgs([]string{"--unit", "50ms"})
-	cmd.SetOut(&stdout)
+	cmd.SetOut(watch)
 	cmd.SetErr(&stderr)
 	begin := time.Now()
 	err := cmd.ExecuteContext(ctx)
@@ -42,4 +50,20 @@ func TestDemoInterrupted(t *testing.T) {
 	if !strings.Contains(out, "    stopped after ") || !strings.Contains(out, "\n3 tasks of 1, 2, 4 units (Wait)") || strings.Contains(out, "\n[9]") {
 		t.Errorf("want the demo stopped in a middle cell, with its table:\n%s", out)
 	}
+}
+
+// watchWriter writes to w and calls seen with everything written so far,
+// after each write. Writes may come from several goroutines.
+type watchWriter struct {
+	mu   sync.Mutex
+	w    *bytes.Buffer
+	seen func([]byte)
+}
+
+func (w *watchWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n, err := w.w.Write(p)
+	w.seen(w.w.Bytes())
+	return n, err
 }

@@ -442,11 +442,17 @@ func runFetch(cmd *cobra.Command, f *fetcher.Fetcher, in *fetcher.Input, shard f
 	if err != nil {
 		return fmt.Errorf("writing records: %w", err)
 	}
+	inErr := in.Err()
+	if inErr != nil && sum.Total == 0 {
+		// Nothing was fetched: an input that cannot be read is bad input,
+		// as one that cannot be opened is.
+		return usagef("reading input: %v", inErr)
+	}
 	if !quiet {
 		sum.Format(stderr, time.Since(start))
 	}
-	if err := in.Err(); err != nil {
-		return fmt.Errorf("reading input: %w (the lines after it have no record)", err)
+	if inErr != nil {
+		return fmt.Errorf("reading input: %w (the lines after it have no record)", inErr)
 	}
 	if sum.Failed > 0 {
 		return exitStatus(1)

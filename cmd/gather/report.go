@@ -49,7 +49,7 @@ merges what there is, saying so). The report shows the start skew of the
 merged runs and a row for each.
 
 A FILE of "-" is read from standard input; a folder, file by file in name
-order. A file may hold several runs: the one-line runs 'bench --save -'
+order (links followed; a folder within it is noted, not read). A file may hold several runs: the one-line runs 'bench --save -'
 writes, among other lines (the collected logs of a distributed run's pods,
 kubectl's --prefix and --timestamps included), which are skipped with a
 note. A file that cannot be read or holds no saved run is named in a

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -124,11 +125,27 @@ func readInput(name string, stdin io.Reader, note func(string), merge func(strin
 	}
 	files := 0
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), ".") || !e.Type().IsRegular() {
+		if strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		path := filepath.Join(name, e.Name())
+		mode := e.Type()
+		if mode&fs.ModeSymlink != 0 {
+			// Read as the file it names: runs gathered with ln -s.
+			fi, err := os.Stat(path)
+			if err != nil {
+				return badInput(err)
+			}
+			mode = fi.Mode().Type()
+		}
+		if !mode.IsRegular() {
+			// Neither read nor dropped without a word: a folder is not
+			// searched in depth, a FIFO's writer could hold it up.
+			note(path + " is not a file: not read")
 			continue
 		}
 		files++
-		if err := readFile(filepath.Join(name, e.Name()), note, merge); err != nil {
+		if err := readFile(path, note, merge); err != nil {
 			return err
 		}
 	}

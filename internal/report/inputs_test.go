@@ -69,6 +69,17 @@ func TestMergeInputs(t *testing.T) {
 		s.SaveLine(&line)
 	}
 	write("3.log", append([]byte("pod-0 starting\n"), line.Bytes()...))
+	// A link is read as the file it names; a folder in the folder, or
+	// anything else not a file, is noted (both were passed over without
+	// a word).
+	other := filepath.Join(dir, "elsewhere.json")
+	if err := os.WriteFile(other, a, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(other, filepath.Join(runs, "4.json")); err != nil {
+		t.Fatal(err)
+	}
+	os.Mkdir(filepath.Join(runs, "5.old"), 0o755)
 	var notes []string
 	total, named, err := MergeInputs([]string{runs, "-"}, bytes.NewReader(a), true, func(s string) { notes = append(notes, s) })
 	if err != nil {
@@ -78,14 +89,15 @@ func TestMergeInputs(t *testing.T) {
 	for _, r := range named {
 		names = append(names, strings.TrimPrefix(r.Name, runs+string(filepath.Separator)))
 	}
-	if want := []string{"1.json", "3.log:2", "3.log:3", "standard input"}; !slices.Equal(names, want) {
+	if want := []string{"1.json", "3.log:2", "3.log:3", "4.json", "standard input"}; !slices.Equal(names, want) {
 		t.Errorf("runs %q, want %q", names, want)
 	}
-	if total.Requests != 12 {
-		t.Errorf("merged %d requests, want 12", total.Requests)
+	if total.Requests != 15 {
+		t.Errorf("merged %d requests, want 15", total.Requests)
 	}
-	if len(notes) != 2 || !strings.HasSuffix(notes[0], "2.json holds no saved run") ||
-		!strings.HasSuffix(notes[1], "3.log: skipped 1 line that is not a saved run") {
+	if len(notes) != 3 || !strings.HasSuffix(notes[0], "2.json holds no saved run") ||
+		!strings.HasSuffix(notes[1], "3.log: skipped 1 line that is not a saved run") ||
+		notes[2] != filepath.Join(runs, "5.old")+" is not a file: not read" {
 		t.Errorf("notes %q", notes)
 	}
 }
@@ -97,6 +109,9 @@ func TestMergeInputsErrors(t *testing.T) {
 	dir := t.TempDir()
 	empty := filepath.Join(dir, "empty")
 	os.Mkdir(empty, 0o755)
+	dangling := filepath.Join(dir, "dangling") // a link to a run not there
+	os.Mkdir(dangling, 0o755)
+	os.Symlink(filepath.Join(dir, "gone"), filepath.Join(dangling, "gone.json"))
 	a, b := filepath.Join(dir, "a.json"), filepath.Join(dir, "b.json")
 	os.WriteFile(a, savedRun(t, "http://a/", 2), 0o644)
 	os.WriteFile(b, savedRun(t, "http://b/", 2), 0o644)
@@ -114,6 +129,7 @@ func TestMergeInputsErrors(t *testing.T) {
 	}{
 		{[]string{filepath.Join(dir, "none.json")}, ErrBadInput, "no such file or directory"},
 		{[]string{empty}, ErrBadInput, "empty: the folder holds no file"},
+		{[]string{dangling}, ErrBadInput, "stat " + filepath.Join(dangling, "gone.json") + ": no such file or directory"},
 		{[]string{bad}, ErrBadInput, "bad.json: "},
 		{[]string{a, b}, ErrConflict, "a.json and " + b + ": targets differ (http://a/ and http://b/)"},
 		{[]string{a, odd}, ErrBadInput, odd + ": not a valid saved gather bench summary: response histogram: range 1-1000 µs"},
