@@ -8,7 +8,9 @@
 # and 0.9M for DURATION seconds each, gather, vegeta and fortio in turn at
 # each rate, ROUNDS rounds. Per run: the rate achieved over the target,
 # the late fraction (requests sent over 1 ms after their due time, plus
-# those never sent, over those due; only gather counts them), p50 and p99
+# those never sent, over those due; only gather counts them, and splits
+# them by cause: late waiting for a free connection, late with one free,
+# that is the generator's own delay, and never sent), p50 and p99
 # as each tool reports them (gather's from the due times, the others' from
 # the sends), CPU time per request (user + system, /usr/bin/time), peak
 # RSS, and gather's send lag p99. The same CONNS connections for every
@@ -110,10 +112,10 @@ closed_max() {
 }
 
 # run_open runs one tool at one rate and prints one row:
-# tool target achieved late p50 p99 cpu_us rss lag_p99
+# tool target achieved late (and gather's by cause) p50 p99 cpu_us rss lag_p99
 run_open() {
 	local tool=$1 rate=$2 extra=${3:-} out="$work/out.json"
-	local achieved late p50 p99 reqs lag="-"
+	local achieved late p50 p99 reqs lag="-" causes="-"
 	case $tool in
 	gather*)
 		# shellcheck disable=SC2086
@@ -123,6 +125,10 @@ run_open() {
 			((.late + .dropped) / ([.requests + .dropped, 1] | max)),
 			.response.p50_ms, .response.p99_ms, .requests,
 			.generator.send_lag_p99_ms] | map(tostring) | join(" ")' "$out")
+		# The late by cause, over those due: waiting for a connection, the
+		# generator's own (a connection was free), never sent.
+		causes=$(jq -r '([.requests + .dropped, 1] | max) as $due | [.generator.late_waiting, .generator.late_generator, .dropped]
+			| map(. / $due | tostring) | join(" ")' "$out")
 		;;
 	vegeta)
 		echo "GET $url" >"$work/targets.txt"
@@ -142,13 +148,15 @@ run_open() {
 			.DurationHistogram.Count] | map(tostring) | join(" ")' "$out")
 		;;
 	esac
-	awk -v tool="$tool" -v rate="$rate" -v a="$achieved" -v late="$late" -v p50="$p50" -v p99="$p99" \
+	awk -v tool="$tool" -v rate="$rate" -v a="$achieved" -v late="$late" -v causes="$causes" -v p50="$p50" -v p99="$p99" \
 		-v cpu="$cpu_s" -v reqs="$reqs" -v rss="$rss_mib" -v lag="$lag" -v frac="${FRAC:-}" -v rows="$work/${ROWS:-rows}.tsv" 'BEGIN {
 		l = (late == "-") ? "-" : sprintf("%.2f%%", 100 * late)
+		c = "-"
+		if (split(causes, f, " ") == 3) c = sprintf("%.2f%% / %.2f%% / %.2f%%", 100 * f[1], 100 * f[2], 100 * f[3])
 		lg = (lag == "-") ? "-" : sprintf("%.3f", lag)
 		us = cpu * 1e6 / (reqs > 0 ? reqs : 1)
-		printf "| %s | %d | %.0f | %.3f | %s | %.3f | %.3f | %.2f | %.1f | %s |\n",
-			tool, rate, a, a / rate, l, p50, p99, us, rss, lg
+		printf "| %s | %d | %.0f | %.3f | %s | %s | %.3f | %.3f | %.2f | %.1f | %s |\n",
+			tool, rate, a, a / rate, l, c, p50, p99, us, rss, lg
 		if (frac != "") printf "%s\t%s\t%d\t%.4f\t%s\t%.3f\t%.3f\t%.2f\t%.1f\t%s\n",
 			tool, frac, rate, a / rate, late, p50, p99, us, rss, lag >>rows }'
 }
@@ -213,8 +221,8 @@ part1() {
 	echo "Closed model, gather, $CONNS connections, ${DURATION} s: M = $m req/s at $cpu_closed µs CPU per request;"
 	echo "$setting"
 	echo
-	echo "| tool | target/s | achieved/s | achieved/target | late | p50 ms | p99 ms | CPU µs/request | peak RSS MiB | send lag p99 ms |"
-	echo "|---|---|---|---|---|---|---|---|---|---|"
+	echo "| tool | target/s | achieved/s | achieved/target | late | late: waiting / generator / never sent | p50 ms | p99 ms | CPU µs/request | peak RSS MiB | send lag p99 ms |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|"
 	for round in $(seq "$ROUNDS"); do
 		for frac in 0.2 0.5 0.9; do
 			local rate
@@ -234,8 +242,8 @@ part2() {
 	echo
 	echo "The event loops' timers, gather at 0.2M, 0.5M and 0.9M of M = $m req/s; $setting"
 	echo
-	echo "| timer | target/s | achieved/s | achieved/target | late | p50 ms | p99 ms | CPU µs/request | peak RSS MiB | send lag p99 ms |"
-	echo "|---|---|---|---|---|---|---|---|---|---|"
+	echo "| timer | target/s | achieved/s | achieved/target | late | late: waiting / generator / never sent | p50 ms | p99 ms | CPU µs/request | peak RSS MiB | send lag p99 ms |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|"
 	for round in $(seq "$ROUNDS"); do
 		for frac in 0.2 0.5 0.9; do
 			local rate
