@@ -215,12 +215,22 @@ func (p *loopPacer) batch(now time.Time) int64 {
 	return max(1, int64(p.perSecond(now)*p.timer.slack.Seconds()))
 }
 
-// spare reports whether the loop has more free connections than its next
-// wake-up needs: then the answers that come meanwhile may wait for it
-// (see loopReap). Else they are read as they come, so that the
-// connections they free carry the next requests on time.
+// spare reports whether the answers that come before the loop's next
+// pacing wake-up may wait for it (see loopReap): whenever the loop has a
+// free connection for the request then due. It reads every answer that
+// has come before it sends, so the connections they free carry that
+// wake-up's batch as they would have if read one by one; without a free
+// connection it has no pacing wake-up and reads the answers as they come.
+//
+// It used to leave them only while it had more free connections than the
+// batch: at 0.9 of the closed model's maximum, where a batch (the rate
+// times the slack, 30 at 61,000 req/s) is more than half of 50
+// connections, the loop then woke for nearly every answer (17,500
+// wake-ups a second), and the CPU they took queued the answers and the
+// requests behind them: every connection busy, requests late
+// (docs/bench-paced.md).
 func (p *loopPacer) spare() bool {
-	return p.open && int64(len(p.idle)) > p.batch(time.Now())
+	return p.open && len(p.idle) > 0
 }
 
 // perSecond returns the run's rate at t: the segment's share of the

@@ -18,16 +18,16 @@ import (
 // from epoll_wait or a futex, Go's scheduler, the loop's own polls) costs
 // more than the request's write and read together.
 //
-// So when the loop's next pacing wake-up is near (reapWindow) and it has
-// more free connections than the requests then due need, it leaves the
-// answers in the kernel and waits for its timer alone; at the wake-up it
-// reads whatever has come, then sends. The response times stay honest:
+// So when the loop's next pacing wake-up is near (reapWindow) and it has a
+// free connection for the request then due, it leaves the answers in the
+// kernel and waits for its timer alone; at the wake-up it reads whatever
+// has come, then sends. The response times stay honest:
 // the sockets carry SO_TIMESTAMPNS, and an answer's end is the time the
 // kernel received its last bytes (the timestamp the kernel gives with
 // them), not the time the loop read them. A request does not wait for a
 // connection because of it: the loop reads every ready answer before it
-// sends, and reads the answers as they come whenever its free connections
-// are fewer than that.
+// sends, and reads the answers as they come whenever it has no free
+// connection (and so no pacing wake-up).
 //
 // It takes a second epoll set: the loop's own set (sockets, timerfd, the
 // wake pipe) is nested in an outer one that holds the timerfd and the wake
