@@ -108,9 +108,17 @@ func ExampleWait_nested() {
 	fmt.Println("11111111111")
 	main := gather.Go(ctx, func(ctx context.Context) (int, error) {
 		done, pending := gather.Wait(ctx, start(ctx, 1, 2, 4), gather.AllCompleted)
+		// done is in the order the tasks finished, as asyncio's is a set:
+		// printed sorted, since on a loaded machine a task of 1 unit has
+		// been seen to finish after one of 2.
+		var rets []string
 		for _, task := range done {
 			r, _ := task.Result()
-			fmt.Println("Task ret:", r.Value)
+			rets = append(rets, r.Value)
+		}
+		slices.Sort(rets)
+		for _, r := range rets {
+			fmt.Println("Task ret:", r)
 		}
 		return len(pending), nil
 	})
