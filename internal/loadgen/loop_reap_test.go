@@ -143,21 +143,23 @@ func TestLoopReapsAnswersHonestly(t *testing.T) {
 // A loop with fewer free connections than its next wake-up's batch
 // still leaves the answers for that wake-up (it reads them before it
 // sends, so no request waits for a connection because of it), rather
-// than waking for each: at 2,500 req/s with a slack of 900 µs, 2
-// requests share a wake-up, and the loop has 1 connection. (At a rate
-// the loop cannot keep up with, as under the race detector on a loaded
-// machine, it never sleeps at all: hence the low rate.)
-func TestLoopReapsWithFewerConnectionsThanABatch(t *testing.T) {
+// than waking for each: at 20,000 req/s, 10 requests share a wake-up, and
+// one free connection is enough. With none it has no pacing wake-up, and
+// the answers wake it.
+func TestLoopSpareWithFewerConnectionsThanABatch(t *testing.T) {
 	t.Parallel()
-	srv := newRawServer(t, quiet(helloResponse))
-	p := &Plan{URL: mustURL(t, "http://"+srv.addr()+"/"), Connections: 1, Rate: 2500, Duration: 400 * time.Millisecond,
-		Timeout: 5 * time.Second, LoopSlack: 900 * time.Microsecond}
-	s, l := runOneLoop(t, srv, p, 1, reapWindow)
-	if s.Requests < 100 || s.Errors != 0 {
-		t.Fatalf("%d requests, %d errors; want up to 1000 answered, no error", s.Requests, s.Errors)
+	plan := &Plan{Connections: 50, Rate: 20000, Duration: time.Second}
+	r := &run{plan: plan, t0: time.Now(), sched: newSchedule(plan)}
+	p := &loopPacer{run: r, open: true, timer: loopTimer{slack: defaultSlack, auto: true}}
+	if n := p.batch(time.Now()); n != 10 {
+		t.Fatalf("batch %d at 20,000 req/s, want 10", n)
 	}
-	if l.reap.waits == 0 {
-		t.Error("the loop never waited for its timer alone: it woke for every answer")
+	if p.spare() {
+		t.Error("spare with no free connection")
+	}
+	p.idle = []*loopConn{{}}
+	if !p.spare() {
+		t.Error("not spare with a free connection for the next request: the loop would wake for every answer")
 	}
 }
 
