@@ -36,7 +36,8 @@
 #      at 10,000 lines the default build (cgo: it links the C library
 #      when a C compiler is there) runs too, alternating, 3 times each.
 #
-# Environment: C (200), ROUNDS (3), SIZES ("10000 100000"), DELAYS
+# Environment: TOOLS ("gather curl aiohttp": gather first, the others
+# optional, for a quick run of gather alone), C (200), ROUNDS (3), SIZES ("10000 100000"), DELAYS
 # ("0s 20ms"), SERVERS at a delay ("serve nginx"; also serve-runtime), PIN (1 on 2 or more
 # cores), BIG (1000000), PORT (a free one).
 # Installs what it lacks (curl, python3-aiohttp, time, bc, nginx and
@@ -46,6 +47,7 @@
 # or under flock /work/notes/bench.lock: figures from a shared machine move.
 set -euo pipefail
 
+TOOLS=${TOOLS:-gather curl aiohttp}
 C=${C:-200}
 ROUNDS=${ROUNDS:-3}
 SIZES=${SIZES:-10000 100000}
@@ -176,7 +178,21 @@ server_cpu() {
 	echo "$t"
 }
 
-tools=(gather curl aiohttp)
+read -r -a tools <<<"$TOOLS"
+for tool in "${tools[@]}"; do
+	case $tool in
+	gather | curl | aiohttp) ;;
+	*)
+		echo "fetch.sh: TOOLS takes gather, curl and aiohttp, not $tool" >&2
+		exit 2
+		;;
+	esac
+done
+if [ "${tools[0]:-}" != gather ]; then
+	echo "fetch.sh: TOOLS must start with gather, whose ratios the script gives, got \"$TOOLS\"" >&2
+	exit 2
+fi
+has() { [[ " ${tools[*]} " == *" $1 "* ]]; }
 summary=()
 for delay in $DELAYS; do
 	delay_s=$(sed 's/ms$/ \/ 1000/; s/s$//' <<<"$delay" | bc -l)
@@ -237,8 +253,8 @@ for delay in $DELAYS; do
 			done
 			declare -A rates=() rsss=() cpus=()
 			for round in $(seq "$ROUNDS"); do
-				for i in 0 1 2; do
-					tool=${tools[$(((i + round - 1) % 3))]}
+				for i in "${!tools[@]}"; do
+					tool=${tools[$(((i + round - 1) % ${#tools[@]}))]}
 					s0=$(server_cpu)
 					run "$tool" "$n"
 					rate=$(echo "$n / $secs" | bc -l)
@@ -259,11 +275,13 @@ for delay in $DELAYS; do
 				printf 'median of %d: %-8s %8.0f URLs/s, %6.1f MiB, %6.1f µs CPU/URL\n' "$ROUNDS" "$tool" "${med[$tool]}" \
 					"$(median ${rsss[$tool]})" "$(median ${cpus[$tool]})"
 			done
-			line=$(printf '%s, %d URLs: gather %.0f URLs/s = %.2fx curl, %.2fx aiohttp' "${what%% (*}" "$n" "${med[gather]}" \
-				"$(echo "${med[gather]} / ${med[curl]}" | bc -l)" "$(echo "${med[gather]} / ${med[aiohttp]}" | bc -l)")
+			line=$(printf '%s, %d URLs: gather %.0f URLs/s' "${what%% (*}" "$n" "${med[gather]}")
+			if has curl; then line+=$(printf ' = %.2fx curl' "$(echo "${med[gather]} / ${med[curl]}" | bc -l)"); fi
+			if has aiohttp; then line+=$(printf ', %.2fx aiohttp' "$(echo "${med[gather]} / ${med[aiohttp]}" | bc -l)"); fi
 			# shellcheck disable=SC2086
-			line+=$(printf '; peak RSS %.1f MiB = %.2fx curl' "$(median ${rsss[gather]})" \
-				"$(echo "$(median ${rsss[gather]}) / $(median ${rsss[curl]})" | bc -l)")
+			line+=$(printf '; peak RSS %.1f MiB' "$(median ${rsss[gather]})")
+			# shellcheck disable=SC2086
+			if has curl; then line+=$(printf ' = %.2fx curl' "$(echo "$(median ${rsss[gather]}) / $(median ${rsss[curl]})" | bc -l)"); fi
 			if [ "$(echo "$delay_s > 0" | bc)" = 1 ]; then
 				ceiling=$(echo "$C / $delay_s" | bc -l)
 				line+=$(printf '; %.3f of the ceiling %d / %s = %.0f URLs/s' "$(echo "${med[gather]} / $ceiling" | bc -l)" "$C" "$delay" "$ceiling")
