@@ -56,7 +56,8 @@ func TestOutputWriteFailure(t *testing.T) {
 		{[]string{"fetch", "--merge", shard}, "gather: fetch: --merge: writing the records: write /dev/stdout: no space left on device\n"},
 		{[]string{"fetch", "--quiet", srv.URL + "/"}, "gather: fetch: writing records: write /dev/stdout: no space left on device\n"},
 		{[]string{"bench", "-n", "2", "-c", "1", srv.URL + "/"}, "gather: bench: writing the report: write /dev/stdout: no space left on device\n"},
-		{[]string{"report", saved}, "gather: write /dev/stdout: no space left on device\n"},
+		{[]string{"report", saved}, "gather: report: writing the report: write /dev/stdout: no space left on device\n"},
+		{[]string{"report", "-o", "json", saved}, "gather: report: writing the report: write /dev/stdout: no space left on device\n"},
 		{[]string{"--version"}, "gather: write /dev/stdout: no space left on device\n"},
 		// cobra's help drops its write errors.
 		{[]string{"help"}, "gather: writing the output: write /dev/stdout: no space left on device\n"},
@@ -167,4 +168,40 @@ func TestBenchSaveInPlace(t *testing.T) {
 		t.Errorf("temporary files left: %v", leftovers)
 	}
 
+}
+
+// report --save onto a FIFO sends the merged run to its reader. The check
+// that the name could be written, made before any run is read, opened the
+// FIFO and closed it: that waited for a reader, then gave it an end of
+// file, and the run saved later went nowhere (or waited for ever).
+func TestReportSaveFIFO(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
+	defer srv.Close()
+	dir := t.TempDir()
+	saved := filepath.Join(dir, "run.json")
+	if status := run([]string{"bench", "-n", "2", "-c", "1", "--save", saved, srv.URL + "/"}, strings.NewReader(""), io.Discard, io.Discard); status != 0 {
+		t.Fatalf("bench --save: exit status %d", status)
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan []byte, 1)
+	go func() {
+		// As cat would: open (waiting for a writer), read to the end.
+		data, _ := os.ReadFile(fifo)
+		got <- data
+	}()
+	var stderr syncBuffer
+	status := run([]string{"report", "--save", fifo, saved}, strings.NewReader(""), io.Discard, &stderr)
+	// Frees the reader if gather never opened the FIFO (no reader then:
+	// the open fails, which is fine).
+	if w, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+		w.Close()
+	}
+	data := <-got
+	if status != 0 || !strings.Contains(string(data), `"format": "gather-bench-summary"`) {
+		t.Errorf("report --save FIFO: exit status %d, stderr %q, the reader got %d bytes: %.80q", status, stderr.String(), len(data), data)
+	}
 }

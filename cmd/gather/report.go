@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -49,13 +50,14 @@ merges what there is, saying so). The report shows the start skew of the
 merged runs and a row for each.
 
 A FILE of "-" is read from standard input; a folder, file by file in name
-order (links followed; a folder within it is noted, not read). A file may hold several runs: the one-line runs 'bench --save -'
-writes, among other lines (the collected logs of a distributed run's pods,
-kubectl's --prefix and --timestamps included), which are skipped with a
-note. A file that cannot be read or holds no saved run is named in a
-one-line error, nothing is printed, and the exit status is 2, as for any
-bad input (1 if the report or --save cannot be written after that); in a
-folder, a file without a run is only noted.
+order (links followed; a folder within it is noted, not read). A file may
+hold several runs: the one-line runs 'bench --save -' writes, among other
+lines (the collected logs of a distributed run's pods, kubectl's --prefix
+and --timestamps included), which are skipped with a note. A file that
+cannot be read or holds no saved run is named in a one-line error,
+nothing is printed, and the exit status is 2, as for any bad input (1 if
+the report or --save cannot be written after that); in a folder, a file
+without a run is only noted.
 
 Examples:
   gather bench -z 30s -c 50 --save a.json http://10.0.0.5:8080/   # machine A
@@ -193,7 +195,7 @@ func (o *reportOutputs) write(cmd *cobra.Command, total *report.Summary, runs []
 		err = total.WriteText(out)
 	}
 	if err != nil {
-		return err
+		return fmt.Errorf("report: writing the report: %w", err)
 	}
 	junit, err := o.th.openJUnit()
 	if err != nil {
@@ -220,6 +222,14 @@ func checkWritable(name string) error {
 	if fi, err := os.Stat(name); err == nil {
 		if fi.IsDir() {
 			return fmt.Errorf("%s is a directory", name)
+		}
+		if !fi.Mode().IsRegular() {
+			// Not opened: a FIFO's open waits for a reader, and its close
+			// would give that reader an end of file before the run.
+			if err := syscall.Access(name, 2 /* W_OK */); err != nil {
+				return fmt.Errorf("cannot write %s: %w", name, err)
+			}
+			return nil
 		}
 		f, err := os.OpenFile(name, os.O_WRONLY, 0)
 		if err != nil {
@@ -258,7 +268,10 @@ func writePage(name string, p reporthtml.Page) error {
 
 // saveSummary writes s to the file name, replacing it.
 func saveSummary(s *report.Summary, name string) error {
-	f, err := os.Create(name)
+	// Write-only, not os.Create's read-write: a FIFO then waits for its
+	// reader, where read-write would open it at once and lose the run in
+	// its buffer.
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o666)
 	if err != nil {
 		return fmt.Errorf("report: --save: %w", err)
 	}

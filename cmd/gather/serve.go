@@ -42,9 +42,9 @@ answered 500 instead with probability --fail-rate. Delays wake on a
 timerfd (--timer precise, Linux), to within tens of microseconds, not on
 Go's runtime timers, which wake an idle server up to a millisecond late:
 a client's ceiling at a delay is its concurrency / the delay, and a
-client at -c 200 against --delay 20ms lost 2.5% of it that way.
-Request headers must
-arrive within 10s and fit in 64 KiB; bodies are limited to 1 MiB.
+client at -c 200 against --delay 20ms lost 2.5% of it that way. Request
+headers must arrive within 10s and fit in 64 KiB; bodies are limited to
+1 MiB.
 
 Ctrl-C or SIGTERM stops accepting connections, lets the requests in flight
 finish for up to --grace, cuts the rest, prints what was served, and exits

@@ -190,9 +190,12 @@ func latencyJSON(l Latency) jsonLatency {
 // "dropped" counts the requests that were due (open model) but never sent
 // before the run ended; "cut" those in flight when the run was stopped
 // (Ctrl-C, q, --abort-on-fail), neither requests nor errors, also in the
-// series' last interval (where 0 is left out); the generator's "limit" names what kept such a
-// run off its schedule ("generator", "connections" or "server"), "" if it
-// kept it.
+// series' last interval (where 0 is left out); the generator's "limit"
+// names what kept such a run off its schedule ("generator", "connections"
+// or "server"), "" if it kept it, and its "late_generator" and
+// "late_waiting" split the late requests by cause: sent late with a
+// connection free since their due time, and late waiting for one (0 in
+// the closed model and in runs saved before them).
 //
 // "series" is the run as a time series, one object per interval of
 // "interval_s" seconds (see [Series]), in time order: "start_unix_s" is
@@ -261,8 +264,10 @@ func latencyJSON(l Latency) jsonLatency {
 //	    "histograms": "native", "intervals": 11, "samples": 276, "bytes": 9120,
 //	    "writes": 11, "failed_writes": 0, "dropped_samples": 0,
 //	    "dropped_intervals": 0}],
-//	  "generator": {"target_rate_per_s": 0, "achieved_rate_per_s": 12345.0,
-//	    "send_lag_p99_ms": 0, "send_lag_max_ms": 0, "gc_pause_ms": 1.5,
+//	  "generator": {"engine": "1 event loop, own HTTP/1.1 client",
+//	    "target_rate_per_s": 0, "achieved_rate_per_s": 12345.0,
+//	    "send_lag_p99_ms": 0, "send_lag_max_ms": 0,
+//	    "late_generator": 0, "late_waiting": 0, "gc_pause_ms": 1.5,
 //	    "cpu_s": 1.25, "cpu_per_request_us": 10.1,
 //	    "bound": false, "limit": "", "warnings": []},
 //	  "start_unix_s": 1764576000.25, "interval_s": 1,
