@@ -66,13 +66,18 @@ type countWaiter struct {
 
 func (c *countWaiter) finished(_ int, fail *taskState) {
 	if fail != nil {
-		select {
-		case c.failed <- fail:
-		default:
-		}
+		c.failedWith(fail)
 	}
 	if c.left.Add(-1) == 0 {
 		close(c.all)
+	}
+}
+
+// failedWith keeps fail if it is the first failure.
+func (c *countWaiter) failedWith(fail *taskState) {
+	select {
+	case c.failed <- fail:
+	default:
 	}
 }
 
@@ -84,19 +89,23 @@ func watchCount[T any](tasks []*Task[T]) *countWaiter {
 	c := &countWaiter{all: make(chan struct{}), failed: make(chan *taskState, 1)}
 	c.one.w = c
 	c.left.Store(int64(len(tasks)) + 1)
+	// Tasks that have finished already, most of them when All comes after
+	// the spawning, need no watcher and are counted here, with one atomic
+	// add for all of them rather than one each on a counter that the tasks
+	// still running decrement from other threads.
+	var finished int64
 	for i, t := range tasks {
-		if t.isFinished() {
-			c.finished(i, t.fail) // no watcher needed, nor its lock
-			continue
-		}
-		if t.watchAlone(&c.one) {
-			continue
-		}
-		if w := (&watcher{w: c, i: i}); !t.watch(w) {
-			c.finished(i, t.fail)
+		if t.isFinished() || !t.watchAlone(&c.one) && !t.watch(&watcher{w: c, i: i}) {
+			finished++
+			if st := t.failure(); st != nil {
+				c.failedWith(st)
+			}
 		}
 	}
-	c.finished(-1, nil) // the +1 above kept c.all open while watching
+	// The +1 above kept c.all open while watching.
+	if c.left.Add(-finished-1) == 0 {
+		close(c.all)
+	}
 	return c
 }
 
@@ -119,7 +128,7 @@ func watchEach[T any](tasks []*Task[T], w waiter) []watcher {
 		nodes[i].w, nodes[i].i = w, i
 		// A task that has finished needs no watcher, nor its lock.
 		if t.isFinished() || !t.watch(&nodes[i]) {
-			w.finished(i, t.fail)
+			w.finished(i, t.failure())
 		}
 	}
 	return nodes
@@ -207,7 +216,7 @@ func Wait[T any](ctx context.Context, tasks []*Task[T], until Until) (done, pend
 		case FirstCompleted:
 			return true
 		case FirstError:
-			return tasks[i].fail != nil || left == 0
+			return tasks[i].failure() != nil || left == 0
 		}
 		return left == 0
 	}

@@ -312,7 +312,7 @@ func (t *Task[T]) watcherCount() int {
 	t.ctx.mu.Lock()
 	defer t.ctx.mu.Unlock()
 	n := 0
-	for w := t.ctx.watchers.Load(); w != nil && w != finishedMark; w = w.next.Load() {
+	for w := t.ctx.watchers.Load(); w != nil && !w.isFinal(); w = w.next.Load() {
 		n++
 	}
 	return n
@@ -375,7 +375,7 @@ func TestWaitInvalidUntilPanics(t *testing.T) {
 // owed returns the failure of a finished task that is left for the
 // unretrieved report, or nil if it has none.
 func owed[T any](t *Task[T]) *taskState {
-	if st := t.fail; st != nil && st.owed {
+	if st := t.failure(); st != nil && st.owed {
 		return st
 	}
 	return nil

@@ -27,11 +27,17 @@ import (
 // returned an error caused by that (one that matches [context.Canceled],
 // [context.DeadlineExceeded] or the cancellation cause) is not reported;
 // nor is a task started by [Spawn], whose error its [Group] reads.
+//
+// A Task is 64 bytes for a small T, and all of it stays live until the
+// last reference to it goes: [All] of 100,000 tasks keeps them until it
+// returns, and the garbage collector marks and scans every one that is
+// live when it runs. So what only some tasks need has no field of its
+// own: a failure is found through the task's watchers once it has
+// finished (see finish), and the group that reads the error of a task
+// started by [Group.Go] is known only to the goroutine that runs it.
 type Task[T any] struct {
 	ctx   taskCtx
 	value T
-	fail  *taskState // the error, if fn returned one: a success needs no room for it
-	group *Group     // the group that reads the error (Spawn); nil for Go
 }
 
 // A waiter is told, by the goroutine that finished it, when each task it
@@ -50,19 +56,38 @@ type watcher struct {
 	next atomic.Pointer[watcher]
 }
 
-// finishedMark is the watchers of a finished task.
-var finishedMark = &watcher{}
+// final is the index of the watcher that ends the list of a finished
+// task: finishedMark for a success, its failure state's mark for a
+// failure. Watchers of waiters have indexes from 0.
+const final = -1
+
+// finishedMark is the watchers of a task that has finished without error.
+var finishedMark = &watcher{i: final}
+
+// isFinal reports whether w marks a finished task.
+func (w *watcher) isFinal() bool { return w != nil && w.i == final }
 
 // isFinished reports whether the task has finished, when its result is
 // final.
-func (t *Task[T]) isFinished() bool { return t.ctx.watchers.Load() == finishedMark }
+func (t *Task[T]) isFinished() bool { return t.ctx.watchers.Load().isFinal() }
+
+// failure returns the failure of a finished task, nil for a success or
+// while the task runs. It is the waiter of the mark that ends the task's
+// watchers: a task needs no field for a failure that most never have.
+func (t *Task[T]) failure() *taskState {
+	if w := t.ctx.watchers.Load(); w.isFinal() {
+		st, _ := w.w.(*taskState) // nil for finishedMark
+		return st
+	}
+	return nil
+}
 
 // watch adds w to the task's watchers, without a lock, and reports whether
 // it will be told; false means the task has finished already.
 func (t *Task[T]) watch(w *watcher) bool {
 	for {
 		head := t.ctx.watchers.Load()
-		if head == finishedMark {
+		if head.isFinal() {
 			return false
 		}
 		w.next.Store(head)
@@ -93,7 +118,7 @@ func (t *Task[T]) unwatch(w *watcher) {
 	defer t.ctx.mu.Unlock()
 	for {
 		head := t.ctx.watchers.Load()
-		if head == finishedMark || head == nil {
+		if head == nil || head.isFinal() {
 			return
 		}
 		if head == w {
@@ -129,7 +154,7 @@ func (d doneWaiter) finished(int, *taskState) { close(d) }
 // Options name the task ([Name]) or shield it from ctx's cancellation
 // ([Shield]).
 //
-// Go costs a goroutine and two allocations, 112 bytes for a small T; the
+// Go costs a goroutine and two allocations, 96 bytes for a small T; the
 // task's context costs three more if fn looks at it, and none if fn only
 // sleeps in it with [Sleep]; one that fails costs one more, which carries
 // its error. A name costs a few more, and nothing when there is none (see
@@ -141,9 +166,12 @@ func Go[T any](ctx context.Context, fn func(context.Context) (T, error), opts ..
 // start starts a task; g, if not nil, is the group that reads its error,
 // so that it is never reported as unretrieved.
 func start[T any](ctx context.Context, fn func(context.Context) (T, error), g *Group, opts []Option) *Task[T] {
-	// One composite literal: stores into a new object need no write
-	// barrier, which stores after it would pay while the GC runs.
-	t := &Task[T]{ctx: taskCtx{parent: ctx}, group: g}
+	// While the collector marks, every pointer stored here pays a write
+	// barrier, even into the new task (43 instructions a pointer on
+	// average under callgrind, the flushes of the barrier's buffer
+	// included): the task stores one, its parent, and the goroutine's
+	// closure three.
+	t := &Task[T]{ctx: taskCtx{parent: ctx}}
 	tr := trackerFrom(ctx)
 	if tr != nil && !tr.add() {
 		tr = nil // Run has stopped waiting
@@ -155,10 +183,13 @@ func start[T any](ctx context.Context, fn func(context.Context) (T, error), g *G
 		t.ctx.parent = t.ctx.node.ctx
 		t.ctx.node.publish()
 	}
-	if tr == nil {
-		go t.run(fn) // a smaller closure than with tr
+	// The goroutine's closure holds what only it needs: a plain task's is
+	// 32 bytes (t, fn and the generic dictionary), one with a group or a
+	// tracker 48.
+	if tr == nil && g == nil {
+		go t.run(fn)
 	} else {
-		go t.runTracked(fn, tr)
+		go t.runOwned(fn, g, tr)
 	}
 	return t
 }
@@ -172,54 +203,57 @@ func (t *Task[T]) run(fn func(context.Context) (T, error)) {
 	// task waits, but made a million sleeping tasks grow their stacks to
 	// 4 KB as they finished: 5.8 GB of peak RSS in bench/scale -n 1000000
 	// -together instead of 3.0.)
-	returned := false
+	// st is the failure, running until fn returns.
+	st := running
 	defer func() {
-		if !returned {
-			t.fail = &taskState{err: failure(recover(), t.ctx.node)}
+		if st == running {
+			st = &taskState{err: failure(recover(), t.ctx.node)}
 		}
-		t.finish(nil)
+		t.finish(st, nil, nil)
 	}()
-	if t.ctx.node != nil || t.group != nil {
-		t.begin() // a name, or a group's labels: what a plain task skips
+	if t.ctx.node != nil {
+		t.begin(nil) // a name: what a plain task skips
 	}
-	t.call(fn)
-	returned = true
+	st = t.call(fn)
 }
 
-// runTracked is run for a task that Run or a test scope counts.
-func (t *Task[T]) runTracked(fn func(context.Context) (T, error), tr *tracker) {
-	returned := false
+// runOwned is run for a task that a group (g, which reads its error) or
+// Run or a test scope (tr) counts.
+func (t *Task[T]) runOwned(fn func(context.Context) (T, error), g *Group, tr *tracker) {
+	st := running
 	defer func() {
-		if !returned {
-			t.fail = &taskState{err: failure(recover(), t.ctx.node)}
+		if st == running {
+			st = &taskState{err: failure(recover(), t.ctx.node)}
 		}
-		t.finish(tr)
+		t.finish(st, g, tr)
 	}()
-	if t.ctx.node != nil || t.group != nil {
-		t.begin()
+	if t.ctx.node != nil || g != nil {
+		t.begin(g)
 	}
-	t.call(fn)
-	returned = true
+	st = t.call(fn)
 }
 
-// call runs fn and keeps its result. Only a failure costs an allocation,
-// the state that carries the error: a task that succeeds, the usual case,
-// keeps a pointer where an error would take two words.
-func (t *Task[T]) call(fn func(context.Context) (T, error)) {
+// running is the failure of a task whose function has not returned.
+var running = new(taskState)
+
+// call runs fn, keeps its value and returns its failure. Only a failure
+// costs an allocation, the state that carries the error.
+func (t *Task[T]) call(fn func(context.Context) (T, error)) *taskState {
 	v, err := fn(&t.ctx)
 	t.value = v
 	if err != nil {
-		t.fail = &taskState{err: err}
+		return &taskState{err: err}
 	}
+	return nil
 }
 
-// begin sets the goroutine's pprof labels, if the task or its group has a
-// name.
-func (t *Task[T]) begin() {
+// begin sets the goroutine's pprof labels, if the task or its group g
+// has a name.
+func (t *Task[T]) begin(g *Group) {
 	if n := t.ctx.node; n != nil {
 		n.begin()
-	} else if t.group != nil && t.group.labels {
-		pprof.SetGoroutineLabels(t.group.ctx) // an unnamed child of a named group
+	} else if g != nil && g.labels {
+		pprof.SetGoroutineLabels(g.ctx) // an unnamed child of a named group
 	}
 }
 
@@ -236,21 +270,25 @@ func failure(r any, n *node) error {
 // as t.FailNow does in a test.
 var errGoexit = errors.New("gather: task function called runtime.Goexit")
 
-// finish publishes the task's result. Everything that counts the task as
-// running (its group, Run, a test scope, the tree) is told before anyone
-// waiting for it is woken, so that a task that has been awaited is never
-// seen as still running.
-func (t *Task[T]) finish(tr *tracker) {
+// finish publishes the task's result, and its failure st if it failed.
+// Everything that counts the task as running (its group g, Run or a test
+// scope tr, the tree) is told before anyone waiting for it is woken, so
+// that a task that has been awaited is never seen as still running.
+func (t *Task[T]) finish(st *taskState, g *Group, tr *tracker) {
 	n := t.ctx.node
 	var owed *taskState // the failure that is reported if nobody reads it
-	if st := t.fail; st != nil {
+	end := finishedMark
+	if st != nil {
+		// The failure ends the task's watchers, where failure finds it.
+		st.mark = watcher{w: st, i: final}
+		end = &st.mark
 		// A task that stopped because it was cancelled has nothing to
 		// report, as in asyncio, where a cancelled task has no exception
 		// to retrieve; that must be decided before the context is
 		// cancelled below.
 		cause := t.ctx.cancelledBy()
 		stopped := cause != nil && causedBy(st.err, cause)
-		if g := t.group; g != nil {
+		if g != nil {
 			// A child cancelled on its own, with Task.Cancel, does not
 			// fail the group, as in asyncio.TaskGroup.
 			if !(stopped && g.ctx.Err() == nil) {
@@ -263,24 +301,24 @@ func (t *Task[T]) finish(tr *tracker) {
 			owed = st
 			runtime.AddCleanup(t, reportIfUnretrieved, st)
 		}
-	} else if g := t.group; g != nil && g.policy.kind == quorum {
+	} else if g != nil && g.policy.kind == quorum {
 		g.success(t.value, true)
 	}
 	if n != nil {
 		n.end()
 	}
-	watchers := t.ctx.watchers.Swap(finishedMark)
+	watchers := t.ctx.watchers.Swap(end)
 	t.ctx.returned()
 	if tr != nil {
 		tr.done(owed, n)
 	}
 	for w := watchers; w != nil; {
 		next := w.next.Load() // w may be used again once told
-		w.w.finished(w.i, t.fail)
+		w.w.finished(w.i, st)
 		w = next
 	}
-	if t.group != nil {
-		t.group.childDone()
+	if g != nil {
+		g.childDone()
 	}
 }
 
@@ -299,7 +337,7 @@ func (t *Task[T]) Done() <-chan struct{} {
 	var d doneWaiter
 	for {
 		head := t.ctx.watchers.Load()
-		if head == finishedMark {
+		if head.isFinal() {
 			return closed
 		}
 		for w := head; w != nil; w = w.next.Load() {
@@ -385,7 +423,7 @@ func (w *wakeWaiter) finished(int, *taskState) { w.wg.Done() }
 
 // take returns the result of a finished task and marks its error as read.
 func (t *Task[T]) take() (T, error) {
-	if st := t.fail; st != nil {
+	if st := t.failure(); st != nil {
 		st.retrieved.Store(true)
 		return t.value, st.err
 	}

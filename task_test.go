@@ -388,7 +388,7 @@ func TestUnretrievedReportSkipsCancelledTasks(t *testing.T) {
 	}
 	for i, task := range quiet {
 		if owed(task) != nil {
-			t.Errorf("cancelled task %d (%v) was left for the unretrieved report", i, task.fail.err)
+			t.Errorf("cancelled task %d (%v) was left for the unretrieved report", i, task.failure().err)
 		}
 	}
 	for i, task := range loud {

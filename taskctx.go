@@ -23,8 +23,8 @@ type taskCtx struct {
 	state  atomic.Pointer[ctxState] // nil: neither made nor cancelled
 
 	// watchers are told when the task finishes (Done's channel is one);
-	// finishedMark once it has, when the task's value, err and state are
-	// final. The context reads it too: a task that has returned has a
+	// a final mark once it has (see isFinal), when the task's value, its
+	// failure and state are final. The context reads it too: a task that has returned has a
 	// context cancelled with ErrTaskReturned, made or not.
 	watchers atomic.Pointer[watcher]
 
@@ -48,7 +48,7 @@ type ctxState struct {
 var returned = &ctxState{cause: ErrTaskReturned}
 
 // finished reports whether the task has returned.
-func (c *taskCtx) finished() bool { return c.watchers.Load() == finishedMark }
+func (c *taskCtx) finished() bool { return c.watchers.Load().isFinal() }
 
 // get returns the real child context, making it if need be.
 func (c *taskCtx) get() context.Context {
@@ -88,7 +88,7 @@ func (c *taskCtx) get() context.Context {
 		if s == nil && c.finished() {
 			// The task returned meanwhile, and its finish may have looked
 			// at state before the swap: cancel it here. finish looks after
-			// it sets finishedMark, this after the swap, so one of them
+			// it sets the final mark, this after the swap, so one of them
 			// sees the other.
 			made.cancel(ErrTaskReturned)
 		}
@@ -126,7 +126,7 @@ func (c *taskCtx) cancelWith(cause error) {
 }
 
 // returned cancels the context of a task whose function has returned, with
-// ErrTaskReturned, once its watchers are finishedMark: the real child if it
+// ErrTaskReturned, once its watchers end in the final mark: the real child if it
 // was made, and a Sleep under way on it. A context never made whose
 // parent cannot end needs nothing more, as finished says it is cancelled.
 func (c *taskCtx) returned() {

@@ -15,7 +15,14 @@ type taskState struct {
 	kind      nodeKind // a task, or a group whose Wait was never called
 	name      string   // the task's name, if it has one
 	pc        uintptr  // where it was started, if that was recorded
+
+	// mark ends the watchers of the failed task, its waiter the state
+	// itself: that is how the task finds its failure without a field.
+	mark watcher
 }
+
+// finished is never called: a final mark is never told (see isFinal).
+func (*taskState) finished(int, *taskState) {}
 
 // unretrievedHandler holds the func(error) that reports errors nobody read.
 var unretrievedHandler atomic.Pointer[func(error)]
