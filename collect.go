@@ -95,6 +95,10 @@ func watchCount[T any](tasks []*Task[T]) *countWaiter {
 	// still running decrement from other threads.
 	var finished int64
 	for i, t := range tasks {
+		if t.ctx.watchers.Load() == finishedMark {
+			finished++ // a success: nothing more to look at
+			continue
+		}
 		if t.isFinished() || !t.watchAlone(&c.one) && !t.watch(&watcher{w: c, i: i}) {
 			finished++
 			if st := t.failure(); st != nil {

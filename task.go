@@ -75,11 +75,12 @@ func (t *Task[T]) isFinished() bool { return t.ctx.watchers.Load().isFinal() }
 // while the task runs. It is the waiter of the mark that ends the task's
 // watchers: a task needs no field for a failure that most never have.
 func (t *Task[T]) failure() *taskState {
-	if w := t.ctx.watchers.Load(); w.isFinal() {
-		st, _ := w.w.(*taskState) // nil for finishedMark
-		return st
+	w := t.ctx.watchers.Load()
+	if w == finishedMark || !w.isFinal() {
+		return nil // a success, the usual case, costs one comparison
 	}
-	return nil
+	st, _ := w.w.(*taskState)
+	return st
 }
 
 // watch adds w to the task's watchers, without a lock, and reports whether
