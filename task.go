@@ -390,22 +390,23 @@ func (t *Task[T]) Await(ctx context.Context) (T, error) {
 	}
 }
 
-// wait waits for the task to finish, on a watcher with a semaphore taken
-// from a pool, where Done costs a channel: a task that nobody awaits pays
-// for neither. Not a pooled channel, which would hand the wake-up over a
-// little cheaper: a channel belongs to the testing/synctest bubble that
-// made it, and a pool is shared by every bubble and by the code outside.
+// wait waits for the task to finish, on a watcher with a semaphore of its
+// own (one allocation of 48 bytes), where Done costs a channel: a task
+// that nobody awaits pays for neither. Neither is pooled: a WaitGroup
+// remembers the testing/synctest bubble in which it was first added to,
+// and adding to it outside that bubble afterwards is a fatal error (seen:
+// a test that awaits outside a bubble after a synctest test, the pool
+// handing it a semaphore that test had used); a channel belongs to the
+// bubble that made it.
 func (t *Task[T]) wait() {
-	w := wakeWaiters.Get().(*wakeWaiter)
+	w := new(wakeWaiter)
+	w.w = w
 	w.wg.Add(1)
 	if t.watch(&w.watcher) {
 		w.wg.Wait()
 	} else {
 		w.wg.Done()
 	}
-	// finish does not touch a watcher once it has told it, so it can be
-	// used again.
-	wakeWaiters.Put(w)
 }
 
 // A wakeWaiter is a watcher that wakes the goroutine in wait.
@@ -413,12 +414,6 @@ type wakeWaiter struct {
 	watcher
 	wg sync.WaitGroup
 }
-
-var wakeWaiters = sync.Pool{New: func() any {
-	w := new(wakeWaiter)
-	w.w = w
-	return w
-}}
 
 func (w *wakeWaiter) finished(int, *taskState) { w.wg.Done() }
 
