@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -124,24 +125,33 @@ func TestBenchSaveInPlace(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	got := make(chan []byte, 1)
+	// The reader takes one JSON value, the saved run, however long the
+	// run took to send it: no end of file comes while it holds the FIFO
+	// open for writing too, and a deadline a second after the run (as
+	// this test had) is a race with the scheduler of a loaded machine.
+	type saved struct {
+		v   map[string]any
+		err error
+	}
+	got := make(chan saved, 1)
 	go func() {
-		var all []byte
-		buf := make([]byte, 64<<10)
-		for {
-			n, err := r.Read(buf)
-			all = append(all, buf[:n]...)
-			if err != nil { // the deadline set after the run
-				got <- all
-				return
-			}
-		}
+		var v map[string]any
+		err := json.NewDecoder(r).Decode(&v)
+		got <- saved{v, err}
 	}()
 	status, stderr := bench(fifo)
-	r.SetReadDeadline(time.Now().Add(time.Second))
-	data := <-got
-	if status != 0 || !strings.Contains(string(data), `"format": "gather-bench-summary"`) {
-		t.Errorf("--save FIFO: exit status %d, stderr %q, the reader got %d bytes: %.80q", status, stderr, len(data), data)
+	if status != 0 {
+		r.Close() // nothing will come: free the reader
+	}
+	var res saved
+	select {
+	case res = <-got:
+	case <-time.After(30 * time.Second):
+		r.Close()
+		res = <-got
+	}
+	if status != 0 || res.err != nil || res.v["format"] != "gather-bench-summary" {
+		t.Errorf("--save FIFO: exit status %d, stderr %q, the reader got %v (%v)", status, stderr, res.v["format"], res.err)
 	}
 	if fi, err := os.Lstat(fifo); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
 		t.Errorf("--save FIFO: it is now %v (%v), want the FIFO", fi.Mode(), err)
