@@ -38,9 +38,6 @@ import (
 // loopsSupported: the event loops use epoll, which only Linux has.
 const loopsSupported = true
 
-// errTimeout is the error of a request that outlived Plan.Timeout.
-var errTimeout = fmt.Errorf("request timed out: %w", os.ErrDeadlineExceeded)
-
 // errStopped ends a request that the end of the run interrupted.
 var errStopped = errors.New("run stopped")
 

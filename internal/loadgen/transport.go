@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -175,6 +176,10 @@ func (d *stdDoer) Close() error {
 	}
 	return nil
 }
+
+// errTimeout is the error of a request that outlived Plan.Timeout, on
+// every engine that times requests itself (the event loops, HTTP/2).
+var errTimeout = fmt.Errorf("request timed out: %w", os.ErrDeadlineExceeded)
 
 // Classify returns the kind of a request's error: nil is
 // [report.ErrNone]; a malformed response (from either client) is
