@@ -199,8 +199,8 @@ func (t *Task[T]) run(fn func(context.Context) (T, error)) {
 	// One deferred call does all: recover is called only if fn did not
 	// return, so that a panic becomes the task's error, and so does
 	// runtime.Goexit, after which finish still runs. (A deferred call
-	// that takes only t, and tells by a sentinel in t.fail that fn did
-	// not return, is cheaper for the garbage collector to scan while the
+	// that takes only t, and tells by a sentinel in the task that fn
+	// did not return, is cheaper for the garbage collector to scan while the
 	// task waits, but made a million sleeping tasks grow their stacks to
 	// 4 KB as they finished: 5.8 GB of peak RSS in bench/scale -n 1000000
 	// -together instead of 3.0.)

@@ -147,10 +147,13 @@ func runFindMax(cmd *cobra.Command, f *benchFlags, plan *loadgen.Plan) error {
 		}
 		fmt.Fprintf(out, "Search ended: %s\n", c.Why)
 	} else {
-		writeCapacityJSON(out, c) // its error is out's
+		// An encoding error (a NaN in a figure) is not out's: keep it.
+		if err := writeCapacityJSON(out, c); err != nil && out.Err() == nil {
+			return fmt.Errorf("bench: encoding the report: %w", err)
+		}
 	}
-	if out.err != nil {
-		return fmt.Errorf("bench: writing the report: %w", out.err)
+	if out.Err() != nil {
+		return fmt.Errorf("bench: writing the report: %w", out.Err())
 	}
 	if status := interruptStatus(ctx); status != 0 {
 		fmt.Fprintln(cmd.ErrOrStderr(), "gather: bench interrupted: the report covers the steps that finished")

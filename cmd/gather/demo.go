@@ -77,8 +77,8 @@ Examples:
 				fmt.Fprintf(cmd.ErrOrStderr(), "gather demo: stopped by %v\n", sig.Signal)
 				return interruptStatus(cmd.Context())
 			}
-			if err == nil && out.err != nil {
-				return fmt.Errorf("demo: writing the output: %w", out.err)
+			if err == nil && out.Err() != nil {
+				return fmt.Errorf("demo: writing the output: %w", out.Err())
 			}
 			return err
 		},

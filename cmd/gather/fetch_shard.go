@@ -86,9 +86,9 @@ func runMerge(cmd *cobra.Command, files []string, input string, quiet bool) erro
 	switch {
 	case errors.Is(err, errInterrupted):
 		return fmt.Errorf("--merge: %w before the merge was written whole", err)
-	case err != nil && out.err != nil:
+	case err != nil && out.Err() != nil:
 		// Not the input's fault: an operational failure.
-		return fmt.Errorf("--merge: writing the records: %w", out.err)
+		return fmt.Errorf("--merge: writing the records: %w", out.Err())
 	case errors.As(err, &me):
 		return usagef("--merge: %v", err)
 	case errors.As(err, &pe):

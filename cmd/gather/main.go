@@ -60,8 +60,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	})
 	var status exitStatus
 	var usage *usageError
-	if err == nil && out.err != nil {
-		err = fmt.Errorf("writing the output: %w", out.err)
+	if err == nil && out.Err() != nil {
+		err = fmt.Errorf("writing the output: %w", out.Err())
 	}
 	switch {
 	case err == nil:

@@ -31,7 +31,10 @@ type timerFD struct {
 }
 
 func (t *timerFD) set(d time.Duration) {
-	spec := [4]int64{0, 0, int64(d / time.Second), int64(d % time.Second)} // interval, value
+	// struct itimerspec: no interval, then the value. Timespec's fields are
+	// the C long's width, 32 bits on 386 and arm, where four int64s would
+	// put zeros where the kernel reads the value and disarm the timer.
+	spec := [2]syscall.Timespec{{}, syscall.NsecToTimespec(int64(d))}
 	syscall.RawSyscall6(syscall.SYS_TIMERFD_SETTIME, uintptr(t.fd), 0, uintptr(unsafe.Pointer(&spec)), 0, 0, 0)
 }
 
