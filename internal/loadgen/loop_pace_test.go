@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -252,15 +251,14 @@ func TestLoopOpenModelNoAllocsPerRequest(t *testing.T) {
 	srv := newRawServer(t, quiet(helloResponse))
 	u := mustURL(t, "http://"+srv.addr()+"/")
 	mallocs := func(n int64) uint64 {
-		var before, after runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&before)
-		s := runLoops(t, t.Context(), &Plan{URL: u, Connections: 4, Rate: 20000, Requests: n, Timeout: 5 * time.Second})
-		runtime.ReadMemStats(&after)
+		var s *report.Summary
+		count := mallocsDuring(func() {
+			s = runLoops(t, t.Context(), &Plan{URL: u, Connections: 4, Rate: 20000, Requests: n, Timeout: 5 * time.Second})
+		})
 		if s.Requests != n || s.Errors != 0 {
 			t.Fatalf("%d requests, %d errors; want %d, 0", s.Requests, s.Errors, n)
 		}
-		return after.Mallocs - before.Mallocs
+		return count
 	}
 	mallocs(300) // warm up: the first run's one-time allocations
 	few, many := mallocs(300), mallocs(3000)
