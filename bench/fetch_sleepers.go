@@ -25,9 +25,9 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
-	"unsafe"
+
+	"github.com/gather-dev/gather/internal/timerfd"
 )
 
 func main() {
@@ -80,20 +80,15 @@ type timerFD struct {
 }
 
 func newTimerFD() *timerFD {
-	const clockMonotonic = 1
-	fd, _, errno := syscall.RawSyscall(syscall.SYS_TIMERFD_CREATE, clockMonotonic, syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
-	if errno != 0 {
-		fmt.Fprintf(os.Stderr, "fetch_sleepers: timerfd_create: %v\n", errno)
+	fd, err := timerfd.Create()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "fetch_sleepers: timerfd_create: %v\n", err)
 		os.Exit(1)
 	}
-	return &timerFD{fd: int(fd), f: os.NewFile(fd, "timerfd")}
+	return &timerFD{fd: fd, f: os.NewFile(uintptr(fd), "timerfd")}
 }
 
 func (t *timerFD) sleep(d time.Duration) {
-	// struct itimerspec: no interval, then the value. Timespec's fields are
-	// the C long's width, 32 bits on 386 and arm, where four int64s would
-	// put zeros where the kernel reads the value and disarm the timer.
-	spec := [2]syscall.Timespec{{}, syscall.NsecToTimespec(int64(d))}
-	syscall.RawSyscall6(syscall.SYS_TIMERFD_SETTIME, uintptr(t.fd), 0, uintptr(unsafe.Pointer(&spec)), 0, 0, 0)
+	timerfd.Set(t.fd, d)
 	t.f.Read(t.buf[:])
 }

@@ -5,6 +5,8 @@ import (
 	"syscall"
 	"time"
 	"unsafe"
+
+	"github.com/gather-dev/gather/internal/timerfd"
 )
 
 // defaultSlack is how early a loop may send a request, by default, where
@@ -51,15 +53,15 @@ func newLoopTimer(l *eventLoop, p *Plan) loopTimer {
 	t.spin = max(t.spin, 0)
 
 	if t.mode == TimerFD {
-		fd, _, errno := syscall.RawSyscall(syscall.SYS_TIMERFD_CREATE, uintptr(clockMonotonic), syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+		fd, err := timerfd.Create()
 		ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLET&0xffffffff, Fd: timerID}
-		if errno != 0 || syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev) != nil {
-			if errno == 0 {
-				syscall.Close(int(fd))
+		if err != nil || syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, fd, &ev) != nil {
+			if err == nil {
+				syscall.Close(fd)
 			}
 			t.mode = TimerDeadline // a kernel without timerfd: Go's timers then
 		} else {
-			t.fd = int(fd)
+			t.fd = fd
 		}
 	}
 	if l.reap != nil {
@@ -71,10 +73,6 @@ func newLoopTimer(l *eventLoop, p *Plan) loopTimer {
 	}
 	return t
 }
-
-// clockMonotonic is CLOCK_MONOTONIC, the clock of time.Now's monotonic
-// reading.
-const clockMonotonic = 1
 
 // wait prepares the loop's wait for a pacing wake-up at wake (zero: none):
 // it moves *deadline earlier or arms the timerfd. For TimerPwait2 and a
@@ -117,13 +115,7 @@ func (t *loopTimer) sleeping(wake time.Time) {
 }
 
 // set sets the timerfd to expire in d, or disarms it for 0.
-func (t *loopTimer) set(d time.Duration) {
-	// struct itimerspec: no interval, then the value. Timespec's fields are
-	// the C long's width, 32 bits on 386 and arm, where four int64s would
-	// put zeros where the kernel reads the value and disarm the timer.
-	spec := [2]syscall.Timespec{{}, syscall.NsecToTimespec(int64(d))}
-	syscall.RawSyscall6(syscall.SYS_TIMERFD_SETTIME, uintptr(t.fd), 0, uintptr(unsafe.Pointer(&spec)), 0, 0, 0)
-}
+func (t *loopTimer) set(d time.Duration) { timerfd.Set(t.fd, d) }
 
 func (t *loopTimer) close() {
 	if t.fd >= 0 {
