@@ -450,21 +450,21 @@ func runBench(cmd *cobra.Command, f *benchFlags, plan *loadgen.Plan) error {
 	if f.save == "-" {
 		out = cmd.ErrOrStderr() // stdout is the saved run's
 	}
-	hlog, err := f.series.open()
+	hlog, err := prepareOutput("bench: --hlog", f.series.hlog)
 	if err != nil {
 		return err
 	}
-	defer hlog.Close()
-	junit, err := f.thresholds.openJUnit()
+	defer hlog.abandon()
+	junit, err := f.thresholds.prepareJUnit()
 	if err != nil {
 		return err
 	}
-	defer junit.Close()
-	page, err := f.view.openHTML()
+	defer junit.abandon()
+	page, err := prepareOutput("bench: --html", f.view.html)
 	if err != nil {
 		return err
 	}
-	defer page.Close()
+	defer page.abandon()
 	stderr := cmd.ErrOrStderr()
 	ctx, display, err := f.view.start(cmd.Context(), cmd.InOrStdin(), cmd.OutOrStdout(), stderr, f.output, plan)
 	if err != nil {
@@ -492,12 +492,12 @@ func runBench(cmd *cobra.Command, f *benchFlags, plan *loadgen.Plan) error {
 		return fmt.Errorf("bench: writing the report: %w", err)
 	}
 	if err := save.write(sum); err != nil {
-		return fmt.Errorf("bench: --save: %w", err)
-	}
-	if err := writeIntervalLog(hlog, sum); err != nil {
 		return err
 	}
-	if err := writeHTML(page, sum); err != nil {
+	if err := hlog.write(sum.WriteIntervalLog); err != nil {
+		return err
+	}
+	if err := page.write(func(w io.Writer) error { return writeHTML(w, sum) }); err != nil {
 		return err
 	}
 	judged := f.thresholds.finish(junit, sum, started, stderr)

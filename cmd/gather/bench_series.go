@@ -1,14 +1,11 @@
 package main
 
 import (
-	"fmt"
-	"os"
 	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/gather-dev/gather/internal/loadgen"
-	"github.com/gather-dev/gather/internal/report"
 )
 
 // seriesFlags are bench's flags for the run's time series: its interval,
@@ -38,34 +35,5 @@ func (f *seriesFlags) apply(plan *loadgen.Plan) error {
 		return usagef("bench: --interval %v is longer than the run (%v)", f.interval, plan.Length())
 	}
 	plan.Interval = f.interval
-	return nil
-}
-
-// open creates the interval log's file before the run, so that a path
-// that cannot be written is a usage error before any request.
-func (f *seriesFlags) open() (*os.File, error) {
-	if f.hlog == "" {
-		return nil, nil
-	}
-	file, err := os.Create(f.hlog)
-	if err != nil {
-		return nil, usagef("bench: --hlog: %v", err)
-	}
-	return file, nil
-}
-
-// write writes the run's interval log to file, if there is one, and
-// closes it.
-func writeIntervalLog(file *os.File, sum *report.Summary) error {
-	if file == nil {
-		return nil
-	}
-	if err := sum.WriteIntervalLog(file); err != nil {
-		file.Close()
-		return fmt.Errorf("bench: --hlog: %w", err)
-	}
-	if err := file.Close(); err != nil {
-		return fmt.Errorf("bench: --hlog: %w", err)
-	}
 	return nil
 }

@@ -169,31 +169,8 @@ func plural(n int, thing string) string {
 	return fmt.Sprintf("%d %ss", n, thing)
 }
 
-// openHTML creates the --html page's file before the run, so that a path
-// that cannot be written is a usage error before any request.
-func (f *viewFlags) openHTML() (*os.File, error) {
-	if f.html == "" {
-		return nil, nil
-	}
-	file, err := os.Create(f.html)
-	if err != nil {
-		return nil, usagef("bench: --html: %v", err)
-	}
-	return file, nil
-}
-
-// writeHTML writes the run's page to file, if there is one, and closes it.
-func writeHTML(file *os.File, sum *report.Summary) error {
-	if file == nil {
-		return nil
-	}
+// writeHTML writes the run's page to w.
+func writeHTML(w io.Writer, sum *report.Summary) error {
 	name := "run of " + sum.Start.Local().Format("2006-01-02 15:04:05")
-	err := reporthtml.Write(file, reporthtml.Page{Runs: []reporthtml.Run{{Name: name, Summary: sum}}, Generator: "gather " + version()})
-	if cerr := file.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("bench: --html: %w", err)
-	}
-	return nil
+	return reporthtml.Write(w, reporthtml.Page{Runs: []reporthtml.Run{{Name: name, Summary: sum}}, Generator: "gather " + version()})
 }

@@ -3,11 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
+	"io"
 	"slices"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -84,6 +81,7 @@ status 3. On the --html page each run is judged too, for its column.`,
 			if err := o.check(cmd); err != nil {
 				return err
 			}
+			defer o.abandon()
 			// Ctrl-C ends a wait on stdin or a FIFO at once; the runs read
 			// by then are not reported, being only part of what was asked.
 			type merged struct {
@@ -133,6 +131,9 @@ func completeReportFormats(*cobra.Command, []string, string) ([]string, cobra.Sh
 type reportOutputs struct {
 	format, save, html string
 	th                 *thresholdFlags
+
+	// The files, prepared by check.
+	saveFile, page, junit *outputFile
 }
 
 // check finds what is wrong with the outputs before any run is read:
@@ -144,13 +145,17 @@ func (o *reportOutputs) check(cmd *cobra.Command) error {
 	if err := checkNotStdout("report", cmd, "html", "junit"); err != nil {
 		return err
 	}
-	for _, out := range []struct{ flag, name string }{{"--save", o.save}, {"--html", o.html}, {"--junit", o.th.junit}} {
-		if out.name == "" || out.flag == "--save" && out.name == "-" {
-			continue
+	var err error
+	if o.save != "-" {
+		if o.saveFile, err = prepareOutput("report: --save", o.save); err != nil {
+			return err
 		}
-		if err := checkWritable(out.name); err != nil {
-			return usagef("report: %s: %v", out.flag, err)
-		}
+	}
+	if o.page, err = prepareOutput("report: --html", o.html); err != nil {
+		return err
+	}
+	if o.junit, err = o.th.prepareJUnit(); err != nil {
+		return err
 	}
 	if _, err := threshold.ParseAll(o.th.exprs); err != nil {
 		return usagef("report: %v", err) // before reading any run
@@ -173,19 +178,19 @@ func (o *reportOutputs) write(cmd *cobra.Command, total *report.Summary, runs []
 		}
 		out = cmd.ErrOrStderr()
 	default:
-		if err := saveSummary(total, o.save); err != nil {
+		if err := o.saveFile.write(total.Save); err != nil {
 			return err
 		}
 	}
 	o.th.judge(total)
-	if o.html != "" {
-		page := reporthtml.Page{Merged: total}
+	if o.page != nil {
+		page := reporthtml.Page{Merged: total, Generator: "gather " + version()}
 		for _, r := range runs {
 			o.th.judge(r.Summary)
 			page.Runs = append(page.Runs, reporthtml.Run{Name: r.Name, Summary: r.Summary})
 		}
-		if err := writePage(o.html, page); err != nil {
-			return fmt.Errorf("report: %w", err)
+		if err := o.page.write(func(w io.Writer) error { return reporthtml.Write(w, page) }); err != nil {
+			return err
 		}
 	}
 	var err error
@@ -197,11 +202,14 @@ func (o *reportOutputs) write(cmd *cobra.Command, total *report.Summary, runs []
 	if err != nil {
 		return fmt.Errorf("report: writing the report: %w", err)
 	}
-	junit, err := o.th.openJUnit()
-	if err != nil {
-		return err
-	}
-	return o.th.finish(junit, total, total.Start, cmd.ErrOrStderr())
+	return o.th.finish(o.junit, total, total.Start, cmd.ErrOrStderr())
+}
+
+// abandon removes what check prepared and write did not write.
+func (o *reportOutputs) abandon() {
+	o.saveFile.abandon()
+	o.page.abandon()
+	o.junit.abandon()
 }
 
 // checkNotStdout returns a usage error for any of the named flags (files
@@ -212,75 +220,6 @@ func checkNotStdout(command string, cmd *cobra.Command, names ...string) error {
 		if fl := cmd.Flags().Lookup(name); fl != nil && fl.Value.String() == "-" {
 			return usagef("%s: --%s -: give a file name (stdout holds the report)", command, name)
 		}
-	}
-	return nil
-}
-
-// checkWritable reports whether the file name can be written, without
-// changing it: it may be one of the inputs, read after this check.
-func checkWritable(name string) error {
-	if fi, err := os.Stat(name); err == nil {
-		if fi.IsDir() {
-			return fmt.Errorf("%s is a directory", name)
-		}
-		if !fi.Mode().IsRegular() {
-			// Not opened: a FIFO's open waits for a reader, and its close
-			// would give that reader an end of file before the run.
-			if err := syscall.Access(name, 2 /* W_OK */); err != nil {
-				return fmt.Errorf("cannot write %s: %w", name, err)
-			}
-			return nil
-		}
-		f, err := os.OpenFile(name, os.O_WRONLY, 0)
-		if err != nil {
-			return err
-		}
-		return f.Close()
-	}
-	probe, err := os.CreateTemp(filepath.Dir(name), ".gather-report-*")
-	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err // the probe's own name would only confuse
-		}
-		return fmt.Errorf("cannot create %s: %w", name, err)
-	}
-	probe.Close()
-	return os.Remove(probe.Name())
-}
-
-// writePage writes the HTML page of p to the file name, replacing it.
-func writePage(name string, p reporthtml.Page) error {
-	p.Generator = "gather " + version()
-	f, err := os.Create(name)
-	if err != nil {
-		return fmt.Errorf("--html: %w", err)
-	}
-	if err := reporthtml.Write(f, p); err != nil {
-		f.Close()
-		return fmt.Errorf("--html: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("--html: %w", err)
-	}
-	return nil
-}
-
-// saveSummary writes s to the file name, replacing it.
-func saveSummary(s *report.Summary, name string) error {
-	// Write-only, not os.Create's read-write: a FIFO then waits for its
-	// reader, where read-write would open it at once and lose the run in
-	// its buffer.
-	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o666)
-	if err != nil {
-		return fmt.Errorf("report: --save: %w", err)
-	}
-	if err := s.Save(f); err != nil {
-		f.Close()
-		return fmt.Errorf("report: --save: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("report: --save: %w", err)
 	}
 	return nil
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"time"
 
@@ -72,17 +71,11 @@ func (t *thresholdFlags) watch(plan *loadgen.Plan, names []string) error {
 	return nil
 }
 
-// openJUnit creates the JUnit file before the run, so that a path that
-// cannot be written is a usage error before any request.
-func (t *thresholdFlags) openJUnit() (*os.File, error) {
-	if t.junit == "" {
-		return nil, nil
-	}
-	f, err := os.Create(t.junit)
-	if err != nil {
-		return nil, usagef("%s: --junit: %v", t.cmd, err)
-	}
-	return f, nil
+// prepareJUnit prepares the JUnit file (see [outputFile]) before the
+// run, so that a name that cannot be written is a usage error before any
+// request.
+func (t *thresholdFlags) prepareJUnit() (*outputFile, error) {
+	return prepareOutput(t.cmd+": --junit", t.junit)
 }
 
 // judge puts the verdicts in sum, for its report.
@@ -94,15 +87,12 @@ func (t *thresholdFlags) judge(sum *report.Summary) {
 
 // finish writes the JUnit file, if asked for, says on stderr which
 // thresholds failed, and returns exit status 3 if any did.
-func (t *thresholdFlags) finish(junit *os.File, sum *report.Summary, started time.Time, stderr io.Writer) error {
-	if junit != nil {
-		err := threshold.WriteJUnit(junit, threshold.JUnit{Suite: "gather " + t.cmd, Summary: sum, Started: started}, sum.Thresholds)
-		if cerr := junit.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return fmt.Errorf("%s: --junit: %w", t.cmd, err)
-		}
+func (t *thresholdFlags) finish(junit *outputFile, sum *report.Summary, started time.Time, stderr io.Writer) error {
+	err := junit.write(func(w io.Writer) error {
+		return threshold.WriteJUnit(w, threshold.JUnit{Suite: "gather " + t.cmd, Summary: sum, Started: started}, sum.Thresholds)
+	})
+	if err != nil {
+		return err
 	}
 	failed := report.Failed(sum.Thresholds)
 	if len(failed) == 0 {

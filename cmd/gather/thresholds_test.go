@@ -98,7 +98,7 @@ func TestBenchTargetsBadInput(t *testing.T) {
 		{"abort without thresholds", "", []string{"--abort-on-fail", u + "/"}, `^gather: bench: --abort-on-fail needs a --threshold$`},
 		{"abort, nothing to judge early", "", []string{"--abort-on-fail", "--threshold", "mean<1s", u + "/"}, `^gather: bench: --abort-on-fail: none of the thresholds can be judged before the run ends`},
 		{"junit without thresholds", "", []string{"--junit", filepath.Join(dir, "j.xml"), u + "/"}, `^gather: bench: --junit needs a --threshold to report$`},
-		{"unwritable junit", "", []string{"--junit", filepath.Join(dir, "no/such/j.xml"), "--threshold", "p99<1s", u + "/"}, `^gather: bench: --junit: open .*: no such file or directory$`},
+		{"unwritable junit", "", []string{"--junit", filepath.Join(dir, "no/such/j.xml"), "--threshold", "p99<1s", u + "/"}, `^gather: bench: --junit: cannot create .*: no such file or directory$`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := requests.Load()

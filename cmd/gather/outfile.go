@@ -1,0 +1,145 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+// An outputFile is a file a command writes once its work is done (bench's
+// and report's --save, --html, --hlog and --junit). It is prepared before
+// the work, so that a name that cannot be written is a usage error before
+// any request or any run read, and it changes nothing until written:
+//
+//   - A regular file, or a new one, is written to a temporary file beside
+//     it and renamed over it once whole. A run killed or failed before its
+//     end leaves the older file as it was (or none), never an empty or
+//     half-written one, and a command may read the file it will replace
+//     (report --save a.json a.json b.json).
+//   - A name that is not a regular file (a FIFO another tool reads,
+//     /dev/null) is written in place, opened write-only when written, so
+//     that a FIFO's open waits for its reader. Opened before the run, as
+//     os.Create opens (read-write, which does not wait), a FIFO would take
+//     what it was given into its buffer and lose it if the reader came
+//     only after gather closed it, or hold gather up once the buffer (64
+//     KiB) was full; and a rename would replace the FIFO by a file.
+//   - A symbolic link is followed, so that the file it names is replaced,
+//     not the link.
+//
+// The nil *outputFile writes nothing.
+type outputFile struct {
+	what    string // for messages: "bench: --html"
+	name    string
+	tmp     *os.File
+	inPlace bool
+	perm    fs.FileMode
+}
+
+// prepareOutput prepares the output file name ("" for none), for the
+// flag what names ("bench: --html"); a name that cannot be written is a
+// usage error.
+func prepareOutput(what, name string) (*outputFile, error) {
+	if name == "" {
+		return nil, nil
+	}
+	o := &outputFile{what: what, name: followLinks(name), perm: 0o644}
+	if fi, err := os.Stat(o.name); err == nil {
+		switch {
+		case fi.IsDir():
+			return nil, usagef("%s: %s is a directory", what, name)
+		case syscall.Access(o.name, 2 /* W_OK */) != nil:
+			// The rename would replace a file its owner made read-only.
+			return nil, usagef("%s: cannot write %s: %v", what, name, syscall.Access(o.name, 2))
+		case !fi.Mode().IsRegular():
+			o.inPlace = true
+			return o, nil
+		}
+		o.perm = fi.Mode().Perm() // a replaced file keeps its mode
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(o.name), "."+filepath.Base(o.name)+".*.tmp")
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the temporary file's name would only confuse
+		}
+		return nil, usagef("%s: cannot create %s: %v", what, name, err)
+	}
+	o.tmp = tmp
+	return o, nil
+}
+
+// write gives the file to fill and puts it in place; its error names the
+// flag.
+func (o *outputFile) write(fill func(io.Writer) error) error {
+	if o == nil {
+		return nil
+	}
+	if err := o.writeFile(fill); err != nil {
+		return fmt.Errorf("%s: %w", o.what, err)
+	}
+	return nil
+}
+
+func (o *outputFile) writeFile(fill func(io.Writer) error) error {
+	if o.inPlace {
+		// O_WRONLY: a FIFO waits here for its reader (see outputFile).
+		f, err := os.OpenFile(o.name, os.O_WRONLY, 0)
+		if err != nil {
+			return err
+		}
+		err = fill(f)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	}
+	if o.tmp == nil {
+		return errors.New("written twice") // a bug, not the user's
+	}
+	tmp := o.tmp
+	o.tmp = nil
+	err := fill(tmp)
+	if err == nil {
+		err = tmp.Chmod(o.perm)
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), o.name)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+	}
+	return err
+}
+
+// abandon removes the temporary file of an output that was not written;
+// after write it does nothing.
+func (o *outputFile) abandon() {
+	if o != nil && o.tmp != nil {
+		o.tmp.Close()
+		os.Remove(o.tmp.Name())
+		o.tmp = nil
+	}
+}
+
+// followLinks returns the file that name names through symbolic links,
+// whether it exists or not (a link may name the file a run creates).
+func followLinks(name string) string {
+	for range 40 { // the kernel's own limit
+		target, err := os.Readlink(name)
+		if err != nil {
+			return name
+		}
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(filepath.Dir(name), target)
+		}
+		name = target
+	}
+	return name
+}

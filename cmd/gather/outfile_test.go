@@ -1,0 +1,142 @@
+package main
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+)
+
+// onFirstWrite is a standard output that calls first, once, when the
+// report starts: the run is over, and only the files beside it are left
+// to write.
+type onFirstWrite struct {
+	once  sync.Once
+	first func()
+}
+
+func (w *onFirstWrite) Write(p []byte) (int, error) {
+	w.once.Do(w.first)
+	return len(p), nil
+}
+
+// bench's --html, --junit and --hlog onto FIFOs reach their readers, as
+// --save does, even a reader that comes once the run is over. They were
+// opened read-write before the run (os.Create), which does not wait for a
+// reader: what was written then sat in the pipe and was lost when gather
+// closed it before the reader came (a JUnit file, smaller than the
+// pipe's buffer, with exit status 0), and a reader waiting in its open
+// was let through before the run began.
+func TestBenchOutputsFIFO(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
+	defer srv.Close()
+	dir := t.TempDir()
+	outputs := []struct{ flag, want string }{
+		{"--html", "<html"},
+		{"--junit", "<testsuites"},
+		{"--hlog", "#[Histogram log format"},
+	}
+	args := []string{"bench", "-n", "3", "-c", "1", "--threshold", "p99<1m"}
+	fifos := make([]string, len(outputs))
+	for i, o := range outputs {
+		fifos[i] = filepath.Join(dir, strings.TrimPrefix(o.flag, "--"))
+		if err := syscall.Mkfifo(fifos[i], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, o.flag, fifos[i])
+	}
+	got := make([]chan []byte, len(outputs))
+	var heldOpen []string
+	stdout := &onFirstWrite{first: func() {
+		for i, fifo := range fifos {
+			// Fails (ENXIO) unless someone holds the FIFO open for
+			// reading: gather must not, before it writes.
+			if f, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+				f.Close()
+				heldOpen = append(heldOpen, fifo)
+			} else if !errors.Is(err, syscall.ENXIO) {
+				t.Errorf("%s: %v", fifo, err)
+			}
+			got[i] = make(chan []byte, 1)
+			go func() {
+				data, _ := os.ReadFile(fifo) // as cat would, after the run
+				got[i] <- data
+			}()
+		}
+	}}
+	var stderr syncBuffer
+	status := run(append(args, srv.URL+"/"), strings.NewReader(""), stdout, &stderr)
+	for _, fifo := range fifos {
+		// Frees a reader gather never wrote to (no reader yet: the open
+		// fails, which is fine).
+		if w, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+			w.Close()
+		}
+	}
+	if status != 0 {
+		t.Fatalf("exit status %d: %s", status, stderr.String())
+	}
+	if len(heldOpen) > 0 {
+		t.Errorf("held open during the run, before the reader came: %v", heldOpen)
+	}
+	for i, o := range outputs {
+		if data := <-got[i]; !strings.Contains(string(data), o.want) {
+			t.Errorf("%s FIFO: the reader got %d bytes: %.80q", o.flag, len(data), data)
+		}
+		if fi, err := os.Lstat(fifos[i]); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+			t.Errorf("%s FIFO: it is now %v (%v), want the FIFO", o.flag, fi.Mode(), err)
+		}
+	}
+}
+
+// An output file is replaced only by a whole one: a bench or report that
+// stops before its end leaves the older file as it was, where os.Create
+// had emptied it before the run, and leaves no temporary file.
+func TestOutputsKeptUntilWritten(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	old := map[string]string{}
+	for _, name := range []string{"page.html", "j.xml", "x.hlog", "run.json"} {
+		old[name] = "the older " + name
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(old[name]), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in := func(name string) string { return filepath.Join(dir, name) }
+	for _, args := range [][]string{
+		// --tui is refused once the files are prepared: stderr is no terminal.
+		{"bench", "--tui", "-n", "1", "--threshold", "p99<1s", "--html", in("page.html"), "--junit", in("j.xml"), "--hlog", in("x.hlog"), "--save", in("run.json"), "http://127.0.0.1:9/"},
+		// The run to report is not there.
+		{"report", "--threshold", "p99<1s", "--html", in("page.html"), "--junit", in("j.xml"), "--save", in("run.json"), in("missing.json")},
+	} {
+		var stderr strings.Builder
+		if status := run(args, strings.NewReader(""), io.Discard, &stderr); status != 2 {
+			t.Errorf("%s: exit status %d (%s), want 2", args[0], status, stderr.String())
+		}
+		for name, want := range old {
+			data, err := os.ReadFile(in(name))
+			if err != nil || string(data) != want {
+				t.Errorf("%s: %s is now %q (%v), want %q", args[0], name, data, err, want)
+			}
+		}
+		if leftovers, _ := filepath.Glob(filepath.Join(dir, ".*.tmp")); len(leftovers) > 0 {
+			t.Errorf("%s: temporary files left: %v", args[0], leftovers)
+		}
+	}
+	// A replaced file keeps its mode.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
+	defer srv.Close()
+	if status := run([]string{"bench", "-n", "1", "--html", in("page.html"), srv.URL + "/"}, strings.NewReader(""), io.Discard, io.Discard); status != 0 {
+		t.Fatalf("bench --html: exit status %d", status)
+	}
+	if fi, err := os.Stat(in("page.html")); err != nil || fi.Mode().Perm() != 0o600 || fi.Size() < 1000 {
+		t.Errorf("bench --html over a file of mode 0600: %v, %v", fi, err)
+	}
+}
