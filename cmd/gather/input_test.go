@@ -46,7 +46,7 @@ func TestUnreadableInput(t *testing.T) {
 		{[]string{"fetch"}, "# comments are no request\n", 2, "gather: fetch: reading input: " + eio, 0},
 		{[]string{"fetch", "-i", "-"}, srv.URL + "/\n", 1, "gather: fetch: reading input: " + eio + " (the lines after it have no record)", 1},
 		{[]string{"fetch", "--merge", "-i", "-", shard}, "", 2, "gather: fetch: --merge: reading the input: " + eio, 0},
-		{[]string{"report", "-"}, "", 2, "gather: report: -: " + eio, 0},
+		{[]string{"report", "-"}, "", 2, "gather: report: stdin: " + eio, 0},
 		{[]string{"bench", "-n", "1", "--targets", "-"}, "", 2, "gather: bench: stdin: " + eio, 0},
 	} {
 		var stdout, stderr syncBuffer

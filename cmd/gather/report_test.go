@@ -34,6 +34,13 @@ func TestReportExitStatus(t *testing.T) {
 			}
 		}
 	}
+	// And one holding a link to a run that is not there.
+	if err := os.Mkdir(filepath.Join(dir, "linked"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../gone.json", filepath.Join(dir, "linked", "b.json")); err != nil {
+		t.Fatal(err)
+	}
 	in := func(name string) string { return filepath.Join(dir, name) }
 	tests := []struct {
 		name   string
@@ -51,6 +58,7 @@ func TestReportExitStatus(t *testing.T) {
 		{"missing", []string{"report", in("nope.json")}, 2, false},
 		{"a folder of runs", []string{"report", in("runs")}, 0, false},
 		{"a folder holding bad files", []string{"report", dir}, 2, true},
+		{"a folder holding a link to nothing", []string{"report", in("linked")}, 2, false},
 		{"not json", []string{"report", in("a.json"), in("notjson.txt")}, 2, false},
 		{"inconsistent", []string{"report", in("inconsistent.json")}, 2, false},
 		{"unwritable save", []string{"report", "--save", in("no/such/dir/x.json"), in("a.json")}, 2, false},
@@ -99,7 +107,7 @@ func TestReportExitStatus(t *testing.T) {
 	if code := run([]string{"report", "--save", in("a.json"), in("a.json")}, strings.NewReader(""), io.Discard, io.Discard); code != 0 {
 		t.Errorf("report --save a.json a.json: exit status %d, want 0", code)
 	}
-	if entries, _ := os.ReadDir(dir); len(entries) != len(ar.Files)+1 {
+	if entries, _ := os.ReadDir(dir); len(entries) != len(ar.Files)+2 { // and the folders runs and linked
 		t.Errorf("%d files in the directory after the runs, want the %d inputs", len(entries), len(ar.Files))
 	}
 }

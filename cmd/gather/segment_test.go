@@ -103,7 +103,7 @@ func TestSegmentsMergeFromOneStream(t *testing.T) {
 			t.Errorf("part %d: segment %d with %d requests, want segment %d with %d", i, p.Segment, p.Requests, i, want)
 		}
 	}
-	if !strings.Contains(errs, "gather: report: note: -: skipped ") {
+	if !strings.Contains(errs, "gather: report: note: stdin: skipped ") {
 		t.Errorf("report - did not say it skipped the reports' lines: %q", errs)
 	}
 	if m.StartSkewMS <= 0 {

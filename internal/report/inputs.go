@@ -39,7 +39,7 @@ func badInput(err error) error { return &inputError{err: err, kind: ErrBadInput}
 
 // A NamedRun is one saved run and where it came from, for the messages
 // and the report page: "a.json", "runs/b.json:3" (the run on line 3 of a
-// file of several), "standard input".
+// file of several), "stdin".
 type NamedRun struct {
 	Name    string
 	Summary *Summary
@@ -89,9 +89,6 @@ func (m *merger) add(name string, s *Summary) error {
 	if err := m.total.Add(s); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
-	if strings.HasPrefix(name, "-") {
-		name = "standard input" + strings.TrimPrefix(name, "-")
-	}
 	m.runs = append(m.runs, NamedRun{Name: name, Summary: s})
 	return nil
 }
@@ -103,7 +100,8 @@ func (m *merger) add(name string, s *Summary) error {
 // leaves its file empty; the merge check names its segment).
 func readInput(name string, stdin io.Reader, note func(string), merge func(string, *Summary) error) error {
 	if name == "-" {
-		return readStream(name, stdin, note, false, merge)
+		// Named as every command names it: "stdin: ...", "stdin:3".
+		return readStream("stdin", stdin, note, false, merge)
 	}
 	f, err := os.Open(name)
 	if err != nil {
@@ -131,10 +129,12 @@ func readInput(name string, stdin io.Reader, note func(string), merge func(strin
 		path := filepath.Join(name, e.Name())
 		mode := e.Type()
 		if mode&fs.ModeSymlink != 0 {
-			// Read as the file it names: runs gathered with ln -s.
+			// Read as the file it names: runs gathered with ln -s. A
+			// link to nothing is a run file missing, bad input as a
+			// named file missing is, not one to pass over with a note.
 			fi, err := os.Stat(path)
 			if err != nil {
-				return badInput(err)
+				return badInput(brokenLink(path, err))
 			}
 			mode = fi.Mode().Type()
 		}
@@ -153,6 +153,18 @@ func readInput(name string, stdin io.Reader, note func(string), merge func(strin
 		return badInput(fmt.Errorf("%s: the folder holds no file", name))
 	}
 	return nil
+}
+
+// brokenLink is the error of a symbolic link whose file cannot be read,
+// err being os.Stat's: "runs/b.json links to ../b.json: no such file or
+// directory", where os.Stat names the link, not what it links to.
+func brokenLink(path string, err error) error {
+	target, lerr := os.Readlink(path)
+	var pe *fs.PathError
+	if lerr != nil || !errors.As(err, &pe) {
+		return err
+	}
+	return fmt.Errorf("%s links to %s: %w", path, target, pe.Err)
 }
 
 // readFile reads a file found in a folder.

@@ -45,7 +45,7 @@ func oddRangeRun(t *testing.T) []byte {
 }
 
 // A folder's files are read in name order, a file of several runs is
-// named by line, stdin as "standard input"; what is only worth a note
+// named by line, stdin as "stdin"; what is only worth a note
 // (a file without a run in a folder, lines that are not runs) is noted.
 func TestMergeInputs(t *testing.T) {
 	t.Parallel()
@@ -89,7 +89,7 @@ func TestMergeInputs(t *testing.T) {
 	for _, r := range named {
 		names = append(names, strings.TrimPrefix(r.Name, runs+string(filepath.Separator)))
 	}
-	if want := []string{"1.json", "3.log:2", "3.log:3", "4.json", "standard input"}; !slices.Equal(names, want) {
+	if want := []string{"1.json", "3.log:2", "3.log:3", "4.json", "stdin"}; !slices.Equal(names, want) {
 		t.Errorf("runs %q, want %q", names, want)
 	}
 	if total.Requests != 15 {
@@ -129,7 +129,7 @@ func TestMergeInputsErrors(t *testing.T) {
 	}{
 		{[]string{filepath.Join(dir, "none.json")}, ErrBadInput, "no such file or directory"},
 		{[]string{empty}, ErrBadInput, "empty: the folder holds no file"},
-		{[]string{dangling}, ErrBadInput, "stat " + filepath.Join(dangling, "gone.json") + ": no such file or directory"},
+		{[]string{dangling}, ErrBadInput, filepath.Join(dangling, "gone.json") + " links to " + filepath.Join(dir, "gone") + ": no such file or directory"},
 		{[]string{bad}, ErrBadInput, "bad.json: "},
 		{[]string{a, b}, ErrConflict, "a.json and " + b + ": targets differ (http://a/ and http://b/)"},
 		{[]string{a, odd}, ErrBadInput, odd + ": not a valid saved gather bench summary: response histogram: range 1-1000 µs"},
