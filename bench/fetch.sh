@@ -4,8 +4,9 @@
 # "gather serve" and nginx on loopback.
 #
 #   1. For each server delay (gather serve --delay 0s, then 20ms), each
-#      server at a delay (gather serve, then nginx with the echo module's
-#      echo_sleep; SERVERS=serve-runtime adds gather serve --timer runtime,
+#      server at a delay (gather serve --lean, then nginx with the echo
+#      module's echo_sleep; SERVERS=serve-nethttp adds gather serve on
+#      net/http's request path, serve-runtime gather serve --timer runtime,
 #      its delays on Go's runtime timers as before they woke on a timerfd)
 #      and each input size (10,000 and 100,000 distinct URLs
 #      http://127.0.0.1:PORT/?i=N), at concurrency C (200), one JSON line
@@ -28,8 +29,12 @@
 #      At a delay, with PIN=1 (the default on 2 or more cores), the
 #      server runs on the last core and every client on the others
 #      (taskset), so that the ceiling measures the client, not the
-#      server taking its CPU: at 10,000 URLs/s gather serve needs about
-#      0.7 of a core, nginx 0.3.
+#      server taking its CPU. And at a delay gather serve runs --lean:
+#      it answers GET / on its own HTTP/1.1 loop, not net/http's, because
+#      on one core net/http's 65 to 87 µs a request (at 10,000 a second,
+#      the 200 requests of a round arriving together and queueing for each
+#      other) held any client to 0.92 of the ceiling; lean takes 45 to 55.
+#      Unpinned (PIN=0) was no better: worse, alternating (docs/fetch.md).
 #   2. Peak RSS of gather fetch at 10,000, 100,000 and BIG (1,000,000)
 #      input lines against --delay 0s: it must not grow with the input.
 #      gather is built as the README installs it, static (CGO_ENABLED=0);
@@ -38,7 +43,7 @@
 #
 # Environment: TOOLS ("gather curl aiohttp": gather first, the others
 # optional, for a quick run of gather alone), C (200), ROUNDS (3), SIZES ("10000 100000"), DELAYS
-# ("0s 20ms"), SERVERS at a delay ("serve nginx"; also serve-runtime), PIN (1 on 2 or more
+# ("0s 20ms"), SERVERS at a delay ("serve nginx"; also serve-nethttp, serve-runtime), PIN (1 on 2 or more
 # cores), BIG (1000000), PORT (a free one).
 # Installs what it lacks (curl, python3-aiohttp, time, bc, nginx and
 # libnginx-mod-http-echo) with apt-get
@@ -106,13 +111,18 @@ pin() { # pin yes|no
 	fi
 }
 
-start_server() { # start_server serve|serve-runtime|nginx DELAY
+start_server() { # start_server serve|serve-nethttp|serve-runtime|nginx DELAY
 	if [ "$1" = nginx ]; then
 		start_nginx "$2"
 	else
-		local timer=precise
-		if [ "$1" = serve-runtime ]; then timer=runtime; fi
-		"${pin_server[@]}" "$gather" serve --addr "127.0.0.1:$port" --delay "$2" --timer "$timer" >"$work/serve.log" 2>&1 &
+		# At a delay, "serve" is --lean (see the top); at 0s and for the
+		# other two, net/http's path.
+		local opts=(--timer precise)
+		case $1 in
+		serve-runtime) opts=(--timer runtime) ;;
+		serve) if [ "$(echo "$(sed 's/ms$/ \/ 1000/; s/s$//' <<<"$2" | bc -l) > 0" | bc)" = 1 ]; then opts+=(--lean); fi ;;
+		esac
+		"${pin_server[@]}" "$gather" serve --addr "127.0.0.1:$port" --delay "$2" "${opts[@]}" >"$work/serve.log" 2>&1 &
 		server_pid=$!
 		pids+=("$server_pid")
 	fi
@@ -208,9 +218,10 @@ for delay in $DELAYS; do
 		case $srv in
 		nginx) what="nginx echo_sleep $(printf %g "$delay_s")" ;;
 		serve-runtime) what="gather serve --delay $delay --timer runtime" ;;
-		serve) what="gather serve --delay $delay" ;;
+		serve-nethttp) what="gather serve --delay $delay" ;;
+		serve) what="gather serve --delay $delay$([ "$pinned" = yes ] && echo " --lean")" ;;
 		*)
-			echo "fetch.sh: SERVERS takes serve, serve-runtime and nginx, not $srv" >&2
+			echo "fetch.sh: SERVERS takes serve, serve-nethttp, serve-runtime and nginx, not $srv" >&2
 			exit 2
 			;;
 		esac

@@ -77,6 +77,15 @@ type Config struct {
 	// It does not work inside a testing/synctest bubble, whose clock is
 	// not the kernel's: leave it off there.
 	PreciseTimer bool
+
+	// Lean makes a server started with [Start] or [Serve] answer GET /
+	// over HTTP/1.1 with no body on a connection loop of its own, at about
+	// half net/http's CPU per request, and pass every other request, with
+	// its connection, to net/http. A client that goes away during the
+	// delay of such a request is noticed when its answer is written, not
+	// at once. It serves benchmarks whose server must not be the limit;
+	// a [Handler] alone ignores it.
+	Lean bool
 }
 
 // A Handler is the slow server's [http.Handler]. Its routes, for any

@@ -25,6 +25,7 @@ type Server struct {
 	handler *Handler
 	srv     *http.Server
 	ln      net.Listener
+	base    context.Context // every request's context derives from it
 	cut     context.CancelCauseFunc
 	done    chan struct{} // closed when Serve has returned
 	err     error         // what Serve returned, if not http.ErrServerClosed; set before done closes
@@ -39,6 +40,11 @@ type Server struct {
 	mu       sync.Mutex
 	fresh    map[net.Conn]bool
 	stopping bool
+
+	// In lean mode (Config.Lean) the server accepts on ln itself and
+	// net/http serves handoff, the connections passed on (lean.go).
+	lean    *leanConns
+	handoff *handoff
 }
 
 // Start listens on addr, a host:port such as "127.0.0.1:5000", and serves
@@ -64,6 +70,7 @@ func Serve(ln net.Listener, cfg Config) *Server {
 	s := &Server{
 		handler: h,
 		ln:      ln,
+		base:    base,
 		cut:     cut,
 		done:    make(chan struct{}),
 		srv: &http.Server{
@@ -78,11 +85,27 @@ func Serve(ln net.Listener, cfg Config) *Server {
 		fresh: map[net.Conn]bool{},
 	}
 	s.srv.ConnState = s.track
+	if !cfg.Lean {
+		go func() {
+			defer close(s.done)
+			if err := s.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				s.err = err
+			}
+		}()
+		return s
+	}
+	s.lean = &leanConns{conns: map[net.Conn]bool{}}
+	s.handoff = newHandoff(ln.Addr())
+	served := make(chan error, 1)
+	go func() { served <- s.srv.Serve(s.handoff) }()
 	go func() {
 		defer close(s.done)
-		if err := s.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		err := s.acceptLean()
+		if err != nil {
 			s.err = err
+			s.handoff.Close() // nothing more to pass on
 		}
+		<-served
 	}()
 	return s
 }
@@ -130,11 +153,21 @@ func (s *Server) Shutdown(grace time.Duration) (Stats, error) {
 	s.shutdownOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), max(grace, 0))
 		s.closeFresh()
+		if s.lean != nil {
+			s.lean.stop()
+			s.ln.Close()
+		}
 		err := s.srv.Shutdown(ctx)
+		if err == nil && s.lean != nil {
+			err = s.lean.wait(ctx)
+		}
 		cancel()
 		if err != nil {
 			s.cut(ErrCut)
 			s.srv.Close()
+		}
+		if s.lean != nil {
+			s.lean.closeAll()
 		}
 		<-s.done
 		// Hijacked connections, and handlers cut while http.Server.Close

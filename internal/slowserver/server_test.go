@@ -50,8 +50,17 @@ func get(c *http.Client, url string) (int, string, error) {
 // delay is 200 ms, and every one answers "hello!" in well under the
 // 1,000 x 200 ms = 200 s they would take one after another.
 func TestThousandConcurrentSlowRequests(t *testing.T) {
+	for _, lean := range []bool{false, true} {
+		t.Run(map[bool]string{false: "net/http", true: "lean"}[lean], func(t *testing.T) {
+			thousandConcurrentSlowRequests(t, Config{Lean: lean})
+		})
+	}
+}
+
+func thousandConcurrentSlowRequests(t *testing.T, cfg Config) {
 	const n, delay = 1000, 200 * time.Millisecond
-	s := start(t, Config{Delay: delay})
+	cfg.Delay = delay
+	s := start(t, cfg)
 	c := client(t, n)
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
@@ -221,54 +230,69 @@ func TestShutdown(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			synctest.Test(t, func(t *testing.T) {
-				pn := newPipeNet()
-				s := Serve(pn, Config{Delay: tt.delay})
-				tr := &http.Transport{DialContext: pn.dial}
-				defer tr.CloseIdleConnections()
-				c := &http.Client{Transport: tr}
-				begin := time.Now()
-				got := make(chan answer, 1)
-				go func() {
-					code, body, err := get(c, "http://pipe/")
-					got <- answer{code: code, body: body, err: err, failed: err != nil, at: time.Since(begin)}
-				}()
-				// The shutdown starts 1s into the request.
-				time.Sleep(time.Second)
-				synctest.Wait()
-				if st := s.Handler().Stats(); st.InFlight != 1 {
-					t.Fatalf("before shutdown: %v, want 1 in flight", st)
-				}
-				st, err := s.Shutdown(tt.grace)
-				took := time.Since(begin) - time.Second
-				if err != nil {
-					t.Errorf("Shutdown: %v", err)
-				}
-				if st.String() != tt.stats {
-					t.Errorf("stats = %q, want %q", st, tt.stats)
-				}
-				if took < tt.shutdown-time.Second || took > tt.shutdown+time.Second {
-					t.Errorf("Shutdown took %v, want about %v", took, tt.shutdown)
-				}
-				a := <-got
-				if a.code != tt.want.code || a.body != tt.want.body || a.failed != tt.want.failed || a.at != tt.want.at {
-					t.Errorf("client got %+v, want %+v", a, tt.want)
-				}
-				if _, _, err := get(c, "http://pipe/"); err == nil {
-					t.Error("a request after Shutdown succeeded")
-				}
+		for _, lean := range []bool{false, true} {
+			name := tt.name
+			if lean {
+				name += ", lean"
+			}
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				synctest.Test(t, func(t *testing.T) {
+					pn := newPipeNet()
+					s := Serve(pn, Config{Delay: tt.delay, Lean: lean})
+					tr := &http.Transport{DialContext: pn.dial}
+					defer tr.CloseIdleConnections()
+					c := &http.Client{Transport: tr}
+					begin := time.Now()
+					got := make(chan answer, 1)
+					go func() {
+						code, body, err := get(c, "http://pipe/")
+						got <- answer{code: code, body: body, err: err, failed: err != nil, at: time.Since(begin)}
+					}()
+					// The shutdown starts 1s into the request.
+					time.Sleep(time.Second)
+					synctest.Wait()
+					if st := s.Handler().Stats(); st.InFlight != 1 {
+						t.Fatalf("before shutdown: %v, want 1 in flight", st)
+					}
+					st, err := s.Shutdown(tt.grace)
+					took := time.Since(begin) - time.Second
+					if err != nil {
+						t.Errorf("Shutdown: %v", err)
+					}
+					if st.String() != tt.stats {
+						t.Errorf("stats = %q, want %q", st, tt.stats)
+					}
+					if took < tt.shutdown-time.Second || took > tt.shutdown+time.Second {
+						t.Errorf("Shutdown took %v, want about %v", took, tt.shutdown)
+					}
+					a := <-got
+					if a.code != tt.want.code || a.body != tt.want.body || a.failed != tt.want.failed || a.at != tt.want.at {
+						t.Errorf("client got %+v, want %+v", a, tt.want)
+					}
+					if _, _, err := get(c, "http://pipe/"); err == nil {
+						t.Error("a request after Shutdown succeeded")
+					}
+				})
 			})
-		})
+		}
 	}
 }
 
 func TestShutdownDoesNotWaitForIdleConnections(t *testing.T) {
 	t.Parallel()
+	for _, lean := range []bool{false, true} {
+		t.Run(map[bool]string{false: "net/http", true: "lean"}[lean], func(t *testing.T) {
+			t.Parallel()
+			shutdownDoesNotWaitForIdleConnections(t, Config{Lean: lean})
+		})
+	}
+}
+
+func shutdownDoesNotWaitForIdleConnections(t *testing.T, cfg Config) {
 	synctest.Test(t, func(t *testing.T) {
 		pn := newPipeNet()
-		s := Serve(pn, Config{})
+		s := Serve(pn, cfg)
 		// One connection that never sends a request, one that is idle
 		// after its request: neither has anything in flight.
 		fresh, err := pn.dial(t.Context(), "", "")

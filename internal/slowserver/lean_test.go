@@ -1,0 +1,146 @@
+package slowserver
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// exchange writes reqs on one new connection to s and returns every byte
+// the server sent until it closed the connection, with Date headers
+// masked.
+func exchange(t *testing.T, s *Server, reqs string) string {
+	t.Helper()
+	c, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second)) // generous: a loaded machine
+	if _, err := io.WriteString(c, reqs); err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatalf("reading the answers: %v (got %q)", err, got)
+	}
+	return dateHeader.ReplaceAllString(string(got), "Date: (masked)\r")
+}
+
+var dateHeader = regexp.MustCompile(`(?m)^Date: [^\r]*\r`)
+
+// The lean path answers byte for byte as net/http does, whatever the
+// requests on a connection are: the ones it serves itself, and the ones it
+// hands to net/http with the bytes already read.
+func TestLeanAnswersAsNetHTTP(t *testing.T) {
+	t.Parallel()
+	const closing = "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+	tests := []struct {
+		name string
+		cfg  Config
+		reqs string
+	}{
+		{"pipelined GET /", Config{}, "GET /?i=1 HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nhost: x\r\nUser-Agent: t\r\n\r\n" + closing},
+		{"other routes between", Config{}, "GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /status/418 HTTP/1.1\r\nHost: x\r\n\r\nGET /?a=b HTTP/1.1\r\nHost: x\r\n\r\n" + closing},
+		{"HEAD", Config{}, "HEAD / HTTP/1.1\r\nHost: x\r\n\r\n" + closing},
+		{"POST with a body", Config{}, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc" + closing},
+		{"HTTP/1.0", Config{}, "GET / HTTP/1.0\r\n\r\n"},
+		{"no Host", Config{}, "GET / HTTP/1.1\r\nAccept: */*\r\n\r\n"},
+		{"two Hosts", Config{}, "GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n"},
+		{"absolute target", Config{}, "GET http://x/ HTTP/1.1\r\nHost: x\r\n\r\n" + closing},
+		{"malformed header", Config{}, "GET / HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n"},
+		{"oversized header", Config{}, "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", MaxHeaderBytes+8192) + "\r\n\r\n"},
+		{"injected failures", Config{FailRate: 1}, "GET / HTTP/1.1\r\nHost: x\r\n\r\n" + closing},
+		{"a delay", Config{Delay: 20 * time.Millisecond, PreciseTimer: true}, "GET / HTTP/1.1\r\nHost: x\r\n\r\n" + closing},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			lean := tt.cfg
+			lean.Lean = true
+			want := exchange(t, start(t, tt.cfg), tt.reqs)
+			got := exchange(t, start(t, lean), tt.reqs)
+			if got != want {
+				t.Errorf("lean path answered\n%q\nnet/http\n%q", got, want)
+			}
+			if !strings.HasPrefix(want, "HTTP/1.") {
+				t.Errorf("net/http answered %q", want)
+			}
+			if strings.HasPrefix(want, "HTTP/1.1 4") {
+				// After an error answer net/http half-closes and lingers
+				// 500 ms (closeWriteAndWait) in a goroutine Shutdown does
+				// not wait for; goleak in TestMain would see it.
+				time.Sleep(time.Second)
+			}
+		})
+	}
+}
+
+// The lean path counts what it answers as net/http's path does.
+func TestLeanStats(t *testing.T) {
+	t.Parallel()
+	s := start(t, Config{Lean: true})
+	c := client(t, 1)
+	for range 3 {
+		if code, body, err := get(c, s.URL()+"/?i=1"); err != nil || code != 200 || body != "hello!" {
+			t.Fatalf("GET / = %d %q, %v", code, body, err)
+		}
+	}
+	if code, _, err := get(c, s.URL()+"/status/404"); err != nil || code != 404 {
+		t.Fatalf("GET /status/404 = %d, %v", code, err)
+	}
+	st, err := s.Shutdown(time.Second)
+	if err != nil || st.String() != "4 requests (200: 3, 404: 1), 0 dropped, 0 client gone, 0 in flight cut" {
+		t.Errorf("Shutdown = %q, %v", st, err)
+	}
+}
+
+// A lean delay on the precise timer is never shorter than asked.
+func TestLeanDelayNeverEarly(t *testing.T) {
+	t.Parallel()
+	const delay = 30 * time.Millisecond
+	s := start(t, Config{Delay: delay, PreciseTimer: true, Lean: true})
+	c, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r := bufio.NewReader(c)
+	for range 10 {
+		begin := time.Now()
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		resp, err := http.ReadResponse(r, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if took := time.Since(begin); took < delay {
+			t.Errorf("answered after %v, want at least %v", took, delay)
+		}
+	}
+}
+
+// A lean connection whose client closes it ends its goroutine (goleak in
+// TestMain checks), idle or between a request and its answer.
+func TestLeanClientCloses(t *testing.T) {
+	t.Parallel()
+	s := start(t, Config{Delay: 50 * time.Millisecond, Lean: true})
+	for _, reqs := range []string{"", "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "GET / HTTP/1.1\r\nHo"} {
+		c, err := net.Dial("tcp", s.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(c, reqs)
+		c.Close()
+	}
+	time.Sleep(200 * time.Millisecond)
+	if st, err := s.Shutdown(time.Second); err != nil || st.Requests > 1 || st.InFlight != 0 {
+		t.Errorf("Shutdown = %v, %v; want at most the one request, none in flight", st, err)
+	}
+}
