@@ -280,7 +280,7 @@ func isLean(head []byte) bool {
 	for len(rest) > 0 {
 		line, rest, _ = bytes.Cut(rest, crlf)
 		name, _, ok := bytes.Cut(line, []byte(":"))
-		if !ok || len(name) == 0 || name[0] == ' ' || name[0] == '\t' || bytes.IndexAny(name, " \t") >= 0 {
+		if !ok || len(name) == 0 || name[0] == ' ' || name[0] == '\t' || bytes.ContainsAny(name, " \t") {
 			return false // malformed or folded: net/http's answer
 		}
 		switch {
