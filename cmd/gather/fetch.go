@@ -287,17 +287,17 @@ func checkIdleFetchFlags(cmd *cobra.Command, opts *fetcher.Options) error {
 func checkFetchFlags(opts *fetcher.Options, order, client string, headers []string, dnsCache time.Duration) error {
 	switch {
 	case opts.Concurrency < 1:
-		return usagef("-c must be at least 1, not %d", opts.Concurrency)
+		return usagef("-c must be at least 1, got %d", opts.Concurrency)
 	case opts.PerHost < 0:
-		return usagef("--per-host must not be negative")
+		return usagef("--per-host must not be negative, got %d", opts.PerHost)
 	case opts.Rate < 0 || math.IsNaN(opts.Rate):
-		return usagef("--host-rate must be a number, 0 or more")
+		return usagef("--host-rate must be a number, 0 or more, got %v", opts.Rate)
 	case opts.Retries < 0:
-		return usagef("--retries must not be negative")
+		return usagef("--retries must not be negative, got %d", opts.Retries)
 	case opts.MaxRedirects < 0:
-		return usagef("--max-redirects must not be negative")
+		return usagef("--max-redirects must not be negative, got %d", opts.MaxRedirects)
 	case opts.MaxBody < 0:
-		return usagef("--max-body must not be negative")
+		return usagef("--max-body must not be negative, got %d", opts.MaxBody)
 	case opts.Body && opts.Dir != "":
 		return usagef("--keep-body and --dir cannot be used together")
 	}
@@ -322,7 +322,7 @@ func checkFetchFlags(opts *fetcher.Options, order, client string, headers []stri
 	case "done":
 		opts.Order = gather.CompletionOrder
 	default:
-		return usagef("--order must be input or done, not %q", order)
+		return usagef("--order must be input or done, got %q", order)
 	}
 	switch client {
 	case "auto":
@@ -330,7 +330,7 @@ func checkFetchFlags(opts *fetcher.Options, order, client string, headers []stri
 	case "net/http":
 		opts.Client = fetcher.ClientNetHTTP
 	default:
-		return usagef("--client must be auto or net/http, not %q", client)
+		return usagef("--client must be auto or net/http, got %q", client)
 	}
 	opts.Header = http.Header{}
 	for _, h := range headers {

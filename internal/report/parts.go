@@ -3,7 +3,9 @@ package report
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // A Part is one of the runs merged into a summary, as the generator that
@@ -167,7 +169,8 @@ func (s *Summary) writePartTable(p func(string, ...any)) {
 	}
 	p("")
 	p("Merged runs    start: after the earliest; late start: after --start-at")
-	p("  %-7s %-16s %10s %10s %10s %8s %9s", "segment", "host", "start", "late start", "requests", "late", "CPU/req")
+	// Padded by runes, not by fmt's bytes: "µs" is two bytes, one column.
+	p("  %-7s %-16s %s %s %10s %8s %s", "segment", "host", padLeft("start", 12), padLeft("late start", 12), "requests", "late", padLeft("CPU/req", 10))
 	for i := range parts[:min(len(parts), partRows)] {
 		pt := &parts[i]
 		seg := pt.SegmentName()
@@ -189,7 +192,7 @@ func (s *Summary) writePartTable(p func(string, ...any)) {
 		if pt.CPU > 0 && pt.Requests > 0 {
 			cpu = fmt.Sprintf("%.2f µs", float64(pt.CPU)/float64(pt.Requests)/float64(time.Microsecond))
 		}
-		p("  %-7s %-16s %10s %10s %10d %8d %9s", seg, clipName(host, 16), start, late, pt.Requests, pt.Late, cpu)
+		p("  %-7s %-16s %s %s %10d %8d %s", seg, clipName(host, 16), padLeft(start, 12), padLeft(late, 12), pt.Requests, pt.Late, padLeft(cpu, 10))
 	}
 	if len(parts) > partRows {
 		p("  ... %d more (all of them in -o json)", len(parts)-partRows)
@@ -273,6 +276,14 @@ func (s *Summary) sortedParts() []idPart {
 }
 
 // shortDuration formats d for the report: microseconds below 1 ms,
+// padLeft right-aligns s in a column of width runes; s is never cut.
+func padLeft(s string, width int) string {
+	if n := utf8.RuneCountInString(s); n < width {
+		return strings.Repeat(" ", width-n) + s
+	}
+	return s
+}
+
 // milliseconds with three decimals below 10 s, seconds above.
 func shortDuration(d time.Duration) string {
 	switch a := d.Abs(); {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // segmentRun returns segment i of n of the run "r", of a closed-model run
@@ -146,9 +147,56 @@ func TestWriteTextSegment(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"Start skew     2.000 ms  (3 segments of run r)\n",
-		"  2/3     gather-2          +2.000 ms   2.000 ms        102        0         ?\n"} {
+		"  2/3     gather-2            +2.000 ms     2.000 ms        102        0          ?\n"} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("merged report lacks %q:\n%s", want, buf.String())
 		}
+	}
+}
+
+// The table of merged runs stays in columns whatever its values: a start
+// of "+0 µs" (µ is two bytes, which fmt's widths count) or one longer than
+// the column ("+562.252 ms") pushed a row out of line.
+func TestPartTableColumns(t *testing.T) {
+	t.Parallel()
+	at := time.Now()
+	m := segmentRun(0, 3, at)
+	for i, start := range []time.Duration{400 * time.Microsecond, 1234567 * time.Microsecond} {
+		s := segmentRun(i+1, 3, at)
+		s.Parts[0].Start = at.Add(start)
+		s.Parts[0].CPU = time.Duration(i+1) * 123456 * time.Microsecond
+		if err := m.Add(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var buf bytes.Buffer
+	if err := m.WriteText(&buf); err != nil {
+		t.Fatal(err)
+	}
+	_, table, ok := strings.Cut(buf.String(), "Merged runs")
+	if !ok {
+		t.Fatalf("no table of merged runs:\n%s", buf.String())
+	}
+	lines := strings.Split(table, "\n")[1:5] // the header and three rows
+	header := []rune(lines[0])
+	var ends []int // where each right-aligned column ends, in the header
+	for _, name := range []string{"start", "late start", "requests", "late", "CPU/req"} {
+		i := strings.Index(string(header), " "+name)
+		if name == "late" {
+			i = strings.LastIndex(string(header), " "+name)
+		}
+		ends = append(ends, utf8.RuneCountInString(string(header)[:i])+1+len(name))
+	}
+	for _, line := range lines[1:] {
+		r := []rune(line)
+		for _, end := range ends {
+			if end > len(r) || r[end-1] == ' ' || (end < len(r) && r[end] != ' ') {
+				t.Errorf("row out of line with the header at column %d:\n%s\n%s", end, lines[0], line)
+				break
+			}
+		}
+	}
+	if !strings.Contains(table, "+1.234 s") && !strings.Contains(table, "+1234.567 ms") {
+		t.Errorf("the late segment's start is not shown:\n%s", table)
 	}
 }
