@@ -37,6 +37,15 @@ const nodeEnv = "GATHER_NODE"
 // likely a typo than a plan, and the run would sit waiting for it.
 const maxStartAhead = 24 * time.Hour
 
+// maxStartLate bounds how far in the past --start-at may be for a run
+// without -z (with -z, the run's end bounds it): the run counts its
+// schedule, its elapsed time and its time series from --start-at, so a
+// start years ago (a typo, a stale manifest) is a series of as many empty
+// intervals, about 1 KiB each: 2026's run from 2020 took the machine's 24
+// GiB before the kernel killed it. An hour late is 4 MiB and a report
+// that still says how late it started.
+const maxStartLate = time.Hour
+
 // runIDPattern is what --run-id may be. It is compiled on first use, not
 // at start, where every gather command would pay for it (see
 // docs/fetch.md, where the memory goes).
@@ -103,6 +112,8 @@ func (f *segmentFlags) apply(plan *loadgen.Plan, emit bool) error {
 			return usagef("bench: --start-at %s is %v away: at most %v", f.startAt, at.Sub(now).Round(time.Minute), maxStartAhead)
 		case plan.Duration > 0 && now.Sub(at) >= plan.Duration:
 			return usagef("bench: --start-at %s is %v ago: the run's -z %v is over", f.startAt, now.Sub(at).Round(time.Second), plan.Duration)
+		case plan.Duration == 0 && now.Sub(at) > maxStartLate:
+			return usagef("bench: --start-at %s is %v ago: a run without -z starts at most %v after it", f.startAt, now.Sub(at).Round(time.Second), maxStartLate)
 		}
 		plan.StartAt = at
 	}

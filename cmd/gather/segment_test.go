@@ -168,6 +168,8 @@ func TestBenchSaveIsWhole(t *testing.T) {
 func TestSegmentFlags(t *testing.T) {
 	const url = "http://127.0.0.1:9/"
 	soon := time.Now().Add(time.Minute).UTC().Format(time.RFC3339)
+	late := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
+	tooLate := time.Now().Add(-2 * time.Hour).UTC().Format(time.RFC3339)
 	for _, tt := range []struct {
 		env  string // JOB_COMPLETION_INDEX, "-" for unset
 		args []string
@@ -189,6 +191,12 @@ func TestSegmentFlags(t *testing.T) {
 		{"-", []string{"--start-at", "tomorrow", url}, `bench: --start-at "tomorrow": want an RFC 3339 time, e.g. 2026-12-01T08:30:00Z`},
 		{"-", []string{"--start-at", "2000-01-01T00:00:00Z", "-z", "10s", url}, "bench: --start-at 2000-01-01T00:00:00Z is "},
 		{"-", []string{"--start-at", "2999-01-01T00:00:00Z", url}, "bench: --start-at 2999-01-01T00:00:00Z is "},
+		// A late start, counted from --start-at, is fine up to an hour
+		// without -z; years late, it filled the machine's memory with an
+		// empty interval for each second since.
+		{"-", []string{"--start-at", late, "-n", "10", url}, ""},
+		{"-", []string{"--start-at", tooLate, "-n", "10", url}, "bench: --start-at " + tooLate + " is 2h0m"}, // 2h0m0s or 2h0m1s, as the second turns
+		{"-", []string{"--start-at", "2020-01-01T00:00:00Z", "-n", "10", url}, "bench: --start-at 2020-01-01T00:00:00Z is "},
 		{"-", []string{"--source-addr", "127.0.0.2", url}, ""},
 		{"-", []string{"--source-addr", "localhost", url}, `bench: --source-addr "localhost": want an IP address`},
 		// An address of no interface (TEST-NET-1) would fail every request.
