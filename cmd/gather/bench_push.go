@@ -150,7 +150,7 @@ func (f *pushFlags) start(plan *loadgen.Plan, stderr io.Writer) (finish func(*re
 		sum.Exports = exports
 		for _, e := range exports {
 			if e.Dropped > 0 {
-				fmt.Fprintf(stderr, "gather: bench --%s: %d samples not delivered (see the report)\n", e.Sink, e.Dropped)
+				fmt.Fprintf(stderr, "gather: bench: --%s: %d samples not delivered (see the report)\n", e.Sink, e.Dropped)
 			}
 		}
 	}, nil

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -74,7 +75,13 @@ Examples:
 			})
 			var sig *gather.SignalError
 			if errors.As(err, &sig) {
-				fmt.Fprintf(cmd.ErrOrStderr(), "gather demo: stopped by %v\n", sig.Signal)
+				// "stopped by Ctrl-C (SIGINT)", not Go's "stopped by
+				// interrupt" or "stopped by terminated".
+				by := "SIGTERM"
+				if sig.Signal == os.Interrupt {
+					by = "Ctrl-C (SIGINT)"
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "gather demo: stopped by %s\n", by)
 				return interruptStatus(cmd.Context())
 			}
 			if err == nil && out.Err() != nil {

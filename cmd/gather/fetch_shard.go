@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -47,6 +48,10 @@ func (s *shardFlags) parse() (fetcher.Shard, error) {
 func runMerge(cmd *cobra.Command, files []string, input string, quiet bool) error {
 	if len(files) == 0 {
 		return usagef("--merge: give the shards' outputs as FILE arguments")
+	}
+	if slices.Contains(files, "-") {
+		// Said so, not "open -: no such file or directory".
+		return usagef("--merge: - is not read from stdin: the merge reads each shard's output twice (a check, then the merge); give files")
 	}
 	// Every flag but these is about fetching (--shard has its own error).
 	var idle string

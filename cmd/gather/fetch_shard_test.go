@@ -86,15 +86,21 @@ func TestFetchShardsMerge(t *testing.T) {
 	if code != 2 || out != "" || !strings.Contains(errs, "has no record") || strings.Count(errs, "\n") != 1 {
 		t.Errorf("a shard missing: exit status %d, %d bytes, stderr %q; want 2, nothing, one line naming a line", code, len(out), errs)
 	}
-	for _, tt := range []struct{ args []string }{
-		{[]string{"--shard", "3/3", "http://a/"}},
-		{[]string{"--shard", "0/2", "--merge", files[0]}},
-		{[]string{"--merge"}},
-		{[]string{"--merge", "-c", "5", files[0]}},
-		{[]string{"--merge", path("nope.jsonl")}},
+	for _, tt := range []struct {
+		args []string
+		says string
+	}{
+		{[]string{"--shard", "3/3", "http://a/"}, ""},
+		{[]string{"--shard", "0/2", "--merge", files[0]}, ""},
+		{[]string{"--merge"}, ""},
+		{[]string{"--merge", "-c", "5", files[0]}, ""},
+		{[]string{"--merge", path("nope.jsonl")}, ""},
+		// Read twice, a shard cannot be stdin; it said "open -: no such
+		// file or directory".
+		{[]string{"--merge", files[0], "-"}, "gather: fetch: --merge: - is not read from stdin: "},
 	} {
-		if code, out, errs := fetch(tt.args...); code != 2 || out != "" || strings.Count(errs, "\n") != 1 {
-			t.Errorf("%q: exit status %d, stdout %q, stderr %q; want 2 and one line", tt.args, code, out, errs)
+		if code, out, errs := fetch(tt.args...); code != 2 || out != "" || strings.Count(errs, "\n") != 1 || !strings.HasPrefix(errs, tt.says) {
+			t.Errorf("%q: exit status %d, stdout %q, stderr %q; want 2 and one line %s", tt.args, code, out, errs, tt.says)
 		}
 	}
 }

@@ -170,7 +170,9 @@ func (s *Summary) writePartTable(p func(string, ...any)) {
 	p("")
 	p("Merged runs    start: after the earliest; late start: after --start-at")
 	// Padded by runes, not by fmt's bytes: "µs" is two bytes, one column.
-	p("  %-7s %-16s %s %s %10s %8s %s", "segment", "host", padLeft("start", 12), padLeft("late start", 12), "requests", "late", padLeft("CPU/req", 10))
+	// 80 columns: a start up to "+9999.999 ms", a late start up to
+	// "9999.999 ms", a CPU per request up to "9999.99 µs".
+	p("  %-7s %-16s %s %s %9s %7s %s", "segment", "host", padLeft("start", 12), padLeft("late start", 11), "requests", "late", padLeft("CPU/req", 10))
 	for i := range parts[:min(len(parts), partRows)] {
 		pt := &parts[i]
 		seg := pt.SegmentName()
@@ -192,7 +194,7 @@ func (s *Summary) writePartTable(p func(string, ...any)) {
 		if pt.CPU > 0 && pt.Requests > 0 {
 			cpu = fmt.Sprintf("%.2f µs", float64(pt.CPU)/float64(pt.Requests)/float64(time.Microsecond))
 		}
-		p("  %-7s %-16s %s %s %10d %8d %s", seg, clipName(host, 16), padLeft(start, 12), padLeft(late, 12), pt.Requests, pt.Late, padLeft(cpu, 10))
+		p("  %-7s %-16s %s %s %9d %7d %s", seg, clipName(host, 16), padLeft(start, 12), padLeft(late, 11), pt.Requests, pt.Late, padLeft(cpu, 10))
 	}
 	if len(parts) > partRows {
 		p("  ... %d more (all of them in -o json)", len(parts)-partRows)

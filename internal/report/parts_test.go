@@ -147,7 +147,7 @@ func TestWriteTextSegment(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"Start skew     2.000 ms  (3 segments of run r)\n",
-		"  2/3     gather-2            +2.000 ms     2.000 ms        102        0          ?\n"} {
+		"  2/3     gather-2            +2.000 ms    2.000 ms       102       0          ?\n"} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("merged report lacks %q:\n%s", want, buf.String())
 		}
