@@ -34,8 +34,11 @@ type loopPacer struct {
 	open bool // the open model; else the closed model's ramp
 	// idle holds the open model's free connections, and the ramp's
 	// connections above its level, in place order.
-	idle     []*loopConn
-	idleFrom time.Time // since when idle has not been empty
+	idle []*loopConn
+	// idleFrom: since when idle has not been empty, from the earliest
+	// time one of its connections was free (see park); what tells a late
+	// request's cause (see generatorLate).
+	idleFrom time.Time
 	// next and last: the requests claimed and not yet sent, [next, last)
 	// of the schedule, a run of consecutive requests; none if next ==
 	// last. due is next's due time.
@@ -81,6 +84,7 @@ func (p *loopPacer) hold(l *eventLoop, c *loopConn, now time.Time) bool {
 		return true
 	}
 	if p.open {
+		p.unread(l, c, now)
 		p.park(c, now)
 		return true
 	}
@@ -91,11 +95,35 @@ func (p *loopPacer) hold(l *eventLoop, c *loopConn, now time.Time) bool {
 	return true
 }
 
+// unread counts how long c's answer, which the loop has just read at now,
+// waited in its socket: only while the loop wanted the answers at once
+// (its set nested, see loopReap), not those it left for its next due time
+// on purpose, with a free connection to spare.
+func (p *loopPacer) unread(l *eventLoop, c *loopConn, now time.Time) {
+	if l.reap == nil || !l.reap.nested || c.freed.IsZero() || !c.freed.Before(now) {
+		return
+	}
+	p.stats.unread += now.Sub(c.freed)
+	p.stats.unreads++
+}
+
 // park adds c to the idle connections: on top for the open model (the
 // one that ran last is the warmest), in place order for a ramp.
+//
+// The connection counts as free from its answer's end where the kernel
+// timed it (loopReap), not from the moment the loop read it: an answer
+// that sat in the socket while the loop was busy elsewhere freed its
+// connection when it came, and a request that then went late went late
+// for the generator's sake, not the server's. (Counted from the read, a
+// loop that fell behind at 0.9 of the closed model's maximum read its
+// answers late and blamed nearly every late request on the server.)
 func (p *loopPacer) park(c *loopConn, now time.Time) {
-	if len(p.idle) == 0 {
-		p.idleFrom = now
+	free := now
+	if !c.freed.IsZero() && c.freed.Before(now) {
+		free = c.freed
+	}
+	if len(p.idle) == 0 || free.Before(p.idleFrom) {
+		p.idleFrom = free
 	}
 	c.held = true
 	if p.open {
@@ -170,9 +198,7 @@ func (p *loopPacer) send(l *eventLoop) {
 		st.sent++
 		st.lastSent = now
 		if late {
-			// Late with a connection free since before it was due: the
-			// generator was slow. Else it waited for a connection.
-			if !p.idleFrom.After(p.due) {
+			if p.generatorLate(p.due) {
 				st.lateFree++
 			} else {
 				st.lateBusy++
@@ -194,6 +220,15 @@ func (p *loopPacer) send(l *eventLoop) {
 		l.step(c)
 		now = time.Now()
 	}
+}
+
+// generatorLate reports whether a request due at due and sent late went
+// late for the generator's sake: a connection was free since before it
+// was due (its answer had come, read or not), so the generator was slow
+// to read or to send (its CPU, its timers, or the kernel keeping its
+// thread off the CPU). Else it waited for the server to free one.
+func (p *loopPacer) generatorLate(due time.Time) bool {
+	return !p.idleFrom.After(due)
 }
 
 // claimable returns how many consecutive requests of the schedule the

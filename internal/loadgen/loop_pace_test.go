@@ -266,3 +266,35 @@ func TestLoopOpenModelNoAllocsPerRequest(t *testing.T) {
 		t.Errorf("%d allocations for 300 requests, %d for 3000: %.3f per request, want none", few, many, per)
 	}
 }
+
+// A late request's cause is judged by when a connection was free: from
+// its answer's end as the kernel timed it, not from when the loop read
+// it. An answer that came 5 ms before a request's due time and sat unread
+// while the loop was busy makes that request the generator's lateness;
+// one that came after the due time makes it a wait for the server.
+func TestLoopLateCauseFromTheKernelsTime(t *testing.T) {
+	now := time.Now()
+	for _, tt := range []struct {
+		name      string
+		freed     []time.Duration // before now; 0: carried no answer yet
+		due       time.Duration   // before now
+		generator bool
+	}{
+		{"answer came before the due time, read after", []time.Duration{5 * time.Millisecond}, 3 * time.Millisecond, true},
+		{"answer came after the due time", []time.Duration{2 * time.Millisecond}, 3 * time.Millisecond, false},
+		{"no answer yet: free from its park", []time.Duration{0}, 3 * time.Millisecond, false},
+		{"the earliest of two counts", []time.Duration{1 * time.Millisecond, 4 * time.Millisecond}, 3 * time.Millisecond, true},
+	} {
+		p := &loopPacer{open: true}
+		for _, ago := range tt.freed {
+			c := &loopConn{}
+			if ago > 0 {
+				c.freed = now.Add(-ago)
+			}
+			p.park(c, now)
+		}
+		if got := p.generatorLate(now.Add(-tt.due)); got != tt.generator {
+			t.Errorf("%s: generator's lateness %v, want %v (free since %v before now)", tt.name, got, tt.generator, now.Sub(p.idleFrom))
+		}
+	}
+}

@@ -46,6 +46,11 @@ type loopConn struct {
 	sent     time.Time // when the request's first byte could be written
 	first    time.Time // when the response's first byte came
 	last     time.Time // when its last bytes came, as the kernel timed them; zero if it did not
+	// freed: when the connection's last answer ended, by the kernel's
+	// receive time where the loop reaps (else when the loop read it);
+	// zero for a connection that carried none, or failed. The pacer
+	// counts the connection free from then (see loopPacer.park).
+	freed time.Time
 	// firstOnly: the read that brought the response's first byte also
 	// completed it, so first is the response's end too.
 	firstOnly bool
@@ -374,6 +379,7 @@ func (l *eventLoop) complete(c *loopConn) {
 		l.reap.answered(c.p.BodyBytes())
 	}
 	d := now.Sub(c.start)
+	c.freed = now
 	l.rec.Record(report.Sample{Response: c.response(now, d), Service: d, Status: c.p.Status(), Bytes: c.p.BodyBytes(),
 		FirstByte: c.first.Sub(c.sent), Late: c.late, End: now, Target: c.target.name})
 	c.reused = true
@@ -391,6 +397,7 @@ func (l *eventLoop) complete(c *loopConn) {
 // the connection turned out stale (see h1Doer.Do), else recorded as
 // failed. Either way the connection is closed.
 func (l *eventLoop) fail(c *loopConn, err error) {
+	c.freed = time.Time{} // free from the loop's own clock: the failure has no kernel time
 	stale := c.reused && !c.p.Started() && !c.retried && c.target.replay && !errors.Is(err, os.ErrDeadlineExceeded)
 	l.closeConn(c)
 	if l.stop.Load() {

@@ -328,6 +328,14 @@ func TestJudge(t *testing.T) {
 		}
 		return st
 	}
+	// unread adds to st answers that waited d each in the generator's
+	// sockets before it read them.
+	unread := func(st []workerStats, d time.Duration) []workerStats {
+		for i := range st {
+			st[i].unread, st[i].unreads = 100*d, 100
+		}
+		return st
+	}
 	served := func(fastest, mean time.Duration) *report.Summary {
 		rec := report.NewRecorder()
 		for i := range 200 {
@@ -367,6 +375,10 @@ func TestJudge(t *testing.T) {
 			warn: "35.0%); the limit was the generator: 60 late requests had a connection free when due, it used 0% of its"},
 		{name: "open, server slow", rate: 200, stats: stats(0, 100, 0), s: served(time.Millisecond, 40*time.Millisecond),
 			warn: "the limit was the server: all 10 connections were busy while its service time grew to 40.004 ms on average"},
+		{name: "open, server slow, answers read soon", rate: 200, stats: unread(stats(0, 100, 0), time.Millisecond), s: served(time.Millisecond, 40*time.Millisecond),
+			warn: "the limit was the server: all 10 connections were busy"},
+		{name: "open, answers unread", rate: 200, stats: unread(stats(0, 100, 0), 2*time.Millisecond), s: served(40*time.Microsecond, 50*time.Microsecond), bound: true,
+			warn: "the limit was the generator: the late requests waited for a connection, but the answers that freed them waited 2.000 ms on average in its sockets before it read them, longer than the server took to answer (0.050 ms on average)"},
 		{name: "open, too few connections", rate: 200, stats: stats(0, 100, 0), s: served(40*time.Millisecond, 50*time.Millisecond),
 			warn: "the limit was the connections: at the server's service time (50.016 ms on average) 10 connections carry at most 200 req/s; use more (-c 16 or more)"},
 		{name: "open, connections slow to turn", rate: 200, stats: stats(0, 100, 0), s: served(40*time.Microsecond, 50*time.Microsecond),

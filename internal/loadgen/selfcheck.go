@@ -68,7 +68,9 @@ func cpuTime() time.Duration {
 //
 //   - the generator, when most late requests had a connection free at
 //     their due time, or it used nearly all its CPUs: it could not send
-//     them in time itself;
+//     them in time itself; or when they waited for a connection whose
+//     answer had come and waited longer in its sockets, unread, than the
+//     server took to give it;
 //   - the server, when every connection was busy and the service time
 //     grew far above the fastest answers (mean over 5 times the minimum):
 //     more connections would only queue in the server;
@@ -87,6 +89,8 @@ func (r *run) judgeSchedule(g *report.Generator, s *report.Summary, stats []work
 		sent += st.sent
 		lateBusy += st.lateBusy
 		lateFree += st.lateFree
+		g.UnreadWait += st.unread
+		g.UnreadAnswers += st.unreads
 		if st.lastSent.After(last) {
 			last = st.lastSent
 		}
@@ -147,6 +151,15 @@ func (r *run) judgeSchedule(g *report.Generator, s *report.Summary, stats []work
 			cause += fmt.Sprintf(" and its timers woke %v late on average", (over / time.Duration(wakeups)).Round(time.Microsecond))
 		}
 		cause += "; give it more CPU (fewer other processes on its machine, or a share of the rate on another machine) or lower the rate"
+	case serv.Count > 0 && g.UnreadMean() > serv.Mean:
+		// Every connection was busy, but more of its time went to the
+		// generator than to the server: the answers that would free one
+		// had come and waited in its sockets for the loop to read them.
+		g.Bound, g.Limit = true, "generator"
+		cause = fmt.Sprintf("the limit was the generator: the late requests waited for a connection, but the answers that "+
+			"freed them waited %.3f ms on average in its sockets before it read them, longer than the server took to answer "+
+			"(%.3f ms on average); it used %.0f%% of its %d CPUs; give it more CPU (fewer other processes on its machine, "+
+			"or a share of the rate on another machine) or lower the rate", ms(g.UnreadMean()), ms(serv.Mean), use*100, procs)
 	case serv.Count > 0 && serv.Mean > 5*max(serv.Min, time.Microsecond):
 		g.Limit = "server"
 		cause = fmt.Sprintf("the limit was the server: all %s were busy while its service time grew to %.3f ms on average "+

@@ -61,6 +61,11 @@ type workerStats struct {
 	// time (lateBusy), or one was free and the generator was slow
 	// (lateFree).
 	lateBusy, lateFree int64
+	// unread sums how long the answers read while the loop wanted them
+	// at once had waited in its sockets (report.Generator.UnreadWait);
+	// unreads counts them.
+	unread  time.Duration
+	unreads int64
 	// cut counts the requests in flight when the run stopped (ctx ended):
 	// sent, never answered nor failed. Every engine counts them, in either
 	// model.

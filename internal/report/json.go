@@ -112,6 +112,7 @@ type jsonGenerator struct {
 	SendLagMaxMS     float64  `json:"send_lag_max_ms"`
 	LateGenerator    int64    `json:"late_generator"`
 	LateWaiting      int64    `json:"late_waiting"`
+	UnreadMeanMS     float64  `json:"unread_mean_ms,omitempty"`
 	GCPauseMS        float64  `json:"gc_pause_ms"`
 	CPUS             float64  `json:"cpu_s"`
 	CPUPerRequestUS  float64  `json:"cpu_per_request_us"`
@@ -195,7 +196,10 @@ func latencyJSON(l Latency) jsonLatency {
 // or "server"), "" if it kept it, and its "late_generator" and
 // "late_waiting" split the late requests by cause: sent late with a
 // connection free since their due time, and late waiting for one (0 in
-// the closed model and in runs saved before them).
+// the closed model and in runs saved before them); "unread_mean_ms", where
+// the event loops timed it, is how long an answer waited on average in
+// the generator's sockets before it read it, while it wanted it at once
+// (left out when none was counted; see [Generator]).
 //
 // "series" is the run as a time series, one object per interval of
 // "interval_s" seconds (see [Series]), in time order: "start_unix_s" is
@@ -267,7 +271,8 @@ func latencyJSON(l Latency) jsonLatency {
 //	  "generator": {"engine": "1 event loop, own HTTP/1.1 client",
 //	    "target_rate_per_s": 0, "achieved_rate_per_s": 12345.0,
 //	    "send_lag_p99_ms": 0, "send_lag_max_ms": 0,
-//	    "late_generator": 0, "late_waiting": 0, "gc_pause_ms": 1.5,
+//	    "late_generator": 0, "late_waiting": 0, "unread_mean_ms": 0.012,
+//	    "gc_pause_ms": 1.5,
 //	    "cpu_s": 1.25, "cpu_per_request_us": 10.1,
 //	    "bound": false, "limit": "", "warnings": []},
 //	  "start_unix_s": 1764576000.25, "interval_s": 1,
@@ -330,6 +335,7 @@ func (s *Summary) WriteJSON(w io.Writer) error {
 			SendLagMaxMS:     msOf(s.Generator.SendLagMax),
 			LateGenerator:    s.Generator.LateGenerator,
 			LateWaiting:      s.Generator.LateWaiting,
+			UnreadMeanMS:     msOf(s.Generator.UnreadMean()),
 			GCPauseMS:        msOf(s.Generator.GCPause),
 			CPUS:             s.Generator.CPU.Seconds(),
 			CPUPerRequestUS:  float64(s.CPUPerRequest()) / float64(time.Microsecond),

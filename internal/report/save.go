@@ -81,6 +81,8 @@ type savedGenerator struct {
 	SendLagMaxNS int64    `json:"send_lag_max_ns"`
 	LateGen      int64    `json:"late_generator,omitempty"`
 	LateWaiting  int64    `json:"late_waiting,omitempty"`
+	UnreadNS     int64    `json:"unread_wait_ns,omitempty"`
+	Unread       int64    `json:"unread_answers,omitempty"`
 	GCPauseNS    int64    `json:"gc_pause_ns"`
 	CPUNS        int64    `json:"cpu_ns"`
 	Bound        bool     `json:"bound"`
@@ -157,6 +159,8 @@ func (s *Summary) saved() (*savedSummary, error) {
 			SendLagMaxNS: int64(s.Generator.SendLagMax),
 			LateGen:      s.Generator.LateGenerator,
 			LateWaiting:  s.Generator.LateWaiting,
+			UnreadNS:     int64(s.Generator.UnreadWait),
+			Unread:       s.Generator.UnreadAnswers,
 			GCPauseNS:    int64(s.Generator.GCPause),
 			CPUNS:        int64(s.Generator.CPU),
 			Bound:        s.Generator.Bound,
@@ -276,6 +280,8 @@ func Load(r io.Reader) (*Summary, error) {
 			SendLagMax:    time.Duration(v.Generator.SendLagMaxNS),
 			LateGenerator: v.Generator.LateGen,
 			LateWaiting:   v.Generator.LateWaiting,
+			UnreadWait:    time.Duration(v.Generator.UnreadNS),
+			UnreadAnswers: v.Generator.Unread,
 			GCPause:       time.Duration(v.Generator.GCPauseNS),
 			CPU:           time.Duration(v.Generator.CPUNS),
 			Bound:         v.Generator.Bound,

@@ -136,6 +136,15 @@ type Generator struct {
 	// timers, the scheduler), and late waiting for a connection to come
 	// free (every one was busy when it fell due). 0 in the closed model.
 	LateGenerator, LateWaiting int64
+	// UnreadWait and UnreadAnswers: how long the open model's answers
+	// waited in the generator's sockets, from the kernel's receive time to
+	// the loop's read, summed over the answers it read while it wanted
+	// them at once (the event loops over http://; answers it left for its
+	// next due time on purpose do not count), and how many. Time a
+	// connection spent so is the generator's, not the server's, though
+	// a request waiting for that connection counts in LateWaiting.
+	UnreadWait    time.Duration
+	UnreadAnswers int64
 	// GCPause is the total stop-the-world GC pause during the run.
 	GCPause time.Duration
 	// CPU is the user plus system CPU time the generator's process used
@@ -339,6 +348,8 @@ func (s *Summary) Add(other *Summary) error {
 	g.SendLagMax = max(g.SendLagMax, og.SendLagMax)
 	g.LateGenerator += og.LateGenerator
 	g.LateWaiting += og.LateWaiting
+	g.UnreadWait += og.UnreadWait
+	g.UnreadAnswers += og.UnreadAnswers
 	g.GCPause += og.GCPause
 	if g.CPU > 0 && og.CPU > 0 {
 		g.CPU += og.CPU
@@ -436,6 +447,16 @@ func (s *Summary) Response() Latency { return latencyOf(s.response) }
 // Service returns the service-time distribution (end minus actual send).
 // It equals Response in the closed model.
 func (s *Summary) Service() Latency { return latencyOf(s.service) }
+
+// UnreadMean returns the mean time an answer waited in the generator's
+// sockets before the loop read it (see Generator.UnreadWait); 0 if none
+// was counted.
+func (g *Generator) UnreadMean() time.Duration {
+	if g.UnreadAnswers == 0 {
+		return 0
+	}
+	return g.UnreadWait / time.Duration(g.UnreadAnswers)
+}
 
 // quantiles are the percentiles every report shows, in Latency's order.
 var quantiles = []float64{50, 90, 95, 99, 99.9}

@@ -170,6 +170,9 @@ func (s *Summary) WriteText(w io.Writer) error {
 		p("  Send lag        p99 %.3f ms, max %.3f ms", ms(g.SendLagP99), ms(g.SendLagMax))
 		if g.LateGenerator+g.LateWaiting > 0 {
 			p("  Late because    %d the generator was slow, %d waited for a free connection", g.LateGenerator, g.LateWaiting)
+			if m := g.UnreadMean(); m > 0 {
+				p("  Answers unread  %.3f ms on average in the generator's sockets before it read them", ms(m))
+			}
 		}
 	} else {
 		// Without a schedule nothing is due, so nothing can be late.
