@@ -219,7 +219,10 @@ for delay in $DELAYS; do
 		nginx) what="nginx echo_sleep $(printf %g "$delay_s")" ;;
 		serve-runtime) what="gather serve --delay $delay --timer runtime" ;;
 		serve-nethttp) what="gather serve --delay $delay" ;;
-		serve) what="gather serve --delay $delay$([ "$pinned" = yes ] && echo " --lean")" ;;
+		serve)
+			what="gather serve --delay $delay"
+			if [ "$pinned" = yes ]; then what+=" --lean"; fi
+			;;
 		*)
 			echo "fetch.sh: SERVERS takes serve, serve-nethttp, serve-runtime and nginx, not $srv" >&2
 			exit 2
