@@ -309,8 +309,9 @@ func TestAsCompletedStops(t *testing.T) {
 
 // watchers counts the waiters a task would tell when it finishes.
 func (t *Task[T]) watcherCount() int {
-	t.ctx.mu.Lock()
-	defer t.ctx.mu.Unlock()
+	mu := t.ctx.lock()
+	mu.Lock()
+	defer mu.Unlock()
 	n := 0
 	for w := t.ctx.watchers.Load(); w != nil && !w.isFinal(); w = w.next.Load() {
 		n++

@@ -80,7 +80,7 @@
 //
 // # Costs
 //
-// A task costs a goroutine and two allocations, 96 bytes for a small
+// A task costs a goroutine and two allocations, 80 bytes for a small
 // result; its context costs nothing until the task function looks at it,
 // and sleeping in it with [Sleep] costs a timer, as time.Sleep does.
 // [All] and [Settle] cost nothing per task beyond the results they return,

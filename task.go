@@ -9,6 +9,7 @@ import (
 	"runtime/pprof"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // A Task is a function running in its own goroutine whose result can be
@@ -28,13 +29,15 @@ import (
 // [context.DeadlineExceeded] or the cancellation cause) is not reported;
 // nor is a task started by [Spawn], whose error its [Group] reads.
 //
-// A Task is 64 bytes for a small T, and all of it stays live until the
+// A Task is 48 bytes for a small T, and all of it stays live until the
 // last reference to it goes: [All] of 100,000 tasks keeps them until it
 // returns, and the garbage collector marks and scans every one that is
 // live when it runs. So what only some tasks need has no field of its
 // own: a failure is found through the task's watchers once it has
-// finished (see finish), and the group that reads the error of a task
-// started by [Group.Go] is known only to the goroutine that runs it.
+// finished (see finish), a name or place in the tree through its parent
+// context (see nodeParent), its lock is shared (see taskLocks), and the
+// group that reads the error of a task started by [Group.Go] is known
+// only to the goroutine that runs it.
 type Task[T any] struct {
 	ctx   taskCtx
 	value T
@@ -115,8 +118,9 @@ func (t *Task[T]) watchAlone(w *watcher) bool {
 // take the lock, one at a time; additions push in front of them without
 // it, and finish takes the whole list.
 func (t *Task[T]) unwatch(w *watcher) {
-	t.ctx.mu.Lock()
-	defer t.ctx.mu.Unlock()
+	mu := t.ctx.lock()
+	mu.Lock()
+	defer mu.Unlock()
 	for {
 		head := t.ctx.watchers.Load()
 		if head == nil || head.isFinal() {
@@ -155,7 +159,7 @@ func (d doneWaiter) finished(int, *taskState) { close(d) }
 // Options name the task ([Name]) or shield it from ctx's cancellation
 // ([Shield]).
 //
-// Go costs a goroutine and two allocations, 96 bytes for a small T; the
+// Go costs a goroutine and two allocations, 80 bytes for a small T; the
 // task's context costs three more if fn looks at it, and none if fn only
 // sleeps in it with [Sleep]; one that fails costs one more, which carries
 // its error. A name costs a few more, and nothing when there is none (see
@@ -180,22 +184,57 @@ func start[T any](ctx context.Context, fn func(context.Context) (T, error), g *G
 	if len(opts) > 0 || observed(tr) {
 		// Names, the tree, a test scope, an execution trace: what a
 		// plain task never pays for.
-		t.ctx.node = newNode(ctx, kindTask, opts, tr, &t.ctx, 2)
-		t.ctx.parent = t.ctx.node.ctx
-		t.ctx.node.publish()
+		n := newNode(ctx, kindTask, opts, tr, &t.ctx, 2)
+		t.ctx.parent = (*nodeParent)(n)
+		n.publish()
 	}
 	// The goroutine's closure holds what only it needs: a plain task's is
-	// 32 bytes (t, fn and the generic dictionary), one with a group or a
+	// 32 bytes (the task as a runner, and fn), one with a group or a
 	// tracker 48.
+	f := *(*unsafe.Pointer)(unsafe.Pointer(&fn)) // a func value is one pointer
 	if tr == nil && g == nil {
-		go t.run(fn)
+		launch(t, f)
 	} else {
-		go t.runOwned(fn, g, tr)
+		launchOwned(t, f, g, tr)
 	}
 	return t
 }
 
-func (t *Task[T]) run(fn func(context.Context) (T, error)) {
+// A runner is a task's goroutine, started by launch or launchOwned with
+// the task's function as an unsafe.Pointer (a func value is a pointer).
+// The runtime looks up the name of the function that starts a goroutine
+// when it starts and again when it ends (runtime.isSystemGoroutine, to
+// count the runtime's own), and measures that name's length on the way:
+// a goroutine started in the generic start was named
+// "github.com/gather-dev/gather.start[go.shape.int].gowrap1", longer the
+// larger T's shape, and under callgrind those two lookups cost about 100
+// instructions more a task than errgroup's. Started from a function that
+// is not generic, every task's goroutine has one short name.
+type runner interface {
+	runPlain(fn unsafe.Pointer)
+	runOwned(fn unsafe.Pointer, g *Group, tr *tracker)
+}
+
+// launch starts r's goroutine. It must not be inlined into start, or its
+// goroutine would take start's name.
+//
+//go:noinline
+func launch(r runner, fn unsafe.Pointer) { go r.runPlain(fn) }
+
+// launchOwned is launch for a task that a group or a tracker counts.
+//
+//go:noinline
+func launchOwned(r runner, fn unsafe.Pointer, g *Group, tr *tracker) { go r.runOwned(fn, g, tr) }
+
+// taskFunc returns the task function that start passed as an
+// unsafe.Pointer.
+func taskFunc[T any](fn unsafe.Pointer) func(context.Context) (T, error) {
+	return *(*func(context.Context) (T, error))(unsafe.Pointer(&fn))
+}
+
+// runPlain is run for a task that nothing but its awaiters counts.
+func (t *Task[T]) runPlain(f unsafe.Pointer) {
+	fn := taskFunc[T](f)
 	// One deferred call does all: recover is called only if fn did not
 	// return, so that a panic becomes the task's error, and so does
 	// runtime.Goexit, after which finish still runs. (A deferred call
@@ -208,11 +247,11 @@ func (t *Task[T]) run(fn func(context.Context) (T, error)) {
 	st := running
 	defer func() {
 		if st == running {
-			st = &taskState{err: failure(recover(), t.ctx.node)}
+			st = &taskState{err: failure(recover(), t.ctx.node())}
 		}
 		t.finish(st, nil, nil)
 	}()
-	if t.ctx.node != nil {
+	if t.ctx.node() != nil {
 		t.begin(nil) // a name: what a plain task skips
 	}
 	st = t.call(fn)
@@ -220,15 +259,16 @@ func (t *Task[T]) run(fn func(context.Context) (T, error)) {
 
 // runOwned is run for a task that a group (g, which reads its error) or
 // Run or a test scope (tr) counts.
-func (t *Task[T]) runOwned(fn func(context.Context) (T, error), g *Group, tr *tracker) {
+func (t *Task[T]) runOwned(f unsafe.Pointer, g *Group, tr *tracker) {
+	fn := taskFunc[T](f)
 	st := running
 	defer func() {
 		if st == running {
-			st = &taskState{err: failure(recover(), t.ctx.node)}
+			st = &taskState{err: failure(recover(), t.ctx.node())}
 		}
 		t.finish(st, g, tr)
 	}()
-	if t.ctx.node != nil || g != nil {
+	if t.ctx.node() != nil || g != nil {
 		t.begin(g)
 	}
 	st = t.call(fn)
@@ -251,7 +291,7 @@ func (t *Task[T]) call(fn func(context.Context) (T, error)) *taskState {
 // begin sets the goroutine's pprof labels, if the task or its group g
 // has a name.
 func (t *Task[T]) begin(g *Group) {
-	if n := t.ctx.node; n != nil {
+	if n := t.ctx.node(); n != nil {
 		n.begin()
 	} else if g != nil && g.labels {
 		pprof.SetGoroutineLabels(g.ctx) // an unnamed child of a named group
@@ -276,7 +316,7 @@ var errGoexit = errors.New("gather: task function called runtime.Goexit")
 // scope tr, the tree) is told before anyone waiting for it is woken, so
 // that a task that has been awaited is never seen as still running.
 func (t *Task[T]) finish(st *taskState, g *Group, tr *tracker) {
-	n := t.ctx.node
+	n := t.ctx.node()
 	var owed *taskState // the failure that is reported if nobody reads it
 	end := finishedMark
 	if st != nil {
@@ -333,8 +373,9 @@ var ErrTaskReturned = errors.New("gather: task returned")
 // Done returns a channel that is closed when the task's function has
 // returned.
 func (t *Task[T]) Done() <-chan struct{} {
-	t.ctx.mu.Lock() // one Done at a time, so that all get the same channel
-	defer t.ctx.mu.Unlock()
+	mu := t.ctx.lock() // one Done at a time, so that all get the same channel
+	mu.Lock()
+	defer mu.Unlock()
 	var d doneWaiter
 	for {
 		head := t.ctx.watchers.Load()
@@ -375,7 +416,7 @@ func (t *Task[T]) Await(ctx context.Context) (T, error) {
 	if t.isFinished() {
 		return t.take()
 	}
-	defer markAwait(ctx, "task", t.ctx.node).end()
+	defer markAwait(ctx, "task", t.ctx.node()).end()
 	stop := ctx.Done()
 	if stop == nil {
 		t.wait() // ctx never ends: no channel needed
@@ -450,7 +491,7 @@ func (t *Task[T]) Cancel(cause error) {
 
 // Name returns the name given with [Name] when the task was started, or "".
 func (t *Task[T]) Name() string {
-	return t.ctx.node.nameOrEmpty()
+	return t.ctx.node().nameOrEmpty()
 }
 
 // Result is the outcome of one task: its value, or the error it returned.

@@ -3,11 +3,76 @@ package gather
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
+	"unsafe"
 )
+
+// TestTaskSize holds a Task of a small T to six words, 48 bytes on a
+// 64-bit system: the collector marks and scans every live task, and a
+// seventh word would put it in the 64-byte size class.
+func TestTaskSize(t *testing.T) {
+	if got, want := unsafe.Sizeof(Task[int]{}), 6*unsafe.Sizeof(uintptr(0)); got != want {
+		t.Errorf("a Task[int] is %d bytes; want %d", got, want)
+	}
+}
+
+// TestTaskLockSharedWithParent runs tasks whose lock is their parent
+// task's (see taskLocks): one cancelled, which asks whether the parent
+// has ended, and one that makes its context, which asks the parent for
+// its own, both while the parent's context is not made yet. Were either
+// to ask under its lock, it would wait for itself forever.
+func TestTaskLockSharedWithParent(t *testing.T) {
+	ctx := context.Background()
+	done := make(chan error, 1)
+	go func() {
+		_, err := Go(ctx, func(pctx context.Context) (int, error) {
+			self := pctx.(*taskCtx)
+			wait := make(chan struct{})
+			var shared, others []*Task[int]
+			for len(shared) < 2 {
+				c := Go(pctx, func(context.Context) (int, error) { <-wait; return 0, nil })
+				if c.ctx.lock() == self.lock() {
+					shared = append(shared, c)
+				} else {
+					others = append(others, c)
+				}
+				if len(others) > 100_000 {
+					close(wait)
+					return 0, errors.New("no child shares its parent's lock")
+				}
+			}
+			if self.state.Load() != nil {
+				close(wait)
+				return 0, errors.New("the parent's context was made before the test")
+			}
+			shared[0].Cancel(errBoom)
+			if shared[1].ctx.Done() == nil {
+				return 0, errors.New("a task context with no Done channel")
+			}
+			close(wait)
+			if _, err := All(ctx, append(shared, others...)...); err != nil {
+				return 0, err
+			}
+			if cause := shared[0].ctx.cancelledBy(); cause != errBoom {
+				return 0, fmt.Errorf("the cancelled child's cause is %v; want %v", cause, errBoom)
+			}
+			return 0, nil
+		}).Await(ctx)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("a task sharing its parent's lock deadlocked")
+	}
+}
 
 // The task context is made lazily; these tests check that a task function
 // sees exactly what a context.WithCancelCause child would show, whenever it

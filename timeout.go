@@ -29,7 +29,7 @@ func WaitFor[T any](ctx context.Context, t *Task[T], d time.Duration) (T, error)
 	if t.isFinished() {
 		return t.take()
 	}
-	defer markAwait(ctx, "WaitFor", t.ctx.node).end()
+	defer markAwait(ctx, "WaitFor", t.ctx.node()).end()
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	var cause error

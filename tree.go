@@ -254,7 +254,7 @@ func markAwaitTasks[T any](ctx context.Context, what string, tasks []*Task[T]) w
 		if len(tgt.nodes) == maxTargets {
 			break
 		}
-		if n := t.ctx.node; n != nil {
+		if n := t.ctx.node(); n != nil {
 			tgt.nodes = append(tgt.nodes, n)
 		}
 	}
