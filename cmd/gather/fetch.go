@@ -440,7 +440,7 @@ func runFetch(cmd *cobra.Command, f *fetcher.Fetcher, in *fetcher.Input, shard f
 		progress.Stop()
 	}
 	if err != nil {
-		return fmt.Errorf("writing records: %w", err)
+		return fmt.Errorf("writing the records: %w", err)
 	}
 	inErr := in.Err()
 	if inErr != nil && sum.Total == 0 {

@@ -60,8 +60,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	})
 	var status exitStatus
 	var usage *usageError
-	if err == nil && out.Err() != nil {
-		err = fmt.Errorf("writing the output: %w", out.Err())
+	if werr := out.Err(); werr != nil && (err == nil || err == werr) {
+		// Help drops its write error; --version and completion return
+		// it as it came: either way, say what failed, as the commands
+		// that name their output do ("bench: writing the report: ...").
+		err = fmt.Errorf("writing the output: %w", werr)
 	}
 	switch {
 	case err == nil:

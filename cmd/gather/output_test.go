@@ -55,15 +55,15 @@ func TestOutputWriteFailure(t *testing.T) {
 		{[]string{"bench", "--find-max", "--slo-p99", "1s", "-z", "100ms", "-q", "20", "-o", "json", refused}, "gather: bench: writing the report: write /dev/stdout: no space left on device\n"},
 		{[]string{"demo", "--unit", "1ms", "--requests", "3"}, "gather: demo: writing the output: write /dev/stdout: no space left on device\n"},
 		{[]string{"fetch", "--merge", shard}, "gather: fetch: --merge: writing the records: write /dev/stdout: no space left on device\n"},
-		{[]string{"fetch", "--quiet", srv.URL + "/"}, "gather: fetch: writing records: write /dev/stdout: no space left on device\n"},
+		{[]string{"fetch", "--quiet", srv.URL + "/"}, "gather: fetch: writing the records: write /dev/stdout: no space left on device\n"},
 		{[]string{"bench", "-n", "2", "-c", "1", srv.URL + "/"}, "gather: bench: writing the report: write /dev/stdout: no space left on device\n"},
 		{[]string{"report", saved}, "gather: report: writing the report: write /dev/stdout: no space left on device\n"},
 		{[]string{"report", "-o", "json", saved}, "gather: report: writing the report: write /dev/stdout: no space left on device\n"},
-		{[]string{"--version"}, "gather: write /dev/stdout: no space left on device\n"},
+		{[]string{"--version"}, "gather: writing the output: write /dev/stdout: no space left on device\n"},
 		// cobra's help drops its write errors.
 		{[]string{"help"}, "gather: writing the output: write /dev/stdout: no space left on device\n"},
 		{[]string{"bench", "--help"}, "gather: writing the output: write /dev/stdout: no space left on device\n"},
-		{[]string{"completion", "bash"}, "gather: write /dev/stdout: no space left on device\n"},
+		{[]string{"completion", "bash"}, "gather: writing the output: write /dev/stdout: no space left on device\n"},
 	} {
 		var stderr syncBuffer
 		if status := run(tt.args, strings.NewReader(""), fullWriter{}, &stderr); status != 1 || stderr.String() != tt.stderr {
