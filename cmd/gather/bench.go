@@ -442,7 +442,7 @@ func benchToken(s string) bool {
 // covers what was done and the exit status is 130 (143 for SIGTERM).
 func runBench(cmd *cobra.Command, f *benchFlags, plan *loadgen.Plan) error {
 	out := cmd.OutOrStdout()
-	save, err := openSave(f.save, out)
+	save, err := openSave(f.save, out, cmd.ErrOrStderr())
 	if err != nil {
 		return err
 	}
@@ -450,17 +450,17 @@ func runBench(cmd *cobra.Command, f *benchFlags, plan *loadgen.Plan) error {
 	if f.save == "-" {
 		out = cmd.ErrOrStderr() // stdout is the saved run's
 	}
-	hlog, err := prepareOutput("bench: --hlog", f.series.hlog)
+	hlog, err := prepareOutput("bench: --hlog", f.series.hlog, cmd.ErrOrStderr())
 	if err != nil {
 		return err
 	}
 	defer hlog.abandon()
-	junit, err := f.thresholds.prepareJUnit()
+	junit, err := f.thresholds.prepareJUnit(cmd.ErrOrStderr())
 	if err != nil {
 		return err
 	}
 	defer junit.abandon()
-	page, err := prepareOutput("bench: --html", f.view.html)
+	page, err := prepareOutput("bench: --html", f.view.html, cmd.ErrOrStderr())
 	if err != nil {
 		return err
 	}

@@ -20,14 +20,14 @@ type runSaver struct {
 
 // openSave prepares to save to name ("" for nowhere); an unwritable name
 // is a usage error, before any request.
-func openSave(name string, stdout io.Writer) (*runSaver, error) {
+func openSave(name string, stdout, stderr io.Writer) (*runSaver, error) {
 	switch name {
 	case "":
 		return nil, nil
 	case "-":
 		return &runSaver{stdout: stdout}, nil
 	}
-	file, err := prepareOutput("bench: --save", name)
+	file, err := prepareOutput("bench: --save", name, stderr)
 	if err != nil {
 		return nil, err
 	}

@@ -26,7 +26,9 @@ import (
 //     os.Create opens (read-write, which does not wait), a FIFO would take
 //     what it was given into its buffer and lose it if the reader came
 //     only after gather closed it, or hold gather up once the buffer (64
-//     KiB) was full; and a rename would replace the FIFO by a file.
+//     KiB) was full; and a rename would replace the FIFO by a file. A FIFO
+//     with no reader yet gets a note on stderr, so that gather waiting for
+//     one is not taken for gather hung.
 //   - A symbolic link is followed, so that the file it names is replaced,
 //     not the link.
 //
@@ -37,16 +39,17 @@ type outputFile struct {
 	tmp     *os.File
 	inPlace bool
 	perm    fs.FileMode
+	stderr  io.Writer // for the note of a FIFO waiting for its reader
 }
 
 // prepareOutput prepares the output file name ("" for none), for the
 // flag what names ("bench: --html"); a name that cannot be written is a
-// usage error.
-func prepareOutput(what, name string) (*outputFile, error) {
+// usage error. stderr gets the note of a FIFO that waits for its reader.
+func prepareOutput(what, name string, stderr io.Writer) (*outputFile, error) {
 	if name == "" {
 		return nil, nil
 	}
-	o := &outputFile{what: what, name: followLinks(name), perm: 0o644}
+	o := &outputFile{what: what, name: followLinks(name), perm: 0o644, stderr: stderr}
 	if fi, err := os.Stat(o.name); err == nil {
 		switch {
 		case fi.IsDir():
@@ -86,8 +89,16 @@ func (o *outputFile) write(fill func(io.Writer) error) error {
 
 func (o *outputFile) writeFile(fill func(io.Writer) error) error {
 	if o.inPlace {
-		// O_WRONLY: a FIFO waits here for its reader (see outputFile).
-		f, err := os.OpenFile(o.name, os.O_WRONLY, 0)
+		// O_WRONLY: a FIFO waits for its reader (see outputFile). Tried
+		// with O_NONBLOCK first, which fails at once (ENXIO) if no reader
+		// is there, to say why gather waits; opened so, the FIFO is
+		// written through Go's poller. Closing that try before the open
+		// that waits would give a reader there an end of file.
+		f, err := os.OpenFile(o.name, os.O_WRONLY|syscall.O_NONBLOCK, 0)
+		if errors.Is(err, syscall.ENXIO) {
+			fmt.Fprintf(o.stderr, "gather: %s: waiting for a reader of %s (a second Ctrl-C gives up)\n", o.what, o.name)
+			f, err = os.OpenFile(o.name, os.O_WRONLY, 0)
+		}
 		if err != nil {
 			return err
 		}

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // onFirstWrite is a standard output that calls first, once, when the
@@ -139,4 +140,56 @@ func TestOutputsKeptUntilWritten(t *testing.T) {
 	if fi, err := os.Stat(in("page.html")); err != nil || fi.Mode().Perm() != 0o600 || fi.Size() < 1000 {
 		t.Errorf("bench --html over a file of mode 0600: %v, %v", fi, err)
 	}
+}
+
+// A FIFO with no reader yet is waited for, saying so on stderr: without a
+// word, gather waiting after the report looked hung.
+func TestOutputFIFOWaitsForReader(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
+	defer srv.Close()
+	dir := t.TempDir()
+	saved := filepath.Join(dir, "run.json")
+	if status := run([]string{"bench", "-n", "2", "-c", "1", "--save", saved, srv.URL + "/"}, strings.NewReader(""), io.Discard, io.Discard); status != 0 {
+		t.Fatalf("bench --save: exit status %d", status)
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stderr := &notifyingBuffer{seen: make(chan struct{}), want: "waiting for a reader of " + fifo}
+	status := make(chan int, 1)
+	go func() {
+		status <- run([]string{"report", "--threshold", "p99<1m", "--junit", fifo, saved}, strings.NewReader(""), io.Discard, stderr)
+	}()
+	select { // no reader until gather says it waits
+	case <-stderr.seen:
+	case st := <-status:
+		t.Fatalf("report --junit FIFO: exit status %d before any reader, stderr %q", st, stderr.String())
+	case <-time.After(time.Minute):
+		t.Errorf("report --junit FIFO: no word of the wait in a minute; stderr %q", stderr.String())
+	}
+	data, err := os.ReadFile(fifo)
+	if st := <-status; st != 0 || err != nil || !strings.Contains(string(data), "<testsuites") {
+		t.Errorf("report --junit FIFO: exit status %d, stderr %q, the reader got %v, %.80q", st, stderr.String(), err, data)
+	}
+	if want := "gather: report: --junit: waiting for a reader of " + fifo + " (a second Ctrl-C gives up)\n"; stderr.String() != want {
+		t.Errorf("stderr %q, want %q", stderr.String(), want)
+	}
+}
+
+// notifyingBuffer is a syncBuffer that closes seen once it holds want.
+type notifyingBuffer struct {
+	syncBuffer
+	want string
+	seen chan struct{}
+	once sync.Once
+}
+
+func (b *notifyingBuffer) Write(p []byte) (int, error) {
+	n, err := b.syncBuffer.Write(p)
+	if strings.Contains(b.String(), b.want) {
+		b.once.Do(func() { close(b.seen) })
+	}
+	return n, err
 }

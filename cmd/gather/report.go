@@ -147,14 +147,14 @@ func (o *reportOutputs) check(cmd *cobra.Command) error {
 	}
 	var err error
 	if o.save != "-" {
-		if o.saveFile, err = prepareOutput("report: --save", o.save); err != nil {
+		if o.saveFile, err = prepareOutput("report: --save", o.save, cmd.ErrOrStderr()); err != nil {
 			return err
 		}
 	}
-	if o.page, err = prepareOutput("report: --html", o.html); err != nil {
+	if o.page, err = prepareOutput("report: --html", o.html, cmd.ErrOrStderr()); err != nil {
 		return err
 	}
-	if o.junit, err = o.th.prepareJUnit(); err != nil {
+	if o.junit, err = o.th.prepareJUnit(cmd.ErrOrStderr()); err != nil {
 		return err
 	}
 	if _, err := threshold.ParseAll(o.th.exprs); err != nil {

@@ -73,9 +73,9 @@ func (t *thresholdFlags) watch(plan *loadgen.Plan, names []string) error {
 
 // prepareJUnit prepares the JUnit file (see [outputFile]) before the
 // run, so that a name that cannot be written is a usage error before any
-// request.
-func (t *thresholdFlags) prepareJUnit() (*outputFile, error) {
-	return prepareOutput(t.cmd+": --junit", t.junit)
+// request; stderr is for the note of a FIFO that waits for its reader.
+func (t *thresholdFlags) prepareJUnit(stderr io.Writer) (*outputFile, error) {
+	return prepareOutput(t.cmd+": --junit", t.junit, stderr)
 }
 
 // judge puts the verdicts in sum, for its report.
