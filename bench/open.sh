@@ -22,10 +22,12 @@
 # GOMAXPROCS follows its affinity, so on 2 CPUs each gets one CPU and
 # gather one event loop); M is found under the same setting as the runs
 # it scales. Pinned, on the project's quiet 2 cores, M was 75,452 req/s
-# (62,252 shared, same minutes), a closed-model figure that nginx alone
-# on one core cannot hold in the open model, where its answers come
-# fewer to a wake-up: at 0.9M fortio sent 0.785 of the rate and gather
-# 0.959, both waiting on the server; and at 0.2M gather's CPU per
+# (62,252 shared, same minutes), a closed-model figure at which both
+# cores are used up (stop 22: gather 94% of its core, nginx 97%) and
+# which neither holds in the open model, where each side sleeps between
+# batches and pays more CPU per request (nginx 1.29x, gather 1.24x at
+# 0.5M): at 0.9M fortio sent 0.785 of the rate and gather 0.959; and at
+# 0.2M gather's CPU per
 # request was 1.45x the closed model's (1.29x shared). So the default
 # stays shared, as in every run before stop 21.
 #
