@@ -78,10 +78,12 @@ status 3. On the --html page each run is judged too, for its column.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o := reportOutputs{format: output, save: save, html: htmlFile, th: &th}
+			// Before check: a usage error it finds after preparing
+			// --save must not leave --save's temporary file behind.
+			defer o.abandon()
 			if err := o.check(cmd); err != nil {
 				return err
 			}
-			defer o.abandon()
 			// Ctrl-C ends a wait on stdin or a FIFO at once; the runs read
 			// by then are not reported, being only part of what was asked.
 			type merged struct {

@@ -47,7 +47,7 @@ headers must arrive within 10s and fit in 64 KiB; bodies are limited to
 1 MiB.
 
 --lean answers GET / (HTTP/1.1, no body) on a connection loop of its own
-rather than net/http's, at about half the CPU per request, and passes
+rather than net/http's, at about 0.7 of the CPU per request, and passes
 every other request to net/http: for benchmarks at a delay, where a server
 on one core must not be what limits the client. A client that goes away
 during such a request's delay is then noticed when its answer is written,
@@ -116,7 +116,7 @@ Examples:
 	f.Float64Var(&cfg.FailRate, "fail-rate", 0, "answer this fraction of requests (0 to 1) with 500")
 	f.Uint64Var(&cfg.Seed, "seed", 0, "seed of --jitter and --fail-rate, to replay a run (0: random)")
 	f.StringVar(&timer, "timer", "precise", "what delays wake on: precise (a timerfd on Linux) or runtime (Go's timers, for comparisons)")
-	f.BoolVar(&cfg.Lean, "lean", false, "answer GET / on a lean HTTP/1.1 loop, not net/http (half the CPU per request; other requests still go to net/http)")
+	f.BoolVar(&cfg.Lean, "lean", false, "answer GET / on a lean HTTP/1.1 loop, not net/http (0.7 of the CPU per request; other requests still go to net/http)")
 	f.DurationVar(&grace, "grace", 10*time.Second, "on Ctrl-C, how long requests in flight may finish before they are cut")
 	return cmd
 }

@@ -80,7 +80,7 @@ type Config struct {
 
 	// Lean makes a server started with [Start] or [Serve] answer GET /
 	// over HTTP/1.1 with no body on a connection loop of its own, at about
-	// half net/http's CPU per request, and pass every other request, with
+	// 0.7 of net/http's CPU per request, and pass every other request, with
 	// its connection, to net/http. A client that goes away during the
 	// delay of such a request is noticed when its answer is written, not
 	// at once. It serves benchmarks whose server must not be the limit;

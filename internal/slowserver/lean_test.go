@@ -57,6 +57,24 @@ func TestLeanAnswersAsNetHTTP(t *testing.T) {
 		{"oversized header", Config{}, "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", MaxHeaderBytes+8192) + "\r\n\r\n"},
 		{"injected failures", Config{FailRate: 1}, "GET / HTTP/1.1\r\nHost: x\r\n\r\n" + closing},
 		{"a delay", Config{Delay: 20 * time.Millisecond, PreciseTimer: true}, "GET / HTTP/1.1\r\nHost: x\r\n\r\n" + closing},
+		// Malformed heads net/http refuses (400) or reads otherwise: the
+		// lean path must not answer them 200, nor wait for a CRLF that
+		// does not come.
+		{"lines ending in bare LF", Config{}, "GET / HTTP/1.1\nHost: x\nConnection: close\n\n"},
+		{"a bare LF hiding a Content-Length", Config{}, "GET / HTTP/1.1\r\nHost: x\nContent-Length: 37\r\n\r\n" +
+			"GET /status/418 HTTP/1.1\r\nHost: x\r\n\r\n" + closing}, // a body, not a request
+		{"a bare CR in a value", Config{}, "GET / HTTP/1.1\r\nHost: x\r\nX: a\rb\r\n\r\n" + closing},
+		{"a NUL in a value", Config{}, "GET / HTTP/1.1\r\nHost: x\r\nX: \x00\r\n\r\n" + closing},
+		{"a DEL in a value", Config{}, "GET / HTTP/1.1\r\nHost: x\r\nX: \x7f\r\n\r\n" + closing},
+		{"a tab in a value", Config{}, "GET / HTTP/1.1\r\nHost: x\r\nX: a\tb\r\n\r\n" + closing},
+		{"a name not a token", Config{}, "GET / HTTP/1.1\r\nHost: x\r\nX(: y\r\n\r\n" + closing},
+		{"a control byte in a name", Config{}, "GET / HTTP/1.1\r\nHost: x\r\nX\x01: y\r\n\r\n" + closing},
+		{"a malformed Host", Config{}, "GET / HTTP/1.1\r\nHost: x/y\r\n\r\n" + closing},
+		{"a Host with a space", Config{}, "GET / HTTP/1.1\r\nHost: a b\r\n\r\n" + closing},
+		{"a Host ending in NBSP", Config{}, "GET / HTTP/1.1\r\nHost: x\xc2\xa0\r\n\r\n" + closing},
+		{"a control byte in the target", Config{}, "GET /?a\x01 HTTP/1.1\r\nHost: x\r\n\r\n" + closing},
+		{"a tab in the target", Config{}, "GET /?a\tb HTTP/1.1\r\nHost: x\r\n\r\n" + closing},
+		{"bytes over 0x7f", Config{}, "GET /?\xff HTTP/1.1\r\nHost: x\r\nX: \xff\r\n\r\n" + closing},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -142,5 +160,61 @@ func TestLeanClientCloses(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	if st, err := s.Shutdown(time.Second); err != nil || st.Requests > 1 || st.InFlight != 0 {
 		t.Errorf("Shutdown = %v, %v; want at most the one request, none in flight", st, err)
+	}
+}
+
+// Telling a request the lean path answers costs no allocation: it runs
+// once per request on the server's one core.
+func TestLeanHeadAllocs(t *testing.T) {
+	head := []byte("GET /?i=1 HTTP/1.1\r\nHost: 127.0.0.1:5000\r\nUser-Agent: gather/1 (a benchmark)\r\nAccept: */*\r\n")
+	if !isLean(head) {
+		t.Fatalf("isLean(%q) = false", head)
+	}
+	if n := testing.AllocsPerRun(100, func() { isLean(head) }); n != 0 {
+		t.Errorf("isLean: %v allocations, want none", n)
+	}
+}
+
+// The header timeout runs from a request's first byte, as net/http's
+// does, not from each read: a client that sends its head a byte a second
+// is cut off after ReadHeaderTimeout. (The timeout is 10 s, so the test
+// takes that long; it runs beside the others.)
+func TestLeanHeaderTimeoutFromFirstByte(t *testing.T) {
+	t.Parallel()
+	s := start(t, Config{Lean: true})
+	c, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// Generous: on a loaded machine the server's timer may fire late; a
+	// deadline reset at each read would never fire while the bytes come.
+	limit := ReadHeaderTimeout + 20*time.Second
+	c.SetReadDeadline(time.Now().Add(limit))
+	stop := make(chan struct{})
+	wrote := make(chan struct{})
+	go func() {
+		defer close(wrote)
+		head := "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: " + strings.Repeat("a", 1000)
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for i := 0; i < len(head); i++ {
+			if _, err := io.WriteString(c, head[i:i+1]); err != nil {
+				return // the server closed the connection
+			}
+			select {
+			case <-tick.C:
+			case <-stop:
+				return
+			}
+		}
+	}()
+	begin := time.Now()
+	n, err := c.Read(make([]byte, 1))
+	close(stop)
+	<-wrote
+	if err != io.EOF {
+		t.Errorf("after %v, a head sent a byte a second: read %d bytes, %v; want the connection closed after about %v",
+			time.Since(begin).Round(time.Millisecond), n, err, ReadHeaderTimeout)
 	}
 }
