@@ -193,3 +193,29 @@ func (b *notifyingBuffer) Write(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// A usage error found after an output was prepared (a bad --threshold, an
+// unwritable --html) leaves none of the prepared outputs' temporary files
+// behind: report prepared --save, then returned before it could remove it.
+func TestUsageErrorLeavesNoTemporaryFile(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		{"report", "--save", "out.json", "--html", "page.html", "--threshold", "bogus!!", "run.json"},
+		{"report", "--save", "out.json", "--html", "no/such/folder/page.html", "run.json"},
+		{"bench", "-n", "1", "--save", "out.json", "--html", "no/such/folder/page.html", "http://127.0.0.1:9/"},
+	} {
+		dir := t.TempDir()
+		for i, a := range args {
+			if strings.HasSuffix(a, ".json") || strings.HasSuffix(a, ".html") {
+				args[i] = filepath.Join(dir, a)
+			}
+		}
+		var stderr syncBuffer
+		if status := run(args, strings.NewReader(""), io.Discard, &stderr); status != 2 {
+			t.Errorf("gather %s: status %d, want 2 (%s)", strings.Join(args, " "), status, stderr.String())
+		}
+		if left, _ := os.ReadDir(dir); len(left) > 0 {
+			t.Errorf("gather %s left %s in its folder", args[0], left[0].Name())
+		}
+	}
+}

@@ -277,7 +277,6 @@ func (s *Summary) sortedParts() []idPart {
 	return parts
 }
 
-// shortDuration formats d for the report: microseconds below 1 ms,
 // padLeft right-aligns s in a column of width runes; s is never cut.
 func padLeft(s string, width int) string {
 	if n := utf8.RuneCountInString(s); n < width {
@@ -286,6 +285,7 @@ func padLeft(s string, width int) string {
 	return s
 }
 
+// shortDuration formats d for the report: microseconds below 1 ms,
 // milliseconds with three decimals below 10 s, seconds above.
 func shortDuration(d time.Duration) string {
 	switch a := d.Abs(); {
