@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"syscall"
 )
 
@@ -38,8 +40,8 @@ type outputFile struct {
 	name    string
 	tmp     *os.File
 	inPlace bool
-	perm    fs.FileMode
-	stderr  io.Writer // for the note of a FIFO waiting for its reader
+	perm    fs.FileMode // of the file replaced; 0 for a new file, made as the umask says
+	stderr  io.Writer   // for the note of a FIFO waiting for its reader
 }
 
 // prepareOutput prepares the output file name ("" for none), for the
@@ -49,7 +51,7 @@ func prepareOutput(what, name string, stderr io.Writer) (*outputFile, error) {
 	if name == "" {
 		return nil, nil
 	}
-	o := &outputFile{what: what, name: followLinks(name), perm: 0o644, stderr: stderr}
+	o := &outputFile{what: what, name: followLinks(name), stderr: stderr}
 	if fi, err := os.Stat(o.name); err == nil {
 		switch {
 		case fi.IsDir():
@@ -63,7 +65,7 @@ func prepareOutput(what, name string, stderr io.Writer) (*outputFile, error) {
 		}
 		o.perm = fi.Mode().Perm() // a replaced file keeps its mode
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(o.name), "."+filepath.Base(o.name)+".*.tmp")
+	tmp, err := createTemp(o.name)
 	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
@@ -114,7 +116,7 @@ func (o *outputFile) writeFile(fill func(io.Writer) error) error {
 	tmp := o.tmp
 	o.tmp = nil
 	err := fill(tmp)
-	if err == nil {
+	if err == nil && o.perm != 0 {
 		err = tmp.Chmod(o.perm)
 	}
 	if cerr := tmp.Close(); err == nil {
@@ -127,6 +129,21 @@ func (o *outputFile) writeFile(fill func(io.Writer) error) error {
 		os.Remove(tmp.Name())
 	}
 	return err
+}
+
+// createTemp creates a new file beside name to be renamed onto it, as
+// os.CreateTemp does but with mode 0666 less the umask, which is what
+// os.Create would have given name (os.CreateTemp's 0600 would make every
+// new output private, and a Chmod to a fixed mode would ignore the umask).
+func createTemp(name string) (*os.File, error) {
+	dir, base := filepath.Dir(name), "."+filepath.Base(name)+"."
+	for range 100 {
+		f, err := os.OpenFile(filepath.Join(dir, base+strconv.FormatUint(uint64(rand.Uint32()), 10)+".tmp"), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		if !errors.Is(err, fs.ErrExist) {
+			return f, err
+		}
+	}
+	return nil, &fs.PathError{Op: "createtemp", Path: name, Err: fs.ErrExist}
 }
 
 // abandon removes the temporary file of an output that was not written;

@@ -219,3 +219,36 @@ func TestUsageErrorLeavesNoTemporaryFile(t *testing.T) {
 		}
 	}
 }
+
+// A new output file gets the mode os.Create would give it, 0666 less the
+// umask: the temporary file it is written to used to be made 0600 and
+// then set to 0644, which ignored a umask of 077 (a private run made
+// readable to all) as much as one of 002. Not parallel: the umask is the
+// process's.
+func TestNewOutputFollowsUmask(t *testing.T) {
+	dir := t.TempDir()
+	old := syscall.Umask(0o077)
+	defer syscall.Umask(old)
+	o, err := prepareOutput("bench: --save", filepath.Join(dir, "run.json"), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := o.write(func(w io.Writer) error { _, err := io.WriteString(w, "{}"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(dir, "run.json"))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("a new output under umask 077: %v, %v; want mode 0600", fi, err)
+	}
+	syscall.Umask(0o002)
+	o, err = prepareOutput("bench: --save", filepath.Join(dir, "shared.json"), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := o.write(func(w io.Writer) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "shared.json")); err != nil || fi.Mode().Perm() != 0o664 {
+		t.Errorf("a new output under umask 002: %v, %v; want mode 0664", fi, err)
+	}
+}
