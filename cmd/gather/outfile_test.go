@@ -146,17 +146,7 @@ func TestOutputsKeptUntilWritten(t *testing.T) {
 // word, gather waiting after the report looked hung.
 func TestOutputFIFOWaitsForReader(t *testing.T) {
 	t.Parallel()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
-	defer srv.Close()
-	dir := t.TempDir()
-	saved := filepath.Join(dir, "run.json")
-	if status := run([]string{"bench", "-n", "2", "-c", "1", "--save", saved, srv.URL + "/"}, strings.NewReader(""), io.Discard, io.Discard); status != 0 {
-		t.Fatalf("bench --save: exit status %d", status)
-	}
-	fifo := filepath.Join(dir, "fifo")
-	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	saved, fifo := savedRunAndFIFO(t)
 	stderr := &notifyingBuffer{seen: make(chan struct{}), want: "waiting for a reader of " + fifo}
 	status := make(chan int, 1)
 	go func() {

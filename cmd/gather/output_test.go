@@ -186,17 +186,7 @@ func TestBenchSaveInPlace(t *testing.T) {
 // file, and the run saved later went nowhere (or waited for ever).
 func TestReportSaveFIFO(t *testing.T) {
 	t.Parallel()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
-	defer srv.Close()
-	dir := t.TempDir()
-	saved := filepath.Join(dir, "run.json")
-	if status := run([]string{"bench", "-n", "2", "-c", "1", "--save", saved, srv.URL + "/"}, strings.NewReader(""), io.Discard, io.Discard); status != 0 {
-		t.Fatalf("bench --save: exit status %d", status)
-	}
-	fifo := filepath.Join(dir, "fifo")
-	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	saved, fifo := savedRunAndFIFO(t)
 	got := make(chan []byte, 1)
 	go func() {
 		// As cat would: open (waiting for a writer), read to the end.
@@ -214,4 +204,23 @@ func TestReportSaveFIFO(t *testing.T) {
 	if status != 0 || !strings.Contains(string(data), `"format": "gather-bench-summary"`) {
 		t.Errorf("report --save FIFO: exit status %d, stderr %q, the reader got %d bytes: %.80q", status, stderr.String(), len(data), data)
 	}
+}
+
+// savedRunAndFIFO saves a run of 2 requests to a test server in a new
+// directory and makes a FIFO beside it: the setting of the tests of
+// outputs onto FIFOs. The server is closed when the test ends.
+func savedRunAndFIFO(t *testing.T) (saved, fifo string) {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	saved = filepath.Join(dir, "run.json")
+	if status := run([]string{"bench", "-n", "2", "-c", "1", "--save", saved, srv.URL + "/"}, strings.NewReader(""), io.Discard, io.Discard); status != 0 {
+		t.Fatalf("bench --save: exit status %d", status)
+	}
+	fifo = filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return saved, fifo
 }
