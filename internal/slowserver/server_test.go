@@ -144,39 +144,18 @@ func TestStartErrors(t *testing.T) {
 
 // pipeNet is an in-memory network: a listener and a dialer joined by
 // net.Pipe, whose blocking is visible to testing/synctest, so that a whole
-// HTTP server and client run in fake time.
-type pipeNet struct {
-	conns  chan net.Conn
-	closed chan struct{}
-	once   sync.Once
-}
+// HTTP server and client run in fake time. Its listener is the lean path's
+// handoff, which is exactly a listener fed by a channel.
+type pipeNet struct{ *handoff }
 
-func newPipeNet() *pipeNet {
-	return &pipeNet{conns: make(chan net.Conn), closed: make(chan struct{})}
-}
-
-func (p *pipeNet) Accept() (net.Conn, error) {
-	select {
-	case c := <-p.conns:
-		return c, nil
-	case <-p.closed:
-		return nil, net.ErrClosed
-	}
-}
-
-func (p *pipeNet) Close() error {
-	p.once.Do(func() { close(p.closed) })
-	return nil
-}
-
-func (p *pipeNet) Addr() net.Addr { return pipeAddr{} }
+func newPipeNet() *pipeNet { return &pipeNet{newHandoff(pipeAddr{})} }
 
 func (p *pipeNet) dial(ctx context.Context, _, _ string) (net.Conn, error) {
 	server, client := net.Pipe()
 	select {
-	case p.conns <- server:
+	case p.ch <- server:
 		return client, nil
-	case <-p.closed:
+	case <-p.done:
 		return nil, syscall.ECONNREFUSED
 	case <-ctx.Done():
 		return nil, ctx.Err()
