@@ -125,9 +125,14 @@ func (f *Fetcher) Run(ctx context.Context, lines iter.Seq[Line], emit func(*Reco
 		}
 		return nil
 	})
+	var fetchers atomic.Int64 // the goroutines that may still take a line
+	fetchers.Store(int64(c))
 	for i := range c {
 		g.Go(func(context.Context) error {
 			var w worker
+			if f.own != nil {
+				defer func() { f.own.pool.shed(int(fetchers.Add(-1))) }()
+			}
 			for j := range jobs {
 				fetching[i].set(j.seq, j.line)
 				rec := w.fetch(ctx, f, &j.line, run)
