@@ -261,7 +261,7 @@ for delay in $DELAYS; do
 			for tool in "${tools[@]}"; do
 				s0=$(server_cpu)
 				run "$tool" "$n"
-				printf '| warm-up | %s | %.2f | %.0f | %.1f | %.1f | %.1f | %d |\n' "$tool" "$secs" "$(echo "$n / $secs" | bc -l)" \
+				printf '| warm-up | %s | %.3f | %.0f | %.1f | %.1f | %.1f | %d |\n' "$tool" "$secs" "$(echo "$n / $secs" | bc -l)" \
 					"$(echo "$rss / 1024" | bc -l)" "$(echo "$cpu * 1000000 / $n" | bc -l)" \
 					"$(echo "($(server_cpu) - $s0) * 1000000 / $n" | bc -l)" "$records"
 			done
@@ -275,7 +275,7 @@ for delay in $DELAYS; do
 					rates[$tool]+="$rate "
 					rsss[$tool]+="$(echo "$rss / 1024" | bc -l) "
 					cpus[$tool]+="$(echo "$cpu * 1000000 / $n" | bc -l) "
-					printf '| %d | %s | %.2f | %.0f | %.1f | %.1f | %.1f | %d |\n' "$round" "$tool" "$secs" "$rate" \
+					printf '| %d | %s | %.3f | %.0f | %.1f | %.1f | %.1f | %d |\n' "$round" "$tool" "$secs" "$rate" \
 						"$(echo "$rss / 1024" | bc -l)" "$(echo "$cpu * 1000000 / $n" | bc -l)" \
 						"$(echo "($(server_cpu) - $s0) * 1000000 / $n" | bc -l)" "$records"
 				done
@@ -328,7 +328,7 @@ for n in 10000 100000 "$BIG"; do
 	if [ "$n" = 10000 ]; then builds=(gather gather-cgo gather gather-cgo gather gather-cgo); fi
 	for b in "${builds[@]}"; do
 		run "$b" "$n"
-		printf '| %d | %s | %.2f | %.0f | %.1f |\n' "$n" "$([ "$b" = gather ] && echo static || echo "default (cgo)")" \
+		printf '| %d | %s | %.3f | %.0f | %.1f |\n' "$n" "$([ "$b" = gather ] && echo static || echo "default (cgo)")" \
 			"$secs" "$(echo "$n / $secs" | bc -l)" "$(echo "$rss / 1024" | bc -l)"
 	done
 	rm -f "$work/urls-$n.cfg"
