@@ -307,12 +307,16 @@ func (h *Handler) notFound(w *recorder, r *http.Request) {
 }
 
 // pause waits for d plus the jitter, then injects a failure if the dice say
-// so. It reports whether the route should go on and answer: false if the
-// request was cancelled (nothing written) or failed (500 written).
+// so. It reports whether the route should go on and answer: false if it
+// failed (500 written). A request cancelled while it waits (the client
+// gone, or cut by [Server.Shutdown]) is aborted with nothing written:
+// returning would let net/http answer 200 with an empty body if the
+// connection was still open (Shutdown(0) cuts the handlers a moment before
+// it closes their connections), a cut request passed off as an answer.
 func (h *Handler) pause(w *recorder, r *http.Request, d time.Duration) bool {
 	jitter, fail := h.roll()
 	if !h.sleep(r.Context(), addSat(d, jitter)) {
-		return false
+		w.abort()
 	}
 	if fail {
 		w.text(http.StatusInternalServerError, "injected failure\n")
