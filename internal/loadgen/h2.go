@@ -69,6 +69,12 @@ func (e errStreamReset) Error() string {
 // the server never opened; it is of kind timeout.
 var errStalled = fmt.Errorf("HTTP/2 flow-control window stayed at 0: %w", errTimeout)
 
+// errWriteStalled is a connection whose write waited past the deadline
+// of its requests (see h2Worker.armWrite): the server stopped reading,
+// with its windows open and the socket's buffers full. It is of kind
+// timeout.
+var errWriteStalled = fmt.Errorf("HTTP/2 server stopped reading (a write waited past the request's deadline): %w", errTimeout)
+
 // errHTTP1Answer is a server that answered the client's preface in
 // HTTP/1.x: it will answer no request in HTTP/2, and the run stops.
 var errHTTP1Answer = fmt.Errorf("%w: the server answered in HTTP/1.x: it does not speak HTTP/2 here", ErrHTTP2)

@@ -130,6 +130,7 @@ type h2Worker struct {
 
 	c       *h2Conn
 	armed   time.Time // the read deadline set on conn
+	armedW  time.Time // the write deadline set on conn (see armWrite)
 	owed    []h2Stream
 	pending bool // a claimed request waits for its due time
 	due     time.Time
@@ -252,11 +253,17 @@ func (w *h2Worker) work(ctx context.Context) {
 			w.send(now, timeout)
 		}
 		if len(c.out.b) > 0 {
+			if !w.armWrite(c, now) {
+				return // abort's deadline was just overwritten
+			}
 			_, err := w.conn.Write(c.out.b)
 			c.out.b = c.out.b[:0]
 			if err != nil {
 				if ended(ctx, time.Now()) {
 					return
+				}
+				if isTimeout(err) {
+					err = errWriteStalled
 				}
 				w.closeConn(err)
 				continue
@@ -273,6 +280,60 @@ func (w *h2Worker) work(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// armWrite bounds the next write on c, so that a server that stops
+// reading (its flow-control windows open, the socket's buffers full)
+// cannot hold the goroutine past its requests' time: the write deadline
+// is no earlier than the earliest deadline of c's streams in flight
+// (--timeout), and at most a quarter of the timeout later; without
+// one, the run's end (-d) or h2WriteGrace from now, whichever is later.
+// The slack keeps the cost off the hot path: stream deadlines move with
+// every request, the deadline set on the socket (a timer update in the
+// poller) about every eighth of the timeout. It returns false if the run
+// was aborted meanwhile (abort's deadline was overwritten).
+func (w *h2Worker) armWrite(c *h2Conn, now time.Time) bool {
+	var want time.Time
+	for i := range c.streams {
+		if d := c.streams[i].deadline; !d.IsZero() && (want.IsZero() || d.Before(want)) {
+			want = d
+		}
+	}
+	p := w.e.plan
+	if want.IsZero() && p.Duration > 0 {
+		// Past the end, a write (the body of a request in flight, a
+		// WINDOW_UPDATE for its response) is still bounded, by a grace
+		// without progress.
+		want = later(w.r.t0.Add(p.Duration), now.Add(h2WriteGrace))
+	}
+	if want.IsZero() {
+		if w.armedW.IsZero() {
+			return true
+		}
+		w.armedW = time.Time{}
+	} else {
+		// A deadline already past (its stream expires on the next turn)
+		// would fail the write before it is tried.
+		want = later(want, now)
+		slack := max(p.Timeout/4, 20*time.Millisecond)
+		if !w.armedW.Before(want) && !w.armedW.After(want.Add(slack)) {
+			return true
+		}
+		w.armedW = want.Add(slack / 2)
+	}
+	w.conn.SetWriteDeadline(w.armedW)
+	return !w.aborted.Load()
+}
+
+// h2WriteGrace is how long a write with no request deadline may wait
+// for the server to read once the run's end has passed.
+const h2WriteGrace = time.Second
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // notH2 reports whether err, of a dial (connected) or of a connection,
@@ -427,7 +488,7 @@ func (w *h2Worker) dial(ctx context.Context, now time.Time) error {
 	}
 	w.conn, w.held = conn, held
 	w.connMu.Unlock()
-	w.armed = time.Time{}
+	w.armed, w.armedW = time.Time{}, time.Time{}
 	w.c = newH2Conn(w.e.req, w.rec, w.e.streams)
 	w.c.mu = w.mu
 	w.c.limit = w.e.plan.RequestsPerConn
