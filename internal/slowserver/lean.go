@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log"
 	"net"
 	"net/http"
 	"strconv"
@@ -108,7 +109,8 @@ func (c *replayConn) CloseWrite() error {
 }
 
 // acceptLean accepts connections for the lean loop until ln is closed.
-// A failure other than the shutdown's close ends it with that error.
+// A failure other than the shutdown's close or a temporary one ends it
+// with that error.
 func (s *Server) acceptLean() error {
 	var backoff time.Duration
 	for {
@@ -120,11 +122,17 @@ func (s *Server) acceptLean() error {
 			if stopping {
 				return nil
 			}
-			if errors.Is(err, net.ErrClosed) {
+			// As net/http's Server.Serve: a temporary error (out of file
+			// descriptors, EMFILE or ENFILE) passes, after a back-off of
+			// 5 ms doubling to 1 s, logged once per back-off; any other
+			// ends the loop, where retrying it would spin.
+			var ne net.Error
+			//lint:ignore SA1019 Temporary is what net/http's Serve tests
+			if !errors.As(err, &ne) || !ne.Temporary() {
 				return err
 			}
-			// Like net/http: out of file descriptors and the like pass.
 			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.logf("http: Accept error: %v; retrying in %v", err, backoff)
 			time.Sleep(backoff)
 			continue
 		}
@@ -372,4 +380,14 @@ func appendText(b []byte, code int, body string, now time.Time) []byte {
 	b = now.UTC().AppendFormat(b, http.TimeFormat)
 	b = append(b, "\r\n\r\n"...)
 	return append(b, body...)
+}
+
+// logf logs as net/http's server does: to its ErrorLog, or the standard
+// logger.
+func (s *Server) logf(format string, args ...any) {
+	if l := s.srv.ErrorLog; l != nil {
+		l.Printf(format, args...)
+		return
+	}
+	log.Printf(format, args...)
 }

@@ -2,14 +2,19 @@ package slowserver
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"os"
 	"regexp"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -220,5 +225,56 @@ func TestLeanHeaderTimeoutFromFirstByte(t *testing.T) {
 	if err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Errorf("after %v, a head sent a byte a second: read %d bytes, %v; want the connection closed after about %v",
 			time.Since(begin).Round(time.Millisecond), n, err, ReadHeaderTimeout)
+	}
+}
+
+// failingListener fails every Accept with its errors in turn, the last
+// one for good.
+type failingListener struct {
+	errs []error
+	mu   sync.Mutex
+}
+
+func (l *failingListener) Accept() (net.Conn, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	err := l.errs[0]
+	if len(l.errs) > 1 {
+		l.errs = l.errs[1:]
+	}
+	return nil, err
+}
+
+func (l *failingListener) Close() error   { return nil }
+func (l *failingListener) Addr() net.Addr { return pipeAddr{} }
+
+// The lean accept loop does what net/http's Serve does: a temporary
+// error (EMFILE) passes after a back-off of 5 ms doubling, logged once
+// each; a permanent one stops the server with that error, where retrying
+// it would spin. Not parallel: it takes the standard logger's output.
+func TestLeanAcceptErrors(t *testing.T) {
+	var logged bytes.Buffer
+	log.SetOutput(&logged)
+	defer log.SetOutput(os.Stderr)
+	emfile := &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", syscall.EMFILE)}
+	permanent := errors.New("accept: a permanent failure")
+	synctest.Test(t, func(t *testing.T) {
+		s := Serve(&failingListener{errs: []error{emfile, emfile, emfile, permanent}}, Config{Lean: true})
+		select {
+		case <-s.Done():
+		case <-time.After(time.Minute):
+			t.Fatal("the server still accepts a minute after a permanent accept error")
+		}
+		if _, err := s.Shutdown(0); !errors.Is(err, permanent) {
+			t.Errorf("Shutdown returned %v, want %v", err, permanent)
+		}
+	})
+	for _, d := range []string{"5ms", "10ms", "20ms"} {
+		if want := "http: Accept error: " + emfile.Error() + "; retrying in " + d + "\n"; !strings.Contains(logged.String(), want) {
+			t.Errorf("log %q lacks %q", logged.String(), want)
+		}
+	}
+	if n := strings.Count(logged.String(), "\n"); n != 3 {
+		t.Errorf("%d lines logged, want one per back-off (3):\n%s", n, logged.String())
 	}
 }
