@@ -40,6 +40,14 @@ type Server struct {
 	mu       sync.Mutex
 	fresh    map[net.Conn]bool
 	stopping bool
+	// open counts net/http's connections not yet closed: after an error
+	// answer net/http lingers 500 ms on a connection (closeWriteAndWait)
+	// even once Close has closed it, and Shutdown waits for that, so that
+	// no goroutine of the server outlives it. allClosed is closed once
+	// stopping and none is open.
+	open      int
+	allClosed chan struct{}
+	closedAll bool
 
 	// In lean mode (Config.Lean) the server accepts on ln itself and
 	// net/http serves handoff, the connections passed on (lean.go).
@@ -82,7 +90,8 @@ func Serve(ln net.Listener, cfg Config) *Server {
 			// base stops every delay at once, with ErrCut as the cause.
 			BaseContext: func(net.Listener) context.Context { return base },
 		},
-		fresh: map[net.Conn]bool{},
+		fresh:     map[net.Conn]bool{},
+		allClosed: make(chan struct{}),
 	}
 	s.srv.ConnState = s.track
 	if !cfg.Lean {
@@ -171,12 +180,19 @@ func (s *Server) Shutdown(grace time.Duration) (Stats, error) {
 		}
 		<-s.done
 		// Hijacked connections, and handlers cut while http.Server.Close
-		// was closing their connections, are not waited for by net/http.
-		// Cut handlers return as soon as they see their context, but a
-		// bound keeps a stuck one from hanging the process.
+		// was closing their connections, are not waited for by net/http,
+		// nor connections lingering after an error answer. Cut handlers
+		// return as soon as they see their context, lingering connections
+		// within 500 ms, but a bound keeps a stuck one from hanging the
+		// process.
+		bound := time.After(5 * time.Second)
 		select {
 		case <-s.handler.stats.idleCh():
-		case <-time.After(5 * time.Second):
+		case <-bound:
+		}
+		select {
+		case <-s.allClosed:
+		case <-bound:
 		}
 		s.cut(nil)
 	})
@@ -197,12 +213,28 @@ func (s *Server) track(c net.Conn, state http.ConnState) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
-	case state == http.StateNew && s.stopping:
-		c.Close() // accepted just as the listener closed
 	case state == http.StateNew:
+		s.open++
+		if s.stopping {
+			c.Close() // accepted just as the listener closed
+			return
+		}
 		s.fresh[c] = true
+	case state == http.StateClosed || state == http.StateHijacked:
+		s.open--
+		delete(s.fresh, c)
+		s.noteClosed()
 	default:
 		delete(s.fresh, c)
+	}
+}
+
+// noteClosed closes allClosed once stopping with no connection open;
+// s.mu is held.
+func (s *Server) noteClosed() {
+	if s.stopping && s.open == 0 && !s.closedAll {
+		s.closedAll = true
+		close(s.allClosed)
 	}
 }
 
@@ -216,4 +248,5 @@ func (s *Server) closeFresh() {
 		c.Close()
 		delete(s.fresh, c)
 	}
+	s.noteClosed()
 }
