@@ -491,14 +491,20 @@ func runBench(cmd *cobra.Command, f *benchFlags, plan *loadgen.Plan) error {
 	if err != nil {
 		return fmt.Errorf("bench: writing the report: %w", err)
 	}
-	if err := save.write(sum); err != nil {
-		return err
-	}
-	if err := hlog.write(sum.WriteIntervalLog); err != nil {
-		return err
-	}
-	if err := page.write(func(w io.Writer) error { return writeHTML(w, sum) }); err != nil {
-		return err
+	// An output that cannot be written is an error whatever the run's
+	// ending; interrupted, it is said after the interruption, and the
+	// exit status is still 130 (main's rule: the signal wins).
+	for _, write := range []func() error{
+		func() error { return save.write(sum) },
+		func() error { return hlog.write(sum.WriteIntervalLog) },
+		func() error { return page.write(func(w io.Writer) error { return writeHTML(w, sum) }) },
+	} {
+		if err := write(); err != nil {
+			if interruptStatus(ctx) != 0 {
+				fmt.Fprintln(stderr, "gather: bench interrupted: the report covers the requests that finished")
+			}
+			return err
+		}
 	}
 	judged := f.thresholds.finish(junit, sum, started, stderr)
 	if status := interruptStatus(ctx); status != 0 {

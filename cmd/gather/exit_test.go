@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -202,4 +203,37 @@ func (r *heldReader) Read(p []byte) (int, error) {
 	n := copy(p, r.data)
 	r.data = r.data[n:]
 	return n, nil
+}
+
+// TestInterruptedBenchWhoseSaveFails: Ctrl-C, then a --save that cannot
+// be written (its directory removed during the run): both are said, the
+// interruption first, and the exit status is the interruption's, 130
+// (the failed write alone would be 1). Sequential, as
+// TestSignalExitStatus.
+func TestInterruptedBenchWhoseSaveFails(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "out")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var served atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if served.Add(1) == 5 {
+			os.RemoveAll(dir) // --save's file can no longer be put in place
+			syscall.Kill(syscall.Getpid(), syscall.SIGINT)
+			<-r.Context().Done()
+			return
+		}
+		w.Write([]byte("hello"))
+	}))
+	defer srv.Close()
+	var stdout, stderr syncBuffer
+	got := run([]string{"bench", "-c", "1", "-n", "100", "--save", filepath.Join(dir, "run.json"), srv.URL + "/"}, nil, &stdout, &stderr)
+	lines := strings.Split(strings.TrimSuffix(stderr.String(), "\n"), "\n")
+	if got != 130 || len(lines) != 2 || lines[0] != "gather: bench interrupted: the report covers the requests that finished" ||
+		!strings.HasPrefix(lines[1], "gather: bench: --save: ") || !strings.Contains(lines[1], "no such file or directory") {
+		t.Errorf("exit status %d, stderr %q; want 130, the interruption, then the failed --save", got, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "\nRequests       4  (") {
+		t.Errorf("the report does not cover the 4 finished requests:\n%s", stdout.String())
+	}
 }
