@@ -88,6 +88,7 @@ type savedGenerator struct {
 	Bound        bool     `json:"bound"`
 	Limit        string   `json:"limit,omitempty"`
 	Warnings     []string `json:"warnings"`
+	Engine       string   `json:"engine,omitempty"` // absent in runs saved before stop 23
 }
 
 // Save writes the summary in the versioned format that [Load] reads back:
@@ -166,6 +167,7 @@ func (s *Summary) saved() (*savedSummary, error) {
 			Bound:        s.Generator.Bound,
 			Limit:        s.Generator.Limit,
 			Warnings:     s.Generator.Warnings,
+			Engine:       s.Generator.Engine,
 		},
 		Response: string(resp),
 		Service:  string(serv),
@@ -287,6 +289,7 @@ func Load(r io.Reader) (*Summary, error) {
 			Bound:         v.Generator.Bound,
 			Limit:         v.Generator.Limit,
 			Warnings:      v.Generator.Warnings,
+			Engine:        v.Generator.Engine,
 		},
 		Requests:    v.Requests,
 		Errors:      v.Errors,

@@ -356,6 +356,7 @@ func (s *Summary) Add(other *Summary) error {
 	} else {
 		g.CPU = 0 // unknown for some of the requests: unknown for all
 	}
+	g.Engine = mergeEngines(g.Engine, og.Engine)
 	g.Bound = g.Bound || og.Bound
 	if g.Limit == "" {
 		g.Limit = og.Limit
@@ -403,6 +404,29 @@ func joinDistinct(a, b string) string {
 		return a
 	}
 	return a + ", " + b
+}
+
+// mergeEngines returns the engine of merged runs: theirs if they agree,
+// else "mixed: " and each distinct one, in the order met, separated by
+// "; " (an engine's own description holds commas). A run that does not
+// say (saved by an older gather) is left out.
+func mergeEngines(a, b string) string {
+	if a == b || b == "" {
+		return a
+	}
+	if a == "" {
+		return b
+	}
+	list := strings.Split(strings.TrimPrefix(a, "mixed: "), "; ")
+	for _, e := range strings.Split(strings.TrimPrefix(b, "mixed: "), "; ") {
+		if !slices.Contains(list, e) {
+			list = append(list, e)
+		}
+	}
+	if len(list) == 1 {
+		return list[0]
+	}
+	return "mixed: " + strings.Join(list, "; ")
 }
 
 // clone returns a deep copy of s.
