@@ -64,6 +64,10 @@ set -euo pipefail
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10}
 CONNS=${CONNS:-50}
+# M and CPU_CLOSED are the script's own (find_m): an M from the
+# environment would skip the closed-model run and leave CPU_CLOSED unset
+# (MAX is the knob for a given M).
+unset M CPU_CLOSED
 PART=${PART:-all} # 1, 2, 3 or all
 TOOLS=${TOOLS:-"gather vegeta fortio"}
 VEGETA_VERSION=${VEGETA_VERSION:-v12.13.0}
@@ -206,7 +210,7 @@ summary() {
 # find_m sets M, the closed-model maximum, and CPU_CLOSED, its CPU µs per
 # request, once (or M from MAX).
 find_m() {
-	[ -n "${M:-}" ] && return 0
+	[ -n "${CPU_CLOSED:-}" ] && return 0 # found already: CPU_CLOSED is set with M, never alone
 	if [ -n "${MAX:-}" ]; then
 		M=$MAX
 		CPU_CLOSED="-"
