@@ -158,7 +158,7 @@ func (p *pool) abort(run *runState) {
 // line left keeps only as many idle connections as fetches still under
 // way could use for a retry or a redirect. Closing a connection costs some
 // 25 µs of CPU on loopback (the FIN both ways); done here, it overlaps the
-// last round's wait for answers instead of adding 5 ms to the exit at -c
+// last round's wait for answers instead of adding some 6 ms to the exit at -c
 // 200 (docs/fetch.md).
 func (p *pool) shed(keep int) {
 	p.mu.Lock()
