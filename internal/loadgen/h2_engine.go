@@ -287,7 +287,9 @@ func (w *h2Worker) work(ctx context.Context) {
 // cannot hold the goroutine past its requests' time: the write deadline
 // is no earlier than the earliest deadline of c's streams in flight
 // (--timeout), and at most a quarter of the timeout later; without
-// one, the run's end (-d) or h2WriteGrace from now, whichever is later.
+// one, the run's end (-d) or h2WriteGrace from now, whichever is later,
+// or in a run without -d a timeout from now. Only with neither -d nor
+// --timeout is a write unbounded, as the requests are.
 // The slack keeps the cost off the hot path: stream deadlines move with
 // every request, the deadline set on the socket (a timer update in the
 // poller) about every eighth of the timeout. It returns false if the run
@@ -305,6 +307,13 @@ func (w *h2Worker) armWrite(c *h2Conn, now time.Time) bool {
 		// WINDOW_UPDATE for its response) is still bounded, by a grace
 		// without progress.
 		want = later(w.r.t0.Add(p.Duration), now.Add(h2WriteGrace))
+	}
+	if want.IsZero() && p.Timeout > 0 {
+		// No stream in flight in a run of -n (the RST_STREAMs of the
+		// last ones, expired): a timeout from now bounds the write as
+		// it would a request. Cleared here, the deadline would let a
+		// server that stopped reading hold the run until Ctrl-C.
+		want = now.Add(p.Timeout)
 	}
 	if want.IsZero() {
 		if w.armedW.IsZero() {
