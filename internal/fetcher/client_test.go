@@ -314,3 +314,47 @@ func TestFetchAbortsBody(t *testing.T) {
 		}
 	})
 }
+
+// A Run that ends sheds its idle connections, but not while another Run
+// of the same Fetcher is under way: they share the pool, and the other
+// Run would dial again for every connection closed under it.
+func TestShedSparesAnotherRun(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	defer srv.Close()
+	var dials atomic.Int64
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dials.Add(1)
+		var d net.Dialer
+		return d.DialContext(ctx, network, srv.Listener.Addr().String())
+	}
+	f := mustNew(t, Options{Concurrency: 1, Dial: dial})
+	pr, pw := io.Pipe()
+	got := make(chan Record, 2)
+	done := make(chan error, 1)
+	go func() {
+		done <- f.Run(t.Context(), Lines(pr).All(), func(r *Record) error { got <- *r; return nil })
+	}()
+	io.WriteString(pw, "http://a.test/1\n")
+	if r := <-got; !r.OK() {
+		t.Fatalf("line 1: %s %s", r.Error, r.Message)
+	}
+	// Another Run, to the same host, takes the idle connection, gives it
+	// back, and ends while the first still waits for its input.
+	for _, r := range run(t, f, []string{"http://a.test/2"}) {
+		if !r.OK() {
+			t.Fatalf("line 2: %s %s", r.Error, r.Message)
+		}
+	}
+	io.WriteString(pw, "http://a.test/3\n")
+	if r := <-got; !r.OK() {
+		t.Fatalf("line 3: %s %s", r.Error, r.Message)
+	}
+	pw.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := dials.Load(); n != 1 {
+		t.Errorf("%d dials for 3 fetches to one host, one at a time; want 1", n)
+	}
+}

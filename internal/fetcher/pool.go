@@ -30,6 +30,7 @@ type pool struct {
 	lru   connList // idle connections of every host, the least recently used first
 	inUse connList
 	open  int // connections open or being dialled, in use and idle
+	runs  int // the Runs under way (see shed)
 }
 
 func newPool(max, maxIdlePerHost int) *pool {
@@ -159,9 +160,15 @@ func (p *pool) abort(run *runState) {
 // way could use for a retry or a redirect. Closing a connection costs some
 // 25 µs of CPU on loopback (the FIN both ways); done here, it overlaps the
 // last round's wait for answers instead of adding some 6 ms to the exit at -c
-// 200 (docs/fetch.md).
+// 200 (docs/fetch.md). While another Run is under way it sheds nothing:
+// the idle connections are that Run's as much as this one's, and closed
+// they would cost it a dial each.
 func (p *pool) shed(keep int) {
 	p.mu.Lock()
+	if p.runs > 1 {
+		p.mu.Unlock()
+		return
+	}
 	n := 0
 	for c := p.lru.first(); c != nil; c = c.next {
 		n++
@@ -178,6 +185,10 @@ func (p *pool) shed(keep int) {
 		c.nc.Close()
 	}
 }
+
+// begin and end count a Run under way, for shed.
+func (p *pool) begin() { p.mu.Lock(); p.runs++; p.mu.Unlock() }
+func (p *pool) end()   { p.mu.Lock(); p.runs--; p.mu.Unlock() }
 
 // close closes the idle connections. Those in use are closed when they
 // are given back.

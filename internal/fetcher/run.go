@@ -81,6 +81,8 @@ func (f *Fetcher) Run(ctx context.Context, lines iter.Seq[Line], emit func(*Reco
 	if f.own != nil {
 		stop := context.AfterFunc(ctx, func() { f.own.pool.abort(run) })
 		defer stop()
+		f.own.pool.begin()
+		defer f.own.pool.end()
 	}
 	inOrder := f.opts.Order == gather.InputOrder
 	c := f.opts.Concurrency
