@@ -58,6 +58,11 @@ func (f *Fetcher) windows() (soft, full int) {
 // order Options.Order says. It returns when every line has its record, or
 // with emit's error as soon as emit fails.
 //
+// As its input runs out, Run closes the idle connections that the fetches
+// still under way cannot use, so that the exit does not pay for their
+// closes; it leaves them to another Run of the Fetcher under way at the
+// same time. A later Run dials anew.
+//
 // When ctx ends, Run goes on reading lines: the requests under way end,
 // and every line not yet fetched gets a record of kind [KindCancelled] at
 // once, so the output is complete. The caller decides how long the input
