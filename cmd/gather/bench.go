@@ -493,18 +493,27 @@ func runBench(cmd *cobra.Command, f *benchFlags, plan *loadgen.Plan) error {
 	}
 	// An output that cannot be written is an error whatever the run's
 	// ending; interrupted, it is said after the interruption, and the
-	// exit status is still 130 (main's rule: the signal wins).
+	// exit status is still 130 (main's rule: the signal wins). One that
+	// fails does not keep the others from being written: each is tried,
+	// and each failure said on a line of its own.
+	var failed []error
 	for _, write := range []func() error{
 		func() error { return save.write(sum) },
 		func() error { return hlog.write(sum.WriteIntervalLog) },
 		func() error { return page.write(func(w io.Writer) error { return writeHTML(w, sum) }) },
 	} {
 		if err := write(); err != nil {
-			if interruptStatus(ctx) != 0 {
-				fmt.Fprintln(stderr, "gather: bench interrupted: the report covers the requests that finished")
-			}
-			return err
+			failed = append(failed, err)
 		}
+	}
+	if len(failed) > 0 {
+		if interruptStatus(ctx) != 0 {
+			fmt.Fprintln(stderr, "gather: bench interrupted: the report covers the requests that finished")
+		}
+		for _, err := range failed[:len(failed)-1] {
+			fmt.Fprintf(stderr, "gather: %v\n", err)
+		}
+		return failed[len(failed)-1] // main says the last, as every error
 	}
 	judged := f.thresholds.finish(junit, sum, started, stderr)
 	if status := interruptStatus(ctx); status != 0 {

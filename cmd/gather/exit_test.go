@@ -237,3 +237,35 @@ func TestInterruptedBenchWhoseSaveFails(t *testing.T) {
 		t.Errorf("the report does not cover the 4 finished requests:\n%s", stdout.String())
 	}
 }
+
+// TestBenchWritesEveryOutputOneFails: a --save that cannot be put in
+// place keeps neither --hlog nor --html from being written, and its
+// failure is said; the exit status is 1, an output not written.
+func TestBenchWritesEveryOutputOneFails(t *testing.T) {
+	tmp := t.TempDir()
+	gone := filepath.Join(tmp, "gone")
+	if err := os.Mkdir(gone, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var served atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if served.Add(1) == 2 {
+			os.RemoveAll(gone) // --save's file can no longer be put in place
+		}
+		w.Write([]byte("hello"))
+	}))
+	defer srv.Close()
+	hlog, page := filepath.Join(tmp, "run.hlog"), filepath.Join(tmp, "run.html")
+	var stdout, stderr syncBuffer
+	got := run([]string{"bench", "-c", "1", "-n", "5", "--save", filepath.Join(gone, "run.json"),
+		"--hlog", hlog, "--html", page, srv.URL + "/"}, nil, &stdout, &stderr)
+	lines := strings.Split(strings.TrimSuffix(stderr.String(), "\n"), "\n")
+	if got != 1 || len(lines) != 1 || !strings.HasPrefix(lines[0], "gather: bench: --save: ") {
+		t.Errorf("exit status %d, stderr %q; want 1 and the failed --save alone", got, stderr.String())
+	}
+	for _, path := range []string{hlog, page} {
+		if fi, err := os.Stat(path); err != nil || fi.Size() == 0 {
+			t.Errorf("%s not written after --save failed: %v", filepath.Base(path), err)
+		}
+	}
+}
