@@ -501,6 +501,7 @@ func runBench(cmd *cobra.Command, f *benchFlags, plan *loadgen.Plan) error {
 		func() error { return save.write(sum) },
 		func() error { return hlog.write(sum.WriteIntervalLog) },
 		func() error { return page.write(func(w io.Writer) error { return writeHTML(w, sum) }) },
+		func() error { return f.thresholds.writeJUnit(junit, sum, started) },
 	} {
 		if err := write(); err != nil {
 			failed = append(failed, err)
@@ -515,7 +516,7 @@ func runBench(cmd *cobra.Command, f *benchFlags, plan *loadgen.Plan) error {
 		}
 		return failed[len(failed)-1] // main says the last, as every error
 	}
-	judged := f.thresholds.finish(junit, sum, started, stderr)
+	judged := f.thresholds.verdict(sum, stderr)
 	if status := interruptStatus(ctx); status != 0 {
 		fmt.Fprintln(stderr, "gather: bench interrupted: the report covers the requests that finished")
 		return status

@@ -239,7 +239,7 @@ func TestInterruptedBenchWhoseSaveFails(t *testing.T) {
 }
 
 // TestBenchWritesEveryOutputOneFails: a --save that cannot be put in
-// place keeps neither --hlog nor --html from being written, and its
+// place keeps neither --hlog, --html nor --junit from being written, and its
 // failure is said; the exit status is 1, an output not written.
 func TestBenchWritesEveryOutputOneFails(t *testing.T) {
 	tmp := t.TempDir()
@@ -255,15 +255,15 @@ func TestBenchWritesEveryOutputOneFails(t *testing.T) {
 		w.Write([]byte("hello"))
 	}))
 	defer srv.Close()
-	hlog, page := filepath.Join(tmp, "run.hlog"), filepath.Join(tmp, "run.html")
+	hlog, page, junit := filepath.Join(tmp, "run.hlog"), filepath.Join(tmp, "run.html"), filepath.Join(tmp, "run.xml")
 	var stdout, stderr syncBuffer
 	got := run([]string{"bench", "-c", "1", "-n", "5", "--save", filepath.Join(gone, "run.json"),
-		"--hlog", hlog, "--html", page, srv.URL + "/"}, nil, &stdout, &stderr)
+		"--hlog", hlog, "--html", page, "--threshold", "p99<10s", "--junit", junit, srv.URL + "/"}, nil, &stdout, &stderr)
 	lines := strings.Split(strings.TrimSuffix(stderr.String(), "\n"), "\n")
 	if got != 1 || len(lines) != 1 || !strings.HasPrefix(lines[0], "gather: bench: --save: ") {
 		t.Errorf("exit status %d, stderr %q; want 1 and the failed --save alone", got, stderr.String())
 	}
-	for _, path := range []string{hlog, page} {
+	for _, path := range []string{hlog, page, junit} {
 		if fi, err := os.Stat(path); err != nil || fi.Size() == 0 {
 			t.Errorf("%s not written after --save failed: %v", filepath.Base(path), err)
 		}

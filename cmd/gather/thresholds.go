@@ -88,12 +88,22 @@ func (t *thresholdFlags) judge(sum *report.Summary) {
 // finish writes the JUnit file, if asked for, says on stderr which
 // thresholds failed, and returns exit status 3 if any did.
 func (t *thresholdFlags) finish(junit *outputFile, sum *report.Summary, started time.Time, stderr io.Writer) error {
-	err := junit.write(func(w io.Writer) error {
-		return threshold.WriteJUnit(w, threshold.JUnit{Suite: "gather " + t.cmd, Summary: sum, Started: started}, sum.Thresholds)
-	})
-	if err != nil {
+	if err := t.writeJUnit(junit, sum, started); err != nil {
 		return err
 	}
+	return t.verdict(sum, stderr)
+}
+
+// writeJUnit writes the JUnit file, if asked for.
+func (t *thresholdFlags) writeJUnit(junit *outputFile, sum *report.Summary, started time.Time) error {
+	return junit.write(func(w io.Writer) error {
+		return threshold.WriteJUnit(w, threshold.JUnit{Suite: "gather " + t.cmd, Summary: sum, Started: started}, sum.Thresholds)
+	})
+}
+
+// verdict says each threshold of sum that failed, and returns exit
+// status 3 if one did.
+func (t *thresholdFlags) verdict(sum *report.Summary, stderr io.Writer) error {
 	failed := report.Failed(sum.Thresholds)
 	if len(failed) == 0 {
 		return nil
