@@ -211,21 +211,10 @@ func (r *heldReader) Read(p []byte) (int, error) {
 // (the failed write alone would be 1). Sequential, as
 // TestSignalExitStatus.
 func TestInterruptedBenchWhoseSaveFails(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "out")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	var served atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if served.Add(1) == 5 {
-			os.RemoveAll(dir) // --save's file can no longer be put in place
-			syscall.Kill(syscall.Getpid(), syscall.SIGINT)
-			<-r.Context().Done()
-			return
-		}
-		w.Write([]byte("hello"))
-	}))
-	defer srv.Close()
+	dir, srv := dirGoneAt(t, 5, func(r *http.Request) {
+		syscall.Kill(syscall.Getpid(), syscall.SIGINT)
+		<-r.Context().Done()
+	})
 	var stdout, stderr syncBuffer
 	got := run([]string{"bench", "-c", "1", "-n", "100", "--save", filepath.Join(dir, "run.json"), srv.URL + "/"}, nil, &stdout, &stderr)
 	lines := strings.Split(strings.TrimSuffix(stderr.String(), "\n"), "\n")
@@ -242,19 +231,8 @@ func TestInterruptedBenchWhoseSaveFails(t *testing.T) {
 // place keeps neither --hlog, --html nor --junit from being written, and its
 // failure is said; the exit status is 1, an output not written.
 func TestBenchWritesEveryOutputOneFails(t *testing.T) {
+	gone, srv := dirGoneAt(t, 2, nil)
 	tmp := t.TempDir()
-	gone := filepath.Join(tmp, "gone")
-	if err := os.Mkdir(gone, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	var served atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if served.Add(1) == 2 {
-			os.RemoveAll(gone) // --save's file can no longer be put in place
-		}
-		w.Write([]byte("hello"))
-	}))
-	defer srv.Close()
 	hlog, page, junit := filepath.Join(tmp, "run.hlog"), filepath.Join(tmp, "run.html"), filepath.Join(tmp, "run.xml")
 	var stdout, stderr syncBuffer
 	got := run([]string{"bench", "-c", "1", "-n", "5", "--save", filepath.Join(gone, "run.json"),
@@ -268,4 +246,29 @@ func TestBenchWritesEveryOutputOneFails(t *testing.T) {
 			t.Errorf("%s not written after --save failed: %v", filepath.Base(path), err)
 		}
 	}
+}
+
+// dirGoneAt returns a new directory and a server that answers "hello",
+// except that its nth request removes the directory (a --save into it
+// can no longer be put in place) and, if then is not nil, is handed to
+// then instead of answered.
+func dirGoneAt(t *testing.T, n int64, then func(r *http.Request)) (string, *httptest.Server) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "out")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var served atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if served.Add(1) == n {
+			os.RemoveAll(dir)
+			if then != nil {
+				then(r)
+				return
+			}
+		}
+		w.Write([]byte("hello"))
+	}))
+	t.Cleanup(srv.Close)
+	return dir, srv
 }
